@@ -1,0 +1,24 @@
+/** Who is calling, as an auth provider decided. */
+export interface Principal {
+  /** Stable identifier for logs, never a secret. */
+  id: string;
+  /** May use the admin API. */
+  admin: boolean;
+  /** Instances this principal may use over MCP; `'*'` for all. */
+  instances: '*' | readonly string[];
+}
+
+/** The parts of an HTTP request an auth provider may look at. */
+export interface AuthRequest {
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+/**
+ * Decides who is calling. Returns a principal, `undefined` when the request carries no credential
+ * this provider understands (the next provider is asked), or throws `GatewayError('UNAUTHORIZED')`
+ * for a credential it understands and rejects.
+ */
+export interface AuthProvider {
+  readonly name: string;
+  authenticate(request: AuthRequest): Promise<Principal | undefined> | Principal | undefined;
+}

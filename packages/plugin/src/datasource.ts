@@ -1,0 +1,89 @@
+import type { Logger } from './logger.js';
+
+/**
+ * The store contract. A datasource keeps JSON values by kind and id, gives every write a revision
+ * from one monotonic counter, and delivers a change feed in revision order. It knows nothing about
+ * tools or instances: validation happens above it.
+ */
+
+/** A stored value with the revision of its last write. */
+export interface StoredRecord {
+  kind: string;
+  id: string;
+  value: unknown;
+  /** Revision of the write that produced this value; doubles as the record's ETag. */
+  revision: number;
+}
+
+/** One change of the feed. A `delete` carries no value. */
+export type Change =
+  | { type: 'put'; kind: string; id: string; value: unknown; revision: number }
+  | { type: 'delete'; kind: string; id: string; revision: number };
+
+/**
+ * What a feed delivers. The first event is always a `snapshot`; after that `changes` in revision
+ * order. A datasource that lost track of the feed (reconnect, compaction, retention passed) sends a
+ * new `snapshot`, which replaces everything the consumer held.
+ */
+export type FeedEvent =
+  | { type: 'snapshot'; revision: number; records: StoredRecord[] }
+  | { type: 'changes'; revision: number; changes: Change[] };
+
+/** Connection state of a datasource, for readiness. */
+export interface DataSourceHealth {
+  /** True while the store is reachable and the feed is current. */
+  connected: boolean;
+  /** Why not, when not connected. */
+  reason?: string;
+  /** Epoch ms of the last moment the feed was known current. */
+  lastSyncAt?: number;
+}
+
+/** Conditions on a write, for optimistic concurrency. */
+export interface WriteOptions {
+  /**
+   * Write only if the record's current revision equals this; `0` means "only if absent".
+   * A mismatch fails with `GatewayError('PRECONDITION_FAILED')`.
+   */
+  ifRevision?: number;
+}
+
+/** Handlers of {@link DataSource.watch}. */
+export interface FeedHandlers {
+  /** Called for each event, in order; never concurrently. */
+  onEvent(event: FeedEvent): void;
+  /** Called when connectivity changes. */
+  onHealth?(health: DataSourceHealth): void;
+}
+
+/** A running feed; `close()` stops it. */
+export interface FeedSubscription {
+  close(): Promise<void>;
+}
+
+/** The store contract every datasource, built-in or plugin, implements. */
+export interface DataSource {
+  /** Short name for logs, e.g. `sqlite`. */
+  readonly name: string;
+  /** Connects and prepares the store (creates schema where it can). May reject when unreachable. */
+  open(): Promise<void>;
+  /** All live records of one kind, ordered by id. */
+  list(kind: string): Promise<StoredRecord[]>;
+  /** One record, or `undefined`. */
+  get(kind: string, id: string): Promise<StoredRecord | undefined>;
+  /** Creates or replaces a record; resolves with the stored record and its new revision. */
+  put(kind: string, id: string, value: unknown, options?: WriteOptions): Promise<StoredRecord>;
+  /** Deletes a record; resolves with the delete's revision, or `undefined` when there was none. */
+  delete(kind: string, id: string, options?: WriteOptions): Promise<number | undefined>;
+  /** Starts the change feed: a snapshot first, then changes, across reconnects. */
+  watch(handlers: FeedHandlers): FeedSubscription;
+  /** Current connectivity. */
+  health(): DataSourceHealth;
+  /** Stops feeds and releases connections. */
+  close(): Promise<void>;
+}
+
+/** What a datasource factory receives. */
+export interface DataSourceContext {
+  logger: Logger;
+}

@@ -1,0 +1,49 @@
+import type { Logger } from './logger.js';
+import type { ToolDefinition } from './model.js';
+
+/** One content block of a tool result (MCP `ContentBlock`). */
+export type ToolContent =
+  | { type: 'text'; text: string }
+  | { type: 'image'; data: string; mimeType: string }
+  | { type: 'audio'; data: string; mimeType: string }
+  | { type: 'resource'; resource: { uri: string; mimeType?: string; text?: string; blob?: string } };
+
+/** The result of a tool call, as MCP's `CallToolResult`. */
+export interface ToolResult {
+  content: ToolContent[];
+  structuredContent?: Record<string, unknown>;
+  isError?: boolean;
+}
+
+/** Per-call context an executor receives. */
+export interface ToolCallContext {
+  /** Aborted when the client cancels or the gateway shuts down. */
+  signal: AbortSignal;
+  logger: Logger;
+  /** Report progress; a no-op when the client asked for none. */
+  progress(progress: number, total?: number, message?: string): void;
+}
+
+/** What an executor reports back besides the result, for the call log line. */
+export interface ToolCallOutcome {
+  result: ToolResult;
+  /** Upstream HTTP status, when there was an upstream answer. */
+  upstreamStatus?: number;
+}
+
+/**
+ * A tool kind. The built-in `http` kind calls REST APIs; a plugin can add another (GraphQL, gRPC…),
+ * selected per tool by its `kind` field.
+ */
+export interface ToolExecutor {
+  /** The `kind` value that selects this executor. */
+  readonly kind: string;
+  /**
+   * Checks a definition of this kind at admin-write time; throw `GatewayError('INVALID_PAYLOAD')`
+   * to refuse it. Optional.
+   */
+  validate?(tool: ToolDefinition): void;
+  /** Runs one call. Failures the model should read are results with `isError: true`. */
+  execute(tool: ToolDefinition, args: Record<string, unknown>, context: ToolCallContext): Promise<ToolCallOutcome>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,31 @@
+// The public surface of @dynmcp/plugin: what plugin authors depend on. Named exports only; adding
+// one here makes it public API.
+export { ERROR_STATUS, GatewayError, isGatewayError } from './errors.js';
+export type { ErrorCode, GatewayErrorOptions } from './errors.js';
+export { silentLogger } from './logger.js';
+export type { Logger } from './logger.js';
+export { RECORD_KINDS } from './model.js';
+export type {
+  InstanceDefinition,
+  InstanceMetadata,
+  JsonObject,
+  ProtoType,
+  RecordKind,
+  ToolDefinition,
+  ToolHttpInfo,
+} from './model.js';
+export type {
+  Change,
+  DataSource,
+  DataSourceContext,
+  DataSourceHealth,
+  FeedEvent,
+  FeedHandlers,
+  FeedSubscription,
+  StoredRecord,
+  WriteOptions,
+} from './datasource.js';
+export type { ToolCallContext, ToolCallOutcome, ToolContent, ToolExecutor, ToolResult } from './executor.js';
+export type { AuthProvider, AuthRequest, Principal } from './auth.js';
+export { createRegistry } from './registry.js';
+export type { Registry } from './registry.js';

@@ -1,0 +1,60 @@
+/**
+ * The domain model, as the admin API accepts it and the store keeps it. Field names follow the seed
+ * project's README (`tds_ext_info`, `tool_ids`, …) so its clients keep working; everything beyond
+ * the seed is optional and additive.
+ */
+
+/** A JSON object. */
+export type JsonObject = { [key: string]: unknown };
+
+/** Where and how a tool of the built-in `http` kind calls its upstream API. */
+export interface ToolHttpInfo {
+  /** Upstream host, optionally with scheme and port: `api.example.com` means `https://api.example.com`. */
+  domain: string;
+  /** HTTP method, e.g. `GET`. */
+  method: string;
+  /** Path template with `{name}` or `:name` placeholders, e.g. `/v1/emails/{email_id}`. */
+  path: string;
+  /** Parameters a call must supply; keys are parameter names, values are informational. */
+  required_params?: JsonObject;
+  /** Well-known keys: `headers`, `timeout_ms`, `max_response_bytes` (see docs/tool-definition.md). */
+  ext_info?: JsonObject;
+}
+
+/** A tool definition (the seed's TDS, "tool discovery service" record). */
+export interface ToolDefinition {
+  id: string;
+  /** MCP tool name, `^[A-Za-z0-9_.-]{1,128}$`, unique within every instance that lists the tool. */
+  name: string;
+  description?: string;
+  title?: string;
+  /** JSON Schema of the arguments; sent to clients verbatim. */
+  input_schema: JsonObject;
+  output_schema?: JsonObject;
+  annotations?: JsonObject;
+  /** Tool kind, selecting the executor; `http` when absent. */
+  kind?: string;
+  tds_ext_info: ToolHttpInfo;
+}
+
+/** Transport mode of an instance for 2025-era clients. */
+export type ProtoType = 'streamable-stateful' | 'streamable-stateless';
+
+/** Instance metadata; the seed stores it as a JSON string, an object is accepted too. */
+export interface InstanceMetadata {
+  proto_type?: ProtoType;
+  [key: string]: unknown;
+}
+
+/** An instance definition (the seed's IDS record): a named set of tools served at `/mcp/<id>`. */
+export interface InstanceDefinition {
+  id: string;
+  name: string;
+  tool_ids: string[];
+  metadata?: string | InstanceMetadata;
+}
+
+/** The record kinds the gateway keeps in a datasource. */
+export const RECORD_KINDS = ['tds', 'ids'] as const;
+/** `tds` for tools, `ids` for instances. */
+export type RecordKind = (typeof RECORD_KINDS)[number];
