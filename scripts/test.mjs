@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every test of the workspace with node's own test runner (TypeScript through tsx).
 // Usage: node scripts/test.mjs [path-substring ...]   (no argument: the whole suite)
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,31 @@ function findTests(dir, found = []) {
   return found;
 }
 
+/** System commands the suite needs, with the Debian package that provides each. */
+const SYSTEM_DEPS = [{ command: 'curl', pkg: 'curl' }];
+
+/** Installs missing system packages when it can (root with apt-get); otherwise fails naming them. */
+function ensureSystemDeps() {
+  const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+  const missing = SYSTEM_DEPS.filter((dep) => !has(dep.command));
+  if (missing.length === 0) return;
+  const pkgs = missing.map((dep) => dep.pkg);
+  const canInstall = process.getuid?.() === 0 && has('apt-get');
+  if (canInstall) {
+    console.error(`installing system packages: ${pkgs.join(' ')}`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
+    spawnSync('apt-get', ['install', '-y', ...pkgs], { stdio: 'inherit', env });
+  }
+  const still = missing.filter((dep) => !has(dep.command));
+  if (still.length > 0) {
+    console.error(`the test suite needs these system packages: ${still.map((dep) => dep.pkg).join(' ')}`);
+    console.error(`install them (e.g. sudo apt-get install -y ${still.map((dep) => dep.pkg).join(' ')}) and run again`);
+    process.exit(1);
+  }
+}
+
+ensureSystemDeps();
 const filters = process.argv.slice(2);
 const files = roots
   .flatMap((dir) => findTests(dir))

@@ -1,0 +1,136 @@
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { instanceJsonSchema, toolJsonSchema } from '@dynmcp/common';
+import { GatewayError, type AuthProvider } from '@dynmcp/plugin';
+import { requireAdmin } from '../http/admin-auth.js';
+import { sendSuccess } from '../http/envelope.js';
+import type { AdminService } from './admin-service.js';
+
+/** Options of {@link createAdminRouter}. */
+export interface AdminRouterOptions {
+  service: AdminService;
+  authProviders: readonly AuthProvider[];
+  bodyLimitBytes: number;
+}
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+const route =
+  (handler: Handler): RequestHandler =>
+  (req, res, next) => {
+    handler(req, res).catch(next);
+  };
+
+/**
+ * Reads optimistic-concurrency preconditions: `If-Match: "<revision>"` (write only over that
+ * revision) and `If-None-Match: *` (create only). `If-Match: *` is answered by {@link requireExisting}.
+ */
+function precondition(req: Request): number | undefined {
+  const ifNoneMatch = req.headers['if-none-match'];
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch.trim() !== '*') throw new GatewayError('INVALID_PAYLOAD', 'If-None-Match supports only "*" (create only)');
+    return 0;
+  }
+  const ifMatch = req.headers['if-match'];
+  if (ifMatch === undefined || ifMatch.trim() === '*') return undefined;
+  const match = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(ifMatch);
+  if (!match) throw new GatewayError('INVALID_PAYLOAD', 'If-Match must be an ETag from a previous response, e.g. "42"');
+  return Number(match[1]);
+}
+
+function requireJson(req: Request, _res: Response, next: NextFunction) {
+  if (!req.is('application/json')) {
+    next(new GatewayError('UNSUPPORTED_MEDIA_TYPE', 'send the definition as JSON with Content-Type: application/json'));
+    return;
+  }
+  next();
+}
+
+const etag = (res: Response, revision: number) => res.setHeader('etag', `"${revision}"`);
+
+/**
+ * The admin API, exactly the seed's routes and envelope: `GET/PUT/DELETE /admin/tds/:id`,
+ * `GET /admin/tds`, the same for `/admin/ids`, plus the published JSON Schemas under
+ * `/admin/schemas`. Every route needs an admin credential.
+ */
+export function createAdminRouter(options: AdminRouterOptions): express.Router {
+  const { service } = options;
+  const router = express.Router({ caseSensitive: true, strict: false });
+  const json = express.json({ limit: options.bodyLimitBytes, strict: false, type: () => true });
+  const body = [requireJson, json];
+
+  router.use(requireAdmin(options.authProviders));
+
+  async function requireExisting(req: Request, kind: 'tds' | 'ids', id: string) {
+    if (req.headers['if-match']?.trim() === '*') {
+      await (kind === 'tds' ? service.getTool(id) : service.getInstance(id)).catch(() => {
+        throw new GatewayError('PRECONDITION_FAILED', `If-Match: * but there is no record with id "${id}"`);
+      });
+    }
+  }
+
+  router.get('/schemas/tds', (_req, res) => sendSuccess(res, toolJsonSchema));
+  router.get('/schemas/ids', (_req, res) => sendSuccess(res, instanceJsonSchema));
+
+  router.get('/tds', route(async (_req, res) => sendSuccess(res, await service.listTools())));
+  router.get(
+    '/tds/:id',
+    route(async (req, res) => {
+      const { record, meta } = await service.getTool(req.params.id as string);
+      etag(res, record.revision);
+      sendSuccess(res, record.value, { ...meta });
+    }),
+  );
+  router.put(
+    '/tds/:id',
+    body,
+    route(async (req, res) => {
+      const id = req.params.id as string;
+      const ifRevision = precondition(req);
+      await requireExisting(req, 'tds', id);
+      const { record, meta } = await service.putTool(id, req.body, ifRevision);
+      etag(res, record.revision);
+      sendSuccess(res, record.value, { ...meta });
+    }),
+  );
+  router.delete(
+    '/tds/:id',
+    route(async (req, res) => {
+      const meta = await service.deleteTool(req.params.id as string, precondition(req));
+      sendSuccess(res, null, { ...meta });
+    }),
+  );
+
+  router.get('/ids', route(async (_req, res) => sendSuccess(res, await service.listInstances())));
+  router.get(
+    '/ids/:id',
+    route(async (req, res) => {
+      const { record, meta } = await service.getInstance(req.params.id as string);
+      etag(res, record.revision);
+      sendSuccess(res, record.value, { ...meta });
+    }),
+  );
+  router.put(
+    '/ids/:id',
+    body,
+    route(async (req, res) => {
+      const id = req.params.id as string;
+      const ifRevision = precondition(req);
+      await requireExisting(req, 'ids', id);
+      const { record, meta } = await service.putInstance(id, req.body, ifRevision);
+      etag(res, record.revision);
+      sendSuccess(res, record.value, { ...meta });
+    }),
+  );
+  router.delete(
+    '/ids/:id',
+    route(async (req, res) => {
+      const meta = await service.deleteInstance(req.params.id as string, precondition(req));
+      sendSuccess(res, null, { ...meta });
+    }),
+  );
+
+  const methodNotAllowed: RequestHandler = (req, _res, next) =>
+    next(new GatewayError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${req.baseUrl}${req.path}`));
+  router.all(['/tds', '/ids', '/tds/:id', '/ids/:id'], methodNotAllowed);
+  router.use((req, _res, next) => next(new GatewayError('NOT_FOUND', `no admin route ${req.method} ${req.baseUrl}${req.path}`)));
+  return router;
+}

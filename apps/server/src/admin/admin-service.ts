@@ -1,0 +1,167 @@
+import {
+  compileToolDefinition,
+  parseInstanceDefinition,
+  type ConfigRegistry,
+  type SchemaCompiler,
+} from '@dynmcp/common';
+import {
+  GatewayError,
+  type DataSource,
+  type InstanceDefinition,
+  type RecordKind,
+  type StoredRecord,
+  type ToolDefinition,
+  type ToolExecutor,
+} from '@dynmcp/plugin';
+
+/** A definition as the admin API returns it, with the revision that is its ETag. */
+export interface AdminRecord<T> {
+  value: T;
+  revision: number;
+}
+
+/** Extra facts a write or read reports beside the definition. */
+export interface AdminMeta {
+  revision: number;
+  /** Instance: listed tool ids with no definition (left out of tools/list). */
+  missing_tool_ids?: string[];
+  /** Tool: instances that list it. */
+  used_by?: string[];
+}
+
+/** Options of {@link createAdminService}. */
+export interface AdminServiceOptions {
+  datasource: DataSource;
+  registry: ConfigRegistry;
+  compiler: SchemaCompiler;
+  executorFor(kind: string): ToolExecutor | undefined;
+  /** How long a write waits for the local registry to apply it (read-your-writes on /mcp). */
+  applyTimeoutMs?: number;
+}
+
+/**
+ * The admin API's logic, apart from HTTP: validation, conflict checks, writes through the store.
+ * It never touches the registry's contents; after a write it waits until the registry has applied
+ * the write from the feed, so the next tools/list on this replica already shows it.
+ */
+export function createAdminService(options: AdminServiceOptions) {
+  const { datasource, registry, compiler } = options;
+  const applyTimeoutMs = options.applyTimeoutMs ?? 2000;
+
+  async function settle(revision: number) {
+    await registry.waitForRevision(revision, applyTimeoutMs);
+  }
+
+  async function loadAll() {
+    const [tools, instances] = await Promise.all([datasource.list('tds'), datasource.list('ids')]);
+    return {
+      tools: new Map(tools.map((record) => [record.id, record.value as ToolDefinition])),
+      instances: instances.map((record) => record.value as InstanceDefinition),
+    };
+  }
+
+  /** Throws 409 when listing `toolIds` (with `override` replacing stored tools) repeats a tool name. */
+  function assertUniqueNames(
+    instanceId: string,
+    toolIds: readonly string[],
+    tools: ReadonlyMap<string, ToolDefinition>,
+  ) {
+    const seen = new Map<string, string>();
+    for (const toolId of toolIds) {
+      const tool = tools.get(toolId);
+      if (tool === undefined) continue;
+      const other = seen.get(tool.name);
+      if (other !== undefined && other !== toolId) {
+        throw new GatewayError(
+          'DUPLICATE_TOOL_NAME',
+          `instance "${instanceId}" would have two tools named "${tool.name}" (tool ids "${other}" and "${toolId}"); rename one or list only one`,
+          { data: { instance_id: instanceId, tool_name: tool.name, tool_ids: [other, toolId] } },
+        );
+      }
+      seen.set(tool.name, toolId);
+    }
+  }
+
+  function usedBy(toolId: string, instances: readonly InstanceDefinition[]): string[] {
+    return instances.filter((instance) => instance.tool_ids.includes(toolId)).map((instance) => instance.id).sort();
+  }
+
+  async function get<T>(kind: RecordKind, id: string): Promise<StoredRecord & { value: T }> {
+    const record = await datasource.get(kind, id);
+    if (record === undefined) {
+      const what = kind === 'tds' ? 'tool' : 'instance';
+      throw new GatewayError(kind === 'tds' ? 'TOOL_NOT_FOUND' : 'INSTANCE_NOT_FOUND', `no ${what} with id "${id}"`);
+    }
+    return record as StoredRecord & { value: T };
+  }
+
+  return {
+    async listTools(): Promise<ToolDefinition[]> {
+      return (await datasource.list('tds')).map((record) => record.value as ToolDefinition);
+    },
+
+    async getTool(id: string): Promise<{ record: AdminRecord<ToolDefinition>; meta: AdminMeta }> {
+      const record = await get<ToolDefinition>('tds', id);
+      const { instances } = await loadAll();
+      return { record, meta: { revision: record.revision, used_by: usedBy(id, instances) } };
+    },
+
+    async putTool(id: string, body: unknown, ifRevision?: number) {
+      const compiled = compileToolDefinition(body, compiler, id);
+      compiled.release(); // validated here; the registry compiles its own copy from the feed
+      const tool = compiled.definition;
+      const kind = tool.kind ?? 'http';
+      const executor = options.executorFor(kind);
+      if (executor === undefined) {
+        throw new GatewayError('INVALID_PAYLOAD', `invalid tool definition: unknown kind "${kind}"`);
+      }
+      executor.validate?.(tool);
+      const { tools, instances } = await loadAll();
+      tools.set(id, tool);
+      const users = instances.filter((instance) => instance.tool_ids.includes(id));
+      for (const instance of users) assertUniqueNames(instance.id, instance.tool_ids, tools);
+      const stored = await datasource.put('tds', id, tool, { ifRevision });
+      await settle(stored.revision);
+      return { record: { value: tool, revision: stored.revision }, meta: { revision: stored.revision, used_by: users.map((i) => i.id).sort() } };
+    },
+
+    async deleteTool(id: string, ifRevision?: number) {
+      const { instances } = await loadAll();
+      const revision = await datasource.delete('tds', id, { ifRevision });
+      if (revision === undefined) throw new GatewayError('TOOL_NOT_FOUND', `no tool with id "${id}"`);
+      await settle(revision);
+      return { revision, used_by: usedBy(id, instances) };
+    },
+
+    async listInstances(): Promise<InstanceDefinition[]> {
+      return (await datasource.list('ids')).map((record) => record.value as InstanceDefinition);
+    },
+
+    async getInstance(id: string) {
+      const record = await get<InstanceDefinition>('ids', id);
+      const { tools } = await loadAll();
+      const missing = record.value.tool_ids.filter((toolId) => !tools.has(toolId));
+      return { record, meta: { revision: record.revision, missing_tool_ids: missing } };
+    },
+
+    async putInstance(id: string, body: unknown, ifRevision?: number) {
+      const instance = parseInstanceDefinition(body, id);
+      const { tools } = await loadAll();
+      assertUniqueNames(id, instance.tool_ids, tools);
+      const stored = await datasource.put('ids', id, instance, { ifRevision });
+      await settle(stored.revision);
+      const missing = instance.tool_ids.filter((toolId) => !tools.has(toolId));
+      return { record: { value: instance, revision: stored.revision }, meta: { revision: stored.revision, missing_tool_ids: missing } };
+    },
+
+    async deleteInstance(id: string, ifRevision?: number) {
+      const revision = await datasource.delete('ids', id, { ifRevision });
+      if (revision === undefined) throw new GatewayError('INSTANCE_NOT_FOUND', `no instance with id "${id}"`);
+      await settle(revision);
+      return { revision };
+    },
+  };
+}
+
+/** The admin service's interface. */
+export type AdminService = ReturnType<typeof createAdminService>;

@@ -1,0 +1,70 @@
+import express, { type ErrorRequestHandler } from 'express';
+import type { ConfigRegistry } from '@dynmcp/common';
+import type { McpGateway } from '@dynmcp/core';
+import { GatewayError, type AuthProvider, type Logger } from '@dynmcp/plugin';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createAdminRouter } from './admin/admin-router.js';
+import type { AdminService } from './admin/admin-service.js';
+import { sendError, toGatewayError } from './http/envelope.js';
+import { createMcpRoute } from './http/mcp-route.js';
+import { requestContext } from './http/request-context.js';
+
+/** Everything the HTTP app needs; `main()` builds these, tests may build their own. */
+export interface AppDeps {
+  logger: Logger;
+  registry: ConfigRegistry;
+  gateway: McpGateway;
+  adminService: AdminService;
+  authProviders: readonly AuthProvider[];
+  mcpGuard(req: IncomingMessage, res: ServerResponse): boolean;
+  bodyLimitBytes: number;
+}
+
+/** Builds the Express app without listening: `/admin`, `/mcp/:instanceId`, `/healthz`, `/readyz`. */
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestContext(deps.logger));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const status = deps.registry.status();
+    const body = {
+      status: status.ready ? 'ready' : 'not_ready',
+      revision: status.revision,
+      store: status.store,
+      invalid_records: status.invalidRecords,
+      ...(status.ready ? {} : { reason: status.store.reason ?? 'configuration not loaded yet' }),
+    };
+    res.status(status.ready ? 200 : 503).json(body);
+  });
+
+  app.all(
+    '/mcp/:instanceId',
+    createMcpRoute({ gateway: deps.gateway, guard: deps.mcpGuard, bodyLimitBytes: deps.bodyLimitBytes }),
+  );
+
+  app.use(
+    '/admin',
+    createAdminRouter({
+      service: deps.adminService,
+      authProviders: deps.authProviders,
+      bodyLimitBytes: deps.bodyLimitBytes,
+    }),
+  );
+
+  app.use((req, _res, next) => next(new GatewayError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
+  const onError: ErrorRequestHandler = (error, req, res, _next) => {
+    const gatewayError = toGatewayError(error, req.log ?? deps.logger);
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    sendError(res, gatewayError);
+  };
+  app.use(onError);
+  return app;
+}

@@ -1,0 +1,41 @@
+import type { Response } from 'express';
+import { GatewayError, isGatewayError, type Logger } from '@dynmcp/plugin';
+
+/** Sends the seed's success envelope: `{ code: 200, message: "success", data }`, plus `meta` when given. */
+export function sendSuccess(res: Response, data: unknown, meta?: Record<string, unknown>): void {
+  res.status(200).json(meta === undefined ? { code: 200, message: 'success', data } : { code: 200, message: 'success', data, meta });
+}
+
+/** Sends the error envelope: `{ code: <status>, error: <what to fix>, error_code: <STABLE_CODE> }`. */
+export function sendError(res: Response, error: GatewayError): void {
+  const body: Record<string, unknown> = { code: error.status, error: error.message, error_code: error.code };
+  if (error.data !== undefined) body.details = error.data;
+  if (error.code === 'UNAUTHORIZED') res.setHeader('www-authenticate', 'Bearer');
+  res.status(error.status).json(body);
+}
+
+/** body-parser's errors, as they arrive at the error middleware. */
+interface BodyParserError {
+  type?: string;
+  status?: number;
+}
+
+/**
+ * Turns any error into a {@link GatewayError}, once: the one place foreign errors are wrapped.
+ * Unknown errors become a 500 whose message says nothing of internals; the log gets the detail.
+ */
+export function toGatewayError(error: unknown, logger: Logger): GatewayError {
+  if (isGatewayError(error)) return error;
+  const parser = error as BodyParserError;
+  if (parser.type === 'entity.too.large') {
+    return new GatewayError('PAYLOAD_TOO_LARGE', 'request body is too large', { cause: error });
+  }
+  if (parser.type === 'entity.parse.failed') {
+    return new GatewayError('INVALID_JSON', 'request body is not valid JSON', { cause: error });
+  }
+  if (parser.type === 'encoding.unsupported' || parser.type === 'charset.unsupported') {
+    return new GatewayError('UNSUPPORTED_MEDIA_TYPE', 'request body encoding is not supported', { cause: error });
+  }
+  logger.error('unexpected error', { error: (error as Error)?.message, stack: (error as Error)?.stack });
+  return new GatewayError('INTERNAL_ERROR', 'internal error; see the gateway log', { cause: error });
+}

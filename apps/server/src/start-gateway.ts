@@ -1,0 +1,134 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isAbsolute, resolve } from 'node:path';
+import {
+  createApiKeyAuthProvider,
+  createConfigRegistry,
+  createSchemaCompiler,
+  createSqlDataSource,
+  type ConfigRegistry,
+  type GatewayConfig,
+} from '@dynmcp/common';
+import { createHttpExecutor, createMcpGateway, createRequestGuards } from '@dynmcp/core';
+import { createRegistry, GatewayError, type DataSource, type Logger, type ToolExecutor } from '@dynmcp/plugin';
+import { createAdminService } from './admin/admin-service.js';
+import { createApp } from './app.js';
+import { SERVER_INFO } from './server-info.js';
+
+/** A running gateway. */
+export interface RunningGateway {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  port: number;
+  registry: ConfigRegistry;
+  /** Graceful stop: refuse new connections, end sessions, close store and pools, in reverse order of start. */
+  close(): Promise<void>;
+}
+
+/** Builds the configured datasource. */
+function createDataSource(config: GatewayConfig, logger: Logger): DataSource {
+  const { datasource } = config;
+  switch (datasource.type) {
+    case 'sqlite': {
+      const path = datasource.sqlite.path;
+      return createSqlDataSource({
+        client: 'sqlite',
+        filename: isAbsolute(path) ? path : resolve(process.cwd(), path),
+        pollIntervalMs: datasource.pollIntervalMs,
+        logger,
+      });
+    }
+    default:
+      throw new GatewayError(
+        'PLUGIN_INVALID',
+        `datasource "${datasource.type}" is not available in this version yet; use "sqlite"`,
+      );
+  }
+}
+
+/**
+ * Starts the whole gateway from a configuration: store, registry, executors, MCP gateway, HTTP.
+ * Everything that opens a socket, watch or timer is closed by `close()` in reverse order.
+ */
+export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+  };
+  try {
+    const datasource = createDataSource(config, logger.child({ component: 'store' }));
+    await datasource.open();
+    closers.push(() => datasource.close());
+
+    const compiler = createSchemaCompiler();
+    const registry = createConfigRegistry({ datasource, compiler, logger });
+    await registry.start();
+    closers.push(() => registry.close());
+
+    const executors = createRegistry<ToolExecutor>('tool executor');
+    const http = createHttpExecutor({
+      defaultTimeoutMs: config.executor.timeoutMs,
+      maxResponseBytes: config.executor.maxResponseBytes,
+    });
+    executors.register(http.kind, http);
+    closers.push(() => http.close());
+    const executorFor = (kind: string) => executors.get(kind);
+
+    const gateway = createMcpGateway({
+      registry,
+      executorFor,
+      logger,
+      serverInfo: SERVER_INFO,
+      sessionIdleTimeoutMs: config.mcp.sessionIdleTimeoutMs,
+      maxSessions: config.mcp.maxSessions,
+      maxRequestBodySize: config.server.bodyLimitBytes,
+    });
+    closers.push(() => gateway.close());
+
+    if (config.admin.apiKeys.length === 0) {
+      logger.warn('no admin API keys configured: the admin API refuses every request; set DYNMCP_API_KEYS');
+    } else if (config.admin.apiKeys.includes('your-api-key')) {
+      logger.warn('the placeholder admin API key "your-api-key" is enabled; set your own with DYNMCP_API_KEYS');
+    }
+    const app = createApp({
+      logger,
+      registry,
+      gateway,
+      adminService: createAdminService({ datasource, registry, compiler, executorFor }),
+      authProviders: [createApiKeyAuthProvider(config.admin.apiKeys)],
+      mcpGuard: createRequestGuards({
+        listenHost: config.server.host,
+        allowedHosts: config.server.allowedHosts,
+        allowedOrigins: config.server.allowedOrigins,
+      }),
+      bodyLimitBytes: config.server.bodyLimitBytes,
+    });
+
+    const server: Server = createServer(app);
+    server.listen(config.server.port, config.server.host);
+    await once(server, 'listening');
+    closers.push(() => stopServer(server, gateway.close, config.server.shutdownGraceMs));
+    const { port } = server.address() as AddressInfo;
+    const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+    const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+    logger.info('gateway listening', { url, datasource: datasource.name, revision: registry.revision });
+    return { url, port, registry, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/**
+ * Stops accepting connections, ends MCP sessions (their open streams would hold the server open),
+ * waits for in-flight requests up to `graceMs`, then drops whatever is left.
+ */
+async function stopServer(server: Server, endSessions: () => Promise<void>, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  await endSessions();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  await closed;
+  clearTimeout(timer);
+}

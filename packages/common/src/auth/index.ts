@@ -1,0 +1,1 @@
+export { createApiKeyAuthProvider, presentedApiKey } from './api-key-auth.js';

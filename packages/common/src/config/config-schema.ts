@@ -1,0 +1,139 @@
+/**
+ * The one configuration schema of DynMCP. Every key has a doc, a format, a default and, where an
+ * operator sets it per deployment, a `DYNMCP_*` environment variable. `docs/configuration.md` lists
+ * them all; keep the two in step.
+ */
+export const configSchema = {
+  env: {
+    doc: 'Environment name; selects config/<env>.json on top of config/default.json.',
+    format: String,
+    default: 'development',
+    env: 'DYNMCP_ENV',
+  },
+  server: {
+    host: {
+      doc: 'Address to listen on. 127.0.0.1 by default; 0.0.0.0 to serve other machines.',
+      format: String,
+      default: '127.0.0.1',
+      env: 'DYNMCP_HOST',
+    },
+    port: { doc: 'Port to listen on (0 picks a free one).', format: 'port', default: 8080, env: 'DYNMCP_PORT' },
+    bodyLimitBytes: {
+      doc: 'Largest accepted request body, admin API and MCP alike (413 above it).',
+      format: 'nat',
+      default: 4 * 1024 * 1024,
+      env: 'DYNMCP_BODY_LIMIT_BYTES',
+    },
+    allowedHosts: {
+      doc: 'Host header names accepted on /mcp (DNS-rebinding guard). Empty: localhost names when bound to loopback, any otherwise.',
+      format: Array,
+      default: [] as string[],
+      env: 'DYNMCP_ALLOWED_HOSTS',
+    },
+    allowedOrigins: {
+      doc: 'Origin hostnames accepted on /mcp when a browser sends one (403 otherwise). Empty: localhost only.',
+      format: Array,
+      default: [] as string[],
+      env: 'DYNMCP_ALLOWED_ORIGINS',
+    },
+    shutdownGraceMs: {
+      doc: 'How long shutdown waits for in-flight requests before closing connections.',
+      format: 'nat',
+      default: 10000,
+      env: 'DYNMCP_SHUTDOWN_GRACE_MS',
+    },
+  },
+  admin: {
+    apiKeys: {
+      doc: 'API keys accepted on /admin (Authorization: Bearer <key> or x-api-key: <key>), comma-separated in the environment.',
+      format: Array,
+      default: [] as string[],
+      env: 'DYNMCP_API_KEYS',
+      sensitive: true,
+    },
+  },
+  datasource: {
+    type: {
+      doc: 'Where definitions live: sqlite (embedded, default), etcd or mysql.',
+      format: ['sqlite', 'etcd', 'mysql'],
+      default: 'sqlite',
+      env: 'DYNMCP_DATASOURCE',
+    },
+    pollIntervalMs: {
+      doc: 'How often the SQL datasources read the change feed.',
+      format: 'nat',
+      default: 250,
+      env: 'DYNMCP_POLL_INTERVAL_MS',
+    },
+    sqlite: {
+      path: {
+        doc: 'SQLite database file; created with its directory on first start.',
+        format: String,
+        default: './data/dynmcp.sqlite',
+        env: 'DYNMCP_SQLITE_PATH',
+      },
+    },
+    etcd: {
+      endpoints: {
+        doc: 'etcd endpoints, comma-separated in the environment.',
+        format: Array,
+        default: ['http://127.0.0.1:2379'],
+        env: 'DYNMCP_ETCD_ENDPOINTS',
+      },
+      prefix: { doc: 'Key prefix of the definitions.', format: String, default: '/dynmcp', env: 'DYNMCP_ETCD_PREFIX' },
+      username: { doc: 'etcd user name.', format: String, default: '', env: 'DYNMCP_ETCD_USERNAME' },
+      password: {
+        doc: 'etcd password.',
+        format: String,
+        default: '',
+        env: 'DYNMCP_ETCD_PASSWORD',
+        sensitive: true,
+      },
+    },
+    mysql: {
+      url: {
+        doc: 'MySQL/MariaDB connection URL, mysql://user:password@host:port/database.',
+        format: String,
+        default: '',
+        env: 'DYNMCP_MYSQL_URL',
+        sensitive: true,
+      },
+    },
+  },
+  executor: {
+    timeoutMs: {
+      doc: 'Upstream call timeout when a tool sets no ext_info.timeout_ms.',
+      format: 'nat',
+      default: 30000,
+      env: 'DYNMCP_UPSTREAM_TIMEOUT_MS',
+    },
+    maxResponseBytes: {
+      doc: 'Largest upstream answer (after decompression) when a tool sets no ext_info.max_response_bytes.',
+      format: 'nat',
+      default: 10 * 1024 * 1024,
+      env: 'DYNMCP_MAX_RESPONSE_BYTES',
+    },
+  },
+  mcp: {
+    sessionIdleTimeoutMs: {
+      doc: 'A 2025-era session without requests or an open stream for this long is closed.',
+      format: 'nat',
+      default: 30 * 60 * 1000,
+      env: 'DYNMCP_SESSION_IDLE_TIMEOUT_MS',
+    },
+    maxSessions: {
+      doc: 'Most 2025-era sessions this replica holds at once; initialize is answered 503 above it.',
+      format: 'nat',
+      default: 10000,
+      env: 'DYNMCP_MAX_SESSIONS',
+    },
+  },
+  log: {
+    level: {
+      doc: 'Log level: error, warn, info, debug, or silent.',
+      format: ['error', 'warn', 'info', 'debug', 'silent'],
+      default: 'info',
+      env: 'DYNMCP_LOG_LEVEL',
+    },
+  },
+};

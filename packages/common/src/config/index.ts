@@ -1,0 +1,3 @@
+export { configSchema } from './config-schema.js';
+export { loadConfig } from './load-config.js';
+export type { GatewayConfig, LoadConfigOptions } from './load-config.js';

@@ -1,0 +1,294 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Knex } from 'knex';
+import {
+  GatewayError,
+  type DataSource,
+  type DataSourceHealth,
+  type FeedEvent,
+  type FeedHandlers,
+  type Logger,
+  type StoredRecord,
+  type WriteOptions,
+} from '@dynmcp/plugin';
+import { createSqlFeed, type SqlFeed } from './sql-feed.js';
+import { migrateToLatest, type SqlDialect } from './sql-migrations.js';
+import { pruneTombstones, readFeed, selectLive, selectOne, writeRecord } from './sql-records.js';
+import { describeStoreError, storeError, storeUnavailable, withBusyRetry } from './sql-store-errors.js';
+
+/** Options of {@link createSqlDataSource}. */
+export interface SqlDataSourceOptions {
+  /** `sqlite` (knex client `better-sqlite3`) or `mysql` (knex client `mysql2`, MySQL and MariaDB). */
+  client: SqlDialect;
+  /** SQLite database file; its parent directories are created by `open()`. */
+  filename?: string;
+  /** MySQL: a `mysql://` URL or a mysql2 connection object. */
+  connection?: string | Record<string, unknown>;
+  /** Connection pool bounds. SQLite defaults to one connection, MySQL to 0..10. */
+  pool?: { min?: number; max?: number };
+  /** Pause between feed polls, default 250 ms. */
+  pollIntervalMs?: number;
+  /** How long a delete's tombstone is kept for lagging replicas, default 24 h. */
+  tombstoneRetentionMs?: number;
+  logger: Logger;
+  /** Clock (epoch ms) for `updated_at`, tombstone retention and `lastSyncAt`; tests pass a fake. */
+  now?: () => number;
+}
+
+const DEFAULT_POLL_INTERVAL_MS = 250;
+const DEFAULT_TOMBSTONE_RETENTION_MS = 24 * 60 * 60 * 1000;
+const PRUNE_EVERY_MS = 60_000;
+// Column sizes of dynmcp_records; checked here so MySQL's strict mode never is what rejects a key.
+const MAX_KIND_LENGTH = 16;
+const MAX_ID_LENGTH = 255;
+
+function knexConfig(options: SqlDataSourceOptions, logger: Logger): Knex.Config {
+  // Knex warns through console by default; route it to our logger, at debug, since its messages may
+  // carry SQL text.
+  const log: Knex.Logger = {
+    warn: (message: unknown) => logger.debug('knex warning', { detail: String(message) }),
+    error: (message: unknown) => logger.debug('knex error', { detail: String(message) }),
+    deprecate: (method: string, alternative: string) => logger.debug('knex deprecation', { method, alternative }),
+    debug: () => {},
+  };
+  if (options.client === 'mysql') {
+    return {
+      client: 'mysql2',
+      connection: options.connection as Knex.Config['connection'],
+      pool: { min: options.pool?.min ?? 0, max: options.pool?.max ?? 10, idleTimeoutMillis: 30_000 },
+      // Fail fast when the server is unreachable instead of knex's 60 s (reliability.md §2.4).
+      acquireConnectionTimeout: 10_000,
+      log,
+    };
+  }
+  return {
+    client: 'better-sqlite3',
+    connection: { filename: options.filename as string },
+    useNullAsDefault: true,
+    pool: {
+      min: options.pool?.min ?? 1,
+      max: options.pool?.max ?? 1,
+      afterCreate(conn: BetterSqlite3.Database, done: (error: Error | null, conn: unknown) => void) {
+        try {
+          // busy_timeout 0: better-sqlite3 is synchronous, so SQLite's own busy handler would sleep
+          // inside the call and freeze the event loop, and would deadlock against a transaction of
+          // this same process that holds the lock between two awaits. Lock conflicts are retried
+          // on timers instead, for the same 5 s (withBusyRetry), which also serves two gateway
+          // processes on one file.
+          conn.pragma('busy_timeout = 0');
+          // WAL: readers never wait for the writer, and polls read one snapshot.
+          conn.pragma('journal_mode = WAL');
+          done(null, conn);
+        } catch (error) {
+          done(error as Error, conn);
+        }
+      },
+    },
+    log,
+  };
+}
+
+function checkKey(kind: string, id: string): void {
+  if (kind.length === 0 || kind.length > MAX_KIND_LENGTH) {
+    throw new GatewayError('INVALID_PAYLOAD', `record kind must be 1 to ${MAX_KIND_LENGTH} characters`);
+  }
+  if (id.length === 0 || id.length > MAX_ID_LENGTH) {
+    throw new GatewayError('INVALID_PAYLOAD', `record id must be 1 to ${MAX_ID_LENGTH} characters`);
+  }
+}
+
+function checkWriteOptions(options: WriteOptions | undefined): number | undefined {
+  const expected = options?.ifRevision;
+  if (expected !== undefined && !(Number.isSafeInteger(expected) && expected >= 0)) {
+    throw new GatewayError('INVALID_PAYLOAD', 'ifRevision must be a non-negative integer');
+  }
+  return expected;
+}
+
+function serialise(value: unknown): string {
+  try {
+    // `undefined` (and functions) serialise to nothing; store them as JSON null.
+    return JSON.stringify(value) ?? 'null';
+  } catch (error) {
+    throw new GatewayError('INVALID_PAYLOAD', 'record value is not serialisable as JSON', { cause: error });
+  }
+}
+
+/**
+ * The SQL datasource over knex: SQLite (embedded, one file shared by any number of gateway
+ * processes) and MySQL/MariaDB. Every write takes the next revision under the lock of one counter
+ * row, so commit order equals revision order; deletes leave tombstones; every `watch()` polls
+ * `revision > cursor` and replays changes in order. Knex and the drivers load on `open()`, so
+ * importing this module loads no database driver.
+ */
+export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
+  const dialect = options.client;
+  if (dialect === 'sqlite' && !options.filename) throw new TypeError('sqlite datasource needs a filename');
+  if (dialect === 'mysql' && options.connection === undefined) throw new TypeError('mysql datasource needs a connection');
+  const logger = options.logger.child({ component: 'datasource', datasource: dialect });
+  const now = options.now ?? Date.now;
+  const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  const retentionMs = options.tombstoneRetentionMs ?? DEFAULT_TOMBSTONE_RETENTION_MS;
+
+  let db: Knex | undefined;
+  let opening: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+  let closed = false;
+  let health: DataSourceHealth = { connected: false, reason: 'not open' };
+  let lastPruneAt = Number.NEGATIVE_INFINITY;
+  const feeds = new Map<SqlFeed, FeedHandlers>();
+
+  function setHealth(next: DataSourceHealth): void {
+    const previous = health;
+    health = next;
+    if (previous.connected === next.connected && previous.reason === next.reason) return;
+    // Logged once per transition, not once per failed poll.
+    if (previous.connected && !next.connected) logger.warn('store unreachable', { reason: next.reason });
+    if (!previous.connected && next.connected) logger.info('store reachable');
+    for (const handlers of feeds.values()) {
+      try {
+        handlers.onHealth?.({ ...next });
+      } catch (error) {
+        logger.error('health handler failed', { error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+  }
+
+  // Keeps the last known-current moment across failures, without an `undefined` key before the first.
+  function withLastSync(next: DataSourceHealth): DataSourceHealth {
+    return health.lastSyncAt === undefined ? next : { ...next, lastSyncAt: health.lastSyncAt };
+  }
+
+  function current(): Knex {
+    if (db !== undefined) return db;
+    throw storeError(closed ? 'DYNMCP_CLOSED' : 'DYNMCP_NOT_OPEN');
+  }
+
+  /** Runs one store operation with lock-conflict retries; foreign failures become STORE_UNAVAILABLE. */
+  async function run<T>(operation: (db: Knex) => Promise<T>): Promise<T> {
+    try {
+      const knex = current();
+      return await withBusyRetry(() => operation(knex));
+    } catch (error) {
+      throw storeUnavailable(error);
+    }
+  }
+
+  async function openOnce(): Promise<void> {
+    let knex: Knex | undefined;
+    try {
+      if (dialect === 'sqlite') await mkdir(dirname(options.filename as string), { recursive: true });
+      const { default: createKnex } = await import('knex');
+      knex = createKnex(knexConfig(options, logger));
+      await migrateToLatest(knex, dialect);
+      if (closed) throw storeError('DYNMCP_CLOSED');
+    } catch (error) {
+      await knex?.destroy().catch(() => {});
+      setHealth({ connected: false, reason: describeStoreError(error) });
+      throw storeUnavailable(error);
+    }
+    db = knex;
+    setHealth(withLastSync({ connected: true }));
+    logger.debug('store opened');
+  }
+
+  async function pruneIfDue(knex: Knex): Promise<void> {
+    const at = now();
+    if (at - lastPruneAt < PRUNE_EVERY_MS) return;
+    lastPruneAt = at;
+    try {
+      const result = await withBusyRetry(() => pruneTombstones(knex, dialect, at - retentionMs));
+      if (result !== undefined) logger.info('tombstones pruned', { ...result });
+    } catch (error) {
+      // The poll that follows reports an unreachable store; this only says pruning waits a minute.
+      logger.debug('tombstone pruning failed', { reason: describeStoreError(error) });
+    }
+  }
+
+  async function poll(cursor: number | undefined): Promise<FeedEvent | undefined> {
+    const knex = current();
+    await pruneIfDue(knex);
+    return withBusyRetry(() => readFeed(knex, dialect, cursor, logger));
+  }
+
+  function onPollResult(error: unknown): void {
+    if (error === undefined) setHealth({ connected: true, lastSyncAt: now() });
+    else setHealth(withLastSync({ connected: false, reason: describeStoreError(error) }));
+  }
+
+  // A local write is seen by this process's feeds within milliseconds (read-your-writes).
+  function kickFeeds(): void {
+    for (const feed of feeds.keys()) feed.kick();
+  }
+
+  return {
+    name: dialect,
+
+    open() {
+      if (closed) return Promise.reject(storeUnavailable(storeError('DYNMCP_CLOSED')));
+      opening ??= openOnce().catch((error: unknown) => {
+        opening = undefined;
+        throw error;
+      });
+      return opening;
+    },
+
+    list(kind) {
+      return run((knex) => selectLive(knex, kind, logger));
+    },
+
+    get(kind, id) {
+      return run((knex) => selectOne(knex, kind, id, logger));
+    },
+
+    async put(kind, id, value, writeOptions): Promise<StoredRecord> {
+      checkKey(kind, id);
+      const ifRevision = checkWriteOptions(writeOptions);
+      const text = serialise(value);
+      const revision = await run((knex) => writeRecord(knex, dialect, { kind, id, text, ifRevision, now: now() }));
+      kickFeeds();
+      // What the store holds (a JSON round trip), not the caller's object.
+      return { kind, id, value: JSON.parse(text) as unknown, revision: revision as number };
+    },
+
+    async delete(kind, id, writeOptions) {
+      checkKey(kind, id);
+      const ifRevision = checkWriteOptions(writeOptions);
+      const revision = await run((knex) => writeRecord(knex, dialect, { kind, id, text: null, ifRevision, now: now() }));
+      if (revision !== undefined) kickFeeds();
+      return revision;
+    },
+
+    watch(handlers) {
+      if (closed) throw storeUnavailable(storeError('DYNMCP_CLOSED'));
+      const feed = createSqlFeed({ handlers, intervalMs: pollIntervalMs, poll, onPollResult, logger });
+      feeds.set(feed, handlers);
+      return {
+        async close() {
+          feeds.delete(feed);
+          await feed.close();
+        },
+      };
+    },
+
+    health() {
+      return { ...health };
+    },
+
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        const running = [...feeds.keys()];
+        feeds.clear();
+        await Promise.all(running.map((feed) => feed.close()));
+        await opening?.catch(() => {});
+        const knex = db;
+        db = undefined;
+        await knex?.destroy();
+        health = withLastSync({ connected: false, reason: 'closed' });
+      })();
+      return closing;
+    },
+  };
+}

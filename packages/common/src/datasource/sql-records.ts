@@ -1,0 +1,187 @@
+import type { Knex } from 'knex';
+import { GatewayError, type Change, type FeedEvent, type Logger, type StoredRecord } from '@dynmcp/plugin';
+import { RECORDS_TABLE, REVISION_TABLE, type SqlDialect } from './sql-migrations.js';
+import { storeError } from './sql-store-errors.js';
+
+// The queries of the SQL datasource, one exported function per operation, each in one transaction
+// where it reads more than one thing. Algorithm: research/reliability.md §2.4.
+
+interface RecordRow {
+  kind: string;
+  id: string;
+  value: string | null;
+  // BIGINT may come back as a string (mysql2 with bigNumberStrings); always read through Number().
+  revision: number | string;
+  deleted?: number | boolean | string;
+}
+
+interface Counter {
+  head: number;
+  minRetained: number;
+}
+
+const COLUMNS = ['kind', 'id', 'value', 'revision'] as const;
+
+function isTrue(flag: RecordRow['deleted']): boolean {
+  return flag === true || flag === 1 || flag === '1';
+}
+
+// A row edited by hand into invalid JSON must not stop the feed or evict the other records; the
+// raw text goes up, where validation rejects it and keeps the last good definition.
+function decode(row: RecordRow, logger: Logger): StoredRecord {
+  let value: unknown = row.value;
+  try {
+    value = JSON.parse(row.value ?? 'null');
+  } catch {
+    logger.warn('stored record is not valid JSON', { kind: row.kind, id: row.id, revision: Number(row.revision) });
+  }
+  return { kind: row.kind, id: row.id, value, revision: Number(row.revision) };
+}
+
+function toChange(row: RecordRow, logger: Logger): Change {
+  if (isTrue(row.deleted)) return { type: 'delete', kind: row.kind, id: row.id, revision: Number(row.revision) };
+  return { type: 'put', ...decode(row, logger) };
+}
+
+async function readCounter(db: Knex, forUpdate: boolean): Promise<Counter> {
+  const query = db(REVISION_TABLE).select('revision', 'min_retained').where({ id: 1 });
+  // FOR UPDATE serialises writers on MySQL/MariaDB; knex compiles it to nothing on SQLite.
+  const row = (await (forUpdate ? query.forUpdate() : query).first()) as
+    | { revision: number | string; min_retained: number | string }
+    | undefined;
+  if (row === undefined) throw storeError('DYNMCP_NO_COUNTER');
+  return { head: Number(row.revision), minRetained: Number(row.min_retained) };
+}
+
+/**
+ * Runs `work` in a write transaction that holds the revision counter's lock from its first
+ * statement, so writers serialise and commit order equals revision order.
+ */
+async function inWriteTransaction<T>(
+  db: Knex,
+  dialect: SqlDialect,
+  work: (trx: Knex.Transaction, counter: Counter) => Promise<T>,
+): Promise<T> {
+  return db.transaction(async (trx) => {
+    if (dialect === 'sqlite') {
+      // Knex opens SQLite transactions with a deferred BEGIN. Making the first statement a write
+      // takes the write lock before anything is read (BEGIN IMMEDIATE semantics): a concurrent
+      // writer fails fast with SQLITE_BUSY and retries, instead of both reading the same counter.
+      await trx(REVISION_TABLE).where({ id: 1 }).update({ revision: trx.raw('??', ['revision']) });
+    }
+    return work(trx, await readCounter(trx, true));
+  });
+}
+
+// MySQL: head and rows from one consistent snapshot even when the server default is READ COMMITTED.
+// SQLite: a transaction already reads one snapshot (and knex warns about both options there).
+function readConfig(dialect: SqlDialect): Knex.TransactionConfig | undefined {
+  return dialect === 'mysql' ? { isolationLevel: 'repeatable read', readOnly: true } : undefined;
+}
+
+/** Live records of `kind` ordered by id. */
+export async function selectLive(db: Knex, kind: string, logger: Logger): Promise<StoredRecord[]> {
+  const rows = (await db(RECORDS_TABLE).select(COLUMNS).where({ kind, deleted: false }).orderBy('id')) as RecordRow[];
+  return rows.map((row) => decode(row, logger));
+}
+
+/** One live record, or `undefined` (absent or tombstone). */
+export async function selectOne(db: Knex, kind: string, id: string, logger: Logger): Promise<StoredRecord | undefined> {
+  const row = (await db(RECORDS_TABLE).select(COLUMNS).where({ kind, id, deleted: false }).first()) as RecordRow | undefined;
+  return row === undefined ? undefined : decode(row, logger);
+}
+
+/** A put (`text` is the JSON) or a delete (`text` is `null`). */
+export interface RecordWrite {
+  kind: string;
+  id: string;
+  text: string | null;
+  ifRevision?: number;
+  /** Epoch ms stored in `updated_at`, the age tombstone retention measures. */
+  now: number;
+}
+
+function preconditionFailed(kind: string, id: string, current: number, expected: number): GatewayError {
+  const state =
+    current === 0 ? 'does not exist' : expected === 0 ? `already exists (revision ${current})` : `is at revision ${current}, not ${expected}`;
+  return new GatewayError('PRECONDITION_FAILED', `${kind} '${id}' ${state}`, {
+    data: { currentRevision: current, expectedRevision: expected },
+  });
+}
+
+/**
+ * Writes one record in one transaction and resolves with its new revision; a delete of an absent
+ * record writes nothing and resolves `undefined`. A failed `ifRevision` (a tombstone counts as
+ * absent, revision 0) throws `PRECONDITION_FAILED` and rolls back.
+ */
+export async function writeRecord(db: Knex, dialect: SqlDialect, write: RecordWrite): Promise<number | undefined> {
+  const { kind, id, text, ifRevision, now } = write;
+  return inWriteTransaction(db, dialect, async (trx, counter) => {
+    const existing = (await trx(RECORDS_TABLE).select('revision', 'deleted').where({ kind, id }).forUpdate().first()) as
+      | Pick<RecordRow, 'revision' | 'deleted'>
+      | undefined;
+    const current = existing === undefined || isTrue(existing.deleted) ? 0 : Number(existing.revision);
+    if (ifRevision !== undefined && ifRevision !== current) throw preconditionFailed(kind, id, current, ifRevision);
+    if (text === null && current === 0) return undefined;
+    const revision = counter.head + 1;
+    const row = { value: text, revision, deleted: text === null, updated_at: now };
+    if (existing === undefined) await trx(RECORDS_TABLE).insert({ kind, id, ...row });
+    else await trx(RECORDS_TABLE).where({ kind, id }).update(row);
+    await trx(REVISION_TABLE).where({ id: 1 }).update({ revision });
+    return revision;
+  });
+}
+
+/**
+ * One poll of the feed, in one read transaction. Without a cursor, or when the cursor can no longer
+ * be replayed (it is older than `min_retained` because tombstones were pruned past it, or newer than
+ * the head because the database was replaced), a snapshot of every live record. Otherwise the rows
+ * written after the cursor, in revision order, or `undefined` when there are none.
+ */
+export async function readFeed(
+  db: Knex,
+  dialect: SqlDialect,
+  cursor: number | undefined,
+  logger: Logger,
+): Promise<FeedEvent | undefined> {
+  return db.transaction(async (trx) => {
+    const { head, minRetained } = await readCounter(trx, false);
+    if (cursor === undefined || head < cursor || cursor < minRetained) {
+      const rows = (await trx(RECORDS_TABLE)
+        .select(COLUMNS)
+        .where({ deleted: false })
+        .orderBy([{ column: 'kind' }, { column: 'id' }])) as RecordRow[];
+      return { type: 'snapshot', revision: head, records: rows.map((row) => decode(row, logger)) };
+    }
+    if (head === cursor) return undefined;
+    const rows = (await trx(RECORDS_TABLE)
+      .select([...COLUMNS, 'deleted'])
+      .where('revision', '>', cursor)
+      .andWhere('revision', '<=', head)
+      .orderBy('revision')) as RecordRow[];
+    return { type: 'changes', revision: head, changes: rows.map((row) => toChange(row, logger)) };
+  }, readConfig(dialect));
+}
+
+/** What one pruning pass removed. */
+export interface PruneResult {
+  pruned: number;
+  minRetained: number;
+}
+
+/**
+ * Deletes tombstones last written before `cutoff` and raises `min_retained` past the highest pruned
+ * revision, in one write transaction, so a feed whose cursor predates them gets a snapshot instead
+ * of silently missing the deletes. Resolves `undefined` when nothing was old enough.
+ */
+export async function pruneTombstones(db: Knex, dialect: SqlDialect, cutoff: number): Promise<PruneResult | undefined> {
+  return inWriteTransaction(db, dialect, async (trx, counter) => {
+    const old = () => trx(RECORDS_TABLE).where({ deleted: true }).andWhere('updated_at', '<', cutoff);
+    const top = (await old().max({ highest: 'revision' }).first()) as { highest: number | string | null } | undefined;
+    if (top?.highest === undefined || top.highest === null) return undefined;
+    const pruned = await old().delete();
+    const minRetained = Math.max(counter.minRetained, Number(top.highest) + 1);
+    await trx(REVISION_TABLE).where({ id: 1 }).update({ min_retained: minRetained });
+    return { pruned, minRetained };
+  });
+}

@@ -1,0 +1,31 @@
+// The public surface of @dynmcp/common. Named exports only.
+export { configSchema, loadConfig } from './config/index.js';
+export type { GatewayConfig, LoadConfigOptions } from './config/index.js';
+export { createLogger } from './logger/index.js';
+export type { CreateLoggerOptions } from './logger/index.js';
+export {
+  compileToolDefinition,
+  createSchemaCompiler,
+  formatErrors,
+  instanceJsonSchema,
+  instanceMetadata,
+  instanceProtoType,
+  MAX_DEFINITION_BYTES,
+  MAX_SCHEMA_DEPTH,
+  parseInstanceDefinition,
+  toolJsonSchema,
+} from './model/index.js';
+export type { ArgumentValidator, CompiledTool, SchemaCompiler } from './model/index.js';
+export { buildInstanceView, createConfigRegistry, toolListing } from './registry/index.js';
+export type {
+  ConfigRegistry,
+  ConfigRegistryOptions,
+  InstanceView,
+  RegistryChange,
+  RegistryStatus,
+  RegistryTool,
+  ToolListing,
+} from './registry/index.js';
+export { createSqlDataSource } from './datasource/index.js';
+export type { SqlDataSourceOptions } from './datasource/index.js';
+export { createApiKeyAuthProvider, presentedApiKey } from './auth/index.js';

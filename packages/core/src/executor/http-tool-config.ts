@@ -1,0 +1,206 @@
+import { GatewayError } from '@dynmcp/plugin';
+import type { JsonObject, ToolDefinition } from '@dynmcp/plugin';
+import { parseEnvTemplate } from './env-template.js';
+import type { EnvTemplate } from './env-template.js';
+import { compilePathTemplate } from './path-template.js';
+import type { PathTemplate } from './path-template.js';
+
+/** HTTP methods an `http` tool may use. TRACE and CONNECT are left out on purpose: no API needs them. */
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+/** One of {@link HTTP_METHODS}. */
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+/** The four argument groups of the seed project's convention. */
+export const ARGUMENT_GROUPS = ['path', 'query', 'body', 'headers'] as const;
+
+/** Upper bound of `ext_info.timeout_ms`: ten minutes. */
+export const MAX_TIMEOUT_MS = 600_000;
+
+/**
+ * Header names neither a definition nor a call may set: hop-by-hop headers (RFC 9110 §7.6.1) and the
+ * framing headers the HTTP client computes itself. Setting them would let a value smuggle a request.
+ */
+export const FORBIDDEN_HEADER_NAMES: ReadonlySet<string> = new Set([
+  'host',
+  'content-length',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+]);
+
+// RFC 9110 §5.6.2 token.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** How a tool's arguments are laid out; `auto` decides per call from the arguments themselves. */
+export type ArgumentStyle = 'grouped' | 'flat' | 'auto';
+
+/** A validated, precompiled `http` tool definition. */
+export interface CompiledHttpTool {
+  readonly method: HttpMethod;
+  /** `scheme://host[:port]`, as `URL#origin` spells it. */
+  readonly origin: string;
+  readonly path: PathTemplate;
+  readonly requiredParams: readonly string[];
+  /** Configured headers, names lower-cased, values as env templates. */
+  readonly headers: readonly { readonly name: string; readonly value: EnvTemplate }[];
+  readonly timeoutMs: number | undefined;
+  readonly maxResponseBytes: number | undefined;
+  readonly argumentStyle: ArgumentStyle;
+  readonly hasOutputSchema: boolean;
+}
+
+/** True when `name` may be sent as a request header (a token, and not in {@link FORBIDDEN_HEADER_NAMES}). */
+export function isAllowedHeaderName(name: string): boolean {
+  return HEADER_NAME.test(name) && !FORBIDDEN_HEADER_NAMES.has(name.toLowerCase());
+}
+
+function invalid(message: string): GatewayError {
+  return new GatewayError('INVALID_PAYLOAD', message);
+}
+
+function isPlainObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Parses `domain` into an origin. Without a scheme it means `https://`; only http and https are
+ * allowed, and userinfo, path, query and fragment are refused because they belong elsewhere (or
+ * nowhere: credentials in a URL end up in logs).
+ */
+export function parseDomain(domain: unknown): string {
+  if (typeof domain !== 'string' || domain.trim() === '' || /\s/.test(domain)) {
+    throw invalid('tds_ext_info.domain must be a host name such as "api.example.com" or "https://api.example.com:8443"');
+  }
+  const hasScheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(domain);
+  let url: URL;
+  try {
+    url = new URL(hasScheme ? domain : `https://${domain}`);
+  } catch {
+    throw invalid(`tds_ext_info.domain "${domain}" is not a valid host`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalid(`tds_ext_info.domain "${domain}": only http and https are allowed`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw invalid('tds_ext_info.domain must not contain credentials; use ext_info.headers with ${env:NAME}');
+  }
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || domain.includes('?') || domain.includes('#')) {
+    throw invalid(`tds_ext_info.domain "${domain}" must not contain a path, query or fragment; put the path in tds_ext_info.path`);
+  }
+  if (url.hostname === '') throw invalid(`tds_ext_info.domain "${domain}" has no host`);
+  return url.origin;
+}
+
+function parseHeaders(value: unknown): CompiledHttpTool['headers'] {
+  if (value === undefined) return [];
+  if (!isPlainObject(value)) throw invalid('ext_info.headers must be an object of header name to string value');
+  const seen = new Set<string>();
+  return Object.entries(value).map(([name, template]) => {
+    const lower = name.toLowerCase();
+    if (!isAllowedHeaderName(name)) throw invalid(`ext_info.headers: "${name}" is not a header name that may be set`);
+    if (seen.has(lower)) throw invalid(`ext_info.headers: "${name}" is given twice`);
+    seen.add(lower);
+    // Never echo the value: it is usually a credential or a template around one.
+    if (typeof template !== 'string') throw invalid(`ext_info.headers.${name} must be a string`);
+    if (/[\r\n\0]/.test(template)) throw invalid(`ext_info.headers.${name} must not contain CR, LF or NUL`);
+    return { name: lower, value: parseEnvTemplate(template, `ext_info.headers.${name}`) };
+  });
+}
+
+function parsePositiveInteger(value: unknown, key: string, max?: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || (max !== undefined && value > max)) {
+    throw invalid(`ext_info.${key} must be a positive integer${max === undefined ? '' : ` not above ${max}`}`);
+  }
+  return value;
+}
+
+/**
+ * Grouped when the schema's top-level property names are a non-empty subset of
+ * {@link ARGUMENT_GROUPS}; flat when it declares other properties; `auto` when it declares none.
+ */
+export function argumentStyleOf(inputSchema: unknown): ArgumentStyle {
+  const properties = isPlainObject(inputSchema) ? inputSchema['properties'] : undefined;
+  const keys = isPlainObject(properties) ? Object.keys(properties) : [];
+  if (keys.length === 0) return 'auto';
+  return keys.every((key) => (ARGUMENT_GROUPS as readonly string[]).includes(key)) ? 'grouped' : 'flat';
+}
+
+// A placeholder the schema does not declare can never be filled by a client that follows the schema,
+// so every call would fail; refuse the definition instead (reliability.md §6 item 31).
+function assertPlaceholdersDeclared(path: PathTemplate, inputSchema: unknown): void {
+  const style = argumentStyleOf(inputSchema);
+  if (style === 'auto' || path.names.length === 0) return;
+  const properties = (inputSchema as { properties: JsonObject }).properties;
+  const pathGroup = properties['path'];
+  const declared = style === 'flat' ? properties : isPlainObject(pathGroup) ? pathGroup['properties'] : undefined;
+  // A grouped schema whose `path` group lists no properties says nothing either way.
+  if (!isPlainObject(declared)) return;
+  const missing = path.names.filter((name) => !Object.hasOwn(declared, name));
+  if (missing.length > 0) {
+    const where = style === 'flat' ? 'input_schema.properties' : 'input_schema.properties.path.properties';
+    throw invalid(`path parameter(s) ${missing.map((name) => `"${name}"`).join(', ')} must be declared in ${where}`);
+  }
+}
+
+function compile(tool: ToolDefinition): CompiledHttpTool {
+  const info: unknown = (tool as { tds_ext_info?: unknown }).tds_ext_info;
+  if (!isPlainObject(info)) throw invalid('tds_ext_info must be an object with domain, method and path');
+  const rawMethod = info['method'];
+  const method = typeof rawMethod === 'string' ? rawMethod.toUpperCase() : '';
+  if (!(HTTP_METHODS as readonly string[]).includes(method)) {
+    throw invalid(`tds_ext_info.method must be one of ${HTTP_METHODS.join(', ')}`);
+  }
+  const origin = parseDomain(info['domain']);
+  const rawPath = info['path'];
+  if (typeof rawPath !== 'string') throw invalid('tds_ext_info.path must be a string starting with "/"');
+  const path = compilePathTemplate(rawPath);
+  const required = info['required_params'];
+  if (required !== undefined && !isPlainObject(required)) {
+    throw invalid('tds_ext_info.required_params must be an object whose keys name required parameters');
+  }
+  assertPlaceholdersDeclared(path, tool.input_schema);
+  const extInfo = info['ext_info'];
+  if (extInfo !== undefined && !isPlainObject(extInfo)) throw invalid('tds_ext_info.ext_info must be an object');
+  return {
+    method: method as HttpMethod,
+    origin,
+    path,
+    requiredParams: Object.keys(required ?? {}),
+    headers: parseHeaders(extInfo?.['headers']),
+    timeoutMs: parsePositiveInteger(extInfo?.['timeout_ms'], 'timeout_ms', MAX_TIMEOUT_MS),
+    maxResponseBytes: parsePositiveInteger(extInfo?.['max_response_bytes'], 'max_response_bytes'),
+    argumentStyle: argumentStyleOf(tool.input_schema),
+    hasOutputSchema: isPlainObject(tool.output_schema),
+  };
+}
+
+// Keyed by the definition object: the store hands out a new object on every change, so an entry can
+// never be stale, and it goes away with the definition.
+const cache = new WeakMap<ToolDefinition, CompiledHttpTool | GatewayError>();
+
+/**
+ * Validates and compiles an `http` tool definition, once per definition object.
+ * @throws GatewayError `INVALID_PAYLOAD` saying what to fix.
+ */
+export function compileHttpTool(tool: ToolDefinition): CompiledHttpTool {
+  let entry = cache.get(tool);
+  if (entry === undefined) {
+    try {
+      entry = compile(tool);
+    } catch (error) {
+      if (!(error instanceof GatewayError)) throw error;
+      entry = error;
+    }
+    cache.set(tool, entry);
+  }
+  if (entry instanceof GatewayError) throw entry;
+  return entry;
+}

@@ -1,0 +1,183 @@
+import { resolveEnvTemplate } from './env-template.js';
+import type { EnvSource } from './env-template.js';
+import { ARGUMENT_GROUPS, isAllowedHeaderName } from './http-tool-config.js';
+import type { CompiledHttpTool, HttpMethod } from './http-tool-config.js';
+import { expandPathTemplate } from './path-template.js';
+
+/** An upstream request, ready for the HTTP client. */
+export interface BuiltRequest {
+  readonly method: HttpMethod;
+  readonly url: URL;
+  /** Lower-case names. Values may hold secrets: never log or echo them. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** JSON text, or `undefined` for no body. */
+  readonly body: string | undefined;
+}
+
+/** The outcome of {@link buildHttpRequest}: a request, or a message the model can act on. */
+export type RequestBuild = { ok: true; request: BuiltRequest } | { ok: false; message: string };
+
+/** Arguments sorted into the four places a request carries them. */
+interface SortedArguments {
+  path(name: string): unknown;
+  query: Readonly<Record<string, unknown>>;
+  /** `undefined` means no body; `null` is sent as the JSON text `null`. */
+  body: unknown;
+  headers: Readonly<Record<string, unknown>>;
+}
+
+type Sorting = { ok: true; sorted: SortedArguments } | { ok: false; message: string };
+
+// Methods whose flat arguments travel in the query string: they have no body semantics.
+const QUERY_METHODS: ReadonlySet<HttpMethod> = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
+// What Node accepts in a header value (it throws on anything else): no CR, LF, NUL or other controls.
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+const isGroup = (key: string): boolean => (ARGUMENT_GROUPS as readonly string[]).includes(key);
+const isPresent = (value: unknown): boolean => value !== undefined && value !== null;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Per call, for schemas that declare no properties: grouped when the arguments look grouped. */
+function detectGrouped(args: Record<string, unknown>): boolean {
+  const entries = Object.entries(args);
+  return entries.length > 0 && entries.every(([key, value]) => isGroup(key) && (key === 'body' || isPlainObject(value)));
+}
+
+function sortGrouped(args: Record<string, unknown>): Sorting {
+  const unexpected = Object.keys(args).find((key) => !isGroup(key));
+  if (unexpected !== undefined) {
+    return { ok: false, message: `unexpected argument ${JSON.stringify(unexpected)}: arguments are grouped as path, query, body and headers` };
+  }
+  for (const group of ['path', 'query', 'headers'] as const) {
+    if (args[group] !== undefined && !isPlainObject(args[group])) {
+      return { ok: false, message: `argument "${group}" must be an object` };
+    }
+  }
+  const path = (args['path'] ?? {}) as Record<string, unknown>;
+  return {
+    ok: true,
+    sorted: {
+      path: (name) => (Object.hasOwn(path, name) ? path[name] : undefined),
+      query: (args['query'] ?? {}) as Record<string, unknown>,
+      body: args['body'],
+      headers: (args['headers'] ?? {}) as Record<string, unknown>,
+    },
+  };
+}
+
+function sortFlat(tool: CompiledHttpTool, args: Record<string, unknown>): Sorting {
+  const rest: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(args)) {
+    if (!tool.path.names.includes(key) && value !== undefined) rest[key] = value;
+  }
+  const inQuery = QUERY_METHODS.has(tool.method);
+  return {
+    ok: true,
+    sorted: {
+      path: (name) => (Object.hasOwn(args, name) ? args[name] : undefined),
+      query: inQuery ? rest : {},
+      // No remaining arguments means no body rather than `{}`: a bodiless POST is the more common API.
+      body: inQuery || Object.keys(rest).length === 0 ? undefined : rest,
+      headers: {},
+    },
+  };
+}
+
+function missingRequired(tool: CompiledHttpTool, args: Record<string, unknown>, grouped: boolean): string[] {
+  return tool.requiredParams.filter((name) => {
+    if (isPresent(args[name])) return false;
+    if (!grouped) return true;
+    return !ARGUMENT_GROUPS.some((group) => {
+      const values = args[group];
+      return isPlainObject(values) && Object.hasOwn(values, name) && isPresent(values[name]);
+    });
+  });
+}
+
+function queryText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return JSON.stringify(value);
+}
+
+/** Arrays repeat the key, objects are sent as JSON text, `null` and `undefined` are left out. */
+function buildQuery(query: Readonly<Record<string, unknown>>): URLSearchParams {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (!isPresent(value)) continue;
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (isPresent(item)) params.append(key, queryText(item));
+    }
+  }
+  return params;
+}
+
+type HeaderBuild = { ok: true; headers: Record<string, string> } | { ok: false; message: string };
+
+// Messages name headers and variables but never carry a value: values are usually credentials.
+function buildHeaders(tool: CompiledHttpTool, fromArgs: Readonly<Record<string, unknown>>, env: EnvSource, hasBody: boolean): HeaderBuild {
+  const headers: Record<string, string> = { 'user-agent': 'dynmcp' };
+  if (hasBody) headers['content-type'] = 'application/json';
+  const configured = new Set<string>();
+  for (const { name, value } of tool.headers) {
+    const resolved = resolveEnvTemplate(value, env);
+    if (!resolved.ok) {
+      return { ok: false, message: `environment variable ${resolved.missing} is not set (needed by header "${name}" of this tool)` };
+    }
+    if (!HEADER_VALUE.test(resolved.value)) {
+      return { ok: false, message: `header "${name}" of this tool resolved to a value with control characters; check its environment variables` };
+    }
+    headers[name] = resolved.value;
+    configured.add(name);
+  }
+  for (const [rawName, value] of Object.entries(fromArgs)) {
+    if (!isPresent(value)) continue;
+    const name = rawName.toLowerCase();
+    if (!isAllowedHeaderName(rawName)) return { ok: false, message: `header ${JSON.stringify(rawName)} may not be set` };
+    if (configured.has(name)) {
+      return { ok: false, message: `header "${name}" is set by the tool definition and cannot be overridden` };
+    }
+    if (typeof value !== 'string') return { ok: false, message: `header "${name}" must be a string` };
+    if (!HEADER_VALUE.test(value)) {
+      return { ok: false, message: `header "${name}" has an invalid value: control characters such as CR and LF are not allowed` };
+    }
+    headers[name] = value;
+  }
+  return { ok: true, headers };
+}
+
+/**
+ * Builds the upstream request of one call: sorts the arguments (grouped or flat), checks required
+ * parameters, encodes path and query values, resolves `${env:NAME}` headers from `env` and finally
+ * checks that the URL stayed on the configured origin and under the template's static prefix.
+ * Nothing here does I/O; every refusal is a message meant for the model.
+ */
+export function buildHttpRequest(tool: CompiledHttpTool, args: Record<string, unknown>, env: EnvSource): RequestBuild {
+  const grouped = tool.argumentStyle === 'auto' ? detectGrouped(args) : tool.argumentStyle === 'grouped';
+  const missing = missingRequired(tool, args, grouped);
+  if (missing.length > 0) {
+    return { ok: false, message: `missing required parameter(s): ${missing.map((name) => JSON.stringify(name)).join(', ')}` };
+  }
+  const sorting = grouped ? sortGrouped(args) : sortFlat(tool, args);
+  if (!sorting.ok) return sorting;
+  const { sorted } = sorting;
+
+  const expansion = expandPathTemplate(tool.path, sorted.path);
+  if (!expansion.ok) return expansion;
+  if (sorted.body !== undefined && tool.method === 'HEAD') return { ok: false, message: 'a HEAD request cannot carry a body' };
+  const body = sorted.body === undefined ? undefined : JSON.stringify(sorted.body);
+  const headerBuild = buildHeaders(tool, sorted.headers, env, body !== undefined);
+  if (!headerBuild.ok) return headerBuild;
+
+  // Concatenation, not `new URL(path, origin)`: a path starting with `//` must not become a host.
+  const url = new URL(tool.origin + expansion.path);
+  const query = buildQuery(sorted.query).toString();
+  if (query !== '') url.search = query;
+  const staysInside =
+    url.origin === tool.origin && url.pathname === expansion.path && url.pathname.startsWith(tool.path.staticPrefix);
+  if (!staysInside) return { ok: false, message: 'the arguments would move the request outside the tool\'s configured path' };
+  return { ok: true, request: { method: tool.method, url, headers: headerBuild.headers, body } };
+}

@@ -1,0 +1,133 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ConfigRegistry, RegistryChange } from '@dynmcp/common';
+import type { Logger, ToolExecutor } from '@dynmcp/plugin';
+import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
+import { createMcpHandler, isInitializeRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { createInstanceServerFactory } from './instance-server.js';
+import { replyJsonRpcError } from './json-rpc-reply.js';
+import { createSessionStore, type SessionStore } from './session-store.js';
+
+/** Options of {@link createMcpGateway}. */
+export interface McpGatewayOptions {
+  registry: ConfigRegistry;
+  executorFor(kind: string): ToolExecutor | undefined;
+  logger: Logger;
+  serverInfo: { name: string; version: string };
+  sessionIdleTimeoutMs: number;
+  maxSessions: number;
+  /** Largest request body the SDK reads itself (when the body was not parsed before). */
+  maxRequestBodySize: number;
+  /** Window in which a burst of changes collapses into one notification. Default 25 ms. */
+  notifyCoalesceMs?: number;
+}
+
+/** Serves every instance's MCP endpoint; the HTTP layer hands it requests for `/mcp/:instanceId`. */
+export interface McpGateway {
+  /**
+   * Answers one request for an instance. `body` is the parsed JSON body when a body parser ran
+   * before (POST), `undefined` otherwise. Host/Origin checks and auth happen before this.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, instanceId: string, body: unknown): Promise<void>;
+  /** Open 2025-era sessions. */
+  sessionCount(instanceId?: string): number;
+  close(): Promise<void>;
+}
+
+interface ModernEndpoint {
+  handler: McpHttpHandler;
+  node: NodeMcpRequestHandler;
+}
+
+/**
+ * Routes each request by protocol era and instance mode:
+ * - 2026-07-28 requests (per-request `_meta` envelope) go to the instance's `createMcpHandler`;
+ * - 2025-era sessions on a stateful instance (`initialize`, then `Mcp-Session-Id`, GET stream,
+ *   DELETE) go to its session store;
+ * - other 2025-era requests go to the same handler's stateless legacy leg.
+ * Registry changes become `list_changed` notifications on both legs, coalesced per instance.
+ */
+export function createMcpGateway(options: McpGatewayOptions): McpGateway {
+  const logger = options.logger.child({ component: 'mcp-gateway' });
+  const createServer = createInstanceServerFactory(options);
+  const sessions: SessionStore = createSessionStore({
+    createServer,
+    idleTimeoutMs: options.sessionIdleTimeoutMs,
+    maxSessions: options.maxSessions,
+    logger,
+  });
+  const endpoints = new Map<string, ModernEndpoint>();
+  const pending = new Map<string, 'changed' | 'deleted'>();
+  let flushTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  function endpoint(instanceId: string): ModernEndpoint {
+    let entry = endpoints.get(instanceId);
+    if (entry === undefined) {
+      const handler = createMcpHandler(() => createServer(instanceId), {
+        maxRequestBodySize: options.maxRequestBodySize,
+        onerror: (error) => logger.debug('mcp request refused', { instanceId, error: error.message }),
+      });
+      entry = { handler, node: toNodeHandler(handler) };
+      endpoints.set(instanceId, entry);
+    }
+    return entry;
+  }
+
+  async function flush() {
+    flushTimer = undefined;
+    const batch = [...pending];
+    pending.clear();
+    for (const [instanceId, what] of batch) {
+      const view = what === 'changed' ? options.registry.instance(instanceId) : undefined;
+      if (view === undefined) {
+        // Deleted: end its sessions and listen streams; clients then get 404 for the instance.
+        await sessions.closeInstance(instanceId);
+        const entry = endpoints.get(instanceId);
+        endpoints.delete(instanceId);
+        await entry?.handler.close().catch(() => undefined);
+        continue;
+      }
+      if (view.protoType === 'streamable-stateless') await sessions.closeInstance(instanceId);
+      sessions.notifyToolsChanged(instanceId);
+      endpoints.get(instanceId)?.handler.notify.toolsChanged();
+    }
+  }
+
+  const unsubscribe = options.registry.onChange((change: RegistryChange) => {
+    if (closed) return;
+    for (const id of change.changedInstances) pending.set(id, 'changed');
+    for (const id of change.deletedInstances) pending.set(id, 'deleted');
+    flushTimer ??= setTimeout(() => void flush(), options.notifyCoalesceMs ?? 25);
+  });
+
+  return {
+    async handle(req, res, instanceId, body) {
+      const view = options.registry.instance(instanceId);
+      if (view === undefined) {
+        return replyJsonRpcError(res, 404, -32001, `Unknown MCP instance "${instanceId}"`);
+      }
+      // A 2025-era session starts with `initialize` and then carries its id; everything else,
+      // including a plain session-less JSON-RPC POST (the seed's curl example), is answered
+      // per request by the instance handler: 2026-07-28 traffic, or the stateless 2025 leg.
+      if (
+        view.protoType === 'streamable-stateful' &&
+        (req.method === 'GET' ||
+          req.method === 'DELETE' ||
+          req.headers['mcp-session-id'] !== undefined ||
+          (req.method === 'POST' && isInitializeRequest(body)))
+      ) {
+        return sessions.handle(req, res, body, instanceId);
+      }
+      await endpoint(instanceId).node(req, res, body);
+    },
+    sessionCount: (instanceId) => sessions.count(instanceId),
+    async close() {
+      closed = true;
+      unsubscribe();
+      if (flushTimer) clearTimeout(flushTimer);
+      await sessions.close();
+      await Promise.all([...endpoints.values()].map((entry) => entry.handler.close().catch(() => undefined)));
+      endpoints.clear();
+    },
+  };
+}
