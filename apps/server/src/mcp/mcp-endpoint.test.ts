@@ -180,10 +180,27 @@ describe('MCP endpoint with the official clients', () => {
   test('an unknown instance is 404 for both clients', async () => {
     await assert.rejects(connectLegacy(`${gw.url}/mcp/no-such-instance`), (error: { code?: number; message: string }) => {
       assert.equal(error.code, 404);
-      assert.match(error.message, /Unknown MCP instance "no-such-instance"/);
+      assert.match(error.message, /Unknown MCP instance.*no-such-instance/);
       return true;
     });
-    await assert.rejects(connectModern(`${gw.url}/mcp/no-such-instance`), /404|Unknown MCP instance/);
+    // The v2 client reports the 404 of its server/discover probe as a failed negotiation.
+    await assert.rejects(connectModern(`${gw.url}/mcp/no-such-instance`), /server\/discover/);
+    const discover = await fetch(`${gw.url}/mcp/no-such-instance`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'server/discover',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'server/discover',
+        params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+      }),
+    });
+    assert.equal(discover.status, 404);
   });
 
   test('tool names resolve within the instance only', async () => {

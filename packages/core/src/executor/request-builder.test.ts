@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { JsonObject } from '@dynmcp/plugin';
+import { compileHttpTool } from './http-tool-config.js';
+import { buildHttpRequest } from './request-builder.js';
+import type { RequestBuild } from './request-builder.js';
+import { httpTool } from './test-upstream.js';
+
+function build(method: string, path: string, args: Record<string, unknown>, extra: { input_schema?: JsonObject; ext_info?: JsonObject } = {}): RequestBuild {
+  const tool = compileHttpTool(httpTool({ domain: 'https://api.example.com', method, path, ...extra }));
+  return buildHttpRequest(tool, args, { KEY: 'k' });
+}
+
+function url(result: RequestBuild): string {
+  assert.ok(result.ok, result.ok ? '' : result.message);
+  return result.request.url.href;
+}
+
+describe('buildHttpRequest', () => {
+  it('detects grouped arguments per call when the schema declares no properties', () => {
+    assert.equal(url(build('GET', '/v1/{id}', { path: { id: 1 }, query: { a: 'b' } })), 'https://api.example.com/v1/1?a=b');
+    // `query` holding a string is not a group, so the call is flat.
+    assert.equal(url(build('GET', '/v1/{id}', { id: 1, query: 'text' })), 'https://api.example.com/v1/1?query=text');
+  });
+
+  it('follows a grouped schema even for odd-looking arguments, and refuses unknown keys', () => {
+    const input_schema = { type: 'object', properties: { path: {}, query: {} } };
+    const result = build('GET', '/v1/x', { q: 1 }, { input_schema });
+    assert.deepEqual(result, { ok: false, message: 'unexpected argument "q": arguments are grouped as path, query, body and headers' });
+    assert.deepEqual(build('GET', '/v1/x', { query: 'a' }, { input_schema }), { ok: false, message: 'argument "query" must be an object' });
+  });
+
+  it('sends flat arguments of a POST as a JSON body, and no body when none remain', () => {
+    const withBody = build('POST', '/v1/{id}', { id: 'x', n: 1, nested: { a: [1] } });
+    assert.ok(withBody.ok);
+    assert.equal(withBody.request.body, '{"n":1,"nested":{"a":[1]}}');
+    assert.equal(withBody.request.headers['content-type'], 'application/json');
+    const without = build('POST', '/v1/{id}', { id: 'x' });
+    assert.ok(without.ok);
+    assert.equal(without.request.body, undefined);
+    assert.equal(without.request.headers['content-type'], undefined);
+  });
+
+  it('sends a grouped null body as JSON null and refuses a body on HEAD', () => {
+    const nullBody = build('PUT', '/v1/x', { body: null, path: {} });
+    assert.ok(nullBody.ok);
+    assert.equal(nullBody.request.body, 'null');
+    assert.equal(build('HEAD', '/v1/x', { body: { a: 1 } }).ok, false);
+  });
+
+  it('repeats array keys, JSON-encodes objects and skips nulls in the query', () => {
+    const href = url(build('GET', '/v1/x', { query: { a: [1, null, 'two', { b: true }], o: { k: [1] }, n: null, t: false } }));
+    const query = new URL(href).searchParams;
+    assert.deepEqual(query.getAll('a'), ['1', 'two', '{"b":true}']);
+    assert.equal(query.get('o'), '{"k":[1]}');
+    assert.equal(query.has('n'), false);
+    assert.equal(query.get('t'), 'false');
+  });
+
+  it('keeps hostile path values in their segment under the static prefix', () => {
+    for (const id of ['a/b', '%2e%2e', '?x=1', '#f', '@evil.example', '//evil.example', '\\..\\admin']) {
+      const parsed = new URL(url(build('GET', '/v1/users/{id}', { id })));
+      assert.equal(parsed.origin, 'https://api.example.com');
+      assert.equal(parsed.search, '');
+      assert.equal(parsed.hash, '');
+      assert.equal(decodeURIComponent(parsed.pathname.slice('/v1/users/'.length)), id);
+    }
+  });
+
+  it('looks for required parameters in every group, and only at the top level when flat', () => {
+    const required = { ext_info: {}, input_schema: { type: 'object', properties: { path: {}, query: {}, body: {}, headers: {} } } };
+    const tool = compileHttpTool({
+      ...httpTool({ domain: 'api.example.com', path: '/v1/x', method: 'POST', ...required }),
+      tds_ext_info: { domain: 'api.example.com', method: 'POST', path: '/v1/x', required_params: { a: '', b: '', c: '', d: '' } },
+    });
+    const present = buildHttpRequest(tool, { path: { a: 1 }, query: { b: 1 }, body: { c: 1 }, headers: { d: 'x' } }, {});
+    assert.equal(present.ok, true);
+    const missing = buildHttpRequest(tool, { path: { a: 1 }, query: { b: null } }, {});
+    assert.deepEqual(missing, { ok: false, message: 'missing required parameter(s): "b", "c", "d"' });
+  });
+
+  it('resolves configured headers and lets arguments add, but not replace, headers', () => {
+    const ext_info = { headers: { 'X-Key': 'k=${env:KEY}' } };
+    const ok = build('GET', '/v1/x', { headers: { 'X-Trace': 't', 'User-Agent': 'agent' } }, { ext_info });
+    assert.ok(ok.ok);
+    assert.deepEqual(ok.request.headers, { 'user-agent': 'agent', 'x-key': 'k=k', 'x-trace': 't' });
+    for (const headers of [{ 'x-key': 'mine' }, { 'transfer-encoding': 'chunked' }, { 'x-n': 1 }, { 'x-v': 'a\nb' }, { 'bad name': 'x' }]) {
+      assert.equal(build('GET', '/v1/x', { headers }, { ext_info }).ok, false, JSON.stringify(headers));
+    }
+  });
+
+  it('refuses a resolved env value with control characters without echoing it', () => {
+    const tool = compileHttpTool(httpTool({ domain: 'api.example.com', path: '/v1/x', ext_info: { headers: { 'X-Key': '${env:KEY}' } } }));
+    const result = buildHttpRequest(tool, {}, { KEY: 'canary\r\nX-Injected: 1' });
+    assert.equal(result.ok, false);
+    assert.doesNotMatch(JSON.stringify(result), /canary/);
+  });
+});
