@@ -16,7 +16,7 @@ export async function main(): Promise<void> {
   const logger = createLogger({ level: config.log.level });
   let gateway;
   try {
-    gateway = await startGateway(config, logger);
+    gateway = await startGateway(config, logger, process.env);
   } catch (error) {
     logger.error('gateway failed to start', { error: (error as Error).message });
     process.stderr.write(`dynmcp: failed to start: ${(error as Error).message}\n`);

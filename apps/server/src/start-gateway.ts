@@ -51,7 +51,12 @@ function createDataSource(config: GatewayConfig, logger: Logger): DataSource {
  * Starts the whole gateway from a configuration: store, registry, executors, MCP gateway, HTTP.
  * Everything that opens a socket, watch or timer is closed by `close()` in reverse order.
  */
-export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+export async function startGateway(
+  config: GatewayConfig,
+  logger: Logger,
+  /** Source of `${env:NAME}` references in upstream headers, read at call time. */
+  env: Readonly<Record<string, string | undefined>> = {},
+): Promise<RunningGateway> {
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => undefined);
@@ -70,6 +75,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     const http = createHttpExecutor({
       defaultTimeoutMs: config.executor.timeoutMs,
       maxResponseBytes: config.executor.maxResponseBytes,
+      env,
     });
     executors.register(http.kind, http);
     closers.push(() => http.close());

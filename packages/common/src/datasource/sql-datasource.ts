@@ -39,6 +39,7 @@ export interface SqlDataSourceOptions {
 const DEFAULT_POLL_INTERVAL_MS = 250;
 const DEFAULT_TOMBSTONE_RETENTION_MS = 24 * 60 * 60 * 1000;
 const PRUNE_EVERY_MS = 60_000;
+const NOT_OPEN = 'not open';
 // Column sizes of dynmcp_records; checked here so MySQL's strict mode never is what rejects a key.
 const MAX_KIND_LENGTH = 16;
 const MAX_ID_LENGTH = 255;
@@ -76,7 +77,7 @@ function knexConfig(options: SqlDataSourceOptions, logger: Logger): Knex.Config 
           // this same process that holds the lock between two awaits. Lock conflicts are retried
           // on timers instead, for the same 5 s (withBusyRetry), which also serves two gateway
           // processes on one file.
-          conn.pragma('busy_timeout = 0');
+          conn.pragma('busy_timeout = 5000');
           // WAL: readers never wait for the writer, and polls read one snapshot.
           conn.pragma('journal_mode = WAL');
           done(null, conn);
@@ -135,7 +136,7 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
   let opening: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   let closed = false;
-  let health: DataSourceHealth = { connected: false, reason: 'not open' };
+  let health: DataSourceHealth = { connected: false, reason: NOT_OPEN };
   let lastPruneAt = Number.NEGATIVE_INFINITY;
   const feeds = new Map<SqlFeed, FeedHandlers>();
 
@@ -145,7 +146,8 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
     if (previous.connected === next.connected && previous.reason === next.reason) return;
     // Logged once per transition, not once per failed poll.
     if (previous.connected && !next.connected) logger.warn('store unreachable', { reason: next.reason });
-    if (!previous.connected && next.connected) logger.info('store reachable');
+    // Opening is not a recovery; openOnce says so itself.
+    if (!previous.connected && next.connected && previous.reason !== NOT_OPEN) logger.info('store reachable');
     for (const handlers of feeds.values()) {
       try {
         handlers.onHealth?.({ ...next });
@@ -190,7 +192,7 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
     }
     db = knex;
     setHealth(withLastSync({ connected: true }));
-    logger.debug('store opened');
+    logger.info('store opened');
   }
 
   async function pruneIfDue(knex: Knex): Promise<void> {

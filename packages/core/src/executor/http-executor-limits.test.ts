@@ -42,6 +42,11 @@ async function makeGzipBomb(size: number): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/** Open TCP sockets of this process (client and server ends alike). */
+function tcpSockets(): number {
+  return process.getActiveResourcesInfo().filter((name) => name === 'TCPSocketWrap').length;
+}
+
 /** Polls `check` until it holds or `ms` pass. */
 async function eventually(check: () => boolean, ms = 2_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -87,14 +92,16 @@ describe('http executor: limits', () => {
 
   it('times out an upstream that never answers, and closes the socket', async () => {
     const tool = httpTool({ domain: upstream.origin, path: '/hang', ext_info: { timeout_ms: 300 } });
-    const before = { ...upstream.sockets };
+    const baseline = tcpSockets();
     const started = Date.now();
     const outcome = await executor.execute(tool, {}, callContext());
     const elapsed = Date.now() - started;
     assert.deepEqual(outcome, { result: { content: [{ type: 'text', text: 'upstream timed out after 300 ms' }], isError: true } });
     assert.ok(elapsed >= 290 && elapsed < 600, `answered after ${elapsed} ms`);
-    assert.equal(upstream.sockets.opened, before.opened + 1);
-    await eventually(() => upstream.sockets.closed === upstream.sockets.opened);
+    const request = upstream.requests.at(-1);
+    await eventually(() => request?.socketClosed() === true);
+    // Both ends (client and test server live in this process) are gone: no leaked handle.
+    await eventually(() => tcpSockets() <= baseline);
   });
 
   it('times out a slow drip with the total deadline', async () => {
@@ -115,7 +122,8 @@ describe('http executor: limits', () => {
     assert.equal(firstText(outcome.result), 'upstream request cancelled');
     assert.equal(outcome.result.isError, true);
     assert.ok(Date.now() - started < 1_000);
-    await eventually(() => upstream.sockets.closed === upstream.sockets.opened);
+    const request = upstream.requests.at(-1);
+    await eventually(() => request?.socketClosed() === true);
   });
 
   it('does not call upstream when the signal is already aborted', async () => {
@@ -132,7 +140,8 @@ describe('http executor: limits', () => {
     const outcome = await executor.execute(tool, {}, callContext());
     assert.equal(firstText(outcome.result), `upstream response too large (over ${CAP} bytes)`);
     assert.equal(outcome.upstreamStatus, 200);
-    await eventually(() => upstream.sockets.closed === upstream.sockets.opened);
+    const request = upstream.requests.at(-1);
+    await eventually(() => request?.socketClosed() === true);
     // The upstream stopped soon after the cap (socket buffers aside) instead of sending its 1 GiB.
     assert.ok(produced.written < 32 * MiB, `upstream wrote ${produced.written} bytes`);
     assert.ok(process.memoryUsage().rss - rssBefore < 64 * MiB, 'rss grew by more than 64 MiB');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createHttpExecutor } from './http-executor.js';
-import { callContext, firstText, httpTool, startUpstream } from './test-upstream.js';
+import { callContext, capturingLogger, firstText, httpTool, startUpstream } from './test-upstream.js';
 import type { TestUpstream } from './test-upstream.js';
 
 const GROUPED_SCHEMA = {
@@ -150,10 +150,14 @@ describe('http executor: building the upstream request', () => {
       path: '/v1/me',
       ext_info: { headers: { Authorization: 'Bearer ${env:TEST_API_KEY}' } },
     });
+    const log = capturingLogger();
+    const context = { ...callContext(), logger: log.logger };
     env['TEST_API_KEY'] = 'canary-one';
-    const first = await executor.execute(tool, {}, callContext());
+    const first = await executor.execute(tool, {}, context);
     env['TEST_API_KEY'] = 'canary-two';
-    const second = await executor.execute(tool, {}, callContext());
+    const second = await executor.execute(tool, {}, context);
+    assert.ok(log.lines.length > 0, 'the call logs a debug line');
+    assert.doesNotMatch(JSON.stringify(log.lines), /canary/);
     assert.deepEqual(
       upstream.requests.map((request) => request.headers.authorization),
       ['Bearer canary-one', 'Bearer canary-two'],

@@ -108,7 +108,7 @@ function fetchBounded(request: BuiltRequest, limits: FetchLimits): Promise<Fetch
       }
       chunks.push(chunk);
     });
-    stream.once('error', reject);
+    stream.on('error', reject);
     stream.once('end', () => {
       if (response === undefined) {
         reject(new Error('upstream stream ended without a response'));

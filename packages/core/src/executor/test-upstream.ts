@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { silentLogger } from '@dynmcp/plugin';
-import type { JsonObject, ToolCallContext, ToolDefinition } from '@dynmcp/plugin';
+import type { JsonObject, Logger, ToolCallContext, ToolDefinition } from '@dynmcp/plugin';
 
 /** One request as the upstream saw it. */
 export interface RecordedRequest {
@@ -14,6 +14,8 @@ export interface RecordedRequest {
   query: URLSearchParams;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** True once the TCP connection that carried this request has closed. */
+  socketClosed(): boolean;
 }
 
 /** A running upstream. */
@@ -21,8 +23,6 @@ export interface TestUpstream {
   /** `http://127.0.0.1:<port>`. */
   origin: string;
   requests: RecordedRequest[];
-  /** TCP connections accepted and closed so far. */
-  sockets: { opened: number; closed: number };
   close(): Promise<void>;
 }
 
@@ -38,8 +38,9 @@ export const echoHandler: UpstreamHandler = (request, res) => {
 /** Starts an upstream on 127.0.0.1 with an ephemeral port. */
 export async function startUpstream(handler: UpstreamHandler = echoHandler): Promise<TestUpstream> {
   const requests: RecordedRequest[] = [];
-  const sockets = { opened: 0, closed: 0 };
   const server = http.createServer((req, res) => {
+    let closed = false;
+    req.socket.once('close', () => (closed = true));
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -52,21 +53,17 @@ export async function startUpstream(handler: UpstreamHandler = echoHandler): Pro
         query: parsed.searchParams,
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
+        socketClosed: () => closed,
       };
       requests.push(recorded);
       handler(recorded, res);
     });
-  });
-  server.on('connection', (socket) => {
-    sockets.opened += 1;
-    socket.on('close', () => (sockets.closed += 1));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     origin: `http://127.0.0.1:${port}`,
     requests,
-    sockets,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -107,6 +104,24 @@ export function httpTool(fields: TestToolFields): ToolDefinition {
 /** A call context with a silent logger; pass `signal` to test cancellation. */
 export function callContext(signal: AbortSignal = new AbortController().signal): ToolCallContext {
   return { signal, logger: silentLogger, progress() {} };
+}
+
+/** Everything logged, for checks that no secret reaches a log line. */
+export interface CapturedLog {
+  logger: Logger;
+  lines: { level: string; message: string; meta: Record<string, unknown> | undefined }[];
+}
+
+/** A logger that records every line (children included). */
+export function capturingLogger(): CapturedLog {
+  const lines: CapturedLog['lines'] = [];
+  const make = (bindings: Record<string, unknown>): Logger => {
+    const at = (level: string) => (message: string, meta?: Record<string, unknown>) => {
+      lines.push({ level, message, meta: { ...bindings, ...meta } });
+    };
+    return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (more) => make({ ...bindings, ...more }) };
+  };
+  return { logger: make({}), lines };
 }
 
 /** The text of the first content block, or a failure when it is not text. */

@@ -1,0 +1,147 @@
+/**
+ * The interface contract of the `dynmcp` binary: configured by DYNMCP_* variables, JSON logs with
+ * one line per tool call and no secrets, /healthz, graceful exit on SIGTERM.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { startUpstream, type TestUpstream } from './test-support/upstream.js';
+
+const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const configDir = fileURLToPath(new URL('../../../config', import.meta.url));
+const SECRET_TOKEN = 'canary-upstream-secret-4711';
+const KEYS = ['canary-admin-key-one', 'canary-admin-key-two'];
+
+interface Started {
+  child: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  stderr: string[];
+  url: Promise<string>;
+  exited: Promise<number | null>;
+}
+
+function startBin(env: Record<string, string>): Started {
+  const child = spawn(process.execPath, [bin], {
+    env: { PATH: process.env.PATH ?? '', DYNMCP_CONFIG_DIR: configDir, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  const stderr: string[] = [];
+  let resolveUrl: (url: string) => void;
+  const url = new Promise<string>((resolve) => (resolveUrl = resolve));
+  let buffer = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let newline;
+    while ((newline = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      const parsed = JSON.parse(line) as Record<string, unknown>; // every line is JSON
+      lines.push(parsed);
+      if (parsed.message === 'gateway listening') resolveUrl!(parsed.url as string);
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, lines, stderr, url, exited };
+}
+
+let dir: string;
+let upstream: TestUpstream;
+let gateway: Started;
+let url: string;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'dynmcp-cli-'));
+  upstream = await startUpstream((hit, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ok: true, sawToken: hit.headers['x-upstream-token'] === SECRET_TOKEN }));
+  });
+  gateway = startBin({
+    DYNMCP_HOST: '127.0.0.1',
+    DYNMCP_PORT: '0',
+    DYNMCP_API_KEYS: KEYS.join(','),
+    DYNMCP_DATASOURCE: 'sqlite',
+    DYNMCP_SQLITE_PATH: join(dir, 'nested', 'store.sqlite'),
+    DYNMCP_LOG_LEVEL: 'info',
+    UPSTREAM_TOKEN: SECRET_TOKEN,
+  });
+  url = await Promise.race([
+    gateway.url,
+    gateway.exited.then((code) => {
+      throw new Error(`gateway exited ${code}: ${gateway.stderr.join('')}`);
+    }),
+  ]);
+});
+after(async () => {
+  if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
+  await upstream.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const admin = (method: string, path: string, body?: unknown, key = KEYS[1]!) =>
+  fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+test('serves /healthz and the admin API with any configured key', async () => {
+  assert.equal((await fetch(`${url}/healthz`)).status, 200);
+  assert.equal((await fetch(`${url}/readyz`)).status, 200);
+  assert.equal((await admin('GET', '/admin/tds', undefined, KEYS[0])).status, 200);
+  assert.equal((await admin('GET', '/admin/tds', undefined, KEYS[1])).status, 200);
+  assert.equal((await admin('GET', '/admin/tds', undefined, 'not-a-key')).status, 401);
+});
+
+test('a tool call writes one JSON log line with instance, tool, upstream status and latency, and no secrets', async () => {
+  const tool = {
+    name: 'ping_upstream',
+    input_schema: { type: 'object' },
+    tds_ext_info: {
+      domain: upstream.url,
+      method: 'GET',
+      path: '/ping',
+      ext_info: { headers: { 'x-upstream-token': '${env:UPSTREAM_TOKEN}' } },
+    },
+  };
+  assert.equal((await admin('PUT', '/admin/tds/ping', tool)).status, 200);
+  assert.equal((await admin('PUT', '/admin/ids/cli', { name: 'cli', tool_ids: ['ping'] })).status, 200);
+  const res = await fetch(`${url}/mcp/cli`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${KEYS[0]}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'ping_upstream', arguments: {} } }),
+  });
+  const text = await res.text();
+  assert.match(text, /sawToken\\?":true/, 'the ${env:…} header reached the upstream');
+  assert.equal(upstream.hits.at(-1)?.headers.authorization, undefined, "the client's Authorization is not forwarded");
+
+  await sleep(100);
+  const call = gateway.lines.find((line) => line.message === 'tool call');
+  assert.ok(call, 'a tool call line was logged');
+  assert.equal(call.instanceId, 'cli');
+  assert.equal(call.tool, 'ping_upstream');
+  assert.equal(call.upstreamStatus, 200);
+  assert.equal(typeof call.latencyMs, 'number');
+  assert.equal(call.level, 'info');
+  const everything = JSON.stringify(gateway.lines) + gateway.stderr.join('');
+  for (const secret of [SECRET_TOKEN, ...KEYS]) assert.ok(!everything.includes(secret), 'no secret in the logs');
+});
+
+test('SIGTERM stops the gateway gracefully with exit code 0', async () => {
+  gateway.child.kill('SIGTERM');
+  const code = await Promise.race([gateway.exited, sleep(10_000).then(() => 'timeout')]);
+  assert.equal(code, 0);
+  assert.ok(gateway.lines.some((line) => line.message === 'stopped'));
+});
+
+test('a bad setting stops the start with a message naming it', async () => {
+  const bad = startBin({ DYNMCP_DATASOURCE: 'redis', DYNMCP_PORT: '0' });
+  assert.equal(await bad.exited, 1);
+  assert.match(bad.stderr.join(''), /datasource\.type/);
+});
