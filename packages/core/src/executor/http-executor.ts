@@ -57,7 +57,7 @@ interface Fetched {
   location: string | undefined;
 }
 
-/** The origin `location` points to, relative to `base`, or `undefined` when it does not parse. */
+/** The URL `location` points to, resolved against `base`; `undefined` when absent or unparsable. */
 function redirectTarget(location: string | undefined, base: string): URL | undefined {
   if (location === undefined) return undefined;
   try {

@@ -86,11 +86,17 @@ describe('validate()', () => {
     assertRefused({ id: 'x', name: 'x', input_schema: {} } as unknown as ToolDefinition, /tds_ext_info must be an object/);
   });
 
-  it('never echoes a header value in its message', () => {
+  it('never echoes a header value or domain credentials in its message', () => {
     assert.throws(
       () => executor.validate(seedTool({ ext_info: { headers: { Authorization: 'Bearer canary\r\n' } } })),
       (error: unknown) => error instanceof Error && !error.message.includes('canary'),
     );
+    for (const domain of ['https://user:canary@api.example.com:99999', 'ftp://user:canary@api.example.com', 'https://u:canary@h.example/p']) {
+      assert.throws(
+        () => executor.validate(seedTool({ domain })),
+        (error: unknown) => error instanceof GatewayError && !error.message.includes('canary'),
+      );
+    }
   });
 
   it('refuses a path placeholder the input schema does not declare', () => {

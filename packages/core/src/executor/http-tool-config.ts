@@ -72,7 +72,8 @@ function isPlainObject(value: unknown): value is JsonObject {
 /**
  * Parses `domain` into an origin. Without a scheme it means `https://`; only http and https are
  * allowed, and userinfo, path, query and fragment are refused because they belong elsewhere (or
- * nowhere: credentials in a URL end up in logs).
+ * nowhere: credentials in a URL end up in logs). Messages never quote the domain, which might hold
+ * such credentials.
  */
 export function parseDomain(domain: unknown): string {
   if (typeof domain !== 'string' || domain.trim() === '' || /\s/.test(domain)) {
@@ -83,18 +84,18 @@ export function parseDomain(domain: unknown): string {
   try {
     url = new URL(hasScheme ? domain : `https://${domain}`);
   } catch {
-    throw invalid(`tds_ext_info.domain "${domain}" is not a valid host`);
+    throw invalid('tds_ext_info.domain is not a valid host (expected "api.example.com" or "https://api.example.com:8443")');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw invalid(`tds_ext_info.domain "${domain}": only http and https are allowed`);
+    throw invalid('tds_ext_info.domain: only http and https are allowed');
   }
   if (url.username !== '' || url.password !== '') {
     throw invalid('tds_ext_info.domain must not contain credentials; use ext_info.headers with ${env:NAME}');
   }
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || domain.includes('?') || domain.includes('#')) {
-    throw invalid(`tds_ext_info.domain "${domain}" must not contain a path, query or fragment; put the path in tds_ext_info.path`);
+    throw invalid('tds_ext_info.domain must not contain a path, query or fragment; put the path in tds_ext_info.path');
   }
-  if (url.hostname === '') throw invalid(`tds_ext_info.domain "${domain}" has no host`);
+  if (url.hostname === '') throw invalid('tds_ext_info.domain has no host');
   return url.origin;
 }
 
