@@ -1,6 +1,6 @@
 import { GatewayError } from '@dynmcp/plugin';
 
-/** Where `${env:NAME}` references are looked up; `process.env` in production. */
+/** Where `${env:NAME}` references are looked up: the process environment, passed in by `main()`. */
 export type EnvSource = Readonly<Record<string, string | undefined>>;
 
 /** A parsed header-value template: literal text and `${env:NAME}` references, in order. */

@@ -4,8 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { createHttpExecutor } from './http-executor.js';
-import { callContext, firstText, httpTool, startUpstream } from './test-upstream.js';
-import type { RecordedRequest, TestUpstream } from './test-upstream.js';
+import { callContext, firstText, httpTool, startUpstream } from '../test-support/test-upstream.js';
+import type { RecordedRequest, TestUpstream } from '../test-support/test-upstream.js';
 
 const MiB = 1024 * 1024;
 const CAP = 1 * MiB;
@@ -60,7 +60,7 @@ describe('http executor: limits', () => {
   let upstream: TestUpstream;
   const produced = { written: 0 };
   let gzipBomb: Buffer;
-  const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: CAP });
+  const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: CAP, env: {} });
 
   const routes: Record<string, (request: RecordedRequest, res: http.ServerResponse) => void> = {
     // Accepts and never answers (reliability.md §6 item 17).
@@ -163,7 +163,7 @@ describe('http executor: limits', () => {
   });
 
   it('answers calls after close() with an error', async () => {
-    const closing = createHttpExecutor({ defaultTimeoutMs: 1_000, maxResponseBytes: CAP });
+    const closing = createHttpExecutor({ defaultTimeoutMs: 1_000, maxResponseBytes: CAP, env: {} });
     await closing.close();
     const outcome = await closing.execute(httpTool({ domain: upstream.origin, path: '/hang' }), {}, callContext());
     assert.equal(outcome.result.isError, true);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createHttpExecutor } from './http-executor.js';
-import { callContext, capturingLogger, firstText, httpTool, startUpstream } from './test-upstream.js';
-import type { TestUpstream } from './test-upstream.js';
+import { callContext, capturingLogger, firstText, httpTool, startUpstream } from '../test-support/test-upstream.js';
+import type { TestUpstream } from '../test-support/test-upstream.js';
 
 const GROUPED_SCHEMA = {
   type: 'object',

@@ -18,8 +18,11 @@ export interface HttpExecutorOptions {
   defaultTimeoutMs: number;
   /** Response size cap, counted after decompression, when `ext_info.max_response_bytes` is absent. */
   maxResponseBytes: number;
-  /** Source of `${env:NAME}` references, read at call time; `process.env` when absent. */
-  env?: Record<string, string | undefined>;
+  /**
+   * Source of `${env:NAME}` references, read at every call. The composition root passes the
+   * process environment; tests pass their own object.
+   */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 /** The built-in executor of `http` tools. */
@@ -216,7 +219,7 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
         if (isGatewayError(error)) return errorOutcome(`the tool definition is invalid: ${error.message}`);
         throw error;
       }
-      const env: EnvSource = options.env ?? process.env;
+      const env: EnvSource = options.env;
       const build = buildHttpRequest(compiled, args ?? {}, env);
       if (!build.ok) {
         context.logger.debug('http tool call refused before sending', { tool: tool.name });

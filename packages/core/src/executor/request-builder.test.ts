@@ -4,7 +4,7 @@ import type { JsonObject } from '@dynmcp/plugin';
 import { compileHttpTool } from './http-tool-config.js';
 import { buildHttpRequest } from './request-builder.js';
 import type { RequestBuild } from './request-builder.js';
-import { httpTool } from './test-upstream.js';
+import { httpTool } from '../test-support/test-upstream.js';
 
 function build(method: string, path: string, args: Record<string, unknown>, extra: { input_schema?: JsonObject; ext_info?: JsonObject } = {}): RequestBuild {
   const tool = compileHttpTool(httpTool({ domain: 'https://api.example.com', method, path, ...extra }));
