@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -12,6 +12,7 @@ const opened: DataSource[] = [];
 
 after(async () => {
   await Promise.all(opened.map((ds) => ds.close()));
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 function tempFile(...segments: string[]): string {
@@ -217,4 +218,17 @@ test('store failures become STORE_UNAVAILABLE without SQL text or paths', async 
   await assert.rejects(ds.get('tds', 'x'), rejectsWith('STORE_UNAVAILABLE', (error) => assert.equal(error.message, 'store unavailable: closed')));
   await assert.rejects(ds.open(), rejectsWith('STORE_UNAVAILABLE'));
   assert.throws(() => ds.watch({ onEvent() {} }), rejectsWith('STORE_UNAVAILABLE'));
+});
+
+test('a MySQL store that cannot be reached fails open without leaking the connection URL', async () => {
+  // Holds with or without the mysql2 driver installed: "driver not installed" or "connection refused".
+  const ds = createSqlDataSource({ client: 'mysql', connection: 'mysql://dynmcp:s3cret-pw@127.0.0.1:1/dynmcp', logger: silentLogger });
+  opened.push(ds);
+  assert.equal(ds.name, 'mysql');
+  await assert.rejects(
+    ds.open(),
+    rejectsWith('STORE_UNAVAILABLE', (error) => assert.doesNotMatch(error.message, /s3cret|127\.0\.0\.1|mysql:/)),
+  );
+  assert.equal(ds.health().connected, false);
+  assert.doesNotMatch(String(ds.health().reason), /s3cret/);
 });

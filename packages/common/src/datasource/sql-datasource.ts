@@ -77,7 +77,7 @@ function knexConfig(options: SqlDataSourceOptions, logger: Logger): Knex.Config 
           // this same process that holds the lock between two awaits. Lock conflicts are retried
           // on timers instead, for the same 5 s (withBusyRetry), which also serves two gateway
           // processes on one file.
-          conn.pragma('busy_timeout = 5000');
+          conn.pragma('busy_timeout = 0');
           // WAL: readers never wait for the writer, and polls read one snapshot.
           conn.pragma('journal_mode = WAL');
           done(null, conn);
@@ -182,7 +182,12 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
     try {
       if (dialect === 'sqlite') await mkdir(dirname(options.filename as string), { recursive: true });
       const { default: createKnex } = await import('knex');
-      knex = createKnex(knexConfig(options, logger));
+      try {
+        knex = createKnex(knexConfig(options, logger));
+      } catch (error) {
+        // Knex loads the driver here and throws a plain Error (no code) when it is not installed.
+        throw storeError('DYNMCP_NO_DRIVER', error);
+      }
       await migrateToLatest(knex, dialect);
       if (closed) throw storeError('DYNMCP_CLOSED');
     } catch (error) {

@@ -230,6 +230,40 @@ test('tombstones are pruned after retention and a feed behind min_retained gets 
   assert.deepEqual(behind.state, await storeState(writer));
 });
 
+test('a feed started before open() reports the store not open, then delivers once it is', async () => {
+  const ds = createSqlDataSource({ client: 'sqlite', filename: tempFile(), logger: silentLogger, pollIntervalMs: 5 });
+  opened.push(ds);
+  const feed = follow(ds);
+  await sleep(30);
+  assert.equal(feed.events.length, 0);
+  assert.deepEqual(ds.health(), { connected: false, reason: 'not open' });
+  await ds.open();
+  await until('snapshot', () => feed.events.length > 0);
+  assert.deepEqual(feed.healths, [{ connected: true }]);
+  assert.deepEqual(feed.events[0], { type: 'snapshot', revision: 0, records: [] });
+});
+
+test('a consumer that throws does not stop its feed', async () => {
+  const filename = tempFile();
+  const ds = await sqlite(filename);
+  const errors: string[] = [];
+  const logger: Logger = { ...silentLogger, error: (message) => errors.push(message), child: () => logger };
+  const picky = await sqlite(filename, { logger });
+  const seen: FeedEvent[] = [];
+  const subscription = picky.watch({
+    onEvent(event) {
+      seen.push(event);
+      if (seen.length === 1) throw new Error('consumer bug');
+    },
+  });
+  await until('snapshot', () => seen.length === 1);
+  await ds.put('tds', 'x', 1);
+  await until('change', () => seen.length === 2);
+  assert.equal(seen[1]?.type, 'changes');
+  assert.deepEqual(errors, ['feed consumer failed']);
+  await subscription.close();
+});
+
 test('closing stops the polls: no events after close', async () => {
   const filename = tempFile();
   const writer = await sqlite(filename);

@@ -44,6 +44,7 @@ const REASONS: Record<string, string> = {
   DYNMCP_NO_COUNTER: 'revision counter row missing',
   DYNMCP_NOT_OPEN: 'not open',
   DYNMCP_CLOSED: 'closed',
+  DYNMCP_NO_DRIVER: 'database driver not installed',
 };
 
 function codeOf(error: unknown): string | undefined {
@@ -68,8 +69,11 @@ export function describeStoreError(error: unknown): string {
 }
 
 /** An error with one of our own codes, so {@link describeStoreError} can name it. */
-export function storeError(code: 'DYNMCP_NO_COUNTER' | 'DYNMCP_NOT_OPEN' | 'DYNMCP_CLOSED'): Error {
-  return Object.assign(new Error(REASONS[code]), { code });
+export function storeError(
+  code: 'DYNMCP_NO_COUNTER' | 'DYNMCP_NOT_OPEN' | 'DYNMCP_CLOSED' | 'DYNMCP_NO_DRIVER',
+  cause?: unknown,
+): Error {
+  return Object.assign(new Error(REASONS[code], cause === undefined ? undefined : { cause }), { code });
 }
 
 /**
