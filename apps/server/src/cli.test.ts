@@ -125,6 +125,9 @@ test('a tool call writes one JSON log line with instance, tool, upstream status 
   const call = gateway.lines.find((line) => line.message === 'tool call');
   assert.ok(call, 'a tool call line was logged');
   assert.equal(call.instanceId, 'cli');
+  assert.equal(call.requestId, res.headers.get('x-request-id'), 'the call line carries the request id');
+  const access = gateway.lines.find((line) => line.message === 'request' && line.requestId === call.requestId);
+  assert.equal(access?.status, 200);
   assert.equal(call.tool, 'ping_upstream');
   assert.equal(call.upstreamStatus, 200);
   assert.equal(typeof call.latencyMs, 'number');

@@ -17,19 +17,21 @@ declare global {
 }
 
 /**
- * Gives every request an id (echoed in `x-request-id`) and a child logger, and writes one access
- * line per request when it finishes.
+ * Gives every request an id (the caller's `x-request-id` when sane, else a new one; echoed in the
+ * response) and a child logger, and writes one access line per request when it finishes.
  */
 export function requestContext(logger: Logger) {
   const http = logger.child({ component: 'http' });
   return (req: Request, res: Response, next: NextFunction) => {
     const given = req.headers['x-request-id'];
     req.requestId = typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+    // Downstream layers (the MCP SDK's request view included) read the id from the header.
+    req.headers['x-request-id'] = req.requestId;
     req.log = http.child({ requestId: req.requestId });
     res.setHeader('x-request-id', req.requestId);
     const started = performance.now();
     res.once('finish', () => {
-      req.log.debug('request', {
+      req.log.info('request', {
         method: req.method,
         path: req.path,
         status: res.statusCode,

@@ -48,7 +48,8 @@ export function createInstanceServerFactory(deps: InstanceServerDeps): (instance
       const args = (request.params.arguments ?? {}) as Record<string, unknown>;
       const problem = tool.validateArguments(args);
       const started = performance.now();
-      const callLog = { instanceId, tool: name, toolId: tool.definition.id };
+      const requestId = ctx.http?.req?.headers.get('x-request-id') ?? undefined;
+      const callLog = { requestId, instanceId, tool: name, toolId: tool.definition.id };
       if (problem !== undefined) {
         logger.info('tool call', { ...callLog, outcome: 'invalid_arguments', latencyMs: 0 });
         return errorResult(`Invalid arguments for tool "${name}": ${problem}`);

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectLegacy } from '../test-support/mcp-clients.js';
+import { echoTool, startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
+
+let gw: TestGateway;
+before(async () => {
+  gw = await startTestGateway({ mcp: { maxSessions: 2, sessionIdleTimeoutMs: 300 } });
+  await gw.admin('PUT', '/admin/tds/t', echoTool('t', 'http://127.0.0.1:9'));
+  for (const id of ['a', 'b']) await gw.admin('PUT', `/admin/ids/${id}`, { name: id, tool_ids: ['t'] });
+});
+after(() => gw.stop());
+
+const listWithSession = (instance: string, sessionId: string) =>
+  fetch(`${gw.url}/mcp/${instance}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-session-id': sessionId,
+      'mcp-protocol-version': '2025-11-25',
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+  });
+
+test('a session id is bound to its instance: used on another instance it is unknown (404)', async () => {
+  const { client, transport } = await connectLegacy(`${gw.url}/mcp/a`);
+  try {
+    assert.equal((await listWithSession('a', transport.sessionId!)).status, 200);
+    assert.equal((await listWithSession('b', transport.sessionId!)).status, 404);
+  } finally {
+    await transport.terminateSession();
+    await client.close();
+  }
+});
+
+test('sessions are capped: initialize beyond mcp.maxSessions is 503', async () => {
+  const first = await connectLegacy(`${gw.url}/mcp/a`);
+  const second = await connectLegacy(`${gw.url}/mcp/a`);
+  try {
+    await assert.rejects(connectLegacy(`${gw.url}/mcp/a`), (error: { code?: number }) => error.code === 503);
+  } finally {
+    for (const { client, transport } of [first, second]) {
+      await transport.terminateSession();
+      await client.close();
+    }
+  }
+});
+
+test('an idle session (no requests, no open stream) expires and then answers 404', async () => {
+  const { client, transport } = await connectLegacy(`${gw.url}/mcp/b`);
+  const sessionId = transport.sessionId!;
+  await client.close(); // closes the client's GET stream; the session stays until it expires
+  await sleep(1800);
+  assert.equal((await listWithSession('b', sessionId)).status, 404);
+});
+
+test('deleting an instance ends its sessions', async () => {
+  await gw.admin('PUT', '/admin/ids/doomed', { name: 'doomed', tool_ids: ['t'] });
+  const { client, transport } = await connectLegacy(`${gw.url}/mcp/doomed`);
+  const sessionId = transport.sessionId!;
+  try {
+    assert.equal((await gw.admin('DELETE', '/admin/ids/doomed')).status, 200);
+    await sleep(100);
+    assert.equal((await listWithSession('doomed', sessionId)).status, 404);
+    await assert.rejects(client.listTools());
+  } finally {
+    await client.close();
+  }
+});
