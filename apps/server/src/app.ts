@@ -35,6 +35,8 @@ export function createApp(deps: AppDeps): express.Express {
     const body = {
       status: status.ready ? 'ready' : 'not_ready',
       revision: status.revision,
+      loaded: status.loaded,
+      stale_ms: status.staleMs,
       store: status.store,
       invalid_records: status.invalidRecords,
       ...(status.ready ? {} : { reason: status.store.reason ?? 'configuration not loaded yet' }),

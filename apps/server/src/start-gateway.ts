@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
@@ -24,6 +25,21 @@ export interface RunningGateway {
   registry: ConfigRegistry;
   /** Graceful stop: refuse new connections, end sessions, close store and pools, in reverse order of start. */
   close(): Promise<void>;
+}
+
+/** Opens the store, retrying with backoff (1 s doubling to 15 s) until it opens or the gateway stops. */
+async function openWithRetry(datasource: DataSource, logger: Logger, stopped: () => boolean): Promise<void> {
+  for (let delay = 1000; ; delay = Math.min(delay * 2, 15_000)) {
+    try {
+      await datasource.open();
+      return;
+    } catch (error) {
+      if (stopped()) throw error;
+      logger.warn('store not reachable; retrying', { error: (error as Error).message, retryInMs: delay });
+      await sleep(delay, undefined, { ref: false });
+      if (stopped()) throw error;
+    }
+  }
 }
 
 /** Builds the configured datasource. */
@@ -58,18 +74,25 @@ export async function startGateway(
   env: Readonly<Record<string, string | undefined>> = {},
 ): Promise<RunningGateway> {
   const closers: Array<() => Promise<void>> = [];
+  let closing = false;
   const closeAll = async () => {
+    closing = true;
     for (const close of closers.reverse()) await close().catch(() => undefined);
   };
   try {
     const datasource = createDataSource(config, logger.child({ component: 'store' }));
-    await datasource.open();
     closers.push(() => datasource.close());
-
     const compiler = createSchemaCompiler();
     const registry = createConfigRegistry({ datasource, compiler, logger });
-    await registry.start();
     closers.push(() => registry.close());
+    // The store may be down at start: connect in the background and serve (alive, not ready)
+    // meanwhile; the registry loads as soon as the store answers.
+    const storeOpened = openWithRetry(datasource, logger, () => closing);
+    const loaded = storeOpened.then(() => registry.start()).then(
+      () => true,
+      () => false,
+    );
+    closers.push(() => storeOpened.catch(() => undefined));
 
     const executors = createRegistry<ToolExecutor>('tool executor');
     const http = createHttpExecutor({
@@ -115,6 +138,8 @@ export async function startGateway(
     server.listen(config.server.port, config.server.host);
     await once(server, 'listening');
     closers.push(() => stopServer(server, gateway.close, config.server.shutdownGraceMs));
+    const ready = await Promise.race([loaded, sleep(config.datasource.startupWaitMs, false, { ref: false })]);
+    if (!ready) logger.warn('store not reachable yet; serving as not ready until it is', { ...datasource.health() });
     const { port } = server.address() as AddressInfo;
     const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
     const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;

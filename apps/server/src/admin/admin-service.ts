@@ -48,11 +48,23 @@ export function createAdminService(options: AdminServiceOptions) {
   const { datasource, registry, compiler } = options;
   const applyTimeoutMs = options.applyTimeoutMs ?? 2000;
 
+  /**
+   * Fails fast while the store is unreachable instead of waiting on a dead connection; nothing is
+   * written. Reads fail too: an admin reading stale definitions would write over newer ones.
+   */
+  function assertStoreReachable() {
+    const health = datasource.health();
+    if (!health.connected) {
+      throw new GatewayError('STORE_UNAVAILABLE', `the store is unreachable (${health.reason ?? 'not connected'}); nothing was changed, retry later`);
+    }
+  }
+
   async function settle(revision: number) {
     await registry.waitForRevision(revision, applyTimeoutMs);
   }
 
   async function loadAll() {
+    assertStoreReachable();
     const [tools, instances] = await Promise.all([datasource.list('tds'), datasource.list('ids')]);
     return {
       tools: new Map(tools.map((record) => [record.id, record.value as ToolDefinition])),
@@ -87,6 +99,7 @@ export function createAdminService(options: AdminServiceOptions) {
   }
 
   async function get<T>(kind: RecordKind, id: string): Promise<StoredRecord & { value: T }> {
+    assertStoreReachable();
     const record = await datasource.get(kind, id);
     if (record === undefined) {
       const what = kind === 'tds' ? 'tool' : 'instance';
@@ -97,6 +110,7 @@ export function createAdminService(options: AdminServiceOptions) {
 
   return {
     async listTools(): Promise<ToolDefinition[]> {
+      assertStoreReachable();
       return (await datasource.list('tds')).map((record) => record.value as ToolDefinition);
     },
 
@@ -134,6 +148,7 @@ export function createAdminService(options: AdminServiceOptions) {
     },
 
     async listInstances(): Promise<InstanceDefinition[]> {
+      assertStoreReachable();
       return (await datasource.list('ids')).map((record) => record.value as InstanceDefinition);
     },
 
@@ -155,6 +170,7 @@ export function createAdminService(options: AdminServiceOptions) {
     },
 
     async deleteInstance(id: string, ifRevision?: number) {
+      assertStoreReachable();
       const revision = await datasource.delete('ids', id, { ifRevision });
       if (revision === undefined) throw new GatewayError('INSTANCE_NOT_FOUND', `no instance with id "${id}"`);
       await settle(revision);

@@ -59,6 +59,12 @@ export const configSchema = {
       default: 'sqlite',
       env: 'DYNMCP_DATASOURCE',
     },
+    startupWaitMs: {
+      doc: 'How long start-up waits for the store before serving anyway, not ready (alive, /readyz 503) until it connects.',
+      format: 'nat',
+      default: 5000,
+      env: 'DYNMCP_STARTUP_WAIT_MS',
+    },
     pollIntervalMs: {
       doc: 'How often the SQL datasources read the change feed.',
       format: 'nat',

@@ -18,6 +18,7 @@ export interface GatewayConfig {
   admin: { apiKeys: string[] };
   datasource: {
     type: 'sqlite' | 'etcd' | 'mysql';
+    startupWaitMs: number;
     pollIntervalMs: number;
     sqlite: { path: string };
     etcd: { endpoints: string[]; prefix: string; username: string; password: string };

@@ -28,7 +28,12 @@ export interface RegistryChange {
 
 /** Readiness of the registry, for `/readyz` and logs. */
 export interface RegistryStatus {
+  /** The store is reachable and its configuration applied. */
   ready: boolean;
+  /** A configuration was loaded at least once (possibly stale now). */
+  loaded: boolean;
+  /** Milliseconds since the configuration was last known current; 0 while connected. */
+  staleMs: number;
   revision: number;
   store: DataSourceHealth;
   /** Records in the store that are not valid definitions (ignored; their last good version kept). */
@@ -81,6 +86,7 @@ export function createConfigRegistry(options: ConfigRegistryOptions): ConfigRegi
   const waiters = new Set<{ revision: number; resolve: (ok: boolean) => void }>();
   let revision = 0;
   let synced = false;
+  const startedAt = Date.now();
   let subscription: FeedSubscription | undefined;
   let onFirstSnapshot: (() => void) | undefined;
 
@@ -252,7 +258,9 @@ export function createConfigRegistry(options: ConfigRegistryOptions): ConfigRegi
     },
     status() {
       const store = datasource.health();
-      return { ready: synced && store.connected, revision, store, invalidRecords: invalid.size };
+      const ready = synced && store.connected;
+      const staleMs = ready ? 0 : Math.max(0, Date.now() - (store.lastSyncAt ?? startedAt));
+      return { ready, loaded: synced, staleMs, revision, store, invalidRecords: invalid.size };
     },
     async close() {
       await subscription?.close();

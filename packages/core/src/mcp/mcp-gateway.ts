@@ -103,6 +103,9 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   return {
     async handle(req, res, instanceId, body) {
       const view = options.registry.instance(instanceId);
+      if (view === undefined && !options.registry.status().loaded) {
+        return replyJsonRpcError(res, 503, -32000, 'Configuration not loaded yet; retry shortly', { 'retry-after': '1' });
+      }
       if (view === undefined) {
         return replyJsonRpcError(res, 404, -32001, `Unknown MCP instance "${instanceId}"`);
       }
