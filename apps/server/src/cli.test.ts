@@ -3,57 +3,20 @@
  * one line per tool call and no secrets, /healthz, graceful exit on SIGTERM.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { startGatewayProcess, type GatewayProcess } from './test-support/gateway-process.js';
 import { startUpstream, type TestUpstream } from './test-support/upstream.js';
 
-const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
-const configDir = fileURLToPath(new URL('../../../config', import.meta.url));
 const SECRET_TOKEN = 'canary-upstream-secret-4711';
 const KEYS = ['canary-admin-key-one', 'canary-admin-key-two'];
 
-interface Started {
-  child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
-  stderr: string[];
-  url: Promise<string>;
-  exited: Promise<number | null>;
-}
-
-function startBin(env: Record<string, string>): Started {
-  const child = spawn(process.execPath, [bin], {
-    env: { PATH: process.env.PATH ?? '', DYNMCP_CONFIG_DIR: configDir, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  const stderr: string[] = [];
-  let resolveUrl: (url: string) => void;
-  const url = new Promise<string>((resolve) => (resolveUrl = resolve));
-  let buffer = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let newline;
-    while ((newline = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-      const parsed = JSON.parse(line) as Record<string, unknown>; // every line is JSON
-      lines.push(parsed);
-      if (parsed.message === 'gateway listening') resolveUrl!(parsed.url as string);
-    }
-  });
-  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, lines, stderr, url, exited };
-}
-
 let dir: string;
 let upstream: TestUpstream;
-let gateway: Started;
+let gateway: GatewayProcess;
 let url: string;
 
 before(async () => {
@@ -62,7 +25,7 @@ before(async () => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ ok: true, sawToken: hit.headers['x-upstream-token'] === SECRET_TOKEN }));
   });
-  gateway = startBin({
+  gateway = startGatewayProcess({
     DYNMCP_HOST: '127.0.0.1',
     DYNMCP_PORT: '0',
     DYNMCP_API_KEYS: KEYS.join(','),
@@ -71,12 +34,7 @@ before(async () => {
     DYNMCP_LOG_LEVEL: 'info',
     UPSTREAM_TOKEN: SECRET_TOKEN,
   });
-  url = await Promise.race([
-    gateway.url,
-    gateway.exited.then((code) => {
-      throw new Error(`gateway exited ${code}: ${gateway.stderr.join('')}`);
-    }),
-  ]);
+  url = await gateway.url;
 });
 after(async () => {
   if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
@@ -144,7 +102,8 @@ test('SIGTERM stops the gateway gracefully with exit code 0', async () => {
 });
 
 test('a bad setting stops the start with a message naming it', async () => {
-  const bad = startBin({ DYNMCP_DATASOURCE: 'redis', DYNMCP_PORT: '0' });
+  const bad = startGatewayProcess({ DYNMCP_DATASOURCE: 'redis', DYNMCP_PORT: '0' });
+  bad.url.catch(() => undefined);
   assert.equal(await bad.exited, 1);
   assert.match(bad.stderr.join(''), /datasource\.type/);
 });

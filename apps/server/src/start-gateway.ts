@@ -52,13 +52,28 @@ function createDataSource(config: GatewayConfig, logger: Logger): DataSource {
         client: 'sqlite',
         filename: isAbsolute(path) ? path : resolve(process.cwd(), path),
         pollIntervalMs: datasource.pollIntervalMs,
+        tombstoneRetentionMs: datasource.tombstoneRetentionMs,
+        logger,
+      });
+    }
+    case 'mysql': {
+      const { mysql } = datasource;
+      return createSqlDataSource({
+        client: 'mysql',
+        connection:
+          mysql.url !== ''
+            ? mysql.url
+            : { host: mysql.host, port: mysql.port, user: mysql.user, password: mysql.password, database: mysql.database },
+        pool: { min: 0, max: mysql.poolMax },
+        pollIntervalMs: datasource.pollIntervalMs,
+        tombstoneRetentionMs: datasource.tombstoneRetentionMs,
         logger,
       });
     }
     default:
       throw new GatewayError(
         'PLUGIN_INVALID',
-        `datasource "${datasource.type}" is not available in this version yet; use "sqlite"`,
+        `datasource "${datasource.type}" is not available in this version yet; use "sqlite" or "mysql"`,
       );
   }
 }

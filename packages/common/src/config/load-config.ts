@@ -21,8 +21,18 @@ export interface GatewayConfig {
     startupWaitMs: number;
     pollIntervalMs: number;
     sqlite: { path: string };
-    etcd: { endpoints: string[]; prefix: string; username: string; password: string };
-    mysql: { url: string };
+    etcd: {
+      endpoints: string[];
+      prefix: string;
+      username: string;
+      password: string;
+      caFile: string;
+      certFile: string;
+      keyFile: string;
+      keepaliveMs: number;
+    };
+    mysql: { url: string; host: string; port: number; user: string; password: string; database: string; poolMax: number };
+    tombstoneRetentionMs: number;
   };
   executor: { timeoutMs: number; maxResponseBytes: number };
   mcp: { sessionIdleTimeoutMs: number; maxSessions: number };
