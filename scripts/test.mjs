@@ -26,14 +26,22 @@ function findTests(dir, found = []) {
 }
 
 /** System commands the suite needs, with the Debian package that provides each. */
-const SYSTEM_DEPS = [{ command: 'curl', pkg: 'curl' }];
+const SYSTEM_DEPS = [
+  { command: 'curl', pkg: 'curl' },
+  { command: 'etcd', pkg: 'etcd-server' },
+  { command: 'etcdctl', pkg: 'etcd-client' },
+  { command: 'mariadbd', pkg: 'mariadb-server' },
+  { command: 'mariadb-install-db', pkg: 'mariadb-server' },
+];
 
 /** Installs missing system packages when it can (root with apt-get); otherwise fails naming them. */
 function ensureSystemDeps() {
-  const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+  // sbin too: mariadbd lives in /usr/sbin, outside some users' PATH.
+  const has = (command) =>
+    spawnSync('sh', ['-c', `PATH="$PATH:/usr/sbin:/sbin" command -v ${command}`], { stdio: 'ignore' }).status === 0;
   const missing = SYSTEM_DEPS.filter((dep) => !has(dep.command));
   if (missing.length === 0) return;
-  const pkgs = missing.map((dep) => dep.pkg);
+  const pkgs = [...new Set(missing.map((dep) => dep.pkg))];
   const canInstall = process.getuid?.() === 0 && has('apt-get');
   if (canInstall) {
     console.error(`installing system packages: ${pkgs.join(' ')}`);
@@ -43,8 +51,9 @@ function ensureSystemDeps() {
   }
   const still = missing.filter((dep) => !has(dep.command));
   if (still.length > 0) {
-    console.error(`the test suite needs these system packages: ${still.map((dep) => dep.pkg).join(' ')}`);
-    console.error(`install them (e.g. sudo apt-get install -y ${still.map((dep) => dep.pkg).join(' ')}) and run again`);
+    const names = [...new Set(still.map((dep) => dep.pkg))].join(' ');
+    console.error(`the test suite needs these system packages: ${names}`);
+    console.error(`install them (e.g. sudo apt-get install -y ${names}) and run again`);
     process.exit(1);
   }
 }
