@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createAdminRouter } from './admin/admin-router.js';
 import type { AdminService } from './admin/admin-service.js';
 import { sendError, toGatewayError } from './http/envelope.js';
+import { requireInstanceAccess } from './http/mcp-auth.js';
 import { createMcpRoute } from './http/mcp-route.js';
 import { requestContext } from './http/request-context.js';
 
@@ -46,7 +47,12 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.all(
     '/mcp/:instanceId',
-    createMcpRoute({ gateway: deps.gateway, guard: deps.mcpGuard, bodyLimitBytes: deps.bodyLimitBytes }),
+    createMcpRoute({
+      gateway: deps.gateway,
+      guard: deps.mcpGuard,
+      access: requireInstanceAccess(deps.authProviders, deps.registry),
+      bodyLimitBytes: deps.bodyLimitBytes,
+    }),
   );
 
   app.use(

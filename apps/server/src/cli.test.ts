@@ -102,8 +102,12 @@ test('SIGTERM stops the gateway gracefully with exit code 0', async () => {
 });
 
 test('a bad setting stops the start with a message naming it', async () => {
-  const bad = startGatewayProcess({ DYNMCP_DATASOURCE: 'redis', DYNMCP_PORT: '0' });
+  const bad = startGatewayProcess({ DYNMCP_PORT: 'eighty', DYNMCP_API_KEYS: 'k' });
   bad.url.catch(() => undefined);
   assert.equal(await bad.exited, 1);
-  assert.match(bad.stderr.join(''), /datasource\.type/);
+  assert.match(bad.stderr.join(''), /server\.port/);
+  const unknown = startGatewayProcess({ DYNMCP_DATASOURCE: 'redis', DYNMCP_PORT: '0' });
+  unknown.url.catch(() => undefined);
+  assert.equal(await unknown.exited, 1);
+  assert.match(unknown.stderr.join(''), /datasource "redis".*sqlite/);
 });

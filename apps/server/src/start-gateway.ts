@@ -4,17 +4,20 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import {
-  createApiKeyAuthProvider,
+  apiKeyAuthPlugin,
   createConfigRegistry,
   createSchemaCompiler,
-  createSqlDataSource,
+  mysqlDataSourcePlugin,
+  sqliteDataSourcePlugin,
   type ConfigRegistry,
   type GatewayConfig,
 } from '@dynmcp/common';
-import { createHttpExecutor, createMcpGateway, createRequestGuards } from '@dynmcp/core';
-import { createRegistry, GatewayError, type DataSource, type Logger, type ToolExecutor } from '@dynmcp/plugin';
+import { createMcpGateway, createRequestGuards, httpExecutorPlugin } from '@dynmcp/core';
+import type { DataSource, DynmcpPlugin, Logger } from '@dynmcp/plugin';
 import { createAdminService } from './admin/admin-service.js';
 import { createApp } from './app.js';
+import { loadPlugins, type PluginEntry } from './plugins/load-plugins.js';
+import { createPluginHost } from './plugins/plugin-host.js';
 import { SERVER_INFO } from './server-info.js';
 
 /** A running gateway. */
@@ -42,40 +45,36 @@ async function openWithRetry(datasource: DataSource, logger: Logger, stopped: ()
   }
 }
 
-/** Builds the configured datasource. */
-function createDataSource(config: GatewayConfig, logger: Logger): DataSource {
+/**
+ * The built-in plugins with their options from the configuration. They register through the same
+ * registries as third-party plugins, so a plugin can stand in for any of them.
+ */
+function builtinPlugins(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>): PluginEntry[] {
   const { datasource } = config;
-  switch (datasource.type) {
-    case 'sqlite': {
-      const path = datasource.sqlite.path;
-      return createSqlDataSource({
-        client: 'sqlite',
-        filename: isAbsolute(path) ? path : resolve(process.cwd(), path),
-        pollIntervalMs: datasource.pollIntervalMs,
-        tombstoneRetentionMs: datasource.tombstoneRetentionMs,
-        logger,
-      });
-    }
-    case 'mysql': {
-      const { mysql } = datasource;
-      return createSqlDataSource({
-        client: 'mysql',
-        connection:
-          mysql.url !== ''
-            ? mysql.url
-            : { host: mysql.host, port: mysql.port, user: mysql.user, password: mysql.password, database: mysql.database },
-        pool: { min: 0, max: mysql.poolMax },
-        pollIntervalMs: datasource.pollIntervalMs,
-        tombstoneRetentionMs: datasource.tombstoneRetentionMs,
-        logger,
-      });
-    }
-    default:
-      throw new GatewayError(
-        'PLUGIN_INVALID',
-        `datasource "${datasource.type}" is not available in this version yet; use "sqlite" or "mysql"`,
-      );
-  }
+  const sqlitePath = datasource.sqlite.path;
+  const feed = { pollIntervalMs: datasource.pollIntervalMs, tombstoneRetentionMs: datasource.tombstoneRetentionMs };
+  const { mysql } = datasource;
+  const builtin = (plugin: DynmcpPlugin, options: Record<string, unknown>): PluginEntry => ({ plugin, options, source: 'built-in' });
+  return [
+    builtin(sqliteDataSourcePlugin, {
+      filename: isAbsolute(sqlitePath) ? sqlitePath : resolve(process.cwd(), sqlitePath),
+      ...feed,
+    }),
+    builtin(mysqlDataSourcePlugin, {
+      connection:
+        mysql.url !== ''
+          ? mysql.url
+          : { host: mysql.host, port: mysql.port, user: mysql.user, password: mysql.password, database: mysql.database },
+      pool: { min: 0, max: mysql.poolMax },
+      ...feed,
+    }),
+    builtin(apiKeyAuthPlugin, { adminKeys: config.admin.apiKeys, keys: config.auth.keys }),
+    builtin(httpExecutorPlugin, {
+      defaultTimeoutMs: config.executor.timeoutMs,
+      maxResponseBytes: config.executor.maxResponseBytes,
+      env,
+    }),
+  ];
 }
 
 /**
@@ -95,7 +94,11 @@ export async function startGateway(
     for (const close of closers.reverse()) await close().catch(() => undefined);
   };
   try {
-    const datasource = createDataSource(config, logger.child({ component: 'store' }));
+    const plugins = createPluginHost(
+      [...builtinPlugins(config, env), ...(await loadPlugins(config.plugins, process.cwd()))],
+      logger.child({ component: 'plugins' }),
+    );
+    const datasource = await plugins.createDataSource(config.datasource.type);
     closers.push(() => datasource.close());
     const compiler = createSchemaCompiler();
     const registry = createConfigRegistry({ datasource, compiler, logger });
@@ -109,15 +112,10 @@ export async function startGateway(
     );
     closers.push(() => storeOpened.catch(() => undefined));
 
-    const executors = createRegistry<ToolExecutor>('tool executor');
-    const http = createHttpExecutor({
-      defaultTimeoutMs: config.executor.timeoutMs,
-      maxResponseBytes: config.executor.maxResponseBytes,
-      env,
-    });
-    executors.register(http.kind, http);
-    closers.push(() => http.close());
+    const executors = await plugins.createToolExecutors();
+    for (const kind of executors.names()) closers.push(async () => executors.get(kind)?.close?.());
     const executorFor = (kind: string) => executors.get(kind);
+    const authProviders = await plugins.createAuthProviders(config.auth.providers);
 
     const gateway = createMcpGateway({
       registry,
@@ -130,7 +128,7 @@ export async function startGateway(
     });
     closers.push(() => gateway.close());
 
-    if (config.admin.apiKeys.length === 0) {
+    if (config.admin.apiKeys.length === 0 && !config.auth.keys.some((key) => key.admin)) {
       logger.warn('no admin API keys configured: the admin API refuses every request; set DYNMCP_API_KEYS');
     } else if (config.admin.apiKeys.includes('your-api-key')) {
       logger.warn('the placeholder admin API key "your-api-key" is enabled; set your own with DYNMCP_API_KEYS');
@@ -140,7 +138,7 @@ export async function startGateway(
       registry,
       gateway,
       adminService: createAdminService({ datasource, registry, compiler, executorFor }),
-      authProviders: [createApiKeyAuthProvider(config.admin.apiKeys)],
+      authProviders,
       mcpGuard: createRequestGuards({
         listenHost: config.server.host,
         allowedHosts: config.server.allowedHosts,

@@ -29,3 +29,5 @@ export type {
 export { createSqlDataSource } from './datasource/index.js';
 export type { SqlDataSourceOptions } from './datasource/index.js';
 export { createApiKeyAuthProvider, presentedApiKey } from './auth/index.js';
+export type { ApiKeyAuthOptions, ScopedApiKey } from './auth/index.js';
+export { apiKeyAuthPlugin, mysqlDataSourcePlugin, sqliteDataSourcePlugin } from './builtin-plugins.js';

@@ -29,3 +29,19 @@ export type { ToolCallContext, ToolCallOutcome, ToolContent, ToolExecutor, ToolR
 export type { AuthProvider, AuthRequest, Principal } from './auth.js';
 export { createRegistry } from './registry.js';
 export type { Registry } from './registry.js';
+export {
+  checkPluginShape,
+  defineAuthPlugin,
+  defineDataSourcePlugin,
+  defineToolExecutorPlugin,
+  PLUGIN_API_VERSION,
+} from './plugin.js';
+export type {
+  AuthPlugin,
+  DataSourcePlugin,
+  DynmcpPlugin,
+  PluginContext,
+  PluginMeta,
+  ToolExecutorPlugin,
+} from './plugin.js';
+export { mayUseInstance } from './access.js';

@@ -52,6 +52,10 @@ export interface InstanceDefinition {
   name: string;
   tool_ids: string[];
   metadata?: string | InstanceMetadata;
+  /** Served to anyone, without credentials (e.g. for the MCP conformance suite or public demos). */
+  public?: boolean;
+  /** Principal ids (from auth providers) that may use this instance, besides their own grants. */
+  allowed_principals?: string[];
 }
 
 /** The record kinds the gateway keeps in a datasource. */

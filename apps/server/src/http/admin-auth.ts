@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { GatewayError, type AuthProvider, type Principal } from '@dynmcp/plugin';
+import { authenticate, UNAUTHORIZED_MESSAGE } from './authenticate.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's own extension point
@@ -18,23 +19,13 @@ declare global {
 export function requireAdmin(providers: readonly AuthProvider[]) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     try {
-      let principal: Principal | undefined;
-      for (const provider of providers) {
-        principal = await provider.authenticate({ headers: req.headers });
-        if (principal !== undefined) break;
-      }
-      if (principal === undefined) {
-        throw new GatewayError('UNAUTHORIZED', 'missing or invalid API key; send Authorization: Bearer <key> or x-api-key: <key>');
-      }
+      const principal = await authenticate(providers, { headers: req.headers });
+      if (principal === undefined) throw new GatewayError('UNAUTHORIZED', UNAUTHORIZED_MESSAGE);
       if (!principal.admin) throw new GatewayError('FORBIDDEN', 'this credential may not use the admin API');
       req.principal = principal;
       next();
     } catch (error) {
-      if (error instanceof GatewayError && error.code === 'UNAUTHORIZED') {
-        next(new GatewayError('UNAUTHORIZED', 'missing or invalid API key; send Authorization: Bearer <key> or x-api-key: <key>'));
-      } else {
-        next(error);
-      }
+      next(error);
     }
   };
 }

@@ -4,6 +4,8 @@ import type { McpGateway } from '@dynmcp/core';
 /** Options of {@link createMcpRoute}. */
 export interface McpRouteOptions {
   gateway: McpGateway;
+  /** Authentication and instance access; runs after the Host/Origin guard. */
+  access: express.RequestHandler;
   guard(req: Request, res: Response): boolean;
   bodyLimitBytes: number;
 }
@@ -12,7 +14,7 @@ const jsonRpcError = (res: Response, status: number, code: number, message: stri
   res.status(status).json({ jsonrpc: '2.0', id: null, error: { code, message } });
 
 /**
- * `/mcp/:instanceId`: Host/Origin guard, JSON body parsing with the configured limit (errors as
+ * `/mcp/:instanceId`: Host/Origin guard, authentication and instance access, JSON body parsing with the configured limit (errors as
  * JSON-RPC errors: 413 too large, 400 parse error), then the MCP gateway. Bodies that are not JSON
  * are left unparsed so the SDK answers them (415).
  */
@@ -29,6 +31,7 @@ export function createMcpRoute(options: McpRouteOptions): express.RequestHandler
       }
       next();
     },
+    options.access,
     (req, res, next) => {
       parse(req, res, (error?: unknown) => {
         if (error === undefined) return next();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectLegacy, connectModern } from '../test-support/mcp-clients.js';
+import { connectLegacy, connectModern, TEST_AUTH } from '../test-support/mcp-clients.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
 import { startUpstream, type TestUpstream, type UpstreamHit } from '../test-support/upstream.js';
 
@@ -188,6 +188,7 @@ describe('MCP endpoint with the official clients', () => {
     const discover = await fetch(`${gw.url}/mcp/no-such-instance`, {
       method: 'POST',
       headers: {
+        ...TEST_AUTH,
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
         'mcp-protocol-version': '2026-07-28',
@@ -223,7 +224,7 @@ describe('MCP endpoint with the official clients', () => {
     await client.close();
     const after = await fetch(`${gw.url}/mcp/${ids.stateful}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId },
+      headers: { ...TEST_AUTH, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     assert.equal(after.status, 404);
@@ -231,13 +232,13 @@ describe('MCP endpoint with the official clients', () => {
     const stateless = await connectLegacy(`${gw.url}/mcp/${ids.stateless}`);
     assert.equal(stateless.transport.sessionId, undefined);
     await stateless.client.close();
-    const get = await fetch(`${gw.url}/mcp/${ids.stateless}`, { headers: { accept: 'text/event-stream' } });
+    const get = await fetch(`${gw.url}/mcp/${ids.stateless}`, { headers: { ...TEST_AUTH, accept: 'text/event-stream' } });
     assert.equal(get.status, 405);
   });
 
   test('Origin and Host are checked (403), the body limit holds (413)', async () => {
     const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } } };
-    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const headers = { ...TEST_AUTH, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
     const evil = await fetch(`${gw.url}/mcp/${ids.stateful}`, { method: 'POST', headers: { ...headers, origin: 'http://evil.example' }, body: JSON.stringify(init) });
     assert.equal(evil.status, 403);
     const local = await fetch(`${gw.url}/mcp/${ids.stateful}`, { method: 'POST', headers: { ...headers, origin: 'http://localhost:3000' }, body: JSON.stringify(init) });
@@ -265,7 +266,7 @@ describe('MCP endpoint with the official clients', () => {
   test('seed-style plain JSON-RPC: curl defaults (Accept */*), no initialize, no session', async () => {
     const res = await fetch(`${gw.url}/mcp/${ids.stateful}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: '*/*', authorization: 'Bearer whatever' },
+      headers: { 'content-type': 'application/json', accept: '*/*', ...TEST_AUTH },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
     });
     assert.equal(res.status, 200);

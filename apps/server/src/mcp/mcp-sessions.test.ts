@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectLegacy } from '../test-support/mcp-clients.js';
+import { connectLegacy, TEST_AUTH } from '../test-support/mcp-clients.js';
 import { echoTool, startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
 
 let gw: TestGateway;
@@ -16,6 +16,7 @@ const listWithSession = (instance: string, sessionId: string) =>
   fetch(`${gw.url}/mcp/${instance}`, {
     method: 'POST',
     headers: {
+      ...TEST_AUTH,
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
       'mcp-session-id': sessionId,

@@ -1,3 +1,57 @@
+import convict from 'convict';
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+const fromJson = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
+
+// The formats the schema uses beyond convict's own. Registering is idempotent.
+convict.addFormats({
+  'datasource-name': {
+    validate(value: unknown) {
+      if (typeof value !== 'string' || !/^[A-Za-z0-9@/._-]{1,128}$/.test(value)) {
+        throw new Error('must be sqlite, etcd, mysql or the name of a datasource plugin');
+      }
+    },
+  },
+  'plugin-list': {
+    coerce: fromJson,
+    validate(value: unknown) {
+      if (!Array.isArray(value)) throw new Error('must be a list of { "module": "…", "options": { … } }');
+      value.forEach((entry, index) => {
+        if (!isObject(entry) || typeof entry.module !== 'string' || entry.module === '') {
+          throw new Error(`entry ${index} must have a "module" (npm package name or path)`);
+        }
+        if (entry.options !== undefined && !isObject(entry.options)) throw new Error(`entry ${index}: "options" must be an object`);
+        const unknown = Object.keys(entry).filter((key) => key !== 'module' && key !== 'options');
+        if (unknown.length > 0) throw new Error(`entry ${index} has unknown keys: ${unknown.join(', ')}`);
+      });
+    },
+  },
+  'key-list': {
+    coerce: fromJson,
+    validate(value: unknown) {
+      if (!Array.isArray(value)) throw new Error('must be a list of { "id", "key", "admin", "instances" }');
+      const ids = new Set<string>();
+      value.forEach((entry, index) => {
+        if (!isObject(entry)) throw new Error(`entry ${index} must be an object`);
+        if (typeof entry.id !== 'string' || entry.id === '') throw new Error(`entry ${index} needs an "id"`);
+        if (ids.has(entry.id)) throw new Error(`id "${entry.id}" is used twice`);
+        ids.add(entry.id);
+        if (typeof entry.key !== 'string' || entry.key.length < 8) {
+          throw new Error(`entry "${entry.id}" needs a "key" of at least 8 characters`);
+        }
+        if (entry.admin !== undefined && typeof entry.admin !== 'boolean') throw new Error(`entry "${entry.id}": "admin" must be true or false`);
+        const instances = entry.instances;
+        if (instances !== undefined && instances !== '*' && !(Array.isArray(instances) && instances.every((i) => typeof i === 'string'))) {
+          throw new Error(`entry "${entry.id}": "instances" must be "*" or a list of instance ids`);
+        }
+        const unknown = Object.keys(entry).filter((key) => !['id', 'key', 'admin', 'instances'].includes(key));
+        if (unknown.length > 0) throw new Error(`entry "${entry.id}" has unknown keys: ${unknown.join(', ')}`);
+      });
+    },
+  },
+});
+
 /**
  * The one configuration schema of DynMCP. Every key has a doc, a format, a default and, where an
  * operator sets it per deployment, a `DYNMCP_*` environment variable. `docs/configuration.md` lists
@@ -43,6 +97,27 @@ export const configSchema = {
       env: 'DYNMCP_SHUTDOWN_GRACE_MS',
     },
   },
+  plugins: {
+    doc: 'Plugins to load at start: [{ "module": "<npm package or path>", "options": { … } }], JSON in the environment.',
+    format: 'plugin-list',
+    default: [] as Array<{ module: string; options?: Record<string, unknown> }>,
+    env: 'DYNMCP_PLUGINS',
+  },
+  auth: {
+    providers: {
+      doc: 'Auth providers asked in order, by name; "api-key" is built in, plugins add others.',
+      format: Array,
+      default: ['api-key'],
+      env: 'DYNMCP_AUTH_PROVIDERS',
+    },
+    keys: {
+      doc: 'Scoped API keys: [{ "id": "team-a", "key": "…", "admin": false, "instances": ["shop"] }], JSON in the environment. "instances" may be "*".',
+      format: 'key-list',
+      default: [] as Array<{ id: string; key: string; admin?: boolean; instances?: '*' | string[] }>,
+      env: 'DYNMCP_AUTH_KEYS',
+      sensitive: true,
+    },
+  },
   admin: {
     apiKeys: {
       doc: 'API keys accepted on /admin (Authorization: Bearer <key> or x-api-key: <key>), comma-separated in the environment.',
@@ -54,8 +129,8 @@ export const configSchema = {
   },
   datasource: {
     type: {
-      doc: 'Where definitions live: sqlite (embedded, default), etcd or mysql.',
-      format: ['sqlite', 'etcd', 'mysql'],
+      doc: 'Where definitions live: sqlite (embedded, default), etcd, mysql, or the name of a datasource plugin.',
+      format: 'datasource-name',
       default: 'sqlite',
       env: 'DYNMCP_DATASOURCE',
     },

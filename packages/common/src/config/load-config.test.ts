@@ -37,6 +37,28 @@ test('environment file overlays default file, environment variables win over bot
 
 test('unknown keys and bad values are refused with the key named', () => {
   assert.throws(() => loadConfig({ env: {}, configDir: configDir({ 'default.json': { server: { prot: 1 } } }) }), /server\.prot/);
-  assert.throws(() => loadConfig({ env: { DYNMCP_DATASOURCE: 'redis' }, configDir: configDir({}) }), /datasource\.type/);
+  assert.throws(() => loadConfig({ env: { DYNMCP_DATASOURCE: 'no spaces please' }, configDir: configDir({}) }), /datasource\.type/);
   assert.throws(() => loadConfig({ env: { DYNMCP_PORT: 'eighty' }, configDir: configDir({}) }), /server\.port/);
+});
+
+test('plugins and scoped keys come from files or from JSON in the environment, and are checked', () => {
+  const config = loadConfig({
+    env: {
+      DYNMCP_PLUGINS: '[{"module":"dynmcp-plugin-x","options":{"dir":"/defs"}}]',
+      DYNMCP_AUTH_KEYS: '[{"id":"team-a","key":"team-a-secret","instances":["shop"]}]',
+    },
+    configDir: configDir({}),
+  });
+  assert.deepEqual(config.plugins, [{ module: 'dynmcp-plugin-x', options: { dir: '/defs' } }]);
+  assert.deepEqual(config.auth.keys, [{ id: 'team-a', key: 'team-a-secret', instances: ['shop'] }]);
+  assert.deepEqual(config.auth.providers, ['api-key']);
+  assert.throws(() => loadConfig({ env: { DYNMCP_PLUGINS: '[{"mod":"x"}]' }, configDir: configDir({}) }), /plugins.*module/);
+  assert.throws(
+    () => loadConfig({ env: { DYNMCP_AUTH_KEYS: '[{"id":"a","key":"short"}]' }, configDir: configDir({}) }),
+    /auth\.keys.*at least 8/,
+  );
+  assert.throws(
+    () => loadConfig({ env: { DYNMCP_AUTH_KEYS: '[{"id":"a","key":"long-enough","instances":"shop"}]' }, configDir: configDir({}) }),
+    /instances/,
+  );
 });

@@ -15,9 +15,15 @@ export interface GatewayConfig {
     allowedOrigins: string[];
     shutdownGraceMs: number;
   };
+  plugins: Array<{ module: string; options?: Record<string, unknown> }>;
+  auth: {
+    providers: string[];
+    keys: Array<{ id: string; key: string; admin?: boolean; instances?: '*' | string[] }>;
+  };
   admin: { apiKeys: string[] };
   datasource: {
-    type: 'sqlite' | 'etcd' | 'mysql';
+    /** `sqlite`, `etcd`, `mysql`, or a datasource plugin's name. */
+    type: string;
     startupWaitMs: number;
     pollIntervalMs: number;
     sqlite: { path: string };

@@ -73,10 +73,13 @@ async function inWriteTransaction<T>(
   });
 }
 
-// MySQL: head and rows from one consistent snapshot even when the server default is READ COMMITTED.
-// SQLite: a transaction already reads one snapshot (and knex warns about both options there).
+// MySQL: head and rows from one consistent snapshot even when the server default is READ COMMITTED
+// (InnoDB takes the snapshot at the first read, the counter's). Not `readOnly`: knex 3.3 joins both
+// options without the comma MySQL wants (`SET TRANSACTION ISOLATION LEVEL … READ ONLY` is a syntax
+// error on MariaDB 10.11). SQLite: a transaction already reads one snapshot (and knex warns about
+// both options there).
 function readConfig(dialect: SqlDialect): Knex.TransactionConfig | undefined {
-  return dialect === 'mysql' ? { isolationLevel: 'repeatable read', readOnly: true } : undefined;
+  return dialect === 'mysql' ? { isolationLevel: 'repeatable read' } : undefined;
 }
 
 /** Live records of `kind` ordered by id. */

@@ -21,3 +21,4 @@ export { buildHttpRequest } from './request-builder.js';
 export type { BuiltRequest, RequestBuild } from './request-builder.js';
 export { EXCERPT_BYTES, bodyExcerpt, errorOutcome, mapUpstreamAnswer } from './response-mapper.js';
 export type { ResponseMapping, UpstreamAnswer } from './response-mapper.js';
+export { httpExecutorPlugin } from './http-executor-plugin.js';

@@ -1,0 +1,10 @@
+import { startEtcdServer } from '/work/main/packages/common/src/test-support/etcd-server.ts';
+const t0 = Date.now();
+const s = await startEtcdServer();
+console.log('started', Date.now() - t0, s.endpoint, s.pid);
+console.log(await s.put('/x/a', '{"a":1}'), await s.revision(), await s.get('/x/'));
+await s.kill(); console.log('killed');
+const t1 = Date.now(); await s.start(); console.log('restarted', Date.now() - t1);
+console.log(await s.get('/x/'));
+await s.compact(await s.revision());
+await s.close(); console.log('closed');
