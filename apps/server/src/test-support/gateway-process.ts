@@ -22,8 +22,9 @@ export interface GatewayProcess {
  * Starts `node apps/server/dist/bin.js` with `env` (plus PATH and the repository's config folder).
  * Pass `DYNMCP_PORT: '0'` for a free port; the URL comes from the start-up log line.
  */
-export function startGatewayProcess(env: Record<string, string>): GatewayProcess {
+export function startGatewayProcess(env: Record<string, string>, options: { cwd?: string } = {}): GatewayProcess {
   const child = spawn(process.execPath, [bin], {
+    cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', DYNMCP_CONFIG_DIR: configDir, DYNMCP_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

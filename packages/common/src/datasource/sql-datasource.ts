@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type BetterSqlite3 from 'better-sqlite3';
 import type { Knex } from 'knex';
 import {
   GatewayError,
@@ -13,6 +12,7 @@ import {
   type WriteOptions,
 } from '@dynmcp/plugin';
 import { createSqlFeed, type SqlFeed } from './sql-feed.js';
+import { DEFAULT_MYSQL_LIMITS, isConnectionGone, mysqlKnexConfig, sqliteKnexConfig, type MysqlLimits } from './sql-knex-config.js';
 import { migrateToLatest, type SqlDialect } from './sql-migrations.js';
 import { pruneTombstones, readFeed, selectLive, selectOne, writeRecord } from './sql-records.js';
 import { describeStoreError, storeError, storeUnavailable, withBusyRetry } from './sql-store-errors.js';
@@ -23,10 +23,24 @@ export interface SqlDataSourceOptions {
   client: SqlDialect;
   /** SQLite database file; its parent directories are created by `open()`. */
   filename?: string;
-  /** MySQL: a `mysql://` URL or a mysql2 connection object. */
+  /**
+   * MySQL: a `mysql://user:password@host:port/database` URL (query options pass to mysql2) or a
+   * mysql2 connection object. Text travels as utf8mb4 unless it names another `charset`.
+   */
   connection?: string | Record<string, unknown>;
-  /** Connection pool bounds. SQLite defaults to one connection, MySQL to 0..10. */
+  /** Connection pool bounds. SQLite defaults to one connection, MySQL to 0..10 (at least 2). */
   pool?: { min?: number; max?: number };
+  /** MySQL: how long an operation waits for a pooled connection, default 5 s. */
+  acquireTimeoutMs?: number;
+  /** MySQL: how long opening a connection may take, default 5 s. */
+  connectTimeoutMs?: number;
+  /**
+   * MySQL: how long one statement may wait for the server, default 5 s; its connection is then
+   * destroyed. Row-lock waits end a second earlier on the server.
+   */
+  queryTimeoutMs?: number;
+  /** MySQL: idle pooled connections are closed after this long, default 30 s. */
+  idleTimeoutMs?: number;
   /** Pause between feed polls, default 250 ms. */
   pollIntervalMs?: number;
   /** How long a delete's tombstone is kept for lagging replicas, default 24 h. */
@@ -38,6 +52,8 @@ export interface SqlDataSourceOptions {
 
 const DEFAULT_POLL_INTERVAL_MS = 250;
 const DEFAULT_TOMBSTONE_RETENTION_MS = 24 * 60 * 60 * 1000;
+// Pruning takes the counter's lock, so it runs at most once a minute; more often only when the
+// retention itself is shorter than that (tests), so tombstones never outlive it by much.
 const PRUNE_EVERY_MS = 60_000;
 const NOT_OPEN = 'not open';
 // Column sizes of dynmcp_records; checked here so MySQL's strict mode never is what rejects a key.
@@ -45,49 +61,18 @@ const MAX_KIND_LENGTH = 16;
 const MAX_ID_LENGTH = 255;
 
 function knexConfig(options: SqlDataSourceOptions, logger: Logger): Knex.Config {
-  // Knex warns through console by default; route it to our logger, at debug, since its messages may
-  // carry SQL text.
-  const log: Knex.Logger = {
-    warn: (message: unknown) => logger.debug('knex warning', { detail: String(message) }),
-    error: (message: unknown) => logger.debug('knex error', { detail: String(message) }),
-    deprecate: (method: string, alternative: string) => logger.debug('knex deprecation', { method, alternative }),
-    debug: () => {},
-  };
   if (options.client === 'mysql') {
-    return {
-      client: 'mysql2',
-      connection: options.connection as Knex.Config['connection'],
-      pool: { min: options.pool?.min ?? 0, max: options.pool?.max ?? 10, idleTimeoutMillis: 30_000 },
-      // Fail fast when the server is unreachable instead of knex's 60 s (reliability.md §2.4).
-      acquireConnectionTimeout: 10_000,
-      log,
+    const limits: MysqlLimits = {
+      poolMin: options.pool?.min ?? DEFAULT_MYSQL_LIMITS.poolMin,
+      poolMax: options.pool?.max ?? DEFAULT_MYSQL_LIMITS.poolMax,
+      acquireTimeoutMs: options.acquireTimeoutMs ?? DEFAULT_MYSQL_LIMITS.acquireTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_MYSQL_LIMITS.connectTimeoutMs,
+      queryTimeoutMs: options.queryTimeoutMs ?? DEFAULT_MYSQL_LIMITS.queryTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_MYSQL_LIMITS.idleTimeoutMs,
     };
+    return mysqlKnexConfig(options.connection as string | Record<string, unknown>, limits, logger);
   }
-  return {
-    client: 'better-sqlite3',
-    connection: { filename: options.filename as string },
-    useNullAsDefault: true,
-    pool: {
-      min: options.pool?.min ?? 1,
-      max: options.pool?.max ?? 1,
-      afterCreate(conn: BetterSqlite3.Database, done: (error: Error | null, conn: unknown) => void) {
-        try {
-          // busy_timeout 0: better-sqlite3 is synchronous, so SQLite's own busy handler would sleep
-          // inside the call and freeze the event loop, and would deadlock against a transaction of
-          // this same process that holds the lock between two awaits. Lock conflicts are retried
-          // on timers instead, for the same 5 s (withBusyRetry), which also serves two gateway
-          // processes on one file.
-          conn.pragma('busy_timeout = 0');
-          // WAL: readers never wait for the writer, and polls read one snapshot.
-          conn.pragma('journal_mode = WAL');
-          done(null, conn);
-        } catch (error) {
-          done(error as Error, conn);
-        }
-      },
-    },
-    log,
-  };
+  return sqliteKnexConfig(options.filename as string, options.pool, logger);
 }
 
 function checkKey(kind: string, id: string): void {
@@ -96,6 +81,11 @@ function checkKey(kind: string, id: string): void {
   }
   if (id.length === 0 || id.length > MAX_ID_LENGTH) {
     throw new GatewayError('INVALID_PAYLOAD', `record id must be 1 to ${MAX_ID_LENGTH} characters`);
+  }
+  // MySQL's collations compare with trailing spaces ignored (PAD SPACE), so `a` and `a ` would be
+  // one key there and two in SQLite; refused in both, so every store agrees.
+  if (kind.endsWith(' ') || id.endsWith(' ')) {
+    throw new GatewayError('INVALID_PAYLOAD', 'record kind and id must not end with a space');
   }
 }
 
@@ -131,6 +121,7 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
   const now = options.now ?? Date.now;
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   const retentionMs = options.tombstoneRetentionMs ?? DEFAULT_TOMBSTONE_RETENTION_MS;
+  const pruneEveryMs = Math.min(PRUNE_EVERY_MS, Math.max(retentionMs / 2, pollIntervalMs));
 
   let db: Knex | undefined;
   let opening: Promise<void> | undefined;
@@ -177,6 +168,23 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
     }
   }
 
+  /**
+   * A read, run once more on another connection when its connection turned out dead (killed,
+   * server restarted while it idled in the pool): reads are safe to repeat, and the pool has
+   * evicted the dead one by then.
+   */
+  function read<T>(operation: (db: Knex) => Promise<T>): Promise<T> {
+    return run(async (knex) => {
+      try {
+        return await operation(knex);
+      } catch (error) {
+        if (!isConnectionGone(error)) throw error;
+        logger.debug('read retried on a fresh connection', { reason: describeStoreError(error) });
+        return operation(knex);
+      }
+    });
+  }
+
   async function openOnce(): Promise<void> {
     let knex: Knex | undefined;
     try {
@@ -202,7 +210,7 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
 
   async function pruneIfDue(knex: Knex): Promise<void> {
     const at = now();
-    if (at - lastPruneAt < PRUNE_EVERY_MS) return;
+    if (at - lastPruneAt < pruneEveryMs) return;
     lastPruneAt = at;
     try {
       const result = await withBusyRetry(() => pruneTombstones(knex, dialect, at - retentionMs));
@@ -216,7 +224,15 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
   async function poll(cursor: number | undefined): Promise<FeedEvent | undefined> {
     const knex = current();
     await pruneIfDue(knex);
-    return withBusyRetry(() => readFeed(knex, dialect, cursor, logger));
+    return withBusyRetry(async () => {
+      try {
+        return await readFeed(knex, dialect, cursor, logger);
+      } catch (error) {
+        // As in read(): a dead pooled connection costs this poll nothing.
+        if (!isConnectionGone(error)) throw error;
+        return readFeed(knex, dialect, cursor, logger);
+      }
+    });
   }
 
   function onPollResult(error: unknown): void {
@@ -242,11 +258,11 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
     },
 
     list(kind) {
-      return run((knex) => selectLive(knex, kind, logger));
+      return read((knex) => selectLive(knex, kind, logger));
     },
 
     get(kind, id) {
-      return run((knex) => selectOne(knex, kind, id, logger));
+      return read((knex) => selectOne(knex, kind, id, logger));
     },
 
     async put(kind, id, value, writeOptions): Promise<StoredRecord> {

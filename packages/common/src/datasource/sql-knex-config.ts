@@ -88,6 +88,7 @@ type Callback = (error: Error | null, ...rest: unknown[]) => void;
 interface RawMysqlConnection {
   query(options: unknown, values?: unknown, callback?: unknown): unknown;
   destroy(): void;
+  stream?: { destroy(): void };
   __knex__disposed?: unknown;
 }
 
@@ -110,7 +111,9 @@ function limitStatements(connection: RawMysqlConnection, timeoutMs: number): voi
     const guarded: Callback = (error, ...rest) => {
       if (error !== null && (error as { code?: unknown }).code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
         connection.__knex__disposed = error;
+        // mysql2's destroy() only half-closes the socket; a hung server would keep it open.
         connection.destroy();
+        connection.stream?.destroy();
       }
       done?.(error, ...rest);
     };

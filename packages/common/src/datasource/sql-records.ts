@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { GatewayError, type Change, type FeedEvent, type Logger, type StoredRecord } from '@dynmcp/plugin';
+import { isConnectionGone } from './sql-knex-config.js';
 import { RECORDS_TABLE, REVISION_TABLE, type SqlDialect } from './sql-migrations.js';
 import { storeError } from './sql-store-errors.js';
 
@@ -10,8 +11,10 @@ interface RecordRow {
   kind: string;
   id: string;
   value: string | null;
-  // BIGINT may come back as a string (mysql2 with bigNumberStrings); always read through Number().
+  // BIGINT: a number from SQLite and from mysql2 while exact, a string beyond 2^53 (and from
+  // drivers set to bigNumberStrings); always read through revisionOf().
   revision: number | string;
+  // TINYINT(1) on MySQL (0/1), INTEGER on SQLite.
   deleted?: number | boolean | string;
 }
 
@@ -21,6 +24,13 @@ interface Counter {
 }
 
 const COLUMNS = ['kind', 'id', 'value', 'revision'] as const;
+
+/** A BIGINT column as a JavaScript number, refusing what a number cannot hold exactly. */
+function revisionOf(raw: number | string | bigint | null | undefined): number {
+  const value = Number(raw ?? Number.NaN);
+  if (!Number.isSafeInteger(value) || value < 0) throw storeError('DYNMCP_BAD_REVISION');
+  return value;
+}
 
 function isTrue(flag: RecordRow['deleted']): boolean {
   return flag === true || flag === 1 || flag === '1';
@@ -35,11 +45,11 @@ function decode(row: RecordRow, logger: Logger): StoredRecord {
   } catch {
     logger.warn('stored record is not valid JSON', { kind: row.kind, id: row.id, revision: Number(row.revision) });
   }
-  return { kind: row.kind, id: row.id, value, revision: Number(row.revision) };
+  return { kind: row.kind, id: row.id, value, revision: revisionOf(row.revision) };
 }
 
 function toChange(row: RecordRow, logger: Logger): Change {
-  if (isTrue(row.deleted)) return { type: 'delete', kind: row.kind, id: row.id, revision: Number(row.revision) };
+  if (isTrue(row.deleted)) return { type: 'delete', kind: row.kind, id: row.id, revision: revisionOf(row.revision) };
   return { type: 'put', ...decode(row, logger) };
 }
 
@@ -50,7 +60,7 @@ async function readCounter(db: Knex, forUpdate: boolean): Promise<Counter> {
     | { revision: number | string; min_retained: number | string }
     | undefined;
   if (row === undefined) throw storeError('DYNMCP_NO_COUNTER');
-  return { head: Number(row.revision), minRetained: Number(row.min_retained) };
+  return { head: revisionOf(row.revision), minRetained: revisionOf(row.min_retained) };
 }
 
 /**
@@ -62,15 +72,27 @@ async function inWriteTransaction<T>(
   dialect: SqlDialect,
   work: (trx: Knex.Transaction, counter: Counter) => Promise<T>,
 ): Promise<T> {
-  return db.transaction(async (trx) => {
-    if (dialect === 'sqlite') {
-      // Knex opens SQLite transactions with a deferred BEGIN. Making the first statement a write
-      // takes the write lock before anything is read (BEGIN IMMEDIATE semantics): a concurrent
-      // writer fails fast with SQLITE_BUSY and retries, instead of both reading the same counter.
-      await trx(REVISION_TABLE).where({ id: 1 }).update({ revision: trx.raw('??', ['revision']) });
+  for (let attempt = 1; ; attempt += 1) {
+    let committing = false;
+    try {
+      return await db.transaction(async (trx) => {
+        if (dialect === 'sqlite') {
+          // Knex opens SQLite transactions with a deferred BEGIN. Making the first statement a write
+          // takes the write lock before anything is read (BEGIN IMMEDIATE semantics): a concurrent
+          // writer fails fast with SQLITE_BUSY and retries, instead of both reading the same counter.
+          await trx(REVISION_TABLE).where({ id: 1 }).update({ revision: trx.raw('??', ['revision']) });
+        }
+        const result = await work(trx, await readCounter(trx, true));
+        committing = true;
+        return result;
+      });
+    } catch (error) {
+      // A connection that died before COMMIT was sent took its transaction with it (the server
+      // rolls back), so running it once more on a fresh connection cannot apply it twice. A
+      // failure during COMMIT is ambiguous and goes to the caller.
+      if (attempt > 1 || committing || !isConnectionGone(error)) throw error;
     }
-    return work(trx, await readCounter(trx, true));
-  });
+  }
 }
 
 // MySQL: head and rows from one consistent snapshot even when the server default is READ COMMITTED
@@ -123,7 +145,7 @@ export async function writeRecord(db: Knex, dialect: SqlDialect, write: RecordWr
     const existing = (await trx(RECORDS_TABLE).select('revision', 'deleted').where({ kind, id }).forUpdate().first()) as
       | Pick<RecordRow, 'revision' | 'deleted'>
       | undefined;
-    const current = existing === undefined || isTrue(existing.deleted) ? 0 : Number(existing.revision);
+    const current = existing === undefined || isTrue(existing.deleted) ? 0 : revisionOf(existing.revision);
     if (ifRevision !== undefined && ifRevision !== current) throw preconditionFailed(kind, id, current, ifRevision);
     if (text === null && current === 0) return undefined;
     const revision = counter.head + 1;
@@ -183,7 +205,7 @@ export async function pruneTombstones(db: Knex, dialect: SqlDialect, cutoff: num
     const top = (await old().max({ highest: 'revision' }).first()) as { highest: number | string | null } | undefined;
     if (top?.highest === undefined || top.highest === null) return undefined;
     const pruned = await old().delete();
-    const minRetained = Math.max(counter.minRetained, Number(top.highest) + 1);
+    const minRetained = Math.max(counter.minRetained, revisionOf(top.highest) + 1);
     await trx(REVISION_TABLE).where({ id: 1 }).update({ min_retained: minRetained });
     return { pruned, minRetained };
   });

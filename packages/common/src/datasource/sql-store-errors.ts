@@ -38,6 +38,14 @@ const REASONS: Record<string, string> = {
   ER_BAD_DB_ERROR: 'unknown database',
   ER_NO_SUCH_TABLE: 'table missing',
   ER_LOCK_WAIT_TIMEOUT: 'lock wait timed out',
+  ER_CONNECTION_KILLED: 'connection killed',
+  ER_SERVER_SHUTDOWN: 'server shutting down',
+  ER_CON_COUNT_ERROR: 'too many connections',
+  ER_OPTION_PREVENTS_STATEMENT: 'server is read-only',
+  ER_PARSE_ERROR: 'query failed',
+  PROTOCOL_SEQUENCE_TIMEOUT: 'query timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
   ER_LOCK_DEADLOCK: 'deadlock',
   ERR_MODULE_NOT_FOUND: 'database driver not installed',
   MODULE_NOT_FOUND: 'database driver not installed',
@@ -45,6 +53,8 @@ const REASONS: Record<string, string> = {
   DYNMCP_NOT_OPEN: 'not open',
   DYNMCP_CLOSED: 'closed',
   DYNMCP_NO_DRIVER: 'database driver not installed',
+  DYNMCP_BAD_REVISION: 'revision out of range',
+  DYNMCP_MIGRATION_LOCKED: 'schema migration in progress elsewhere',
 };
 
 function codeOf(error: unknown): string | undefined {
@@ -61,7 +71,8 @@ export function describeStoreError(error: unknown): string {
   if (error instanceof Error && error.name === 'KnexTimeoutError') return 'timed out waiting for a connection';
   if (error instanceof Error && error.name === 'MigrationLocked') return 'schema migration in progress elsewhere';
   const code = codeOf(error);
-  if (code === undefined) return 'unexpected error';
+  // mysql2's "Can't add new command when connection is in closed state" has no code.
+  if (code === undefined) return (error as { fatal?: unknown } | null)?.fatal === true ? 'connection lost' : 'unexpected error';
   const base = code.startsWith('SQLITE_') ? code.split('_').slice(0, 2).join('_') : code;
   const text = REASONS[code] ?? REASONS[base];
   if (code.startsWith('DYNMCP_')) return text ?? 'unexpected error';
@@ -70,7 +81,13 @@ export function describeStoreError(error: unknown): string {
 
 /** An error with one of our own codes, so {@link describeStoreError} can name it. */
 export function storeError(
-  code: 'DYNMCP_NO_COUNTER' | 'DYNMCP_NOT_OPEN' | 'DYNMCP_CLOSED' | 'DYNMCP_NO_DRIVER',
+  code:
+    | 'DYNMCP_NO_COUNTER'
+    | 'DYNMCP_NOT_OPEN'
+    | 'DYNMCP_CLOSED'
+    | 'DYNMCP_NO_DRIVER'
+    | 'DYNMCP_BAD_REVISION'
+    | 'DYNMCP_MIGRATION_LOCKED',
   cause?: unknown,
 ): Error {
   return Object.assign(new Error(REASONS[code], cause === undefined ? undefined : { cause }), { code });
