@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
-import { BUSY_TIMEOUT_MS, isBusyError } from './sql-store-errors.js';
+import { BUSY_TIMEOUT_MS, isBusyError, storeError } from './sql-store-errors.js';
 
 /** The SQL dialects the datasource speaks. */
 export type SqlDialect = 'sqlite' | 'mysql';
@@ -19,17 +19,22 @@ interface SchemaMigration {
   down(db: Knex): Promise<void>;
 }
 
-// Append only: a released migration never changes, the next schema change is a new entry.
+// Append only: a released migration never changes what it creates, the next schema change is a
+// new entry. Each step tolerates finding its work already done: MySQL commits every DDL statement
+// on its own, so a start that died halfway through a migration leaves part of it behind.
 const MIGRATIONS: readonly SchemaMigration[] = [
   {
     name: '0001_records_and_revision',
     async up(db, dialect) {
-      await db.schema.createTable(REVISION_TABLE, (table) => {
-        table.integer('id').primary();
-        table.bigInteger('revision').notNullable();
-        table.bigInteger('min_retained').notNullable();
-      });
-      await db(REVISION_TABLE).insert({ id: 1, revision: 0, min_retained: 0 });
+      if (!(await db.schema.hasTable(REVISION_TABLE))) {
+        await db.schema.createTable(REVISION_TABLE, (table) => {
+          table.integer('id').primary();
+          table.bigInteger('revision').notNullable();
+          table.bigInteger('min_retained').notNullable();
+        });
+      }
+      await db(REVISION_TABLE).insert({ id: 1, revision: 0, min_retained: 0 }).onConflict('id').ignore();
+      if (await db.schema.hasTable(RECORDS_TABLE)) return;
       await db.schema.createTable(RECORDS_TABLE, (table) => {
         table.string('kind', 16).notNullable();
         table.string('id', 255).notNullable();
@@ -64,22 +69,71 @@ function migrationSource(dialect: SqlDialect): Knex.MigrationSource<SchemaMigrat
   };
 }
 
-// Two gateways starting on a fresh store race to create knex's own tables (no transaction covers
-// `CREATE TABLE dynmcp_migrations`) and for the migration lock; the loser retries and then finds
-// the schema in place.
+// Two gateways starting on a fresh SQLite file race to create knex's own tables (no transaction
+// covers `CREATE TABLE dynmcp_migrations`) and for the migration lock; the loser retries and then
+// finds the schema in place.
 function isTransientMigrationError(error: unknown): boolean {
   if (isBusyError(error)) return true;
   if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  return error.name === 'MigrationLocked' || code === 'ER_TABLE_EXISTS_ERROR' || code === 'ER_DUP_ENTRY' || /already exists/i.test(error.message);
+  return error.name === 'MigrationLocked' || /already exists/i.test(error.message);
+}
+
+/** How long a MySQL start waits for another replica's migration before it gives up (and retries later). */
+const MYSQL_MIGRATION_WAIT_MS = 30_000;
+// One name per database, server-wide; MySQL caps lock names at 64 characters.
+const MYSQL_LOCK_NAME = "LEFT(CONCAT('dynmcp.migrate.', DATABASE()), 64)";
+
+/**
+ * Runs `work` while holding MySQL's named lock for this database's schema. Knex's own migration lock
+ * does not hold up on MySQL: two replicas that find its lock table empty both insert a row, and
+ * from then on no one can take it (it wants exactly one row); a replica that dies mid-migration
+ * leaves it taken for good, since DDL commits the lock update at once. `GET_LOCK` belongs to one
+ * connection and ends with it, so a dead replica never blocks the others. The lock's connection is
+ * pinned for the duration; the migration itself runs on other pooled connections.
+ */
+async function withMysqlSchemaLock(db: Knex, work: () => Promise<void>): Promise<void> {
+  // knex's Client is untyped; acquireConnection/releaseConnection are its pool's entry points.
+  const client = db.client as { acquireConnection(): Promise<unknown>; releaseConnection(conn: unknown): Promise<void> };
+  const connection = await client.acquireConnection();
+  try {
+    const deadline = performance.now() + MYSQL_MIGRATION_WAIT_MS;
+    for (;;) {
+      // One second per attempt, well inside the per-statement time limit.
+      const [rows] = (await db.raw(`SELECT GET_LOCK(${MYSQL_LOCK_NAME}, 1) AS got`).connection(connection)) as [Array<{ got: unknown }>];
+      if (Number(rows[0]?.got) === 1) break;
+      if (performance.now() > deadline) throw storeError('DYNMCP_MIGRATION_LOCKED');
+    }
+    try {
+      await work();
+    } finally {
+      await db
+        .raw(`SELECT RELEASE_LOCK(${MYSQL_LOCK_NAME})`)
+        .connection(connection)
+        .catch(() => undefined); // a dead connection released it already
+    }
+  } finally {
+    await client.releaseConnection(connection);
+  }
 }
 
 /**
- * Brings the schema to the latest migration. Idempotent: when nothing is pending it only reads,
- * because knex's `latest()` takes the migration lock (a write) even with nothing to do.
+ * Brings the schema to the latest migration, idempotently; any number of replicas may start at
+ * once. MySQL: under the schema lock (see {@link withMysqlSchemaLock}). SQLite: a migration is one
+ * transaction, and lock conflicts are retried; when nothing is pending it only reads, because
+ * knex's `latest()` takes the migration lock (a write) even with nothing to do.
  */
 export async function migrateToLatest(db: Knex, dialect: SqlDialect): Promise<void> {
   const config: Knex.MigratorConfig = { migrationSource: migrationSource(dialect), tableName: MIGRATIONS_TABLE };
+  if (dialect === 'mysql') {
+    await withMysqlSchemaLock(db, async () => {
+      const [, pending] = (await db.migrate.list(config)) as [unknown[], unknown[]];
+      if (pending.length === 0) return;
+      // Holding the schema lock, no one else migrates: a taken knex lock is a leftover.
+      await db.migrate.forceFreeMigrationsLock(config);
+      await db.migrate.latest(config);
+    });
+    return;
+  }
   const deadline = performance.now() + BUSY_TIMEOUT_MS;
   let delayMs = 10;
   for (;;) {
