@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { IWatchResponse, Watcher } from 'etcd3';
 import type { Change, FeedEvent, FeedHandlers, FeedSubscription, Logger } from '@dynmcp/plugin';
 import { describeEtcdError, etcdError, isCompactedError } from './etcd-errors.js';
@@ -53,7 +54,8 @@ function deferred<T>(): Deferred<T> {
  */
 export function createEtcdFeed(options: EtcdFeedOptions): EtcdFeed {
   const { handlers, keys, logger } = options;
-  const stopped = deferred<void>();
+  // Everything the loop waits on is woken by close(): pauses, a pending load, a running watch.
+  const wakers = new Set<() => void>();
   let closed = false;
   let current: Watcher | undefined;
   let live = false;
@@ -75,13 +77,34 @@ export function createEtcdFeed(options: EtcdFeedOptions): EtcdFeed {
     }
   }
 
+  /** Resolves with `promise`'s outcome, or with `undefined` as soon as the feed closes. */
+  function untilClosed<T>(promise: Promise<T>): Promise<T | undefined> {
+    return new Promise((resolve, reject) => {
+      const wake = () => resolve(undefined);
+      wakers.add(wake);
+      promise.then(
+        (value) => {
+          wakers.delete(wake);
+          resolve(value);
+        },
+        (error: unknown) => {
+          wakers.delete(wake);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** A jittered pause (±20%, so replicas do not retry in lockstep) that close() cuts short. */
   function pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms * (0.8 + Math.random() * 0.4));
-      void stopped.promise.then(() => {
+      const wake = () => {
         clearTimeout(timer);
+        wakers.delete(wake);
         resolve();
-      });
+      };
+      const timer = setTimeout(wake, ms * (0.8 + Math.random() * 0.4));
+      wakers.add(wake);
     });
   }
 
@@ -111,7 +134,7 @@ export function createEtcdFeed(options: EtcdFeedOptions): EtcdFeed {
     return undefined;
   }
 
-  /** Stops listening to a watcher and cancels it without waiting for etcd to acknowledge. */
+  /** Stops listening to a watcher and cancels it; the promise settles when etcd acknowledges. */
   function release(watcher: Watcher, cancel: boolean): Promise<void> {
     watcher.removeAllListeners();
     // etcd3 may still emit on it; an 'error' without a listener would throw.
@@ -124,13 +147,13 @@ export function createEtcdFeed(options: EtcdFeedOptions): EtcdFeed {
 
   /** One cycle; resolves with why it ended (`undefined` when closed). */
   async function cycle(): Promise<unknown> {
-    let snapshot: RangeSnapshot;
+    let snapshot: RangeSnapshot | undefined;
     try {
-      snapshot = await options.loadSnapshot();
+      snapshot = await untilClosed(options.loadSnapshot());
     } catch (error) {
       return error;
     }
-    if (closed) return undefined;
+    if (closed || snapshot === undefined) return undefined;
     deliver({ type: 'snapshot', revision: snapshot.revision, records: snapshot.records });
     const applied = { revision: snapshot.revision };
 
@@ -156,11 +179,11 @@ export function createEtcdFeed(options: EtcdFeedOptions): EtcdFeed {
       cancelOnRelease = false;
       ended.resolve(etcdError(isCompactedError(error) ? 'DYNMCP_COMPACTED' : 'DYNMCP_WATCH_CANCELED', error));
     });
-    const reason = await Promise.race([ended.promise, stopped.promise]);
+    const reason = await untilClosed(ended.promise);
     clearTimeout(timer);
     if (closed) {
-      // A clean cancel on close, briefly: a stream to a dead etcd would never acknowledge it.
-      await Promise.race([release(watcher, cancelOnRelease), pause(1000)]);
+      // A clean cancel on close, but briefly: a stream to a dead etcd never acknowledges it.
+      await Promise.race([release(watcher, cancelOnRelease), sleep(1000, undefined, { ref: false })]);
       return undefined;
     }
     void release(watcher, cancelOnRelease);
@@ -173,13 +196,12 @@ export function createEtcdFeed(options: EtcdFeedOptions): EtcdFeed {
       live = false;
       const reason = await cycle();
       if (closed) return;
-      const wasLive = live;
+      // A watch that was live restarts at once; repeated failures back off.
+      if (live) backoffMs = options.initialBackoffMs;
       live = false;
       const text = describeEtcdError(reason);
       report({ connected: false, reason: text });
-      logger.info('etcd feed resyncing', { reason: text, retryInMs: wasLive ? options.initialBackoffMs : backoffMs });
-      // A watch that was live restarts quickly; repeated failures back off.
-      backoffMs = wasLive ? options.initialBackoffMs : backoffMs;
+      logger.info('etcd feed resyncing', { reason: text, retryInMs: backoffMs });
       await pause(backoffMs);
       backoffMs = Math.min(backoffMs * 2, options.maxBackoffMs);
     }
@@ -192,9 +214,9 @@ export function createEtcdFeed(options: EtcdFeedOptions): EtcdFeed {
   return {
     async close() {
       closed = true;
-      stopped.resolve();
+      for (const wake of [...wakers]) wake();
+      wakers.clear();
       await running;
-      if (current !== undefined) await release(current, true);
     },
   };
 }
