@@ -7,6 +7,7 @@ import {
   apiKeyAuthPlugin,
   createConfigRegistry,
   createSchemaCompiler,
+  etcdDataSourcePlugin,
   mysqlDataSourcePlugin,
   sqliteDataSourcePlugin,
   type ConfigRegistry,
@@ -53,7 +54,7 @@ function builtinPlugins(config: GatewayConfig, env: Readonly<Record<string, stri
   const { datasource } = config;
   const sqlitePath = datasource.sqlite.path;
   const feed = { pollIntervalMs: datasource.pollIntervalMs, tombstoneRetentionMs: datasource.tombstoneRetentionMs };
-  const { mysql } = datasource;
+  const { mysql, etcd } = datasource;
   const builtin = (plugin: DynmcpPlugin, options: Record<string, unknown>): PluginEntry => ({ plugin, options, source: 'built-in' });
   return [
     builtin(sqliteDataSourcePlugin, {
@@ -68,8 +69,16 @@ function builtinPlugins(config: GatewayConfig, env: Readonly<Record<string, stri
       pool: { min: 0, max: mysql.poolMax },
       ...feed,
     }),
+    builtin(etcdDataSourcePlugin, {
+      endpoints: etcd.endpoints,
+      prefix: etcd.prefix,
+      ...(etcd.username === '' ? {} : { username: etcd.username, password: etcd.password }),
+      tls: { caFile: etcd.caFile || undefined, certFile: etcd.certFile || undefined, keyFile: etcd.keyFile || undefined },
+      keepaliveMs: etcd.keepaliveMs,
+    }),
     builtin(apiKeyAuthPlugin, { adminKeys: config.admin.apiKeys, keys: config.auth.keys }),
     builtin(httpExecutorPlugin, {
+      client: config.executor.httpClient,
       defaultTimeoutMs: config.executor.timeoutMs,
       maxResponseBytes: config.executor.maxResponseBytes,
       env,

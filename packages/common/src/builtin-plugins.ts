@@ -1,6 +1,6 @@
 import { defineAuthPlugin, defineDataSourcePlugin, PLUGIN_API_VERSION } from '@dynmcp/plugin';
 import { createApiKeyAuthProvider, type ApiKeyAuthOptions } from './auth/index.js';
-import { createSqlDataSource, type SqlDataSourceOptions } from './datasource/index.js';
+import { createEtcdDataSource, createSqlDataSource, type EtcdDataSourceOptions, type SqlDataSourceOptions } from './datasource/index.js';
 
 const VERSION = '0.1.0';
 
@@ -23,6 +23,18 @@ export const mysqlDataSourcePlugin = defineDataSourcePlugin({
   apiVersion: PLUGIN_API_VERSION,
   create: ({ logger, options }) =>
     createSqlDataSource({ ...(options as Omit<SqlDataSourceOptions, 'client' | 'logger'>), client: 'mysql', logger }),
+});
+
+/**
+ * The built-in etcd datasource (etcd3 loads on `open()`). Options: `{ endpoints, prefix, username?,
+ * password?, tls?: { caFile?, certFile?, keyFile? }, keepaliveMs? }` (see {@link EtcdDataSourceOptions}).
+ */
+export const etcdDataSourcePlugin = defineDataSourcePlugin({
+  name: 'etcd',
+  version: VERSION,
+  apiVersion: PLUGIN_API_VERSION,
+  create: ({ logger, options }) =>
+    createEtcdDataSource({ ...(options as unknown as Omit<EtcdDataSourceOptions, 'logger'>), logger }),
 });
 
 /** The built-in API-key auth provider. Options: `{ adminKeys, keys? }` (see {@link ApiKeyAuthOptions}). */

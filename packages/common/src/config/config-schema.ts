@@ -209,6 +209,12 @@ export const configSchema = {
     },
   },
   executor: {
+    httpClient: {
+      doc: 'HTTP client of the http tool kind: undici (fast, default) or got; both honour the same limits.',
+      format: ['undici', 'got'],
+      default: 'undici',
+      env: 'DYNMCP_HTTP_CLIENT',
+    },
     timeoutMs: {
       doc: 'Upstream call timeout when a tool sets no ext_info.timeout_ms.',
       format: 'nat',

@@ -40,7 +40,7 @@ export interface GatewayConfig {
     mysql: { url: string; host: string; port: number; user: string; password: string; database: string; poolMax: number };
     tombstoneRetentionMs: number;
   };
-  executor: { timeoutMs: number; maxResponseBytes: number };
+  executor: { httpClient: 'undici' | 'got'; timeoutMs: number; maxResponseBytes: number };
   mcp: { sessionIdleTimeoutMs: number; maxSessions: number };
   log: { level: 'error' | 'warn' | 'info' | 'debug' | 'silent' };
 }

@@ -1,8 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { IWatchResponse, Watcher } from 'etcd3';
+import type { IDuplexStream, IWatchRequest, IWatchResponse } from 'etcd3';
 import type { Change, FeedEvent, FeedHandlers, FeedSubscription, Logger } from '@dynmcp/plugin';
 import { describeEtcdError, etcdError, isCompactedError } from './etcd-errors.js';
-import { decodeRecord, type EtcdKeys } from './etcd-keys.js';
+import { decodeRecord, prefixEnd, type EtcdKeys } from './etcd-keys.js';
 import type { RangeSnapshot } from './etcd-records.js';
 
 /** State of one feed, for the datasource's health. */
@@ -17,8 +16,8 @@ export interface EtcdFeedOptions {
   keys: EtcdKeys;
   /** One consistent read of everything under the prefix. */
   loadSnapshot(): Promise<RangeSnapshot>;
-  /** A new, not yet connected etcd3 watcher on the prefix from `startRevision`. */
-  openWatcher(startRevision: number): Watcher;
+  /** A new raw gRPC watch stream (etcd3's `watchClient.watch()`), one per cycle. */
+  openStream(): Promise<WatchStream>;
   /** Every change of this feed's state. */
   onState(state: EtcdFeedState): void;
   /** How long a new watcher may take to be created before the cycle starts over. */
@@ -28,6 +27,9 @@ export interface EtcdFeedOptions {
   maxBackoffMs: number;
   logger: Logger;
 }
+
+/** The raw watch stream of etcd's v3 API. */
+export type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
 
 /** A running feed. */
 export type EtcdFeed = FeedSubscription;
@@ -45,19 +47,19 @@ function deferred<T>(): Deferred<T> {
 
 /**
  * The watch loop of one `watch()`, research/reliability.md §1.6. Each cycle: read everything at
- * one revision R, deliver it as a snapshot, then watch from R+1 until the watcher breaks. Any break
- * (disconnect, watcher error, compaction, a watcher that never starts, a store whose revision went
- * backwards) ends the cycle: the watcher is cancelled and the next cycle starts with a full reload.
- * etcd3's own resume is never used: it moves its resume point past events it has not delivered and
- * loses them, and it drops a compacted watcher for good (§0 findings 1 and 2, §1.3).
- * Events are delivered from the watcher's callbacks and the loop, never concurrently.
+ * one revision R, deliver it as a snapshot, then watch from R+1 on a fresh gRPC stream until it
+ * breaks. Any break (stream error or end, cancellation by etcd such as compaction, a watch not
+ * created in time, a store whose revision went backwards) ends the cycle: the stream is dropped and
+ * the next cycle starts with a full reload. etcd3's WatchManager is not used at all: its resume
+ * moves the resume point past events it has not delivered and loses them, and it drops a compacted
+ * watcher for good (§0 findings 1 and 2, §1.3). Events are delivered one at a time, in order, from
+ * the loop and the stream's callbacks, never concurrently.
  */
 export function createEtcdFeed(options: EtcdFeedOptions): EtcdFeed {
   const { handlers, keys, logger } = options;
   // Everything the loop waits on is woken by close(): pauses, a pending load, a running watch.
   const wakers = new Set<() => void>();
   let closed = false;
-  let current: Watcher | undefined;
   let live = false;
 
   function deliver(event: FeedEvent): void {
@@ -134,18 +136,69 @@ export function createEtcdFeed(options: EtcdFeedOptions): EtcdFeed {
     return undefined;
   }
 
-  /** Stops listening to a watcher and cancels it; the promise settles when etcd acknowledges. */
-  function release(watcher: Watcher, cancel: boolean): Promise<void> {
-    watcher.removeAllListeners();
-    // etcd3 may still emit on it; an 'error' without a listener would throw.
-    watcher.on('error', () => {});
-    if (current === watcher) current = undefined;
-    // After an 'error' etcd3 has already removed the watcher; cancelling again would wait forever
-    // for an acknowledgement that never comes.
-    return cancel ? watcher.cancel().catch(() => {}) : Promise.resolve();
+  /**
+   * Ends a stream: half-close first, which etcd answers by ending it cleanly, then cancel, for a
+   * stream whose peer is gone. After `end()` the stream is no longer writable, so etcd3's own error
+   * hook (rpc.js WatchClient) does not mistake the cancellation for a failed host.
+   */
+  function release(stream: WatchStream): void {
+    try {
+      stream.end();
+      stream.cancel();
+    } catch {
+      // Already gone.
+    }
   }
 
-  /** One cycle; resolves with why it ended (`undefined` when closed). */
+  /** Watches from `applied.revision + 1` on a fresh stream; resolves with why the watch ended. */
+  async function watchOnce(applied: { revision: number }): Promise<unknown> {
+    let stream: WatchStream | undefined;
+    try {
+      stream = await untilClosed(options.openStream());
+    } catch (error) {
+      return error;
+    }
+    if (stream === undefined) return undefined;
+    const ended = deferred<unknown>();
+    let finished = false;
+    const finish = (reason: unknown) => {
+      if (finished) return;
+      finished = true;
+      ended.resolve(reason);
+    };
+    const timer = setTimeout(() => finish(etcdError('DYNMCP_WATCH_TIMEOUT')), options.watchTimeoutMs);
+    stream.on('data', (response: IWatchResponse) => {
+      if (finished) return;
+      if (response.canceled) {
+        // Compaction past our start revision, or a permission change: the history we need is gone.
+        const compacted = Number(response.compact_revision) > 0 || isCompactedError(new Error(response.cancel_reason));
+        finish(etcdError(compacted ? 'DYNMCP_COMPACTED' : 'DYNMCP_WATCH_CANCELED'));
+        return;
+      }
+      if (response.created) {
+        clearTimeout(timer);
+        if (!live) {
+          live = true;
+          report({ connected: true });
+        }
+      }
+      const reason = onData(response, applied);
+      if (reason !== undefined) finish(reason);
+    });
+    stream.on('error', (error: Error) => finish(etcdError('DYNMCP_CONNECTION_LOST', error)));
+    stream.on('end', () => finish(etcdError('DYNMCP_CONNECTION_LOST')));
+    const start = Buffer.from(keys.root);
+    stream.write({
+      create_request: { key: start, range_end: prefixEnd(start), start_revision: applied.revision + 1, progress_notify: true },
+    });
+    const reason = await untilClosed(ended.promise);
+    finished = true;
+    clearTimeout(timer);
+    release(stream);
+    return reason;
+  }
+
+  /** One cycle: load, deliver, watch; resolves with why it ended (`undefined` when closed). */
   async function cycle(): Promise<unknown> {
     let snapshot: RangeSnapshot | undefined;
     try {
@@ -155,39 +208,7 @@ export function createEtcdFeed(options: EtcdFeedOptions): EtcdFeed {
     }
     if (closed || snapshot === undefined) return undefined;
     deliver({ type: 'snapshot', revision: snapshot.revision, records: snapshot.records });
-    const applied = { revision: snapshot.revision };
-
-    const ended = deferred<unknown>();
-    let cancelOnRelease = true;
-    const watcher = options.openWatcher(applied.revision + 1);
-    current = watcher;
-    const timer = setTimeout(() => ended.resolve(etcdError('DYNMCP_WATCH_TIMEOUT')), options.watchTimeoutMs);
-    watcher.on('connected', () => {
-      clearTimeout(timer);
-      if (!live) {
-        live = true;
-        report({ connected: true });
-      }
-    });
-    watcher.on('data', (response: IWatchResponse) => {
-      const reason = onData(response, applied);
-      if (reason !== undefined) ended.resolve(reason);
-    });
-    watcher.on('disconnected', (error: Error) => ended.resolve(etcdError('DYNMCP_CONNECTION_LOST', error)));
-    watcher.on('end', () => ended.resolve(etcdError('DYNMCP_WATCH_CANCELED')));
-    watcher.on('error', (error: Error) => {
-      cancelOnRelease = false;
-      ended.resolve(etcdError(isCompactedError(error) ? 'DYNMCP_COMPACTED' : 'DYNMCP_WATCH_CANCELED', error));
-    });
-    const reason = await untilClosed(ended.promise);
-    clearTimeout(timer);
-    if (closed) {
-      // A clean cancel on close, but briefly: a stream to a dead etcd never acknowledges it.
-      await Promise.race([release(watcher, cancelOnRelease), sleep(1000, undefined, { ref: false })]);
-      return undefined;
-    }
-    void release(watcher, cancelOnRelease);
-    return reason;
+    return watchOnce({ revision: snapshot.revision });
   }
 
   async function run(): Promise<void> {
@@ -197,11 +218,13 @@ export function createEtcdFeed(options: EtcdFeedOptions): EtcdFeed {
       const reason = await cycle();
       if (closed) return;
       // A watch that was live restarts at once; repeated failures back off.
-      if (live) backoffMs = options.initialBackoffMs;
+      const wasLive = live;
+      if (wasLive) backoffMs = options.initialBackoffMs;
       live = false;
       const text = describeEtcdError(reason);
       report({ connected: false, reason: text });
-      logger.info('etcd feed resyncing', { reason: text, retryInMs: backoffMs });
+      // Once per break; the retries of an outage go to debug (the datasource logs the outage).
+      logger[wasLive ? 'info' : 'debug']('etcd feed resyncing', { reason: text, retryInMs: backoffMs });
       await pause(backoffMs);
       backoffMs = Math.min(backoffMs * 2, options.maxBackoffMs);
     }

@@ -149,6 +149,7 @@ export async function writeRecord(db: Knex, dialect: SqlDialect, write: RecordWr
     if (ifRevision !== undefined && ifRevision !== current) throw preconditionFailed(kind, id, current, ifRevision);
     if (text === null && current === 0) return undefined;
     const revision = counter.head + 1;
+    if (!Number.isSafeInteger(revision)) throw storeError('DYNMCP_BAD_REVISION');
     const row = { value: text, revision, deleted: text === null, updated_at: now };
     if (existing === undefined) await trx(RECORDS_TABLE).insert({ kind, id, ...row });
     else await trx(RECORDS_TABLE).where({ kind, id }).update(row);

@@ -3,7 +3,7 @@ import type http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
-import { createHttpExecutor } from './http-executor.js';
+import { HTTP_CLIENTS, createHttpExecutor } from './http-executor.js';
 import { callContext, firstText, httpTool, startUpstream } from '../test-support/test-upstream.js';
 import type { RecordedRequest, TestUpstream } from '../test-support/test-upstream.js';
 
@@ -56,11 +56,11 @@ async function eventually(check: () => boolean, ms = 2_000): Promise<void> {
   }
 }
 
-describe('http executor: limits', () => {
+for (const client of HTTP_CLIENTS) describe(`http executor: limits (${client})`, () => {
   let upstream: TestUpstream;
   const produced = { written: 0 };
   let gzipBomb: Buffer;
-  const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: CAP, env: {} });
+  const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: CAP, env: {}, client });
 
   const routes: Record<string, (request: RecordedRequest, res: http.ServerResponse) => void> = {
     // Accepts and never answers (reliability.md §6 item 17).
@@ -163,7 +163,7 @@ describe('http executor: limits', () => {
   });
 
   it('answers calls after close() with an error', async () => {
-    const closing = createHttpExecutor({ defaultTimeoutMs: 1_000, maxResponseBytes: CAP, env: {} });
+    const closing = createHttpExecutor({ defaultTimeoutMs: 1_000, maxResponseBytes: CAP, env: {}, client });
     await closing.close();
     const outcome = await closing.execute(httpTool({ domain: upstream.origin, path: '/hang' }), {}, callContext());
     assert.equal(outcome.result.isError, true);

@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { createHttpExecutor, MAX_REDIRECTS } from './http-executor.js';
+import { HTTP_CLIENTS, createHttpExecutor, MAX_REDIRECTS } from './http-executor.js';
 import { callContext, firstText, httpTool, startUpstream } from '../test-support/test-upstream.js';
 import type { RecordedRequest, TestUpstream } from '../test-support/test-upstream.js';
 
 // 1×1 transparent PNG.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
 
-describe('http executor: upstream answers', () => {
+for (const client of HTTP_CLIENTS) describe(`http executor: upstream answers (${client})`, () => {
   let upstream: TestUpstream;
   let elsewhere: TestUpstream;
-  const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: 1_000_000, env: {} });
+  const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: 1_000_000, env: {}, client });
 
   // Routes by path, so one upstream serves every case of this suite.
   const routes: Record<string, (request: RecordedRequest, res: http.ServerResponse) => void> = {

@@ -1,16 +1,27 @@
-import http from 'node:http';
-import https from 'node:https';
 import { GatewayError, isGatewayError } from '@dynmcp/plugin';
 import type { ToolCallContext, ToolCallOutcome, ToolDefinition, ToolExecutor } from '@dynmcp/plugin';
-import got, { MaxRedirectsError, RequestError, TimeoutError } from 'got';
-import type { PlainResponse } from 'got';
 import type { EnvSource } from './env-template.js';
 import { compileHttpTool } from './http-tool-config.js';
 import type { CompiledHttpTool } from './http-tool-config.js';
 import { buildHttpRequest } from './request-builder.js';
 import type { BuiltRequest } from './request-builder.js';
+import { createGotTransport } from './got-transport.js';
 import { errorOutcome, mapUpstreamAnswer } from './response-mapper.js';
-import type { UpstreamAnswer } from './response-mapper.js';
+import {
+  CONNECT_TIMEOUT_MS,
+  MAX_REDIRECTS,
+  REDIRECT_STATUSES,
+  redirectTarget,
+  TransportError,
+  type Transport,
+} from './transport.js';
+import { createUndiciTransport } from './undici-transport.js';
+
+export { MAX_REDIRECTS } from './transport.js';
+
+/** The HTTP clients the executor can use; both honour the same limits. */
+export const HTTP_CLIENTS = ['undici', 'got'] as const;
+export type HttpClientName = (typeof HTTP_CLIENTS)[number];
 
 /** Options of {@link createHttpExecutor}. */
 export interface HttpExecutorOptions {
@@ -23,6 +34,11 @@ export interface HttpExecutorOptions {
    * process environment; tests pass their own object.
    */
   env: Readonly<Record<string, string | undefined>>;
+  /**
+   * The HTTP client: `undici` (default; several times cheaper per call) or `got` (the design
+   * card's client, kept selectable so the benchmark compares both end to end).
+   */
+  client?: HttpClientName;
 }
 
 /** The built-in executor of `http` tools. */
@@ -34,107 +50,6 @@ export interface HttpExecutor extends ToolExecutor {
   close(): Promise<void>;
 }
 
-/** How many same-origin redirects a call follows before giving up. */
-export const MAX_REDIRECTS = 5;
-// Connecting should never need long; the total budget still bounds it when the call timeout is lower.
-const CONNECT_TIMEOUT_MS = 10_000;
-const REDIRECT_STATUSES: ReadonlySet<number> = new Set([300, 301, 302, 303, 307, 308]);
-// got ends a bodiless stream request by itself only for these; the others wait for a piped body.
-const SELF_ENDING_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
-
-/** Thrown inside {@link fetchBounded} when the decoded body passes the cap. */
-class ResponseTooLargeError extends Error {}
-
-interface FetchLimits {
-  origin: string;
-  timeoutMs: number;
-  maxBytes: number;
-  signal: AbortSignal;
-  agents: { http: http.Agent; https: https.Agent };
-  /** Called once the final answer's status is known, so failures while reading the body can report it. */
-  onStatus(status: number): void;
-}
-
-interface Fetched {
-  answer: UpstreamAnswer;
-  location: string | undefined;
-}
-
-/** The URL `location` points to, resolved against `base`; `undefined` when absent or unparsable. */
-function redirectTarget(location: string | undefined, base: string): URL | undefined {
-  if (location === undefined) return undefined;
-  try {
-    return new URL(location, base);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Sends `request` and reads the decoded body, destroying the request as soon as the body passes
- * `maxBytes`: memory stays under the cap plus one chunk, whatever the upstream sends (a gzip bomb is
- * counted after inflation, since got decompresses before the stream hands data out). Same-origin
- * redirects are followed; any other is returned as the 3xx answer it is.
- */
-function fetchBounded(request: BuiltRequest, limits: FetchLimits): Promise<Fetched> {
-  const { method, body } = request;
-  return new Promise((resolve, reject) => {
-    const stream = got.stream(request.url, {
-      method,
-      headers: request.headers,
-      // An empty body ends bodiless DELETE/PATCH/OPTIONS/POST/PUT requests (sent with content-length 0).
-      body: body ?? (SELF_ENDING_METHODS.has(method) ? undefined : ''),
-      allowGetBody: method === 'GET' && body !== undefined,
-      agent: limits.agents,
-      retry: { limit: 0 },
-      throwHttpErrors: false,
-      decompress: true,
-      followRedirect: (response: PlainResponse) =>
-        redirectTarget(response.headers.location, response.url)?.origin === limits.origin,
-      maxRedirects: MAX_REDIRECTS,
-      timeout: { request: limits.timeoutMs, connect: Math.min(limits.timeoutMs, CONNECT_TIMEOUT_MS) },
-      signal: limits.signal,
-    });
-    let response: PlainResponse | undefined;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    stream.once('response', (answer: PlainResponse) => {
-      response = answer;
-      limits.onStatus(answer.statusCode);
-    });
-    stream.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limits.maxBytes) {
-        reject(new ResponseTooLargeError());
-        stream.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    stream.on('error', reject);
-    stream.once('end', () => {
-      if (response === undefined) {
-        reject(new Error('upstream stream ended without a response'));
-        return;
-      }
-      const contentType = response.headers['content-type'];
-      const location = response.headers.location;
-      resolve({
-        answer: {
-          status: response.statusCode,
-          statusText: response.statusMessage ?? '',
-          contentType,
-          body: Buffer.concat(chunks, size),
-          url: response.url,
-        },
-        location,
-      });
-    });
-    // A stream destroyed without an error emits neither 'end' nor 'error'; settle anyway (no-op otherwise).
-    stream.once('close', () => reject(Object.assign(new Error('upstream stream closed'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })));
-  });
-}
-
 interface FailureContext {
   timeoutMs: number;
   maxBytes: number;
@@ -142,23 +57,23 @@ interface FailureContext {
   status: number | undefined;
 }
 
-/** Maps a transport failure to a result. Only codes and limits are reported: got's messages hold URLs. */
+/** Maps a transport failure to a result. Only codes and limits are reported: client messages hold URLs. */
 function failureOutcome(error: unknown, context: FailureContext): ToolCallOutcome {
   const { status } = context;
-  if (error instanceof ResponseTooLargeError) {
-    return errorOutcome(`upstream response too large (over ${context.maxBytes} bytes)`, status);
-  }
   if (context.signal.aborted) return errorOutcome('upstream request cancelled', status);
-  if (error instanceof TimeoutError) {
-    const message =
-      error.event === 'request'
-        ? `upstream timed out after ${context.timeoutMs} ms`
-        : `upstream connection timed out after ${Math.min(context.timeoutMs, CONNECT_TIMEOUT_MS)} ms`;
-    return errorOutcome(message, status);
+  const failure = error instanceof TransportError ? error.failure : { kind: 'failed' as const, code: 'UNKNOWN' };
+  switch (failure.kind) {
+    case 'too-large':
+      return errorOutcome(`upstream response too large (over ${context.maxBytes} bytes)`, status);
+    case 'timeout':
+      return errorOutcome(`upstream timed out after ${context.timeoutMs} ms`, status);
+    case 'connect-timeout':
+      return errorOutcome(`upstream connection timed out after ${Math.min(context.timeoutMs, CONNECT_TIMEOUT_MS)} ms`, status);
+    case 'too-many-redirects':
+      return errorOutcome(`upstream redirected more than ${MAX_REDIRECTS} times`, status);
+    case 'failed':
+      return errorOutcome(`upstream request failed: ${failure.code}`, status);
   }
-  if (error instanceof MaxRedirectsError) return errorOutcome(`upstream redirected more than ${MAX_REDIRECTS} times`, status);
-  const code = error instanceof RequestError || (error instanceof Error && 'code' in error) ? (error as { code?: unknown }).code : undefined;
-  return errorOutcome(`upstream request failed: ${typeof code === 'string' ? code : 'UNKNOWN'}`, status);
 }
 
 function positiveInteger(value: number, name: string): number {
@@ -170,15 +85,15 @@ function positiveInteger(value: number, name: string): number {
 
 /**
  * Creates the executor of the built-in `http` tool kind: it builds the upstream request from the
- * definition and the call's arguments (see {@link buildHttpRequest}), sends it with got over
- * keep-alive agents (no retries yet, per-tool timeout, same-origin redirects only, response cap
- * counted after decompression) and maps the answer with {@link mapUpstreamAnswer}.
+ * definition and the call's arguments (see {@link buildHttpRequest}), sends it over a transport
+ * (undici or got) over keep-alive connections (no retries yet, per-tool timeout, same-origin
+ * redirects only, response cap counted after decompression) and maps the answer with {@link mapUpstreamAnswer}.
  */
 export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
   const defaultTimeoutMs = positiveInteger(options.defaultTimeoutMs, 'defaultTimeoutMs');
   const defaultMaxBytes = positiveInteger(options.maxResponseBytes, 'maxResponseBytes');
-  // One pair per executor, so connections to an upstream are reused across calls and tools.
-  const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+  // One transport per executor, so connections to an upstream are reused across calls and tools.
+  const transport: Transport = options.client === 'got' ? createGotTransport() : createUndiciTransport();
   let closed = false;
 
   async function send(tool: CompiledHttpTool, request: BuiltRequest, context: ToolCallContext): Promise<ToolCallOutcome> {
@@ -186,12 +101,11 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
     const maxBytes = tool.maxResponseBytes ?? defaultMaxBytes;
     let status: number | undefined;
     try {
-      const { answer, location } = await fetchBounded(request, {
+      const { answer, location } = await transport.fetch(request, {
         origin: tool.origin,
         timeoutMs,
         maxBytes,
         signal: context.signal,
-        agents,
         onStatus: (value) => (status = value),
       });
       const target = REDIRECT_STATUSES.has(answer.status) ? redirectTarget(location, answer.url) : undefined;
@@ -242,8 +156,7 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
     },
     async close() {
       closed = true;
-      agents.http.destroy();
-      agents.https.destroy();
+      await transport.close();
     },
   };
 }

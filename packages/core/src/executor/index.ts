@@ -22,3 +22,5 @@ export type { BuiltRequest, RequestBuild } from './request-builder.js';
 export { EXCERPT_BYTES, bodyExcerpt, errorOutcome, mapUpstreamAnswer } from './response-mapper.js';
 export type { ResponseMapping, UpstreamAnswer } from './response-mapper.js';
 export { httpExecutorPlugin } from './http-executor-plugin.js';
+export { HTTP_CLIENTS } from './http-executor.js';
+export type { HttpClientName } from './http-executor.js';

@@ -1,0 +1,63 @@
+import type { BuiltRequest } from './request-builder.js';
+import type { UpstreamAnswer } from './response-mapper.js';
+
+/** How many same-origin redirects a call follows before giving up. */
+export const MAX_REDIRECTS = 5;
+/** Connecting should never need long; the call's own timeout still bounds it when lower. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/** Statuses that redirect. */
+export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([300, 301, 302, 303, 307, 308]);
+
+/** The limits one upstream call runs under. */
+export interface TransportLimits {
+  /** The configured origin; redirects elsewhere are not followed. */
+  origin: string;
+  timeoutMs: number;
+  /** Cap of the decoded body. */
+  maxBytes: number;
+  signal: AbortSignal;
+  /** Called once the final answer's status is known, so failures while reading the body can report it. */
+  onStatus(status: number): void;
+}
+
+/** What a transport returns: the final answer and its `location` header (for a refused redirect). */
+export interface Fetched {
+  answer: UpstreamAnswer;
+  location: string | undefined;
+}
+
+/** Why a call failed, in transport-neutral terms (messages of HTTP clients hold URLs: not kept). */
+export type TransportFailure =
+  | { kind: 'too-large' }
+  | { kind: 'timeout' }
+  | { kind: 'connect-timeout' }
+  | { kind: 'too-many-redirects' }
+  | { kind: 'failed'; code: string };
+
+/** A failed call; `failure` says why. */
+export class TransportError extends Error {
+  constructor(readonly failure: TransportFailure) {
+    super(failure.kind === 'failed' ? `upstream request failed: ${failure.code}` : failure.kind);
+    this.name = 'TransportError';
+  }
+}
+
+/**
+ * How the http executor talks to upstreams. Both implementations keep connections alive, follow
+ * at most {@link MAX_REDIRECTS} redirects and only within the origin, bound the whole call by
+ * `timeoutMs`, honour `signal`, and stop reading as soon as the decoded body passes `maxBytes`.
+ */
+export interface Transport {
+  fetch(request: BuiltRequest, limits: TransportLimits): Promise<Fetched>;
+  close(): Promise<void>;
+}
+
+/** The origin `location` points to, relative to `base`, or `undefined` when it does not parse. */
+export function redirectTarget(location: string | undefined, base: string): URL | undefined {
+  if (location === undefined) return undefined;
+  try {
+    return new URL(location, base);
+  } catch {
+    return undefined;
+  }
+}
