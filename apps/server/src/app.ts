@@ -2,12 +2,11 @@ import express, { type ErrorRequestHandler } from 'express';
 import type { ConfigRegistry } from '@dynmcp/common';
 import type { McpGateway } from '@dynmcp/core';
 import { GatewayError, type AuthProvider, type Logger } from '@dynmcp/plugin';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { createAdminRouter } from './admin/admin-router.js';
 import type { AdminService } from './admin/admin-service.js';
 import { sendError, toGatewayError } from './http/envelope.js';
-import { requireInstanceAccess } from './http/mcp-auth.js';
-import { createMcpRoute } from './http/mcp-route.js';
+import { createMcpFront } from './http/mcp-front.js';
 import { requestContext } from './http/request-context.js';
 
 /** Everything the HTTP app needs; `main()` builds these, tests may build their own. */
@@ -21,8 +20,19 @@ export interface AppDeps {
   bodyLimitBytes: number;
 }
 
-/** Builds the Express app without listening: `/admin`, `/mcp/:instanceId`, `/healthz`, `/readyz`. */
-export function createApp(deps: AppDeps): express.Express {
+/**
+ * Builds the gateway's request listener without listening: `/mcp/<instanceId>` served on node:http
+ * directly (the hot path), everything else (`/admin`, `/healthz`, `/readyz`) by an Express app.
+ */
+export function createApp(deps: AppDeps): RequestListener {
+  const mcp = createMcpFront({
+    gateway: deps.gateway,
+    registry: deps.registry,
+    authProviders: deps.authProviders,
+    guard: deps.mcpGuard,
+    bodyLimitBytes: deps.bodyLimitBytes,
+    logger: deps.logger,
+  });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -45,16 +55,6 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(status.ready ? 200 : 503).json(body);
   });
 
-  app.all(
-    '/mcp/:instanceId',
-    createMcpRoute({
-      gateway: deps.gateway,
-      guard: deps.mcpGuard,
-      access: requireInstanceAccess(deps.authProviders, deps.registry),
-      bodyLimitBytes: deps.bodyLimitBytes,
-    }),
-  );
-
   app.use(
     '/admin',
     createAdminRouter({
@@ -74,5 +74,7 @@ export function createApp(deps: AppDeps): express.Express {
     sendError(res, gatewayError);
   };
   app.use(onError);
-  return app;
+  return (req, res) => {
+    if (!mcp(req, res)) app(req, res);
+  };
 }

@@ -1,38 +1,38 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ConfigRegistry } from '@dynmcp/common';
-import { isGatewayError, mayUseInstance, type AuthProvider } from '@dynmcp/plugin';
+import { isGatewayError, mayUseInstance, type AuthProvider, type Principal } from '@dynmcp/plugin';
 import { authenticate, UNAUTHORIZED_MESSAGE } from './authenticate.js';
 
-const jsonRpcError = (res: Response, status: number, code: number, message: string) =>
-  res.status(status).json({ jsonrpc: '2.0', id: null, error: { code, message } });
+/** The outcome of {@link checkInstanceAccess}: go on (with the principal, if any), or refuse. */
+export type AccessDecision =
+  | { allowed: true; principal?: Principal }
+  | { allowed: false; status: 401 | 404; message: string };
 
 /**
- * Protects `/mcp/:instanceId`. A public instance is served to anyone. Otherwise the caller needs a
- * credential an auth provider accepts (401 otherwise, one body whether the instance exists or not)
- * and access to the instance (else the same 404 as an unknown instance, so a principal learns
- * nothing about instances it may not use).
+ * Decides whether a request may use `/mcp/<instanceId>`. A public instance is served to anyone.
+ * Otherwise the caller needs a credential an auth provider accepts (401 otherwise, one message
+ * whether the instance exists or not) and access to the instance (else the same 404 as an unknown
+ * instance, so a principal learns nothing about instances it may not use). Before the first
+ * configuration load nothing is known: the request goes on and the gateway answers 503.
  */
-export function requireInstanceAccess(providers: readonly AuthProvider[], registry: ConfigRegistry) {
-  return async (req: Request, res: Response, next: NextFunction) => {
-    const instanceId = req.params.instanceId as string;
-    // Before the first load nothing is known; the gateway answers 503 itself.
-    if (!registry.status().loaded) return next();
-    const instance = registry.instance(instanceId)?.definition;
-    if (instance?.public === true) return next();
-    let principal;
-    try {
-      principal = await authenticate(providers, { headers: req.headers });
-    } catch (error) {
-      if (!isGatewayError(error) || error.code !== 'UNAUTHORIZED') return next(error);
-    }
-    if (principal === undefined) {
-      res.setHeader('www-authenticate', 'Bearer');
-      return jsonRpcError(res, 401, -32001, `Unauthorized: ${UNAUTHORIZED_MESSAGE}`);
-    }
-    req.principal = principal;
-    if (instance === undefined || !mayUseInstance(principal, instance)) {
-      return jsonRpcError(res, 404, -32001, `Unknown MCP instance "${instanceId}"`);
-    }
-    next();
-  };
+export async function checkInstanceAccess(
+  providers: readonly AuthProvider[],
+  registry: ConfigRegistry,
+  instanceId: string,
+  headers: IncomingHttpHeaders,
+): Promise<AccessDecision> {
+  if (!registry.status().loaded) return { allowed: true };
+  const instance = registry.instance(instanceId)?.definition;
+  if (instance?.public === true) return { allowed: true };
+  let principal: Principal | undefined;
+  try {
+    principal = await authenticate(providers, { headers });
+  } catch (error) {
+    if (!isGatewayError(error) || error.code !== 'UNAUTHORIZED') throw error;
+  }
+  if (principal === undefined) return { allowed: false, status: 401, message: `Unauthorized: ${UNAUTHORIZED_MESSAGE}` };
+  if (instance === undefined || !mayUseInstance(principal, instance)) {
+    return { allowed: false, status: 404, message: `Unknown MCP instance "${instanceId}"` };
+  }
+  return { allowed: true, principal };
 }
