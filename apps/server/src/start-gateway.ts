@@ -133,6 +133,7 @@ export async function startGateway(
       serverInfo: SERVER_INFO,
       sessionIdleTimeoutMs: config.mcp.sessionIdleTimeoutMs,
       maxSessions: config.mcp.maxSessions,
+      toolsPageSize: config.mcp.toolsPageSize,
       maxRequestBodySize: config.server.bodyLimitBytes,
     });
     closers.push(() => gateway.close());

@@ -119,7 +119,8 @@ describe('admin API', () => {
     const viaHeader = await fetch(`${gw.url}/admin/tds`, { headers: { 'x-api-key': TEST_KEY } });
     assert.equal(viaHeader.status, 200);
     const bodies: string[] = [];
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { 'x-api-key': 'w' }, { authorization: `Basic ${TEST_KEY}` }]) {
+    const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong' }, { 'x-api-key': 'w' }, { authorization: `Basic ${TEST_KEY}` }];
+    for (const headers of attempts) {
       for (const path of ['/admin/tds', '/admin/ids/anything', '/admin/tds/x']) {
         const res = await fetch(`${gw.url}${path}`, { headers });
         assert.equal(res.status, 401, `${path} ${JSON.stringify(headers)}`);

@@ -77,7 +77,8 @@ describe('auth: admin keys, scoped keys, public instances', () => {
   test('missing or wrong credentials on /mcp: 401 with the same body whether the instance exists or not', async () => {
     const bodies = new Set<string>();
     for (const instance of ['shop-a', 'no-such-instance']) {
-      for (const headers of [{}, bearer('wrong-key'), { 'x-api-key': 'nope' }]) {
+      const attempts: Array<Record<string, string>> = [{}, bearer('wrong-key'), { 'x-api-key': 'nope' }];
+      for (const headers of attempts) {
         const res = await mcp(instance, headers);
         assert.equal(res.status, 401, `${instance} ${JSON.stringify(headers)}`);
         assert.equal(res.headers.get('www-authenticate'), 'Bearer');

@@ -59,8 +59,8 @@ const slow = (upstream: string) => ({
   tds_ext_info: { domain: upstream, method: 'GET', path: '/slow', ext_info: { timeout_ms: 300 } },
 });
 
-const textOf = (result: { content?: unknown }) =>
-  ((result.content ?? []) as Array<{ type: string; text?: string }>).map((block) => block.text ?? '').join('\n');
+const textOf = (result: unknown) =>
+  (((result as { content?: unknown }).content ?? []) as Array<{ type: string; text?: string }>).map((block) => block.text ?? '').join('\n');
 
 describe('MCP endpoint with the official clients', () => {
   let gw: TestGateway;

@@ -7,7 +7,6 @@ const REASONS: Record<string, string> = {
   GRPCUnavailableError: 'connection unavailable',
   GRPCDeadlineExceededError: 'timed out',
   GRPCCancelledError: 'call cancelled',
-  GRPCConnectFailedError: 'connection failed',
   GRPCInternalError: 'internal error',
   GRPCResourceExhastedError: 'resource exhausted',
   GRPCInvalidArgumentError: 'request rejected',
@@ -17,7 +16,6 @@ const REASONS: Record<string, string> = {
   EtcdPermissionDeniedError: 'permission denied',
   EtcdInvalidAuthTokenError: 'invalid auth token',
   EtcdWatchStreamEnded: 'watch stream ended',
-  BrokenCircuitError: 'connection unavailable',
   ClientClosedError: 'closed',
 };
 
@@ -58,12 +56,6 @@ export function describeEtcdError(error: unknown): string {
   // A watcher cancelled by etcd arrives as a plain EtcdError "Watcher canceled: <reason>".
   if (name === 'EtcdError') return 'etcd error';
   return 'unexpected error';
-}
-
-/** True when an etcd3 watch error says its start revision was compacted away. */
-export function isCompactedError(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : '';
-  return /compact/i.test(message);
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { IDuplexStream, IWatchRequest, IWatchResponse } from 'etcd3';
 import type { Change, FeedEvent, FeedHandlers, FeedSubscription, Logger } from '@dynmcp/plugin';
-import { describeEtcdError, etcdError, isCompactedError } from './etcd-errors.js';
+import { describeEtcdError, etcdError } from './etcd-errors.js';
 import { decodeRecord, prefixEnd, type EtcdKeys } from './etcd-keys.js';
 import type { RangeSnapshot } from './etcd-records.js';
 
@@ -137,9 +137,8 @@ export function createEtcdFeed(options: EtcdFeedOptions): EtcdFeed {
   }
 
   /**
-   * Ends a stream: half-close first, which etcd answers by ending it cleanly, then cancel, for a
-   * stream whose peer is gone. After `end()` the stream is no longer writable, so etcd3's own error
-   * hook (rpc.js WatchClient) does not mistake the cancellation for a failed host.
+   * Drops a stream. `end()` first: a stream that is no longer writable is not reported by etcd3's
+   * error hook (rpc.js WatchClient) as a failed host when the cancellation surfaces as an error.
    */
   function release(stream: WatchStream): void {
     try {
@@ -171,7 +170,7 @@ export function createEtcdFeed(options: EtcdFeedOptions): EtcdFeed {
       if (finished) return;
       if (response.canceled) {
         // Compaction past our start revision, or a permission change: the history we need is gone.
-        const compacted = Number(response.compact_revision) > 0 || isCompactedError(new Error(response.cancel_reason));
+        const compacted = Number(response.compact_revision) > 0 || /compact/i.test(response.cancel_reason ?? '');
         finish(etcdError(compacted ? 'DYNMCP_COMPACTED' : 'DYNMCP_WATCH_CANCELED'));
         return;
       }

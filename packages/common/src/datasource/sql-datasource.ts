@@ -122,6 +122,8 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   const retentionMs = options.tombstoneRetentionMs ?? DEFAULT_TOMBSTONE_RETENTION_MS;
   const pruneEveryMs = Math.min(PRUNE_EVERY_MS, Math.max(retentionMs / 2, pollIntervalMs));
+  // Built now, so a malformed connection URL fails here, like a missing one, not at every open().
+  const config = knexConfig(options, logger);
 
   let db: Knex | undefined;
   let opening: Promise<void> | undefined;
@@ -191,7 +193,7 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
       if (dialect === 'sqlite') await mkdir(dirname(options.filename as string), { recursive: true });
       const { default: createKnex } = await import('knex');
       try {
-        knex = createKnex(knexConfig(options, logger));
+        knex = createKnex(config);
       } catch (error) {
         // Knex loads the driver here and throws a plain Error (no code) when it is not installed.
         throw storeError('DYNMCP_NO_DRIVER', error);

@@ -31,23 +31,26 @@ export const DEFAULT_MYSQL_LIMITS: MysqlLimits = {
   idleTimeoutMs: 30_000,
 };
 
-/** mysql2 connection errors that leave the connection unusable (fatal) or say it is gone. */
+/**
+ * Errors that say the connection was already dead when used: killed, or closed by a server that
+ * restarted while it idled in the pool. Not time-outs: a server that does not answer will not
+ * answer a second attempt either.
+ */
 const CONNECTION_GONE = new Set([
   'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
   'ECONNRESET',
   'EPIPE',
-  'ETIMEDOUT',
   // MariaDB's answer on a connection killed with KILL CONNECTION (1927), MySQL's shutdown notice.
   'ER_CONNECTION_KILLED',
   'ER_SERVER_SHUTDOWN',
 ]);
 
-/** True when `error` says the connection it ran on is dead, so the same read on another may work. */
+/** True when `error` says its connection was dead, so the same work on a fresh one may succeed. */
 export function isConnectionGone(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { code, fatal } = error as { code?: unknown; fatal?: unknown };
-  return fatal === true || (typeof code === 'string' && CONNECTION_GONE.has(code));
+  // mysql2's "Can't add new command when connection is in closed state" is fatal without a code.
+  return (typeof code === 'string' && CONNECTION_GONE.has(code)) || (fatal === true && code === undefined);
 }
 
 /**

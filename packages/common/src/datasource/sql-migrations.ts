@@ -31,6 +31,8 @@ const MIGRATIONS: readonly SchemaMigration[] = [
           table.integer('id').primary();
           table.bigInteger('revision').notNullable();
           table.bigInteger('min_retained').notNullable();
+          // InnoDB whatever the server's default engine: row locks and transactions are the design.
+          if (dialect === 'mysql') table.engine('InnoDB');
         });
       }
       await db(REVISION_TABLE).insert({ id: 1, revision: 0, min_retained: 0 }).onConflict('id').ignore();
@@ -47,6 +49,7 @@ const MIGRATIONS: readonly SchemaMigration[] = [
         table.primary(['kind', 'id']);
         table.index(['revision'], 'dynmcp_records_revision_idx');
         if (dialect === 'mysql') {
+          table.engine('InnoDB');
           // Binary collation: ids are case-sensitive, and MySQL's default collation would make
           // `Foo` and `foo` collide on the primary key and order differently from SQLite.
           table.charset('utf8mb4');
@@ -98,10 +101,11 @@ async function withMysqlSchemaLock(db: Knex, work: () => Promise<void>): Promise
   try {
     const deadline = performance.now() + MYSQL_MIGRATION_WAIT_MS;
     for (;;) {
-      // One second per attempt, well inside the per-statement time limit.
-      const [rows] = (await db.raw(`SELECT GET_LOCK(${MYSQL_LOCK_NAME}, 1) AS got`).connection(connection)) as [Array<{ got: unknown }>];
+      // Timeout 0 and the waiting done here: a server-side wait could outlast the statement limit.
+      const [rows] = (await db.raw(`SELECT GET_LOCK(${MYSQL_LOCK_NAME}, 0) AS got`).connection(connection)) as [Array<{ got: unknown }>];
       if (Number(rows[0]?.got) === 1) break;
       if (performance.now() > deadline) throw storeError('DYNMCP_MIGRATION_LOCKED');
+      await sleep(100 + Math.random() * 100);
     }
     try {
       await work();

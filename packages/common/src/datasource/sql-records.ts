@@ -74,23 +74,32 @@ async function inWriteTransaction<T>(
 ): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     let committing = false;
+    let failure: unknown;
     try {
       return await db.transaction(async (trx) => {
-        if (dialect === 'sqlite') {
-          // Knex opens SQLite transactions with a deferred BEGIN. Making the first statement a write
-          // takes the write lock before anything is read (BEGIN IMMEDIATE semantics): a concurrent
-          // writer fails fast with SQLITE_BUSY and retries, instead of both reading the same counter.
-          await trx(REVISION_TABLE).where({ id: 1 }).update({ revision: trx.raw('??', ['revision']) });
+        try {
+          if (dialect === 'sqlite') {
+            // Knex opens SQLite transactions with a deferred BEGIN. Making the first statement a write
+            // takes the write lock before anything is read (BEGIN IMMEDIATE semantics): a concurrent
+            // writer fails fast with SQLITE_BUSY and retries, instead of both reading the same counter.
+            await trx(REVISION_TABLE).where({ id: 1 }).update({ revision: trx.raw('??', ['revision']) });
+          }
+          const result = await work(trx, await readCounter(trx, true));
+          committing = true;
+          return result;
+        } catch (error) {
+          failure = error;
+          throw error;
         }
-        const result = await work(trx, await readCounter(trx, true));
-        committing = true;
-        return result;
       });
     } catch (error) {
+      // On MySQL knex rejects with the ROLLBACK's error when that fails too (on a dead connection
+      // it does), which would hide what went wrong first.
+      const cause = failure ?? error;
       // A connection that died before COMMIT was sent took its transaction with it (the server
       // rolls back), so running it once more on a fresh connection cannot apply it twice. A
       // failure during COMMIT is ambiguous and goes to the caller.
-      if (attempt > 1 || committing || !isConnectionGone(error)) throw error;
+      if (attempt > 1 || committing || !isConnectionGone(cause)) throw cause;
     }
   }
 }

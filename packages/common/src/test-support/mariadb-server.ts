@@ -1,4 +1,4 @@
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,6 +33,10 @@ export interface MariaDbServer {
   start(): Promise<void>;
   /** SIGKILL, resolved once the process exited (crash recovery happens on the next start). */
   kill(): Promise<void>;
+  /** SIGSTOP: the server hangs with its sockets open, as a frozen host would. */
+  freeze(): void;
+  /** SIGCONT after {@link MariaDbServer.freeze}. */
+  thaw(): void;
   readonly running: boolean;
   /** Stops the server and deletes its directory. */
   cleanup(): Promise<void>;
@@ -74,20 +78,21 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-function run(file: string, args: string[], input?: string): Promise<string> {
+function run(file: string, args: string[], timeoutMs = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(file, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) reject(Object.assign(new Error(`${file} failed: ${stderr.trim() || error.message}`), { cause: error }));
       else resolve(stdout);
     });
-    if (input !== undefined) child.stdin?.end(input);
   });
 }
 
 const alive = new Set<ChildProcess>();
-// A test file that crashes must not leave a server behind.
+const directories = new Set<string>();
+// A test file that crashes must not leave a server (or its 100 MB directory) behind.
 process.once('exit', () => {
   for (const child of alive) child.kill('SIGKILL');
+  for (const dir of directories) rmSync(dir, { recursive: true, force: true });
 });
 
 /**
@@ -102,6 +107,7 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
   const installDb = findCommand('mariadb-install-db');
   const client = findCommand('mariadb');
   const dir = mkdtempSync(join(tmpdir(), 'dynmcp-mariadb-'));
+  directories.add(dir);
   const dataDir = join(dir, 'data');
   const socket = join(dir, 'mariadb.sock');
   const errorLog = join(dir, 'error.log');
@@ -113,8 +119,10 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
 
   const logTail = () => (existsSync(errorLog) ? readFileSync(errorLog, 'utf8').split('\n').slice(-15).join('\n') : '(no error log)');
 
-  async function query(sql: string): Promise<string[][]> {
-    const out = await run(client, ['--no-defaults', '-uroot', `--socket=${socket}`, '--batch', '--skip-column-names', '--raw'], sql);
+  async function query(sql: string, options: { force?: boolean } = {}): Promise<string[][]> {
+    const args = ['--no-defaults', '-uroot', `--socket=${socket}`, '--batch', '--skip-column-names', '--raw'];
+    if (options.force) args.push('--force');
+    const out = await run(client, [...args, `--execute=${sql}`]);
     return out
       .split('\n')
       .filter((line) => line !== '')
@@ -166,6 +174,8 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
   async function signal(name: NodeJS.Signals): Promise<void> {
     const running = child;
     if (running === undefined) return;
+    // A frozen server would hold a SIGTERM until thawed.
+    running.kill('SIGCONT');
     running.kill(name);
     // A shutdown that hangs must not hang the test file.
     const timer = setTimeout(() => running.kill('SIGKILL'), 20_000);
@@ -176,7 +186,7 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
   const urlFor = (database: string) => `mysql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
 
   try {
-    const install = spawnSync(
+    await run(
       installDb,
       [
         '--no-defaults',
@@ -185,9 +195,8 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
         '--skip-test-db',
         ...(asRoot ? ['--user=root'] : []),
       ],
-      { encoding: 'utf8', timeout: 60_000 },
+      120_000,
     );
-    if (install.status !== 0) throw new Error(`mariadb-install-db failed (${install.status}): ${install.stderr || install.stdout}`);
     await start();
     // The anonymous ''@'localhost' would match a TCP login from 127.0.0.1 first and refuse it.
     // The grant covers every `dynmcp…` database, so tests can create their own.
@@ -203,6 +212,7 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
   } catch (error) {
     await signal('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
+    directories.delete(dir);
     throw error;
   }
 
@@ -222,20 +232,25 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
     },
     query,
     async killConnections() {
-      const ids = (await query(`SELECT id FROM information_schema.PROCESSLIST WHERE user = '${USER}'`)).map((row) => row[0]);
-      // A connection may end by itself in between: KILL of an unknown id is not a failure here.
-      for (const id of ids) await query(`KILL CONNECTION ${Number(id)}`).catch(() => undefined);
+      const ids = (await query(`SELECT id FROM information_schema.PROCESSLIST WHERE user = '${USER}'`)).map((row) => Number(row[0]));
+      if (ids.length === 0) return 0;
+      // All in one client run, so no connection survives long enough to be handed out between two
+      // kills; --force: one that ended by itself meanwhile (unknown id) does not stop the rest.
+      await query(ids.map((id) => `KILL CONNECTION ${id};`).join(' '), { force: true }).catch(() => undefined);
       return ids.length;
     },
     stop: () => signal('SIGTERM'),
     start,
     kill: () => signal('SIGKILL'),
+    freeze: () => void child?.kill('SIGSTOP'),
+    thaw: () => void child?.kill('SIGCONT'),
     get running() {
       return child !== undefined;
     },
     async cleanup() {
       await signal('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
+      directories.delete(dir);
     },
   };
 }
