@@ -31,9 +31,9 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** Opens the store, retrying with backoff (1 s doubling to 15 s) until it opens or the gateway stops. */
+/** Opens the store, retrying with backoff (0.5 s doubling to 5 s) until it opens or the gateway stops. */
 async function openWithRetry(datasource: DataSource, logger: Logger, stopped: () => boolean): Promise<void> {
-  for (let delay = 1000; ; delay = Math.min(delay * 2, 15_000)) {
+  for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     try {
       await datasource.open();
       return;
