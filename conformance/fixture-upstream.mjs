@@ -71,6 +71,27 @@ async function stream(res, steps, result) {
   res.end();
 }
 
+/**
+ * The gateway's admin API, for the one fixture that changes the configuration: an upstream is just
+ * another admin client, and the gateway turns the change into `list_changed` notifications.
+ */
+let adminApi;
+
+/** Appends a change counter to a tool's description through the admin API (GET, edit, PUT back). */
+async function touchTool(id) {
+  if (adminApi === undefined) throw new Error('admin API not configured');
+  const url = `${adminApi.url}/admin/tds/${id}`;
+  const headers = { authorization: `Bearer ${adminApi.key}`, 'content-type': 'application/json' };
+  const current = await fetch(url, { headers });
+  if (current.status !== 200) throw new Error(`GET ${id}: ${current.status}`);
+  const tool = (await current.json()).data;
+  adminApi.changes += 1;
+  tool.description = `${tool.description.replace(/ \(changed \d+ times?\)$/, '')} (changed ${adminApi.changes} times)`;
+  const put = await fetch(url, { method: 'PUT', headers, body: JSON.stringify(tool) });
+  if (put.status !== 200) throw new Error(`PUT ${id}: ${put.status}`);
+  return adminApi.changes;
+}
+
 const routes = {
   'GET /simple-text': (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
@@ -126,6 +147,11 @@ const routes = {
       ],
       { status: 'done', messages: 3 },
     ),
+  'POST /tool-change': async (_req, res) => {
+    const changes = await touchTool('test_trigger_tool_change');
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ changed: 'test_trigger_tool_change', changes }));
+  },
   'POST /contacts': async (req, res) => {
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
@@ -135,8 +161,9 @@ const routes = {
 };
 
 /**
- * Starts the fixture upstream on 127.0.0.1 and a free port.
- * @returns {Promise<{ url: string, close(): Promise<void> }>}
+ * Starts the fixture upstream on 127.0.0.1 and a free port. `useAdmin(url, key)` gives it the
+ * gateway's admin API for the configuration-changing fixture.
+ * @returns {Promise<{ url: string, useAdmin(url: string, key: string): void, close(): Promise<void> }>}
  */
 export async function startFixtureUpstream() {
   const server = createServer((req, res) => {
@@ -146,13 +173,20 @@ export async function startFixtureUpstream() {
       res.end('no such fixture');
       return;
     }
-    Promise.resolve(route(req, res)).catch(() => res.destroy());
+    Promise.resolve(route(req, res)).catch((error) => {
+      if (res.headersSent) return res.destroy();
+      res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`fixture failed: ${error.message}`);
+    });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address();
   return {
     url: `http://127.0.0.1:${port}`,
+    useAdmin(url, key) {
+      adminApi = { url, key, changes: 0 };
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

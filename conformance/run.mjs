@@ -67,7 +67,13 @@ function ensureInstalled(dir, spec, marker) {
     throw new Error(`npm install ${spec} failed (exit ${npm.status})`);
   }
   rmSync(dir, { recursive: true, force: true });
-  renameSync(staging, dir);
+  try {
+    renameSync(staging, dir);
+  } catch (error) {
+    // Another run finished the same install first: use its copy.
+    rmSync(staging, { recursive: true, force: true });
+    if (!existsSync(join(dir, marker))) throw error;
+  }
 }
 
 /** A Node ≥ 22 binary: this one when it is, else `node-<platform>-<arch>@22` from the npm registry. */
@@ -166,35 +172,86 @@ async function defineFixtures(base, adminKey, upstreamUrl) {
 // ---------------------------------------------------------------------------------------------
 // One suite run and its summary.
 
-/** Runs the suite; resolves with its exit code. Its output goes to the terminal as it comes. */
-function runSuite(node, entry, run, url, outDir) {
+/**
+ * Runs the suite; resolves with its exit code. Its full output goes to `logFile`; the terminal
+ * gets the suite's own summary and baseline verdict (everything from `=== SUMMARY ===` on).
+ */
+function runSuite(node, entry, run, url, outDir, logFile) {
   const baseline = join(here, 'baseline', `${run.name}.yml`);
   const args = [entry, 'server', '--url', url, ...run.args, '--expected-failures', baseline, '-o', outDir];
   return new Promise((resolve) => {
-    const child = spawn(node, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NO_COLOR: '1' } });
-    child.stdout.pipe(process.stdout, { end: false });
-    child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    const child = spawn(node, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+    const log = createWriteStream(logFile);
+    let summary = false;
+    let pending = '';
+    child.stdout.on('data', (chunk) => {
+      log.write(chunk);
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line.startsWith('=== SUMMARY ===')) summary = true;
+        if (summary) process.stdout.write(`${line}\n`);
+      }
+    });
+    child.stderr.on('data', (chunk) => {
+      log.write(chunk);
+      process.stderr.write(chunk);
+    });
+    child.once('exit', (code, signal) => {
+      if (summary && pending !== '') process.stdout.write(`${pending}\n`);
+      log.end();
+      resolve(code ?? (signal ? 1 : 0));
+    });
   });
 }
 
-/** Counts scenarios and checks in the suite's result folder (`<out>/server-<scenario>-<time>/checks.json`). */
-function countResults(outDir) {
-  const totals = { scenarios: 0, passedScenarios: 0, failedScenarios: [], checks: 0, failedChecks: 0, warnings: 0 };
+/** The scenarios a requirement set scores (its `server:` list), or `undefined` for other runs. */
+function scoredScenarios(entry, run) {
+  const index = run.args.indexOf('--requirements');
+  if (index < 0) return undefined;
+  const file = join(dirname(entry), '..', 'requirements', `${run.args[index + 1]}.yaml`);
+  const scored = new Set();
+  let inServer = false;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (/^\S/.test(line)) inServer = line.startsWith('server:');
+    const match = inServer ? /^\s+-\s+([\w./-]+)\s*(#.*)?$/.exec(line) : null;
+    if (match) scored.add(match[1]);
+  }
+  return scored;
+}
+
+/**
+ * Reads the suite's result folder (`<out>/server-<scenario>-<time>/checks.json`). A scenario fails,
+ * as the suite's baseline check counts it, when one of its checks is a FAILURE or a WARNING.
+ */
+function countResults(outDir, scored) {
+  const checks = { SUCCESS: 0, FAILURE: 0, WARNING: 0, SKIPPED: 0, INFO: 0 };
+  const totals = { scenarios: 0, passed: 0, failing: [], unscoredFailing: [], checks };
   if (!existsSync(outDir)) return totals;
   for (const name of readdirSync(outDir).sort()) {
     const file = join(outDir, name, 'checks.json');
     if (!statSync(join(outDir, name)).isDirectory() || !existsSync(file)) continue;
     const checks = JSON.parse(readFileSync(file, 'utf8'));
-    const failed = checks.filter((check) => check.status === 'FAILURE');
-    totals.scenarios += 1;
-    totals.checks += checks.length;
-    totals.failedChecks += failed.length;
-    totals.warnings += checks.filter((check) => check.status === 'WARNING').length;
+    for (const check of checks) totals.checks[check.status] = (totals.checks[check.status] ?? 0) + 1;
     const scenario = name.replace(/^server-/, '').replace(/-\d{4}-\d\d-\d\dT.*$/, '');
-    if (failed.length === 0) totals.passedScenarios += 1;
-    else totals.failedScenarios.push(scenario);
+    totals.scenarios += 1;
+    const failing = checks.some((check) => check.status === 'FAILURE' || check.status === 'WARNING');
+    if (!failing) totals.passed += 1;
+    else if (scored === undefined || scored.has(scenario)) totals.failing.push(scenario);
+    else totals.unscoredFailing.push(scenario);
   }
   return totals;
+}
+
+/** The entries of a baseline file with their reasons, for the summary. */
+function baselineEntries(run) {
+  const entries = [];
+  for (const line of readFileSync(join(here, 'baseline', `${run.name}.yml`), 'utf8').split('\n')) {
+    const match = /^\s+-\s+(\S+)\s*(?:#\s*(.*))?$/.exec(line);
+    if (match) entries.push({ entry: match[1], reason: match[2] ?? '(no reason given)' });
+  }
+  return entries;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -233,14 +290,16 @@ async function main() {
     });
     const base = await gateway.url;
     log(`gateway ${base} (pid ${gateway.pid}), fixture upstream ${upstream.url}`);
+    upstream.useAdmin(base, adminKey);
     await defineFixtures(base, adminKey, upstream.url);
 
     for (const run of runs) {
       const outDir = join(workDir, 'results', run.name);
+      mkdirSync(outDir, { recursive: true });
       log(`run ${run.name}: ${run.args.join(' ')} against /mcp/${run.instance}`);
       const runStarted = Date.now();
-      const code = await runSuite(node, entry, run, `${base}/mcp/${run.instance}`, outDir);
-      const totals = countResults(outDir);
+      const code = await runSuite(node, entry, run, `${base}/mcp/${run.instance}`, outDir, join(workDir, 'results', `${run.name}.log`));
+      const totals = countResults(outDir, scoredScenarios(entry, run));
       summary.push({ run, code, totals, seconds: (Date.now() - runStarted) / 1000 });
       if (code !== 0) {
         failed = true;
@@ -259,12 +318,16 @@ async function main() {
 
   log('summary');
   for (const { run, code, totals, seconds } of summary) {
-    const verdict = code === 0 ? 'ok' : 'FAILED';
+    const { checks } = totals;
     log(
-      `  ${run.name.padEnd(22)} ${verdict.padEnd(6)} scenarios ${totals.passedScenarios}/${totals.scenarios} passed, ` +
-        `checks ${totals.checks - totals.failedChecks}/${totals.checks} passed (${totals.warnings} warnings), ${seconds.toFixed(1)} s`,
+      `  ${run.name}: ${code === 0 ? 'ok' : 'FAILED (see the suite output above)'} in ${seconds.toFixed(1)} s; ` +
+        `scenarios ${totals.passed}/${totals.scenarios} passed; checks ${checks.SUCCESS} passed, ${checks.FAILURE} failed, ` +
+        `${checks.WARNING} warnings, ${checks.SKIPPED} skipped`,
     );
-    if (totals.failedScenarios.length > 0) log(`    failing (baseline decides): ${totals.failedScenarios.join(', ')}`);
+    if (totals.unscoredFailing.length > 0) log(`    failing but not scored by the requirement set: ${totals.unscoredFailing.join(', ')}`);
+    const entries = baselineEntries(run);
+    log(`    baseline (${entries.length} entries, conformance/baseline/${run.name}.yml):`);
+    for (const { entry, reason } of entries) log(`      ${entry}: ${reason}`);
   }
   log(`${failed ? 'FAILED' : 'passed'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   process.exitCode = failed ? 1 : 0;

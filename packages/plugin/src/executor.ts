@@ -15,13 +15,28 @@ export interface ToolResult {
   isError?: boolean;
 }
 
+/** MCP log levels (the syslog severities of RFC 5424), least severe first. */
+export const TOOL_LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
+/** One of {@link TOOL_LOG_LEVELS}. */
+export type ToolLogLevel = (typeof TOOL_LOG_LEVELS)[number];
+
 /** Per-call context an executor receives. */
 export interface ToolCallContext {
   /** Aborted when the client cancels or the gateway shuts down. */
   signal: AbortSignal;
+  /** The gateway's own log (operators read it); never sent to the client. */
   logger: Logger;
-  /** Report progress; a no-op when the client asked for none. */
+  /**
+   * Report progress (MCP `notifications/progress`); a no-op when the client asked for none.
+   * Values must increase; stale or repeated values are dropped.
+   */
   progress(progress: number, total?: number, message?: string): void;
+  /**
+   * Send a log message to the client (MCP `notifications/message`) on this call's stream. The
+   * gateway drops it when the client's level (`logging/setLevel`, or a 2026-07-28 request's
+   * `logLevel`) is above `level`, or when the client asked for no log messages.
+   */
+  log(level: ToolLogLevel, data: unknown, logger?: string): void;
 }
 
 /** What an executor reports back besides the result, for the call log line. */

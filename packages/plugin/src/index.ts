@@ -25,7 +25,8 @@ export type {
   StoredRecord,
   WriteOptions,
 } from './datasource.js';
-export type { ToolCallContext, ToolCallOutcome, ToolContent, ToolExecutor, ToolResult } from './executor.js';
+export { TOOL_LOG_LEVELS } from './executor.js';
+export type { ToolCallContext, ToolCallOutcome, ToolContent, ToolExecutor, ToolLogLevel, ToolResult } from './executor.js';
 export type { AuthProvider, AuthRequest, Principal } from './auth.js';
 export { createRegistry } from './registry.js';
 export type { Registry } from './registry.js';

@@ -6,6 +6,12 @@ const fromJson = (value: unknown) => (typeof value === 'string' ? JSON.parse(val
 
 // The formats the schema uses beyond convict's own. Registering is idempotent.
 convict.addFormats({
+  'positive-int': {
+    coerce: (value: unknown) => (typeof value === 'string' ? Number(value) : value),
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new Error('must be a positive integer');
+    },
+  },
   'datasource-name': {
     validate(value: unknown) {
       if (typeof value !== 'string' || !/^[A-Za-z0-9@/._-]{1,128}$/.test(value)) {
@@ -240,6 +246,12 @@ export const configSchema = {
       format: 'nat',
       default: 10000,
       env: 'DYNMCP_MAX_SESSIONS',
+    },
+    toolsPageSize: {
+      doc: 'Most tools one tools/list page holds; clients follow nextCursor for the rest.',
+      format: 'positive-int',
+      default: 500,
+      env: 'DYNMCP_TOOLS_PAGE_SIZE',
     },
   },
   log: {

@@ -41,7 +41,7 @@ export interface GatewayConfig {
     tombstoneRetentionMs: number;
   };
   executor: { httpClient: 'undici' | 'got'; timeoutMs: number; maxResponseBytes: number };
-  mcp: { sessionIdleTimeoutMs: number; maxSessions: number };
+  mcp: { sessionIdleTimeoutMs: number; maxSessions: number; toolsPageSize: number };
   log: { level: 'error' | 'warn' | 'info' | 'debug' | 'silent' };
 }
 

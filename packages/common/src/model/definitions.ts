@@ -45,6 +45,8 @@ export interface CompiledTool {
   readonly definition: ToolDefinition;
   /** Checks call arguments against `input_schema`; returns what is wrong, or undefined. */
   readonly validateArguments: ArgumentValidator;
+  /** Checks `structuredContent` against `output_schema`; undefined when the tool declares none. */
+  readonly validateOutput: ArgumentValidator | undefined;
   /** Releases the compiled schemas; call when the tool is replaced or dropped. */
   release(): void;
 }
@@ -65,6 +67,7 @@ export function compileToolDefinition(value: unknown, compiler: SchemaCompiler, 
   const compiled: Record<string, unknown>[] = [];
   const release = () => compiled.forEach((schema) => compiler.release(schema));
   let validateArguments: ArgumentValidator | undefined;
+  let validateOutput: ArgumentValidator | undefined;
   for (const key of ['input_schema', 'output_schema'] as const) {
     const schema = definition[key];
     if (schema === undefined) continue;
@@ -76,12 +79,13 @@ export function compileToolDefinition(value: unknown, compiler: SchemaCompiler, 
       const validate = compiler.compile(schema);
       compiled.push(schema);
       if (key === 'input_schema') validateArguments = validate;
+      else validateOutput = validate;
     } catch (error) {
       release();
       invalid('tool definition', `/${key}: ${(error as Error).message}`);
     }
   }
-  return { definition, validateArguments: validateArguments ?? (() => undefined), release };
+  return { definition, validateArguments: validateArguments ?? (() => undefined), validateOutput, release };
 }
 
 /** Validates an instance definition; like {@link parseToolDefinition}. */

@@ -11,6 +11,7 @@ import {
   type TransportLimits,
 } from './transport.js';
 import type { BuiltRequest } from './request-builder.js';
+import { BodyTooLargeError, createBodySink, type BodySink } from './body-sink.js';
 
 // got ends a bodiless stream request by itself only for these; the others wait for a piped body.
 const SELF_ENDING_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
@@ -59,20 +60,19 @@ export function createGotTransport(): Transport {
         signal: limits.signal,
       });
       let response: PlainResponse | undefined;
-      const chunks: Buffer[] = [];
-      let size = 0;
+      let sink: BodySink | undefined;
       stream.once('response', (answer: PlainResponse) => {
         response = answer;
         limits.onStatus(answer.statusCode);
+        sink = createBodySink(answer.statusCode, answer.headers['content-type'], limits.maxBytes, limits.onEvent);
       });
       stream.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > limits.maxBytes) {
-          reject(new ResponseTooLargeError());
+        try {
+          sink?.push(chunk);
+        } catch (error) {
+          reject(error instanceof BodyTooLargeError ? new ResponseTooLargeError() : error);
           stream.destroy();
-          return;
         }
-        chunks.push(chunk);
       });
       stream.on('error', reject);
       stream.once('end', () => {
@@ -80,15 +80,17 @@ export function createGotTransport(): Transport {
           reject(new Error('upstream stream ended without a response'));
           return;
         }
+        const { body: read, streamed } = sink?.finish() ?? { body: Buffer.alloc(0), streamed: false };
         resolve({
           answer: {
             status: response.statusCode,
             statusText: response.statusMessage ?? '',
             contentType: response.headers['content-type'],
-            body: Buffer.concat(chunks, size),
+            body: read,
             url: response.url,
           },
           location: response.headers.location,
+          streamed,
         });
       });
       // A stream destroyed without an error emits neither 'end' nor 'error'; settle anyway (no-op otherwise).

@@ -1,12 +1,13 @@
 import { GatewayError, isGatewayError } from '@dynmcp/plugin';
 import type { ToolCallContext, ToolCallOutcome, ToolDefinition, ToolExecutor } from '@dynmcp/plugin';
 import type { EnvSource } from './env-template.js';
+import { createUpstreamEventHandler } from './event-stream.js';
 import { compileHttpTool } from './http-tool-config.js';
 import type { CompiledHttpTool } from './http-tool-config.js';
 import { buildHttpRequest } from './request-builder.js';
 import type { BuiltRequest } from './request-builder.js';
 import { createGotTransport } from './got-transport.js';
-import { errorOutcome, mapUpstreamAnswer } from './response-mapper.js';
+import { errorOutcome, mapEventStreamOutcome, mapUpstreamAnswer } from './response-mapper.js';
 import {
   CONNECT_TIMEOUT_MS,
   MAX_REDIRECTS,
@@ -100,19 +101,24 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
     const timeoutMs = tool.timeoutMs ?? defaultTimeoutMs;
     const maxBytes = tool.maxResponseBytes ?? defaultMaxBytes;
     let status: number | undefined;
+    // Progress and log events of an upstream event stream go to the client as they arrive.
+    const events = createUpstreamEventHandler(context);
     try {
-      const { answer, location } = await transport.fetch(request, {
+      const { answer, location, streamed } = await transport.fetch(request, {
         origin: tool.origin,
         timeoutMs,
         maxBytes,
         signal: context.signal,
         onStatus: (value) => (status = value),
+        onEvent: (event) => events.onEvent(event),
       });
       const target = REDIRECT_STATUSES.has(answer.status) ? redirectTarget(location, answer.url) : undefined;
       if (target !== undefined && target.origin !== tool.origin) {
         return errorOutcome(`upstream redirected to another host (${target.host}); not followed`, answer.status);
       }
-      return mapUpstreamAnswer(answer, { hasOutputSchema: tool.hasOutputSchema });
+      const mapping = { hasOutputSchema: tool.hasOutputSchema, result: tool.result };
+      if (streamed === true) return mapEventStreamOutcome(events.outcome(), answer, mapping);
+      return mapUpstreamAnswer(answer, mapping);
     } catch (error) {
       return failureOutcome(error, { timeoutMs, maxBytes, signal: context.signal, status });
     }

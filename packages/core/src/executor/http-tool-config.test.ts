@@ -77,10 +77,25 @@ describe('validate()', () => {
     ['a string cap', { ext_info: { max_response_bytes: '10' } }, /max_response_bytes must be a positive integer/],
     ['required_params not an object', { required_params: ['q'] }, /required_params must be an object/],
     ['ext_info not an object', { ext_info: 'x' }, /ext_info must be an object/],
+    ['a result mapping that is not an object', { ext_info: { result: 'resource' } }, /ext_info.result must be an object/],
+    ['an unknown result kind', { ext_info: { result: { as: 'video' } } }, /ext_info.result.as must be one of auto, text, image, audio, resource/],
+    ['an unknown result key', { ext_info: { result: { as: 'resource', url: 'x://y' } } }, /unknown key\(s\) "url"/],
+    ['a relative resource uri', { ext_info: { result: { as: 'resource', uri: 'readme.md' } } }, /must be an absolute URI/],
+    ['a mime_type with parameters', { ext_info: { result: { mime_type: 'text/plain; charset=utf-8' } } }, /type\/subtype, no parameters/],
+    ['an image mapping with a non-image type', { ext_info: { result: { as: 'image', mime_type: 'audio/wav' } } }, /image\/\* type/],
   ];
   for (const [what, overrides, pattern] of refusals) {
     it(`refuses ${what}`, () => assertRefused(seedTool(overrides), pattern));
   }
+
+  it('compiles ext_info.result, defaulting to auto', () => {
+    assert.deepEqual(compileHttpTool(seedTool()).result, { as: 'auto' });
+    assert.deepEqual(
+      compileHttpTool(seedTool({ ext_info: { result: { as: 'resource', uri: 'test://embedded-resource', mime_type: 'Text/Markdown' } } })).result,
+      { as: 'resource', uri: 'test://embedded-resource', mimeType: 'text/markdown' },
+    );
+    assert.deepEqual(compileHttpTool(seedTool({ ext_info: { result: { mime_type: 'image/png' } } })).result, { as: 'auto', mimeType: 'image/png' });
+  });
 
   it('refuses a missing tds_ext_info', () => {
     assertRefused({ id: 'x', name: 'x', input_schema: {} } as unknown as ToolDefinition, /tds_ext_info must be an object/);

@@ -4,6 +4,8 @@ import { parseEnvTemplate } from './env-template.js';
 import type { EnvTemplate } from './env-template.js';
 import { compilePathTemplate } from './path-template.js';
 import type { PathTemplate } from './path-template.js';
+import { RESULT_MAPPINGS } from './response-mapper.js';
+import type { ResultMapping, ResultMappingKind } from './response-mapper.js';
 
 /** HTTP methods an `http` tool may use. TRACE and CONNECT are left out on purpose: no API needs them. */
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -54,6 +56,8 @@ export interface CompiledHttpTool {
   readonly maxResponseBytes: number | undefined;
   readonly argumentStyle: ArgumentStyle;
   readonly hasOutputSchema: boolean;
+  /** `ext_info.result`: how the answer becomes content; `{ as: 'auto' }` when absent. */
+  readonly result: ResultMapping;
 }
 
 /** True when `name` may be sent as a request header (a token, and not in {@link FORBIDDEN_HEADER_NAMES}). */
@@ -123,6 +127,45 @@ function parsePositiveInteger(value: unknown, key: string, max?: number): number
   return value;
 }
 
+// RFC 6838 §4.2 type/subtype, no parameters.
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+// RFC 3986 §3.1: a URI starts with a scheme.
+const URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$/;
+
+function parseResultMapping(value: unknown): ResultMapping {
+  if (value === undefined) return { as: 'auto' };
+  if (!isPlainObject(value)) throw invalid('ext_info.result must be an object such as {"as": "resource", "uri": "docs://readme"}');
+  const unknown = Object.keys(value).filter((key) => !['as', 'uri', 'mime_type'].includes(key));
+  if (unknown.length > 0) {
+    const names = unknown.map((key) => `"${key}"`).join(', ');
+    throw invalid(`ext_info.result has unknown key(s) ${names}; known: as, uri, mime_type`);
+  }
+  const as = value['as'] ?? 'auto';
+  if (typeof as !== 'string' || !(RESULT_MAPPINGS as readonly string[]).includes(as)) {
+    throw invalid(`ext_info.result.as must be one of ${RESULT_MAPPINGS.join(', ')}`);
+  }
+  const mapping: ResultMapping = { as: as as ResultMappingKind };
+  const uri = value['uri'];
+  if (uri !== undefined) {
+    if (typeof uri !== 'string' || uri.length > 2048 || !URI.test(uri)) {
+      throw invalid('ext_info.result.uri must be an absolute URI such as "docs://readme" (at most 2048 characters)');
+    }
+    mapping.uri = uri;
+  }
+  const mimeType = value['mime_type'];
+  if (mimeType !== undefined) {
+    if (typeof mimeType !== 'string' || !MEDIA_TYPE.test(mimeType)) {
+      throw invalid('ext_info.result.mime_type must be a media type such as "image/png" (type/subtype, no parameters)');
+    }
+    mapping.mimeType = mimeType.toLowerCase();
+  }
+  const media = mapping.as === 'image' || mapping.as === 'audio' ? mapping.as : undefined;
+  if (media !== undefined && mapping.mimeType !== undefined && !mapping.mimeType.startsWith(`${media}/`)) {
+    throw invalid(`ext_info.result.mime_type must be an ${media}/* type when ext_info.result.as is "${media}"`);
+  }
+  return mapping;
+}
+
 /**
  * Grouped when the schema's top-level property names are a non-empty subset of
  * {@link ARGUMENT_GROUPS}; flat when it declares other properties; `auto` when it declares none.
@@ -180,6 +223,7 @@ function compile(tool: ToolDefinition): CompiledHttpTool {
     maxResponseBytes: parsePositiveInteger(extInfo?.['max_response_bytes'], 'max_response_bytes'),
     argumentStyle: argumentStyleOf(tool.input_schema),
     hasOutputSchema: isPlainObject(tool.output_schema),
+    result: parseResultMapping(extInfo?.['result']),
   };
 }
 

@@ -1,5 +1,6 @@
 /**
- * Maps an upstream HTTP answer to an MCP tool result.
+ * Maps an upstream HTTP answer to an MCP tool result (docs/tool-definition.md, "What the model
+ * gets back"). With `ext_info.result.as` absent or `auto`, the content type decides:
  *
  * | Upstream answer                                   | Tool result                                                        |
  * |---------------------------------------------------|--------------------------------------------------------------------|
@@ -11,15 +12,22 @@
  * | 2xx, `text/*`                                     | one `text` block, decoded with the declared charset (UTF-8 default)|
  * | 2xx, `image/*`                                    | one `image` block: base64 `data`, `mimeType` without parameters    |
  * | 2xx, `audio/*`                                    | one `audio` block: base64 `data`, `mimeType` without parameters    |
+ * | 2xx, `multipart/mixed` or `multipart/related`     | one block per part, each mapped by its own content type; a part    |
+ * |                                                   | with `Content-Location` becomes an embedded `resource` of that uri |
+ * | 2xx, `text/event-stream`                          | see event-stream.ts: progress, log messages, then the result       |
  * | 2xx, anything else or no content type             | `text` when the body is valid UTF-8 without NUL bytes, else a      |
  * |                                                   | `resource` block `{ uri: <upstream URL>, mimeType?, blob: base64 }`|
  * | not 2xx (after same-origin redirects)             | `isError`: `upstream answered <status> <statusText>: <excerpt>`    |
  *
- * An excerpt is at most 2 KiB of the body, control characters blanked, `…` when cut; a binary body
- * is described (`<N bytes of image/png>`) instead. Upstream headers never reach the result.
- * `upstreamStatus` is always set, since there was an answer.
+ * A declared mapping (`ext_info.result`) can instead wrap the whole body as `text`, `image`,
+ * `audio` or an embedded `resource` with a given `uri`, and `mime_type` replaces the upstream's
+ * content type. An excerpt is at most 2 KiB of the body, control characters blanked, `…` when cut;
+ * a binary body is described (`<N bytes of image/png>`) instead. Upstream headers never reach the
+ * result. `upstreamStatus` is always set, since there was an answer.
  */
 import type { ToolCallOutcome, ToolContent, ToolResult } from '@dynmcp/plugin';
+import type { EventStreamOutcome } from './event-stream.js';
+import { multipartBoundary, parseMultipart, type BodyPart } from './multipart.js';
 
 /** An upstream answer whose body has been read completely (and within the size cap). */
 export interface UpstreamAnswer {
@@ -33,10 +41,26 @@ export interface UpstreamAnswer {
   url: string;
 }
 
+/** How a declared mapping (`ext_info.result.as`) wraps the body; `auto` decides by content type. */
+export const RESULT_MAPPINGS = ['auto', 'text', 'image', 'audio', 'resource'] as const;
+/** One of {@link RESULT_MAPPINGS}. */
+export type ResultMappingKind = (typeof RESULT_MAPPINGS)[number];
+
+/** A tool's declared result mapping (`ext_info.result`). */
+export interface ResultMapping {
+  as: ResultMappingKind;
+  /** The `uri` of embedded resources made from the whole body; the upstream URL when absent. */
+  uri?: string;
+  /** Replaces the upstream's content type (`type/subtype`). */
+  mimeType?: string;
+}
+
 /** Mapping options that depend on the tool, not on the answer. */
 export interface ResponseMapping {
   /** The tool declares an `output_schema`, so JSON objects also become `structuredContent`. */
   hasOutputSchema: boolean;
+  /** The declared mapping; `{ as: 'auto' }` when absent. */
+  result?: ResultMapping;
 }
 
 /** The largest body excerpt an error message carries. */
@@ -107,6 +131,43 @@ function success(content: ToolContent[], status: number, structuredContent?: Rec
   return { result, upstreamStatus: status };
 }
 
+function isTextual(essence: string): boolean {
+  return essence.startsWith('text/') || isJson(essence) || essence === 'application/xml' || essence.endsWith('+xml');
+}
+
+// Types whose bytes are never text, even when they happen to be valid UTF-8. (Sloppy APIs label
+// text application/octet-stream; that one is still judged by its bytes.)
+function isBinary(essence: string): boolean {
+  return /^(image|audio|video|font)\//.test(essence);
+}
+
+/** An embedded resource of `body`: `text` when it is text, else a base64 `blob`. */
+function resourceBlock(uri: string, essence: string, charset: string | undefined, body: Buffer): ToolContent {
+  const base = essence === '' ? { uri } : { uri, mimeType: essence };
+  const text = isTextual(essence) ? decodeText(body, isJson(essence) ? 'utf-8' : charset) : isBinary(essence) ? undefined : asUtf8(body);
+  return { type: 'resource', resource: text === undefined ? { ...base, blob: body.toString('base64') } : { ...base, text } };
+}
+
+/** The content block of a body mapped by its content type (`auto`), JSON excepted. */
+function autoBlock(body: Buffer, essence: string, charset: string | undefined, uri: string): ToolContent {
+  if (essence.startsWith('text/')) return { type: 'text', text: decodeText(body, charset) };
+  if (essence.startsWith('image/')) return { type: 'image', data: body.toString('base64'), mimeType: essence };
+  if (essence.startsWith('audio/')) return { type: 'audio', data: body.toString('base64'), mimeType: essence };
+  const text = isBinary(essence) ? undefined : asUtf8(body);
+  if (text !== undefined) return { type: 'text', text };
+  return resourceBlock(uri, essence, charset, body);
+}
+
+/** One block per body part; a part with `Content-Location` is an embedded resource of that uri. */
+function partBlock(part: BodyPart, index: number, url: string): ToolContent {
+  // RFC 2046 §5.1: a part without Content-Type is text/plain (US-ASCII, a subset of UTF-8).
+  const { essence, charset } = parseContentType(part.headers.get('content-type') ?? 'text/plain');
+  const location = part.headers.get('content-location');
+  if (location !== undefined && location !== '') return resourceBlock(location, essence, charset, part.body);
+  if (isJson(essence)) return { type: 'text', text: decodeText(part.body, 'utf-8') };
+  return autoBlock(part.body, essence, charset, `${url}#part-${index + 1}`);
+}
+
 /** Maps a complete upstream answer to a tool result, per the table at the top of this file. */
 export function mapUpstreamAnswer(answer: UpstreamAnswer, mapping: ResponseMapping): ToolCallOutcome {
   const { status, statusText, body } = answer;
@@ -114,29 +175,88 @@ export function mapUpstreamAnswer(answer: UpstreamAnswer, mapping: ResponseMappi
   if (status < 200 || status > 299) {
     return errorOutcome(`upstream answered ${statusLine}: ${bodyExcerpt(body, answer.contentType)}`, status);
   }
-  if (body.length === 0) return success([{ type: 'text', text: '' }], status);
-  const { essence, charset } = parseContentType(answer.contentType);
+  const declared = mapping.result ?? { as: 'auto' };
+  if (body.length === 0 && declared.as !== 'resource') return success([{ type: 'text', text: '' }], status);
+  const upstreamType = parseContentType(answer.contentType);
+  const essence = declared.mimeType ?? upstreamType.essence;
+  const { charset } = upstreamType;
+  const uri = declared.uri ?? answer.url;
+
+  // JSON objects become structured content whatever the wrapping, when the tool declares an output schema.
+  let structured: Record<string, unknown> | undefined;
+  let jsonText: string | undefined;
   if (isJson(essence)) {
     // RFC 8259 §8.1: JSON exchanged between systems is UTF-8, whatever the charset parameter says.
-    const text = decodeText(body, 'utf-8');
+    jsonText = decodeText(body, 'utf-8');
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = JSON.parse(jsonText);
     } catch {
       return errorOutcome(`upstream answered ${statusLine} with invalid JSON: ${bodyExcerpt(body, answer.contentType)}`, status);
     }
     const isObject = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
-    const structured = mapping.hasOutputSchema && isObject ? (parsed as Record<string, unknown>) : undefined;
-    return success([{ type: 'text', text }], status, structured);
+    if (mapping.hasOutputSchema && isObject) structured = parsed as Record<string, unknown>;
   }
-  if (essence.startsWith('text/')) return success([{ type: 'text', text: decodeText(body, charset) }], status);
-  if (essence.startsWith('image/')) return success([{ type: 'image', data: body.toString('base64'), mimeType: essence }], status);
-  if (essence.startsWith('audio/')) return success([{ type: 'audio', data: body.toString('base64'), mimeType: essence }], status);
-  const text = asUtf8(body);
-  if (text !== undefined) return success([{ type: 'text', text }], status);
-  const resource =
-    essence === ''
-      ? { uri: answer.url, blob: body.toString('base64') }
-      : { uri: answer.url, mimeType: essence, blob: body.toString('base64') };
-  return success([{ type: 'resource', resource }], status);
+
+  switch (declared.as) {
+    case 'text':
+      return success([{ type: 'text', text: jsonText ?? decodeText(body, charset) }], status, structured);
+    case 'resource':
+      return success([resourceBlock(uri, essence, charset, body)], status, structured);
+    case 'image':
+    case 'audio': {
+      if (!essence.startsWith(`${declared.as}/`)) {
+        const got = essence === '' ? 'no content type' : essence;
+        return errorOutcome(
+          `upstream answered ${got}, not ${declared.as} content; declare the type in the tool's ext_info.result.mime_type`,
+          status,
+        );
+      }
+      return success([{ type: declared.as, data: body.toString('base64'), mimeType: essence }], status, structured);
+    }
+    case 'auto':
+      break;
+  }
+  if (jsonText !== undefined) return success([{ type: 'text', text: jsonText }], status, structured);
+  if (essence === 'multipart/mixed' || essence === 'multipart/related') {
+    const boundary = multipartBoundary(answer.contentType);
+    const parts = boundary === undefined ? undefined : parseMultipart(body, boundary);
+    if (parts === undefined) {
+      const problem = `upstream answered ${statusLine} with a ${essence} body that could not be read`;
+      return errorOutcome(`${problem} (no boundary or no complete part)`, status);
+    }
+    return success(parts.map((part, index) => partBlock(part, index, answer.url)), status);
+  }
+  return success([autoBlock(body, essence, charset, uri)], status);
+}
+
+/**
+ * Maps what an upstream event stream amounted to (see event-stream.ts): a `result` event is mapped
+ * like a JSON answer when it parses as JSON and like text otherwise, so `output_schema` and
+ * `ext_info.result` apply to it as to any answer.
+ */
+export function mapEventStreamOutcome(
+  outcome: EventStreamOutcome,
+  answer: Omit<UpstreamAnswer, 'body' | 'contentType'>,
+  mapping: ResponseMapping,
+): ToolCallOutcome {
+  const { status } = answer;
+  switch (outcome.kind) {
+    case 'error':
+      return errorOutcome(`upstream reported an error: ${bodyExcerpt(Buffer.from(outcome.message), 'text/plain')}`, status);
+    case 'empty':
+      return errorOutcome('upstream event stream ended without a result event', status);
+    case 'messages':
+      return mapUpstreamAnswer({ ...answer, contentType: 'text/plain; charset=utf-8', body: Buffer.from(outcome.data) }, mapping);
+    case 'result': {
+      let json = true;
+      try {
+        JSON.parse(outcome.data);
+      } catch {
+        json = false;
+      }
+      const contentType = json ? 'application/json' : 'text/plain; charset=utf-8';
+      return mapUpstreamAnswer({ ...answer, contentType, body: Buffer.from(outcome.data) }, mapping);
+    }
+  }
 }

@@ -1,3 +1,4 @@
+import type { ServerSentEvent } from './event-stream.js';
 import type { BuiltRequest } from './request-builder.js';
 import type { UpstreamAnswer } from './response-mapper.js';
 
@@ -18,12 +19,20 @@ export interface TransportLimits {
   signal: AbortSignal;
   /** Called once the final answer's status is known, so failures while reading the body can report it. */
   onStatus(status: number): void;
+  /**
+   * Called with each event of a 2xx `text/event-stream` answer as it arrives; such an answer's
+   * body is not kept (see body-sink.ts). Without it, event streams are read like any body.
+   */
+  onEvent?(event: ServerSentEvent): void;
 }
 
 /** What a transport returns: the final answer and its `location` header (for a refused redirect). */
 export interface Fetched {
+  /** The final answer; its body is empty when it was an event stream read through `onEvent`. */
   answer: UpstreamAnswer;
   location: string | undefined;
+  /** The answer was an event stream whose events went to `onEvent`. */
+  streamed?: boolean;
 }
 
 /** Why a call failed, in transport-neutral terms (messages of HTTP clients hold URLs: not kept). */

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Agent } from 'undici';
+import { BodyTooLargeError, createBodySink } from './body-sink.js';
 import type { BuiltRequest } from './request-builder.js';
 import {
   CONNECT_TIMEOUT_MS,
@@ -73,27 +74,29 @@ export function createUndiciTransport(): Transport {
         continue;
       }
       limits.onStatus(response.statusCode);
-      const chunks: Buffer[] = [];
-      let size = 0;
+      const contentType = header(response.headers['content-type']);
+      const sink = createBodySink(response.statusCode, contentType, limits.maxBytes, limits.onEvent);
       const stream = decoded(response.body, header(response.headers['content-encoding']));
       for await (const chunk of stream as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > limits.maxBytes) {
+        try {
+          sink.push(chunk);
+        } catch (error) {
           stream.destroy();
           response.body.destroy();
-          throw new TransportError({ kind: 'too-large' });
+          throw error instanceof BodyTooLargeError ? new TransportError({ kind: 'too-large' }) : error;
         }
-        chunks.push(chunk);
       }
+      const { body: read, streamed } = sink.finish();
       return {
         answer: {
           status: response.statusCode,
           statusText: STATUS_CODES[response.statusCode] ?? '',
-          contentType: header(response.headers['content-type']),
-          body: Buffer.concat(chunks, size),
+          contentType,
+          body: read,
           url: url.href,
         },
         location,
+        streamed,
       };
     }
   }

@@ -1,6 +1,10 @@
 export { createMcpGateway } from './mcp-gateway.js';
 export type { McpGateway, McpGatewayOptions } from './mcp-gateway.js';
-export { createInstanceServerFactory } from './instance-server.js';
+export { createInstanceServerFactory, DEFAULT_TOOLS_PAGE_SIZE } from './instance-server.js';
 export type { InstanceServerDeps } from './instance-server.js';
 export { createRequestGuards, isLoopbackHost } from './request-guards.js';
 export type { RequestGuardOptions } from './request-guards.js';
+export { createToolCaller, errorResult } from './tool-call.js';
+export type { ToolCaller, ToolCallerDeps, ToolCallRequestContext } from './tool-call.js';
+export { decodeToolsCursor, encodeToolsCursor, pageOfTools } from './tool-pages.js';
+export type { ToolsCursor, ToolsPage } from './tool-pages.js';

@@ -1,7 +1,12 @@
 import type { ConfigRegistry } from '@dynmcp/common';
-import type { Logger, ToolExecutor, ToolResult } from '@dynmcp/plugin';
+import type { Logger, ToolExecutor } from '@dynmcp/plugin';
 import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
+import { createToolCaller, type ToolCaller, type ToolCallRequestContext } from './tool-call.js';
+import { pageOfTools } from './tool-pages.js';
+
+/** The default `tools/list` page size (`mcp.toolsPageSize`). */
+export const DEFAULT_TOOLS_PAGE_SIZE = 500;
 
 /** What every per-instance MCP server needs; built once by the gateway and shared. */
 export interface InstanceServerDeps {
@@ -10,105 +15,68 @@ export interface InstanceServerDeps {
   executorFor(kind: string): ToolExecutor | undefined;
   logger: Logger;
   serverInfo: { name: string; version: string };
+  /** Most tools per `tools/list` page; default {@link DEFAULT_TOOLS_PAGE_SIZE}. */
+  toolsPageSize?: number;
+  /** Runs tool calls; built from the other deps when absent (the gateway shares one with its fast path). */
+  callTool?: ToolCaller;
 }
 
 /**
  * Builds the low-level SDK `Server` of one instance. Its handlers read the registry at call time,
  * so a server built before a change serves the change. The SDK requires a fresh server per
  * stateless request and per session; everything expensive (validators, listings) is shared.
+ *
+ * Besides `tools/list` (paginated, opaque cursors) and `tools/call`, the SDK answers `ping` and,
+ * since the `logging` capability is declared, `logging/setLevel` (2025 era); tool log messages
+ * (executors' `context.log`) are filtered by that level, or by a 2026-07-28 request's `logLevel`.
  */
 export function createInstanceServerFactory(deps: InstanceServerDeps): (instanceId: string) => Server {
   // One validator for every server: the SDK would otherwise build a fresh Ajv per `new Server()`.
   const jsonSchemaValidator = new AjvJsonSchemaValidator();
-  const logger = deps.logger.child({ component: 'mcp' });
+  const callTool = deps.callTool ?? createToolCaller(deps);
+  const pageSize = deps.toolsPageSize ?? DEFAULT_TOOLS_PAGE_SIZE;
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new RangeError('toolsPageSize must be a positive integer');
 
   return (instanceId) => {
     const server = new Server(
       { name: `${deps.serverInfo.name}/${instanceId}`, version: deps.serverInfo.version },
       {
-        capabilities: { tools: { listChanged: true } },
+        capabilities: { tools: { listChanged: true }, logging: {} },
         jsonSchemaValidator,
         // Coalesces a burst of changes into one notification per session (2025-era GET streams).
         debouncedNotificationMethods: ['notifications/tools/list_changed'],
       },
     );
 
-    server.setRequestHandler('tools/list', async () => {
+    server.setRequestHandler('tools/list', async (request) => {
       const view = deps.registry.instance(instanceId);
       // Listings are validated definitions whose input schema always has `type: "object"`.
-      return { tools: (view?.listings ?? []) as Tool[] };
+      const page = pageOfTools(view?.listings ?? [], request.params?.cursor, pageSize, deps.registry.revision);
+      return { tools: page.tools as Tool[], ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }) };
     });
 
     server.setRequestHandler('tools/call', async (request, ctx) => {
       const { name } = request.params;
-      const tool = deps.registry.instance(instanceId)?.toolsByName.get(name);
-      if (tool === undefined) {
-        throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
-      }
-      const args = (request.params.arguments ?? {}) as Record<string, unknown>;
-      const problem = tool.validateArguments(args);
-      const started = performance.now();
-      const requestId = ctx.http?.req?.headers.get('x-request-id') ?? undefined;
-      const callLog = { requestId, instanceId, tool: name, toolId: tool.definition.id };
-      if (problem !== undefined) {
-        logger.info('tool call', { ...callLog, outcome: 'invalid_arguments', latencyMs: 0 });
-        return errorResult(`Invalid arguments for tool "${name}": ${problem}`);
-      }
-      const kind = tool.definition.kind ?? 'http';
-      const executor = deps.executorFor(kind);
-      if (executor === undefined) {
-        logger.error('no executor for tool kind', { ...callLog, kind });
-        return errorResult(`Tool "${name}" has kind "${kind}", which this gateway has no executor for`);
-      }
       const progressToken = ctx.mcpReq._meta?.progressToken;
-      let progressSent = -Infinity;
-      const progress = (value: number, total?: number, message?: string) => {
-        // Progress must increase; drop stale or duplicate reports instead of breaking the stream.
-        if (progressToken === undefined || value <= progressSent) return;
-        progressSent = value;
-        void ctx.mcpReq
-          .notify({ method: 'notifications/progress', params: { progressToken, progress: value, total, message } })
-          .catch(() => undefined);
+      const context: ToolCallRequestContext = {
+        signal: ctx.mcpReq.signal,
+        requestId: ctx.http?.req?.headers.get('x-request-id') ?? undefined,
+        // Notifications go out on this request's own stream (MCP basic/utilities/progress, logging).
+        progress:
+          progressToken === undefined
+            ? undefined
+            : (progress, total, message) => {
+                void ctx.mcpReq
+                  .notify({ method: 'notifications/progress', params: { progressToken, progress, total, message } })
+                  .catch(() => undefined);
+              },
+        log: (level, data, logger) => void ctx.mcpReq.log(level, data, logger).catch(() => undefined),
       };
-      try {
-        const outcome = await executor.execute(tool.definition, args, {
-          signal: ctx.mcpReq.signal,
-          logger: logger.child(callLog),
-          progress,
-        });
-        const result = checkOutput(outcome.result, tool.definition.output_schema !== undefined, name);
-        logger.info('tool call', {
-          ...callLog,
-          outcome: result.isError ? 'error' : 'ok',
-          upstreamStatus: outcome.upstreamStatus,
-          latencyMs: Math.round((performance.now() - started) * 10) / 10,
-        });
-        return result as CallToolResult;
-      } catch (error) {
-        logger.error('tool executor failed', { ...callLog, error: (error as Error).message });
-        return errorResult(`Tool "${name}" failed inside the gateway; see the gateway log`);
-      }
+      const result = await callTool(instanceId, name, (request.params.arguments ?? {}) as Record<string, unknown>, context);
+      if (result === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+      return result as CallToolResult;
     });
 
     return server;
-  };
-}
-
-function errorResult(text: string): CallToolResult {
-  return { content: [{ type: 'text', text }], isError: true };
-}
-
-/**
- * A tool that declares an output schema must return structured content (MCP 2025-06-18 tools §
- * structured content; the SDK clients reject a success result without it).
- */
-function checkOutput(result: ToolResult, hasOutputSchema: boolean, name: string): ToolResult {
-  if (!hasOutputSchema || result.isError || result.structuredContent !== undefined) return result;
-  return {
-    content: [
-      ...result.content,
-      { type: 'text', text: `Tool "${name}" declares an output_schema but the upstream answer is not a JSON object` },
-    ],
-    isError: true,
   };
 }

@@ -6,6 +6,7 @@ import { createMcpHandler, isInitializeRequest, type McpHttpHandler } from '@mod
 import { createInstanceServerFactory } from './instance-server.js';
 import { replyJsonRpcError } from './json-rpc-reply.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
+import { createToolCaller } from './tool-call.js';
 
 /** Options of {@link createMcpGateway}. */
 export interface McpGatewayOptions {
@@ -19,6 +20,8 @@ export interface McpGatewayOptions {
   maxRequestBodySize: number;
   /** Window in which a burst of changes collapses into one notification. Default 25 ms. */
   notifyCoalesceMs?: number;
+  /** Most tools per `tools/list` page (`mcp.toolsPageSize`); default 500. */
+  toolsPageSize?: number;
 }
 
 /** Serves every instance's MCP endpoint; the HTTP layer hands it requests for `/mcp/:instanceId`. */
@@ -48,7 +51,9 @@ interface ModernEndpoint {
  */
 export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   const logger = options.logger.child({ component: 'mcp-gateway' });
-  const createServer = createInstanceServerFactory(options);
+  // One tool caller for every leg, so each runs calls (validation, executor, output check, log line) alike.
+  const callTool = createToolCaller(options);
+  const createServer = createInstanceServerFactory({ ...options, callTool });
   const sessions: SessionStore = createSessionStore({
     createServer,
     idleTimeoutMs: options.sessionIdleTimeoutMs,

@@ -103,7 +103,7 @@ export function httpTool(fields: TestToolFields): ToolDefinition {
 
 /** A call context with a silent logger; pass `signal` to test cancellation. */
 export function callContext(signal: AbortSignal = new AbortController().signal): ToolCallContext {
-  return { signal, logger: silentLogger, progress() {} };
+  return { signal, logger: silentLogger, progress() {}, log() {} };
 }
 
 /** Everything logged, for checks that no secret reaches a log line. */

@@ -1,0 +1,123 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ConfigRegistry, InstanceView } from '@dynmcp/common';
+import type { ToolResult } from '@dynmcp/plugin';
+
+/** The revision the fast path answers; anything else goes through the SDK. */
+const MODERN = '2026-07-28';
+const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
+const META_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
+const META_LOG_LEVEL = 'io.modelcontextprotocol/logLevel';
+const ALLOWED_META = new Set([META_VERSION, META_CAPABILITIES, 'io.modelcontextprotocol/clientInfo']);
+
+/** What the fast path needs; the call itself is the same function the SDK handler runs. */
+export interface FastPathDeps {
+  registry: ConfigRegistry;
+  serverInfo: { name: string; version: string };
+  /** Tools per tools/list page; an instance with more is listed through the SDK. */
+  pageSize: number;
+  /** Runs one tools/call; `undefined` when the instance has no such tool. */
+  callTool(
+    instanceId: string,
+    name: string,
+    args: Record<string, unknown>,
+    context: { signal: AbortSignal; requestId: string | undefined },
+  ): Promise<ToolResult | undefined>;
+}
+
+type JsonRpcRequest = { jsonrpc: '2.0'; id: string | number; method: string; params: Record<string, unknown> };
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * Whether `body` is a plain, well-formed 2026-07-28 `tools/list` or `tools/call` that the fast path
+ * answers byte-for-byte as the SDK would (MCP 2026-07-28 basic/transports/streamable-http: the
+ * per-request `_meta` envelope and the Mcp-Method / Mcp-Name / MCP-Protocol-Version headers).
+ * Everything else — other methods, progress tokens, log levels, cursors, encoded names, any
+ * mismatch — returns false and the SDK answers it, including every error answer.
+ */
+function plainModernRequest(req: IncomingMessage, body: unknown): JsonRpcRequest | undefined {
+  if (!isObject(body) || body.jsonrpc !== '2.0') return undefined;
+  const { id, method, params } = body;
+  if ((typeof id !== 'string' && typeof id !== 'number') || !isObject(params)) return undefined;
+  if (method !== 'tools/call' && method !== 'tools/list') return undefined;
+  const meta = params._meta;
+  if (!isObject(meta) || meta[META_VERSION] !== MODERN || !isObject(meta[META_CAPABILITIES])) return undefined;
+  if (META_LOG_LEVEL in meta || Object.keys(meta).some((key) => !ALLOWED_META.has(key))) return undefined;
+  const headers = req.headers;
+  if (headers['mcp-protocol-version'] !== MODERN || headers['mcp-method'] !== method) return undefined;
+  if (!(headers.accept ?? '').includes('application/json')) return undefined;
+  if (method === 'tools/list') {
+    return Object.keys(params).length === 1 ? (body as JsonRpcRequest) : undefined;
+  }
+  const { name, arguments: args } = params;
+  if (typeof name !== 'string' || headers['mcp-name'] !== name || name.startsWith('=?')) return undefined;
+  if (args !== undefined && !isObject(args)) return undefined;
+  if (Object.keys(params).some((key) => key !== 'name' && key !== 'arguments' && key !== '_meta')) return undefined;
+  return body as JsonRpcRequest;
+}
+
+/**
+ * The hot path of a stateless gateway: plain 2026-07-28 `tools/list` and `tools/call` answered
+ * without building an SDK server per request. The tools/list answer is rendered once per instance
+ * view (that is, per configuration change), so listing 500 tools costs what listing 10 does.
+ */
+export function createFastPath(deps: FastPathDeps) {
+  const serverMeta = (instanceId: string) =>
+    JSON.stringify({ 'io.modelcontextprotocol/serverInfo': { name: `${deps.serverInfo.name}/${instanceId}`, version: deps.serverInfo.version } });
+  const listings = new WeakMap<InstanceView, string>();
+
+  function listPrefix(view: InstanceView): string {
+    let prefix = listings.get(view);
+    if (prefix === undefined) {
+      prefix = `{"result":{"tools":${JSON.stringify(view.listings)},"resultType":"complete","ttlMs":0,"cacheScope":"private","_meta":${serverMeta(view.id)}},"jsonrpc":"2.0","id":`;
+      listings.set(view, prefix);
+    }
+    return prefix;
+  }
+
+  function send(res: ServerResponse, text: string) {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  /** Answers the request and returns true, or returns false (nothing written) for the SDK to answer. */
+  return function tryFastPath(req: IncomingMessage, res: ServerResponse, view: InstanceView, body: unknown): boolean {
+    const request = plainModernRequest(req, body);
+    if (request === undefined) return false;
+    const id = JSON.stringify(request.id);
+    if (request.method === 'tools/list') {
+      if (view.listings.length > deps.pageSize) return false;
+      send(res, `${listPrefix(view)}${id}}`);
+      return true;
+    }
+    const name = request.params.name as string;
+    if (!view.toolsByName.has(name)) {
+      send(res, `{"jsonrpc":"2.0","id":${id},"error":{"code":-32602,"message":${JSON.stringify(`Unknown tool: ${name}`)}}}`);
+      return true;
+    }
+    // Closing the response stream is cancellation in 2026-07-28: abort the upstream call.
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.once('close', onClose);
+    const requestId = req.headers['x-request-id'];
+    deps
+      .callTool(view.id, name, (request.params.arguments ?? {}) as Record<string, unknown>, {
+        signal: abort.signal,
+        requestId: typeof requestId === 'string' ? requestId : undefined,
+      })
+      .then((result) => {
+        if (abort.signal.aborted) return;
+        const payload = result ?? { content: [{ type: 'text', text: `Unknown tool: ${name}` }], isError: true };
+        const text = JSON.stringify(payload);
+        send(res, `{"result":${text.slice(0, -1)}${text.length > 2 ? ',' : ''}"resultType":"complete","_meta":${serverMeta(view.id)}},"jsonrpc":"2.0","id":${id}}`);
+      })
+      .catch(() => {
+        if (!res.headersSent) send(res, `{"jsonrpc":"2.0","id":${id},"error":{"code":-32603,"message":"Internal error"}}`);
+      })
+      .finally(() => res.off('close', onClose));
+    return true;
+  };
+}

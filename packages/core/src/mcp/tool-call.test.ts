@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  buildInstanceView,
+  compileToolDefinition,
+  createSchemaCompiler,
+  toolListing,
+  type ConfigRegistry,
+  type InstanceView,
+  type RegistryTool,
+} from '@dynmcp/common';
+import { silentLogger, type ToolCallContext, type ToolExecutor, type ToolResult } from '@dynmcp/plugin';
+import { createToolCaller } from './tool-call.js';
+
+const compiler = createSchemaCompiler();
+
+function registryTool(definition: Record<string, unknown>): RegistryTool {
+  const compiled = compileToolDefinition(definition, compiler);
+  return { ...compiled, revision: 1, listing: toolListing(compiled.definition) };
+}
+
+/** A registry holding one instance `inst` with `tools`; only what the caller reads. */
+function registryOf(...tools: RegistryTool[]): ConfigRegistry {
+  const byId = new Map(tools.map((tool) => [tool.definition.id, tool]));
+  const view: InstanceView = buildInstanceView(
+    { id: 'inst', name: 'inst', tool_ids: [...byId.keys()] },
+    'streamable-stateful',
+    byId,
+    silentLogger,
+  );
+  return { instance: (id: string) => (id === 'inst' ? view : undefined), revision: 1 } as unknown as ConfigRegistry;
+}
+
+const definition = (extra: Record<string, unknown> = {}) => ({
+  id: 'report',
+  name: 'report',
+  input_schema: { type: 'object', properties: { n: { type: 'integer' } } },
+  tds_ext_info: { domain: 'api.example.com', method: 'GET', path: '/report' },
+  ...extra,
+});
+
+/** An executor answering `result`, after running `during(context)`. */
+function executor(result: ToolResult, during: (context: ToolCallContext) => void = () => undefined): ToolExecutor {
+  return {
+    kind: 'http',
+    async execute(_tool, _args, context) {
+      during(context);
+      return { result, upstreamStatus: 200 };
+    },
+  };
+}
+
+const request = () => ({ signal: new AbortController().signal, requestId: 'r-1' });
+const outputSchema = {
+  type: 'object',
+  properties: { total: { type: 'integer' } },
+  required: ['total'],
+};
+
+describe('createToolCaller', () => {
+  it('returns undefined for a tool the instance does not have, and for an unknown instance', async () => {
+    const call = createToolCaller({ registry: registryOf(registryTool(definition())), executorFor: () => undefined, logger: silentLogger });
+    assert.equal(await call('inst', 'nope', {}, request()), undefined);
+    assert.equal(await call('other', 'report', {}, request()), undefined);
+  });
+
+  it('answers invalid arguments with an error result and never runs the executor', async () => {
+    let ran = false;
+    const call = createToolCaller({
+      registry: registryOf(registryTool(definition())),
+      executorFor: () => executor({ content: [] }, () => (ran = true)),
+      logger: silentLogger,
+    });
+    const result = await call('inst', 'report', { n: 'x' }, request());
+    assert.equal(result?.isError, true);
+    assert.match((result?.content[0] as { text: string }).text, /Invalid arguments for tool "report": \/n must be integer/);
+    assert.equal(ran, false);
+  });
+
+  it('checks structuredContent against output_schema: conforming passes, missing or wrong is an error', async () => {
+    const tool = registryTool(definition({ output_schema: outputSchema }));
+    const run = (result: ToolResult) =>
+      createToolCaller({ registry: registryOf(tool), executorFor: () => executor(result), logger: silentLogger })('inst', 'report', {}, request());
+
+    const ok = await run({ content: [{ type: 'text', text: '{"total":3}' }], structuredContent: { total: 3 } });
+    assert.deepEqual(ok, { content: [{ type: 'text', text: '{"total":3}' }], structuredContent: { total: 3 } });
+
+    const wrong = await run({ content: [{ type: 'text', text: '{"total":"3"}' }], structuredContent: { total: '3' } });
+    assert.equal(wrong?.isError, true);
+    assert.equal(wrong?.structuredContent, undefined, 'an error result claims no conforming structured content');
+    assert.equal((wrong?.content[0] as { text: string }).text, '{"total":"3"}', 'the upstream answer stays readable');
+    assert.match((wrong?.content[1] as { text: string }).text, /does not match the tool's output_schema: \/total must be integer/);
+
+    const missing = await run({ content: [{ type: 'text', text: '[1]' }] });
+    assert.equal(missing?.isError, true);
+    assert.match((missing?.content[1] as { text: string }).text, /declares an output_schema but the upstream answer is not a JSON object/);
+
+    // Upstream errors pass as they are: there is no answer to check.
+    const failed = await run({ content: [{ type: 'text', text: 'upstream answered 500' }], isError: true });
+    assert.deepEqual(failed, { content: [{ type: 'text', text: 'upstream answered 500' }], isError: true });
+  });
+
+  it('forwards progress only when it increases, and log messages as given', async () => {
+    const progress: Array<[number, number | undefined]> = [];
+    const logs: Array<[string, unknown]> = [];
+    const call = createToolCaller({
+      registry: registryOf(registryTool(definition())),
+      executorFor: () =>
+        executor({ content: [] }, (context) => {
+          for (const value of [0, 50, 50, 20, 100]) context.progress(value, 100);
+          context.log('info', 'working');
+          context.log('debug', { step: 2 });
+        }),
+      logger: silentLogger,
+    });
+    await call('inst', 'report', {}, {
+      ...request(),
+      progress: (value, total) => progress.push([value, total]),
+      log: (level, data) => logs.push([level, data]),
+    });
+    assert.deepEqual(progress, [
+      [0, 100],
+      [50, 100],
+      [100, 100],
+    ]);
+    assert.deepEqual(logs, [
+      ['info', 'working'],
+      ['debug', { step: 2 }],
+    ]);
+  });
+
+  it('gives executors no-op channels when the client asked for no progress or logs, and the client signal', async () => {
+    const controller = new AbortController();
+    let seen: AbortSignal | undefined;
+    const call = createToolCaller({
+      registry: registryOf(registryTool(definition())),
+      executorFor: () =>
+        executor({ content: [] }, (context) => {
+          context.progress(1);
+          context.log('error', 'x');
+          seen = context.signal;
+        }),
+      logger: silentLogger,
+    });
+    await call('inst', 'report', {}, { signal: controller.signal, requestId: undefined });
+    assert.equal(seen, controller.signal);
+  });
+});

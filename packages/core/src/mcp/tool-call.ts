@@ -1,0 +1,113 @@
+import type { ConfigRegistry, RegistryTool } from '@dynmcp/common';
+import type { Logger, ToolCallContext, ToolExecutor, ToolLogLevel, ToolResult } from '@dynmcp/plugin';
+
+/** What a `tools/call` needs from the MCP layer that received it. */
+export interface ToolCallRequestContext {
+  /** Aborted when the client cancels (or closes a 2026-07-28 response stream). */
+  signal: AbortSignal;
+  requestId: string | undefined;
+  /** Sends `notifications/progress`; absent when the client sent no progress token. */
+  progress?: (progress: number, total?: number, message?: string) => void;
+  /** Sends `notifications/message`, level-filtered; absent when the call may not log to the client. */
+  log?: (level: ToolLogLevel, data: unknown, logger?: string) => void;
+}
+
+/** Runs one `tools/call` of an instance; `undefined` when the instance has no tool of that name. */
+export type ToolCaller = (
+  instanceId: string,
+  name: string,
+  args: Record<string, unknown>,
+  context: ToolCallRequestContext,
+) => Promise<ToolResult | undefined>;
+
+/** What {@link createToolCaller} needs. */
+export interface ToolCallerDeps {
+  registry: ConfigRegistry;
+  /** Finds the executor of a tool kind (`http` when a tool names none). */
+  executorFor(kind: string): ToolExecutor | undefined;
+  logger: Logger;
+}
+
+/** A tool result with `isError: true` and one text block. */
+export function errorResult(text: string): ToolResult {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+/**
+ * Creates the one function every MCP leg runs a tool call with: argument validation (an invalid
+ * call is an `isError` result, MCP 2025-11-25 SEP-1303), the tool kind's executor with the
+ * client's cancellation signal, progress and log channels, the output schema check, and the call
+ * log line. Failures the model should read are results; only an unknown tool is `undefined`.
+ */
+export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
+  const logger = deps.logger.child({ component: 'mcp' });
+  return async (instanceId, name, args, request) => {
+    const tool = deps.registry.instance(instanceId)?.toolsByName.get(name);
+    if (tool === undefined) return undefined;
+    const started = performance.now();
+    const callLog = { requestId: request.requestId, instanceId, tool: name, toolId: tool.definition.id };
+    const problem = tool.validateArguments(args);
+    if (problem !== undefined) {
+      logger.info('tool call', { ...callLog, outcome: 'invalid_arguments', latencyMs: 0 });
+      return errorResult(`Invalid arguments for tool "${name}": ${problem}`);
+    }
+    const kind = tool.definition.kind ?? 'http';
+    const executor = deps.executorFor(kind);
+    if (executor === undefined) {
+      logger.error('no executor for tool kind', { ...callLog, kind });
+      return errorResult(`Tool "${name}" has kind "${kind}", which this gateway has no executor for`);
+    }
+    const context: ToolCallContext = {
+      signal: request.signal,
+      logger: logger.child(callLog),
+      progress: monotonic(request.progress),
+      log: request.log ?? (() => undefined),
+    };
+    try {
+      const outcome = await executor.execute(tool.definition, args, context);
+      const result = checkOutput(outcome.result, tool, name);
+      logger.info('tool call', {
+        ...callLog,
+        outcome: request.signal.aborted ? 'cancelled' : result.isError ? 'error' : 'ok',
+        upstreamStatus: outcome.upstreamStatus,
+        latencyMs: Math.round((performance.now() - started) * 10) / 10,
+      });
+      return result;
+    } catch (error) {
+      logger.error('tool executor failed', { ...callLog, error: (error as Error).message });
+      return errorResult(`Tool "${name}" failed inside the gateway; see the gateway log`);
+    }
+  };
+}
+
+/** Progress must increase (MCP basic/utilities/progress); stale or repeated reports are dropped. */
+function monotonic(send: ToolCallRequestContext['progress']): ToolCallContext['progress'] {
+  if (send === undefined) return () => undefined;
+  let last = -Infinity;
+  return (progress, total, message) => {
+    if (!(progress > last)) return;
+    last = progress;
+    send(progress, total, message);
+  };
+}
+
+/**
+ * A tool that declares an output schema must return structured content that conforms to it (MCP
+ * 2025-06-18 server/tools § structured content; the SDK clients reject a success result without
+ * it). Anything else becomes an `isError` result that says why, keeping the upstream's content.
+ */
+function checkOutput(result: ToolResult, tool: RegistryTool, name: string): ToolResult {
+  const validate = tool.validateOutput;
+  if (validate === undefined || result.isError) return result;
+  if (result.structuredContent === undefined) {
+    return withError(result, `Tool "${name}" declares an output_schema but the upstream answer is not a JSON object`);
+  }
+  const problem = validate(result.structuredContent);
+  if (problem === undefined) return result;
+  return withError(result, `Tool "${name}": the upstream answer does not match the tool's output_schema: ${problem}`);
+}
+
+function withError(result: ToolResult, text: string): ToolResult {
+  // An error result carries no structuredContent: it would claim a conforming answer.
+  return { content: [...result.content, { type: 'text', text }], isError: true };
+}
