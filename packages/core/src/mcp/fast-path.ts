@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigRegistry, InstanceView } from '@dynmcp/common';
-import type { ToolResult } from '@dynmcp/plugin';
+import type { ToolCaller } from './tool-call.js';
 
 /** The revision the fast path answers; anything else goes through the SDK. */
 const MODERN = '2026-07-28';
@@ -15,13 +15,8 @@ export interface FastPathDeps {
   serverInfo: { name: string; version: string };
   /** Tools per tools/list page; an instance with more is listed through the SDK. */
   pageSize: number;
-  /** Runs one tools/call; `undefined` when the instance has no such tool. */
-  callTool(
-    instanceId: string,
-    name: string,
-    args: Record<string, unknown>,
-    context: { signal: AbortSignal; requestId: string | undefined },
-  ): Promise<ToolResult | undefined>;
+  /** Runs one tools/call, as every other leg does. */
+  callTool: ToolCaller;
 }
 
 type JsonRpcRequest = { jsonrpc: '2.0'; id: string | number; method: string; params: Record<string, unknown> };

@@ -3,7 +3,8 @@ import type { ConfigRegistry, RegistryChange } from '@dynmcp/common';
 import type { Logger, ToolExecutor } from '@dynmcp/plugin';
 import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
-import { createInstanceServerFactory } from './instance-server.js';
+import { createFastPath } from './fast-path.js';
+import { createInstanceServerFactory, DEFAULT_TOOLS_PAGE_SIZE } from './instance-server.js';
 import { replyJsonRpcError } from './json-rpc-reply.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
 import { createToolCaller } from './tool-call.js';
@@ -54,6 +55,12 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   // One tool caller for every leg, so each runs calls (validation, executor, output check, log line) alike.
   const callTool = createToolCaller(options);
   const createServer = createInstanceServerFactory({ ...options, callTool });
+  const tryFastPath = createFastPath({
+    registry: options.registry,
+    serverInfo: options.serverInfo,
+    pageSize: options.toolsPageSize ?? DEFAULT_TOOLS_PAGE_SIZE,
+    callTool,
+  });
   const sessions: SessionStore = createSessionStore({
     createServer,
     idleTimeoutMs: options.sessionIdleTimeoutMs,
@@ -114,6 +121,8 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       if (view === undefined) {
         return replyJsonRpcError(res, 404, -32001, `Unknown MCP instance "${instanceId}"`);
       }
+      // Plain 2026-07-28 tools/list and tools/call skip the per-request SDK server (see fast-path.ts).
+      if (req.method === 'POST' && req.headers['mcp-session-id'] === undefined && tryFastPath(req, res, view, body)) return;
       // A 2025-era session starts with `initialize` and then carries its id; everything else,
       // including a plain session-less JSON-RPC POST (the seed's curl example), is answered
       // per request by the instance handler: 2026-07-28 traffic, or the stateless 2025 leg.
