@@ -67,7 +67,8 @@ function post(method: string, params: Record<string, unknown>, viaSdk: boolean, 
 async function both(method: string, params: Record<string, unknown>) {
   const fast = await post(method, params, false);
   const sdk = await post(method, params, true);
-  return { fast: { status: fast.status, type: fast.headers.get('content-type'), body: await fast.json() }, sdk: { status: sdk.status, type: sdk.headers.get('content-type'), body: await sdk.json() } };
+  const read = async (res: Response) => ({ status: res.status, type: res.headers.get("content-type"), body: (await res.json()) as any });
+  return { fast: await read(fast), sdk: await read(sdk) };
 }
 
 test('tools/list: the fast answer equals the SDK answer', async () => {
