@@ -1,0 +1,232 @@
+// The printed report (Markdown tables, so a run pastes straight into docs/performance.md) and the
+// targets of issue 7, each judged from figures of the same run.
+
+const fmt = (value, digits = 0) => (value === null || value === undefined ? '–' : Number(value).toFixed(digits));
+const ms = (value) => fmt(value, value !== null && value !== undefined && value < 10 ? 3 : 1);
+
+function table(header, rows, { leftColumns = 1 } = {}) {
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((h, i) => (i < leftColumns ? '---' : '---:')).join('|')}|`];
+  for (const row of rows) lines.push(`| ${row.join(' | ')} |`);
+  return lines.join('\n');
+}
+
+const THROUGHPUT_ROWS = [
+  ['DIRECT', 'DIRECT (upstream, GET)'],
+  ['RAW_JSON', 'RAW_JSON (node:http, small JSON)'],
+  ['RAW_PROXY', 'RAW_PROXY (node:http + undici)'],
+  ['GW tools/call 2026', 'gateway tools/call, 2026-07-28 stateless'],
+  ['GW tools/call 2025 session', 'gateway tools/call, 2025 session'],
+  ['GW tools/call 2025 stateless', 'gateway tools/call, 2025 session-less'],
+  ['GW tools/call 2026 (got)', 'gateway tools/call, 2026, executor on got'],
+  ['GW tools/list 10', 'gateway tools/list, 10 tools'],
+  ['GW tools/list 50', 'gateway tools/list, 50 tools'],
+  ['GW tools/list 500', 'gateway tools/list, 500 tools'],
+  ['RAW_JSON sized 10', 'RAW_JSON, body as large as the 10-tool answer'],
+  ['RAW_JSON sized 500', 'RAW_JSON, body as large as the 500-tool answer'],
+  ['PEER', 'PEER tools/call (openapi-mcp-server)'],
+];
+
+function throughputTable(section) {
+  const rows = [];
+  for (const [key, label] of THROUGHPUT_ROWS) {
+    const figure = section?.figures?.[key];
+    if (!figure) {
+      const why = section?.unavailable?.[key];
+      if (why) rows.push([label, `not available: ${why}`, '', '', '', '', '', '', '', '']);
+      continue;
+    }
+    const sizedLabel = figure.bytes ? `${label} (${Math.round(figure.bytes / 100) / 10} KB)` : label;
+    // At c=50 the server should be saturated; when it was not, the load side was the limit and
+    // req/CPU-s is measured on a partly idle server (usually flattering it).
+    const unsaturated = (c, n) => (n === 50 && c.cpuShare < 0.85 ? ' †' : '');
+    const cell = (c, n) => (c ? [fmt(c.rps), `${fmt(c.perCpuSecond)}${unsaturated(c, n)}`, ms(c.latencyMs.p50), ms(c.latencyMs.p99)] : ['–', '–', '–', '–']);
+    const errors = (figure.c1?.errors ?? 0) + (figure.c50?.errors ?? 0);
+    const noise = Math.max(figure.c1?.noise.othersTargetCore ?? 0, figure.c50?.noise.othersTargetCore ?? 0);
+    rows.push([sizedLabel, ...cell(figure.c1, 1), ...cell(figure.c50, 50), `${errors}`, `${Math.round(noise * 100)}%`]);
+  }
+  const unsaturated = Object.values(section?.figures ?? {}).some((f) => f.c50 && f.c50.cpuShare < 0.85);
+  const note = unsaturated
+    ? '\n\n† the server used less than 85% of its core at c=50: the load side (core 1) was the limit, so this req/CPU-s was measured on a partly idle server.'
+    : '';
+  return `${table(
+    ['figure', 'c=1 rps', 'c=1 req/CPU-s', 'c=1 p50 ms', 'c=1 p99 ms', 'c=50 rps', 'c=50 req/CPU-s', 'c=50 p50 ms', 'c=50 p99 ms', 'errors', 'noise'],
+    rows,
+  )}${note}`;
+}
+
+function tailTable(section) {
+  const open = section?.figures?.['GW tools/call 2026 @70%']?.open;
+  if (!open) return '';
+  return table(
+    ['open loop, 50 connections', 'target rps', 'achieved rps', 'req/CPU-s', 'p50 ms', 'p99 ms', 'p99/p50'],
+    [['gateway tools/call 2026 at 70% of its c=50 peak', fmt(open.targetRps), fmt(open.rps), fmt(open.perCpuSecond), ms(open.latencyMs.p50), ms(open.latencyMs.p99), fmt(open.latencyMs.p99 / open.latencyMs.p50, 1)]],
+  );
+}
+
+function clientsTable(section) {
+  if (!section) return '';
+  const rows = Object.entries(section.figures).map(([name, f]) => [name + (f.version ? ` ${f.version}` : ''), fmt(f.rps), fmt(f.perCpuSecond), fmt(f.vsUndici, 3)]);
+  for (const [name, why] of Object.entries(section.unavailable ?? {})) rows.push([name, `not available: ${why}`, '', '']);
+  return table(['outbound client (50 in flight)', 'req/s', 'req/CPU-s', '× undici'], rows);
+}
+
+function memoryTables(section) {
+  if (!section) return '';
+  const f = section.figures;
+  const out = [];
+  if (f.heap) {
+    out.push(
+      table(
+        ['heap after forced GC', 'requests', 'heapUsed start MB', 'heapUsed end MB', 'max deviation', 'RSS start → end MB', 'errors'],
+        f.heap.map((h) => [h.mode + (h.cutShort ? ` (cut short: ${h.cutShort})` : ''), fmt(h.requests), fmt(h.base.heapUsedMB, 1), fmt(h.end.heapUsedMB, 1), `${fmt(h.maxDeviationPct, 1)}%`, `${fmt(h.base.rssMB, 0)} → ${fmt(h.end.rssMB, 0)}`, fmt(h.errors)]),
+      ),
+    );
+  }
+  const rows = [];
+  if (f.startEmpty) rows.push(['gateway, store with 1 tool', fmt(f.startEmpty.readyMs), fmt(f.startEmpty.rssMB, 0), fmt(f.startEmpty.heapUsedMB, 1)]);
+  if (f.manyTools) rows.push([`gateway, ${f.manyTools.tools} tools in ${f.manyTools.instances} instances`, fmt(f.manyTools.readyMs), fmt(f.manyTools.rssMB, 0), fmt(f.manyTools.heapUsedMB, 1)]);
+  if (rows.length) out.push(table(['start-up (spawn → /readyz 200) and memory after GC', 'ready ms', 'RSS MB', 'heapUsed MB'], rows));
+  if (f.idleSessions) {
+    const s = f.idleSessions;
+    out.push(
+      table(
+        ['idle 2025-era sessions', 'opened', 'heap before → after MB', 'RSS before → after MB', 'heap/session KB', 'RSS/session KB'],
+        [[`${s.failed ? `${s.failed} failed: ${s.firstError}` : 'all opened'}`, fmt(s.sessions), `${fmt(s.before.heapUsedMB, 1)} → ${fmt(s.after.heapUsedMB, 1)}`, `${fmt(s.before.rssMB, 0)} → ${fmt(s.after.rssMB, 0)}`, fmt(s.heapPerSessionKB, 2), fmt(s.rssPerSessionKB, 2)]],
+      ),
+    );
+  }
+  return out.join('\n\n');
+}
+
+function propagationTable(section) {
+  if (!section) return '';
+  const rows = Object.entries(section.figures).map(([store, p]) =>
+    p.unavailable
+      ? [store, `not available: ${p.unavailable}`, '', '', '', '', '']
+      : [store, `${p.writes}${p.missed ? ` (${p.missed} never seen)` : ''}`, ms(p.p50Ms), ms(p.p99Ms), ms(p.maxMs), ms(p.adminWriteP50Ms), ms(p.pollRoundTripMs)],
+  );
+  return table(['propagation A → B', 'writes', 'p50 ms', 'p99 ms', 'max ms', 'admin write p50 ms', 'poll round trip ms'], rows);
+}
+
+/**
+ * Judges the issue's targets. Each: { target, measured, value (shown with its unit), ratio, status }
+ * where status is met, NOT MET, "met, but …" (measured on less than the target asks, e.g. a quick
+ * run) or n/a (not measured, with the reason in `measured`).
+ */
+export function judgeTargets(results) {
+  const t = results.sections.throughput?.figures ?? {};
+  const m = results.sections.memory?.figures ?? {};
+  const p = results.sections.propagation?.figures ?? {};
+  const out = [];
+  const add = (target, measured, value, ok, shown, inconclusive) => {
+    if (value === undefined || value === null || Number.isNaN(value)) {
+      const reason = typeof measured === 'string' && measured.includes('not available') ? measured : 'not measured in this run';
+      out.push({ target, measured: reason, ratio: null, shown: '–', status: 'n/a' });
+      return;
+    }
+    out.push({ target, measured, ratio: value, shown, status: !ok ? 'NOT MET' : inconclusive ? `met, but ${inconclusive}` : 'met' });
+  };
+  const per = (key, c = 'c50') => t[key]?.[c]?.perCpuSecond;
+  const why = (key) => results.sections.throughput?.unavailable?.[key];
+  const times = (v) => `${fmt(v, 3)}×`;
+
+  for (const [label, key] of [['tools/call 2026 stateless', 'GW tools/call 2026'], ['tools/call 2025 session', 'GW tools/call 2025 session']]) {
+    const r = per(key) && per('RAW_PROXY') ? per(key) / per('RAW_PROXY') : undefined;
+    add(`${label} ≥ 0.25× RAW_PROXY per gateway CPU-s (c=50)`, r === undefined && why('RAW_PROXY') ? `RAW_PROXY not available: ${why('RAW_PROXY')}` : `${fmt(per(key))} vs ${fmt(per('RAW_PROXY'))} req/CPU-s`, r, r >= 0.25, times(r));
+  }
+  {
+    const r = per('GW tools/call 2026') && per('PEER') ? per('GW tools/call 2026') / per('PEER') : undefined;
+    add('tools/call 2026 ≥ 3× PEER per CPU-s (c=50)', r === undefined && why('PEER') ? `PEER not available: ${why('PEER')}` : `${fmt(per('GW tools/call 2026'))} vs ${fmt(per('PEER'))} req/CPU-s`, r, r >= 3, times(r));
+  }
+  {
+    const gw = t['GW tools/call 2026']?.c1?.latencyMs.p50;
+    const direct = t.DIRECT?.c1?.latencyMs.p50;
+    const added = gw !== undefined && direct !== undefined ? gw - direct : undefined;
+    add('added p50 at c=1 ≤ 0.3 ms over DIRECT (tools/call 2026)', `${ms(gw)} − ${ms(direct)} ms`, added, added <= 0.3, `+${fmt(added, 3)} ms`);
+  }
+  {
+    const r = per('GW tools/list 10') && per('RAW_JSON') ? per('GW tools/list 10') / per('RAW_JSON') : undefined;
+    add('tools/list (10 tools) ≥ 0.5× RAW_JSON per CPU-s (c=50)', `${fmt(per('GW tools/list 10'))} vs ${fmt(per('RAW_JSON'))} req/CPU-s`, r, r >= 0.5, times(r));
+  }
+  {
+    const r = per('GW tools/list 10') && per('GW tools/list 500') ? per('GW tools/list 10') / per('GW tools/list 500') : undefined;
+    const floor = per('RAW_JSON sized 10') && per('RAW_JSON sized 500') ? per('RAW_JSON sized 10') / per('RAW_JSON sized 500') : undefined;
+    const floorNote = floor === undefined ? '' : `; node:http writing bodies of the same sizes: ${times(floor)}`;
+    add('tools/list CPU cost at 500 tools ≤ 1.2× at 10 (c=50)', `${fmt(per('GW tools/list 500'))} vs ${fmt(per('GW tools/list 10'))} req/CPU-s${floorNote}`, r, r <= 1.2, times(r));
+  }
+  for (const h of m.heap ?? []) {
+    const short = h.requests < 100_000 ? `${h.requests} requests, not 100k${h.cutShort ? ` (${h.cutShort})` : ' (quick run)'}` : undefined;
+    add(
+      `heap after GC flat ±10% over 100k requests: ${h.mode}`,
+      `${fmt(h.base.heapUsedMB, 1)} → ${fmt(h.end.heapUsedMB, 1)} MB over ${h.requests} requests`,
+      h.maxDeviationPct / 100,
+      Math.abs(h.maxDeviationPct) <= 10,
+      `${h.maxDeviationPct >= 0 ? '+' : ''}${fmt(h.maxDeviationPct, 1)}% max`,
+      short,
+    );
+  }
+  {
+    const open = t['GW tools/call 2026 @70%']?.open;
+    const r = open ? open.latencyMs.p99 / open.latencyMs.p50 : undefined;
+    add('p99 ≤ 5× p50 at 70% of peak (tools/call 2026, open loop)', open ? `${ms(open.latencyMs.p99)} / ${ms(open.latencyMs.p50)} ms at ${fmt(open.rps)} rps` : undefined, r, r <= 5, times(r));
+  }
+  for (const [store, limit] of [['etcd', 100], ['mysql', 1000]]) {
+    const f = p[store];
+    const ok = f && !f.unavailable;
+    add(
+      `propagation p99 ≤ ${limit} ms with ${store}`,
+      ok ? `p99 ${ms(f.p99Ms)} ms over ${f.writes} writes${f.missed ? `, ${f.missed} never seen` : ''}` : f?.unavailable ? `not available: ${f.unavailable}` : undefined,
+      ok ? f.p99Ms / limit : undefined,
+      ok && f.p99Ms <= limit && !f.missed,
+      ok ? `${ms(f.p99Ms)} ms` : '–',
+      ok && f.writes < 50 ? `${f.writes} writes only (quick run)` : undefined,
+    );
+  }
+  return out;
+}
+
+function targetsTable(targets) {
+  return table(
+    ['target', 'measured', 'value', 'status'],
+    targets.map((x) => [x.target, x.measured, x.shown, x.status]),
+    { leftColumns: 4 },
+  );
+}
+
+/** Largest share of the server core other processes took in any throughput window. */
+function worstNoise(results) {
+  let worst = 0;
+  for (const figure of Object.values(results.sections.throughput?.figures ?? {})) {
+    for (const window of Object.values(figure)) worst = Math.max(worst, window?.noise?.othersTargetCore ?? 0);
+  }
+  return worst;
+}
+
+/** The whole report as Markdown. */
+export function renderReport(results) {
+  const { machine, profile } = results;
+  const head = [
+    `DynMCP benchmark — ${profile.name} run, ${results.startedAt}, ${Math.round(results.durationS)} s`,
+    `Machine: ${machine.cores} × ${machine.cpuModel}, ${machine.memoryGB} GB, Linux ${machine.kernel}, Node ${machine.node}; ` +
+      `${machine.pinned ? 'servers under test pinned to core 0, load generator and upstream to core 1' : 'NOT pinned (taskset missing)'}.`,
+    `Gateway ${results.gateway.version} at ${results.gateway.commit}. Windows: ${profile.warmupMs / 1000} s warm-up + ${profile.durationMs / 1000} s measured. ` +
+      'req/CPU-s = answers in the window ÷ CPU seconds (utime+stime) the server process used in it; noise = share of the server core used by processes outside the bench.',
+  ].join('\n');
+  const t = results.sections.throughput;
+  const parts = [head];
+  const noise = worstNoise(results);
+  if (noise > 0.15) {
+    parts.push(
+      `**Noisy machine:** other processes took up to ${Math.round(noise * 100)}% of the server core in some windows (column \`noise\`). ` +
+        'Contention lowers req/CPU-s too (caches, context switches); compare ratios from quiet windows, or re-run on an idle machine.',
+    );
+  }
+  const failed = Object.entries(results.sections).filter(([, s]) => s?.error);
+  if (t && !t.error) parts.push(throughputTable(t), tailTable(t));
+  if (results.sections.clients && !results.sections.clients.error) parts.push(clientsTable(results.sections.clients));
+  if (results.sections.memory && !results.sections.memory.error) parts.push(memoryTables(results.sections.memory));
+  if (results.sections.propagation && !results.sections.propagation.error) parts.push(propagationTable(results.sections.propagation));
+  parts.push(targetsTable(results.targets));
+  for (const [name, s] of failed) parts.push(`Section ${name} failed: ${s.error}`);
+  return parts.filter(Boolean).join('\n\n');
+}

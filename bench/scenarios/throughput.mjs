@@ -1,0 +1,207 @@
+// Throughput and latency: the baselines (DIRECT, RAW_JSON, RAW_PROXY), the gateway's tools/call
+// (2026-07-28 stateless, 2025 session, 2025 session-less) and tools/list (10/50/500 tools), the
+// tail at 70% of peak, the gateway with got end to end, and PEER. Servers under test run on core
+// 0; the load generator (this process) and the upstream share core 1.
+import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fillerTool, gatewaySupportsEnv, instanceDef, itemTool, startGateway } from '../lib/gateway.mjs';
+import { httpRequest } from '../lib/loadgen.mjs';
+import { cpuWindow, measureLoad } from '../lib/measure.mjs';
+import {
+  check200,
+  checkToolResult,
+  checkToolsList,
+  legacyToolsCall,
+  modernToolsCall,
+  modernToolsList,
+  openLegacySession,
+  sendOnce,
+} from '../lib/mcp-wire.mjs';
+import { closePeerSessions, connectPeerSessions, drivePeer, startPeer } from '../lib/peer.mjs';
+import { prefillSqlite } from '../lib/prefill.mjs';
+import { freePort, spawnPinned, waitFor } from '../lib/proc.mjs';
+
+export const LIST_SIZES = [10, 50, 500];
+const CALL_TOOLS = 10; // tools in the tools/call instances, as in research/perf.md
+
+/** Starts one of bench/servers/*.mjs pinned to `core`; resolves once it answers. */
+export async function startScript(root, core, script, args = [], probePath = '/items/1', method = 'GET') {
+  const port = await freePort();
+  const proc = spawnPinned(core, process.execPath, [join(root, 'bench/servers', script), String(port), ...args], { name: script });
+  await waitFor(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${port}${probePath}`, { method, body: method === 'POST' ? '{"id":1}' : undefined });
+      await res.arrayBuffer();
+      return res.status < 500;
+    },
+    { timeoutMs: 15000, intervalMs: 20, what: `${script} to answer`, proc },
+  );
+  return { proc, pid: proc.pid, port, core };
+}
+
+/** The definitions every throughput gateway holds (prefilled into its SQLite file). */
+export function throughputDefinitions(upstreamPort) {
+  const fillers = Array.from({ length: Math.max(...LIST_SIZES) }, (_, i) => `f${String(i).padStart(3, '0')}`);
+  const tools = [['get_item', itemTool(upstreamPort)], ...fillers.map((id) => [id, fillerTool(upstreamPort, id)])];
+  const callTools = ['get_item', ...fillers.slice(0, CALL_TOOLS - 1)];
+  const instances = [
+    ['call-modern', instanceDef('call-modern', callTools, { stateless: true })],
+    ['call-session', instanceDef('call-session', callTools)],
+    ...LIST_SIZES.map((n) => [`list-${n}`, instanceDef(`list-${n}`, fillers.slice(0, n), { stateless: true })]),
+  ];
+  return { tools, instances };
+}
+
+/** Checks one request of each kind before loading it: a wrong setup must not become a number. */
+async function sanityCheck(gateway, requests) {
+  const notes = {};
+  for (const [name, { path, request, expectTools }] of Object.entries(requests)) {
+    const { status, message, bytes } = await sendOnce(gateway.port, path, request(1, {}));
+    if (status !== 200 || !message?.result) throw new Error(`${name}: ${status} ${JSON.stringify(message).slice(0, 300)}`);
+    if (message.result.isError) throw new Error(`${name}: tool error ${JSON.stringify(message.result).slice(0, 300)}`);
+    if (expectTools !== undefined) {
+      notes[name] = { tools: message.result.tools.length, bytes, nextCursor: message.result.nextCursor !== undefined };
+      if (message.result.tools.length !== expectTools) {
+        notes[name].warning = `expected ${expectTools} tools in one tools/list answer, got ${message.result.tools.length}`;
+      }
+    } else notes[name] = { bytes };
+  }
+  return notes;
+}
+
+/**
+ * Runs the section. `ctx`: { root, profile, deps, log, ours (Set of pids), upstream (on core 1) }.
+ * Returns { figures, notes, unavailable }.
+ */
+export async function runThroughput(ctx) {
+  const { root, profile, log, ours } = ctx;
+  const figures = {};
+  const notes = {};
+  const unavailable = {};
+  const window = { warmupMs: profile.warmupMs, durationMs: profile.durationMs };
+  const measure = async (key, target, load) => {
+    for (const connections of [1, 50]) {
+      log(`  ${key} c=${connections}`);
+      figures[key] ??= {};
+      figures[key][`c${connections}`] = await measureLoad({ target, ours: [...ours], connections, ...window, ...load });
+    }
+  };
+  const track = (server) => {
+    ours.add(server.pid);
+    return server;
+  };
+
+  const { upstream } = ctx;
+
+  // DIRECT: a second upstream on the server core, loaded straight.
+  {
+    const direct = track(await startScript(root, 0, 'upstream.mjs'));
+    const host = `127.0.0.1:${direct.port}`;
+    await measure('DIRECT', direct, { request: (seq) => httpRequest('GET', `/items/${seq % 1000}`, { host }), check: check200 });
+    await direct.proc.stop();
+  }
+  // RAW_JSON: node:http answering a small JSON body to a JSON-RPC POST.
+  {
+    const raw = track(await startScript(root, 0, 'raw-json.mjs', [], '/', 'POST'));
+    const request = modernToolsList({ port: raw.port, path: '/mcp/raw' });
+    await measure('RAW_JSON', raw, { request, check: check200 });
+    await raw.proc.stop();
+  }
+  // RAW_PROXY: node:http + undici to the upstream, wrapped in a JSON-RPC result.
+  if (ctx.deps.undici.ok) {
+    const proxy = track(await startScript(root, 0, 'raw-proxy.mjs', [String(upstream.port), ctx.deps.undici.path], '/', 'POST'));
+    const request = modernToolsCall({ port: proxy.port, path: '/mcp/raw' });
+    await measure('RAW_PROXY', proxy, { request, check: checkToolResult });
+    await proxy.proc.stop();
+  } else unavailable.RAW_PROXY = ctx.deps.undici.reason;
+
+  // The gateway, prefilled with every definition this section uses.
+  const dir = mkdtempSync(join(tmpdir(), 'dynmcp-bench-gw-'));
+  const sqlitePath = join(dir, 'gateway.sqlite');
+  await prefillSqlite(root, sqlitePath, throughputDefinitions(upstream.port));
+  const gateway = track({ ...(await startGateway({ root, core: 0, sqlitePath })), core: 0 });
+  const port = gateway.port;
+  const kinds = {
+    'GW tools/call 2026': { path: '/mcp/call-modern', request: modernToolsCall({ port, path: '/mcp/call-modern' }), check: checkToolResult },
+    'GW tools/call 2025 session': {
+      path: '/mcp/call-session',
+      request: legacyToolsCall({ port, path: '/mcp/call-session' }),
+      check: checkToolResult,
+      setup: async () => ({ sessionId: await openLegacySession(`${gateway.url}/mcp/call-session`) }),
+    },
+    'GW tools/call 2025 stateless': { path: '/mcp/call-modern', request: legacyToolsCall({ port, path: '/mcp/call-modern' }), check: checkToolResult },
+    ...Object.fromEntries(
+      LIST_SIZES.map((n) => [
+        `GW tools/list ${n}`,
+        { path: `/mcp/list-${n}`, request: modernToolsList({ port, path: `/mcp/list-${n}` }), check: checkToolsList, expectTools: n },
+      ]),
+    ),
+  };
+  const sessionCheck = { ...kinds['GW tools/call 2025 session'] };
+  const sid = await openLegacySession(`${gateway.url}${sessionCheck.path}`);
+  notes.gatewayAnswers = await sanityCheck(gateway, {
+    ...Object.fromEntries(Object.entries(kinds).filter(([k]) => !k.includes('session'))),
+    'GW tools/call 2025 session': { ...sessionCheck, request: (seq) => sessionCheck.request(seq, { sessionId: sid }) },
+  });
+  for (const [key, kind] of Object.entries(kinds)) await measure(key, gateway, kind);
+
+  // Tail latency at 70% of the peak measured above (open loop: latency counts from when each
+  // request was due, so the gateway's queueing shows).
+  {
+    const peak = figures['GW tools/call 2026'].c50.rps;
+    const rate = Math.max(1, Math.round(peak * 0.7));
+    log(`  GW tools/call 2026 open loop at ${rate} rps (70% of ${peak})`);
+    figures['GW tools/call 2026 @70%'] = {
+      open: await measureLoad({ target: gateway, ours: [...ours], connections: 50, rate, ...window, ...kinds['GW tools/call 2026'] }),
+    };
+  }
+  await gateway.proc.stop();
+
+  // The physical floor of the tools/list size target: node:http writing precomputed bodies as
+  // large as the 10- and 500-tool answers.
+  {
+    const raw = track(await startScript(root, 0, 'raw-json.mjs', [], '/', 'POST'));
+    for (const n of [LIST_SIZES[0], LIST_SIZES.at(-1)]) {
+      const bytes = notes.gatewayAnswers[`GW tools/list ${n}`].bytes;
+      const path = `/bytes/${bytes}`;
+      await measure(`RAW_JSON sized ${n}`, raw, { request: modernToolsList({ port: raw.port, path }), check: check200 });
+      figures[`RAW_JSON sized ${n}`].bytes = bytes;
+    }
+    await raw.proc.stop();
+  }
+
+  // The design card's HTTP client end to end, where this build can select it.
+  if (gatewaySupportsEnv(root, 'DYNMCP_HTTP_CLIENT')) {
+    const gotGateway = track({ ...(await startGateway({ root, core: 0, sqlitePath, env: { DYNMCP_HTTP_CLIENT: 'got' } })), core: 0 });
+    await measure('GW tools/call 2026 (got)', gotGateway, {
+      request: modernToolsCall({ port: gotGateway.port, path: '/mcp/call-modern' }),
+      check: checkToolResult,
+    });
+    await gotGateway.proc.stop();
+  } else unavailable['GW tools/call 2026 (got)'] = 'this build has no DYNMCP_HTTP_CLIENT setting';
+  rmSync(dir, { recursive: true, force: true });
+
+  // PEER, driven with the official v1 client: c=1 is one session with one call in flight; c=50 is
+  // 10 sessions with 5 calls in flight each.
+  if (ctx.deps.peer.ok) {
+    try {
+      const peer = track({ ...(await startPeer({ cacheDir: ctx.deps.dir, core: 0, upstreamPort: upstream.port })), core: 0 });
+      figures.PEER = {};
+      for (const [connections, sessionsCount, inFlight] of [[1, 1, 1], [50, 10, 5]]) {
+        log(`  PEER c=${connections} (${sessionsCount} sessions × ${inFlight} in flight)`);
+        const { sessions, tool, toolCount } = await connectPeerSessions(ctx.deps.dir, peer, sessionsCount);
+        notes.peer = { tool, toolCount };
+        const cpu = cpuWindow(peer, [...ours]);
+        const result = await drivePeer({ sessions, tool, inFlight, ...window, onWindow: cpu.onWindow });
+        figures.PEER[`c${connections}`] = { connections, sessions: sessionsCount, inFlight, ...cpu.finish(result) };
+        await closePeerSessions(sessions);
+      }
+      await peer.proc.stop();
+    } catch (error) {
+      unavailable.PEER = `the peer did not run: ${error.message}`;
+    }
+  } else unavailable.PEER = ctx.deps.peer.reason;
+
+  return { figures, notes, unavailable };
+}
