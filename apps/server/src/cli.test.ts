@@ -31,7 +31,8 @@ before(async () => {
     DYNMCP_API_KEYS: KEYS.join(','),
     DYNMCP_DATASOURCE: 'sqlite',
     DYNMCP_SQLITE_PATH: join(dir, 'nested', 'store.sqlite'),
-    DYNMCP_LOG_LEVEL: 'info',
+    // debug: the per-request access lines of /mcp are debug; secrets must not show even there.
+    DYNMCP_LOG_LEVEL: 'debug',
     UPSTREAM_TOKEN: SECRET_TOKEN,
   });
   url = await gateway.url;

@@ -113,8 +113,10 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
     req.headers['x-request-id'] = requestId;
     res.setHeader('x-request-id', requestId);
     const started = performance.now();
+    // Per-request lines are debug here: every tool call already writes its own info line, and a
+    // second line per MCP request would cost the hot path a winston write.
     res.once('finish', () => {
-      http.info('request', {
+      http.debug('request', {
         requestId,
         method: req.method,
         path: `/mcp/${instanceId}`,

@@ -28,15 +28,39 @@ const redact = winston.format((info) => {
   return info;
 });
 
+type Level = 'error' | 'warn' | 'info' | 'debug';
+const LEVELS: readonly Level[] = ['error', 'warn', 'info', 'debug'];
+
+/**
+ * Wraps a winston logger so that a disabled level costs nothing: winston itself builds the entry
+ * and pushes it through its stream before its transports drop it, and the hot path logs at debug.
+ * Children are created lazily, on the first line actually written.
+ */
+function wrap(make: () => winston.Logger, enabled: ReadonlySet<Level>): Logger {
+  let real: winston.Logger | undefined;
+  const get = () => (real ??= make());
+  const method = (level: Level) =>
+    enabled.has(level) ? (message: string, meta?: Record<string, unknown>) => void get().log(level, message, meta) : () => undefined;
+  return {
+    error: method('error'),
+    warn: method('warn'),
+    info: method('info'),
+    debug: method('debug'),
+    child: (bindings) => wrap(() => get().child(bindings), enabled),
+  };
+}
+
 /** Creates the gateway's winston logger: one JSON object per line, secrets redacted. */
 export function createLogger(options: CreateLoggerOptions): Logger {
   const transport = options.stream
     ? new winston.transports.Stream({ stream: options.stream })
     : new winston.transports.Console();
-  return winston.createLogger({
+  const root = winston.createLogger({
     level: options.level === 'silent' ? 'error' : options.level,
     silent: options.level === 'silent',
     format: winston.format.combine(winston.format.timestamp(), redact(), winston.format.json()),
     transports: [transport],
-  }) as unknown as Logger;
+  });
+  const enabled = new Set(options.level === 'silent' ? [] : LEVELS.slice(0, LEVELS.indexOf(options.level) + 1));
+  return wrap(() => root, enabled);
 }

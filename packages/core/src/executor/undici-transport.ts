@@ -43,9 +43,7 @@ const header = (value: string | string[] | undefined) => (Array.isArray(value) ?
 export function createUndiciTransport(): Transport {
   const agent = new Agent({ keepAliveTimeout: 4_000, connect: { timeout: CONNECT_TIMEOUT_MS } });
 
-  async function fetchBounded(request: BuiltRequest, limits: TransportLimits): Promise<Fetched> {
-    const deadline = AbortSignal.timeout(limits.timeoutMs);
-    const signal = AbortSignal.any([limits.signal, deadline]);
+  async function fetchBounded(request: BuiltRequest, limits: TransportLimits, signal: AbortSignal): Promise<Fetched> {
     let url = request.url;
     let method: string = request.method;
     let body = request.body;
@@ -103,18 +101,29 @@ export function createUndiciTransport(): Transport {
 
   return {
     async fetch(request, limits) {
-      const started = Date.now();
+      // One controller for the caller's cancellation and the whole-call deadline (undici's own
+      // timeouts are per phase and coarse); cheaper than AbortSignal.timeout + AbortSignal.any.
+      const controller = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+      }, limits.timeoutMs);
+      const cancel = () => controller.abort();
+      if (limits.signal.aborted) controller.abort();
+      else limits.signal.addEventListener('abort', cancel, { once: true });
       try {
-        return await fetchBounded(request, limits);
+        return await fetchBounded(request, limits, controller.signal);
       } catch (error) {
         if (error instanceof TransportError) throw error;
         const code = (error as { code?: unknown }).code;
         const name = (error as { name?: unknown }).name;
-        if (TIMEOUT_CODES.has(code as string) || name === 'TimeoutError' || (name === 'AbortError' && !limits.signal.aborted && Date.now() - started >= limits.timeoutMs - 5)) {
-          throw new TransportError({ kind: 'timeout' });
-        }
+        if (timedOut || TIMEOUT_CODES.has(code as string)) throw new TransportError({ kind: 'timeout' });
         if (code === 'UND_ERR_CONNECT_TIMEOUT') throw new TransportError({ kind: 'connect-timeout' });
         throw new TransportError({ kind: 'failed', code: typeof code === 'string' ? code : typeof name === 'string' ? name : 'UNKNOWN' });
+      } finally {
+        clearTimeout(timer);
+        limits.signal.removeEventListener('abort', cancel);
       }
     },
     async close() {

@@ -60,12 +60,15 @@ function plainModernRequest(req: IncomingMessage, body: unknown): JsonRpcRequest
 export function createFastPath(deps: FastPathDeps) {
   const serverMeta = (instanceId: string) =>
     JSON.stringify({ 'io.modelcontextprotocol/serverInfo': { name: `${deps.serverInfo.name}/${instanceId}`, version: deps.serverInfo.version } });
-  const listings = new WeakMap<InstanceView, string>();
+  // Encoded once per instance view: a 500-tool listing is ~230 KB that is never re-serialised.
+  const listings = new WeakMap<InstanceView, Buffer>();
 
-  function listPrefix(view: InstanceView): string {
+  function listPrefix(view: InstanceView): Buffer {
     let prefix = listings.get(view);
     if (prefix === undefined) {
-      prefix = `{"result":{"tools":${JSON.stringify(view.listings)},"resultType":"complete","ttlMs":0,"cacheScope":"private","_meta":${serverMeta(view.id)}},"jsonrpc":"2.0","id":`;
+      prefix = Buffer.from(
+        `{"result":{"tools":${JSON.stringify(view.listings)},"resultType":"complete","ttlMs":0,"cacheScope":"private","_meta":${serverMeta(view.id)}},"jsonrpc":"2.0","id":`,
+      );
       listings.set(view, prefix);
     }
     return prefix;
@@ -83,7 +86,11 @@ export function createFastPath(deps: FastPathDeps) {
     const id = JSON.stringify(request.id);
     if (request.method === 'tools/list') {
       if (view.listings.length > deps.pageSize) return false;
-      send(res, `${listPrefix(view)}${id}}`);
+      const prefix = listPrefix(view);
+      const tail = `${id}}`;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': prefix.length + Buffer.byteLength(tail) });
+      res.write(prefix);
+      res.end(tail);
       return true;
     }
     const name = request.params.name as string;
