@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TEST_AUTH } from '../test-support/mcp-clients.js';
+import { connectLegacy, TEST_AUTH } from '../test-support/mcp-clients.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
 import { startUpstream, type TestUpstream } from '../test-support/upstream.js';
 
@@ -109,4 +109,62 @@ test('closing the response stream cancels the upstream call', async () => {
   await pending;
   while (!slowClosed && Date.now() < deadline) await sleep(10);
   assert.ok(slowClosed, 'the upstream saw its request closed');
+});
+
+/** One POST of a 2025-era session, raw. */
+async function sessionPost(sessionId: string, method: string, params: Record<string, unknown> | undefined) {
+  const res = await fetch(`${gw.url}/mcp/fast`, {
+    method: 'POST',
+    headers: {
+      ...TEST_AUTH,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+      'mcp-session-id': sessionId,
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 9, method, ...(params === undefined ? {} : { params }) }),
+  });
+  return { status: res.status, type: res.headers.get('content-type'), session: res.headers.get('mcp-session-id'), text: await res.text() };
+}
+
+test('2025 sessions: fast answers equal the SDK transport\'s (an empty _meta routes through the SDK)', async () => {
+  const { client, transport } = await connectLegacy(`${gw.url}/mcp/fast`);
+  try {
+    const sessionId = transport.sessionId!;
+    const cases: Array<[string, Record<string, unknown> | undefined]> = [
+      ['tools/list', undefined],
+      ['tools/call', { name: 'alpha', arguments: { q: 'x' } }],
+      ['tools/call', { name: 'beta' }],
+      ['tools/call', { name: 'alpha', arguments: { q: 1 } }],
+      ['tools/call', { name: 'nope', arguments: {} }],
+    ];
+    for (const [method, params] of cases) {
+      const fast = await sessionPost(sessionId, method, params);
+      const sdk = await sessionPost(sessionId, method, { ...(params ?? {}), _meta: {} });
+      assert.deepEqual(fast, sdk, `${method} ${JSON.stringify(params)}`);
+      assert.equal(fast.type, 'text/event-stream');
+    }
+  } finally {
+    await transport.terminateSession();
+    await client.close();
+  }
+});
+
+test('2025 sessions: notifications/cancelled aborts a fast-path call upstream', async () => {
+  slowClosed = false;
+  const { client, transport } = await connectLegacy(`${gw.url}/mcp/fast`);
+  try {
+    const before = upstream.hits.filter((hit) => hit.url.startsWith('/slow')).length;
+    const abort = new AbortController();
+    const call = client.callTool({ name: 'slow', arguments: {} }, undefined, { signal: abort.signal }).catch((error: Error) => error);
+    const deadline = Date.now() + 3000;
+    while (upstream.hits.filter((hit) => hit.url.startsWith('/slow')).length === before && Date.now() < deadline) await sleep(10);
+    abort.abort();
+    assert.ok((await call) instanceof Error, 'the client gave up');
+    while (!slowClosed && Date.now() < deadline) await sleep(10);
+    assert.ok(slowClosed, 'the upstream saw its request closed');
+  } finally {
+    await transport.terminateSession();
+    await client.close();
+  }
 });

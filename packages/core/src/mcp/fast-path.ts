@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigRegistry, InstanceView } from '@dynmcp/common';
+import type { FastSession } from './session-store.js';
 import type { ToolCaller } from './tool-call.js';
 
 /** The revision the fast path answers; anything else goes through the SDK. */
@@ -120,6 +121,98 @@ export function createFastPath(deps: FastPathDeps) {
         if (!res.headersSent) send(res, `{"jsonrpc":"2.0","id":${id},"error":{"code":-32603,"message":"Internal error"}}`);
       })
       .finally(() => res.off('close', onClose));
+    return true;
+  };
+}
+
+/** The 2025-era revisions whose session requests the fast path answers (the SDK validates others). */
+const LEGACY_VERSIONS = new Set(['2025-11-25', '2025-06-18', '2025-03-26']);
+
+/**
+ * Whether `body` is a plain `tools/list` (no cursor) or `tools/call` (no `_meta`: no progress
+ * token) of a live 2025-era session, with a supported protocol version header.
+ */
+function plainSessionRequest(req: IncomingMessage, body: unknown, session: FastSession): JsonRpcRequest | undefined {
+  if (session.logging || !isObject(body) || body.jsonrpc !== '2.0') return undefined;
+  const { id, method } = body;
+  const params = body.params ?? {};
+  if ((typeof id !== 'string' && typeof id !== 'number') || !isObject(params) || '_meta' in params) return undefined;
+  const version = req.headers['mcp-protocol-version'];
+  if (typeof version !== 'string' || !LEGACY_VERSIONS.has(version)) return undefined;
+  const accept = req.headers.accept ?? '';
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
+  if (method === 'tools/list') return Object.keys(params).length === 0 ? { jsonrpc: '2.0', id, method, params } : undefined;
+  if (method !== 'tools/call' || typeof params.name !== 'string') return undefined;
+  if (params.arguments !== undefined && !isObject(params.arguments)) return undefined;
+  if (Object.keys(params).some((key) => key !== 'name' && key !== 'arguments')) return undefined;
+  return { jsonrpc: '2.0', id, method, params };
+}
+
+/**
+ * The hot path of a 2025-era session: plain `tools/list` and `tools/call` answered without the
+ * SDK transport, in the transport's own shape (one SSE `message` event). A `notifications/cancelled`
+ * for such a call still aborts it: the session store looks the id up in `session.inflight`.
+ */
+export function createSessionFastPath(deps: FastPathDeps) {
+  const listings = new WeakMap<InstanceView, string>();
+  const listingOf = (view: InstanceView) => {
+    let tools = listings.get(view);
+    if (tools === undefined) listings.set(view, (tools = JSON.stringify(view.listings)));
+    return tools;
+  };
+
+  function send(res: ServerResponse, session: FastSession, json: string) {
+    const text = `event: message\ndata: ${json}\n\n`;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache, no-transform',
+      'mcp-session-id': session.id,
+      'x-accel-buffering': 'no',
+      'content-length': Buffer.byteLength(text),
+    });
+    res.end(text);
+  }
+
+  return function trySessionFastPath(
+    req: IncomingMessage,
+    res: ServerResponse,
+    instanceId: string,
+    body: unknown,
+    session: FastSession,
+  ): boolean {
+    const request = plainSessionRequest(req, body, session);
+    if (request === undefined) return false;
+    const view = deps.registry.instance(instanceId);
+    if (view === undefined) return false;
+    const id = JSON.stringify(request.id);
+    if (request.method === 'tools/list') {
+      if (view.listings.length > deps.pageSize) return false;
+      send(res, session, `{"result":{"tools":${listingOf(view)}},"jsonrpc":"2.0","id":${id}}`);
+      return true;
+    }
+    const name = request.params.name as string;
+    if (!view.toolsByName.has(name)) {
+      send(res, session, `{"jsonrpc":"2.0","id":${id},"error":{"code":-32602,"message":${JSON.stringify(`Unknown tool: ${name}`)}}}`);
+      return true;
+    }
+    const abort = new AbortController();
+    session.inflight.set(request.id, abort);
+    const requestId = req.headers['x-request-id'];
+    deps
+      .callTool(instanceId, name, (request.params.arguments ?? {}) as Record<string, unknown>, {
+        signal: abort.signal,
+        requestId: typeof requestId === 'string' ? requestId : undefined,
+      })
+      .then((result) => {
+        // A cancelled request gets no response (MCP basic/utilities/cancellation).
+        if (abort.signal.aborted) return void res.end();
+        const payload = result ?? { content: [{ type: 'text', text: `Unknown tool: ${name}` }], isError: true };
+        send(res, session, `{"result":${JSON.stringify(payload)},"jsonrpc":"2.0","id":${id}}`);
+      })
+      .catch(() => {
+        if (!res.headersSent) send(res, session, `{"jsonrpc":"2.0","id":${id},"error":{"code":-32603,"message":"Internal error"}}`);
+      })
+      .finally(() => session.inflight.delete(request.id));
     return true;
   };
 }

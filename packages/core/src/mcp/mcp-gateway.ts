@@ -3,7 +3,7 @@ import type { ConfigRegistry, RegistryChange } from '@dynmcp/common';
 import type { Logger, ToolExecutor } from '@dynmcp/plugin';
 import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
-import { createFastPath } from './fast-path.js';
+import { createFastPath, createSessionFastPath } from './fast-path.js';
 import { createInstanceServerFactory, DEFAULT_TOOLS_PAGE_SIZE } from './instance-server.js';
 import { replyJsonRpcError } from './json-rpc-reply.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
@@ -55,14 +55,16 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   // One tool caller for every leg, so each runs calls (validation, executor, output check, log line) alike.
   const callTool = createToolCaller(options);
   const createServer = createInstanceServerFactory({ ...options, callTool });
-  const tryFastPath = createFastPath({
+  const fastDeps = {
     registry: options.registry,
     serverInfo: options.serverInfo,
     pageSize: options.toolsPageSize ?? DEFAULT_TOOLS_PAGE_SIZE,
     callTool,
-  });
+  };
+  const tryFastPath = createFastPath(fastDeps);
   const sessions: SessionStore = createSessionStore({
     createServer,
+    fastPath: createSessionFastPath(fastDeps),
     idleTimeoutMs: options.sessionIdleTimeoutMs,
     maxSessions: options.maxSessions,
     logger,

@@ -13,11 +13,24 @@ interface Session {
   lastSeen: number;
   /** Open GET streams; a session with one is never idle. */
   openStreams: number;
+  /** Calls answered by the fast path, by JSON-RPC id, so `notifications/cancelled` can abort them. */
+  inflight: Map<string | number, AbortController>;
+  /** The client set a log level: its calls go through the SDK, which routes log notifications. */
+  logging: boolean;
+}
+
+/** What the session fast path sees of a session. */
+export interface FastSession {
+  readonly id: string;
+  readonly inflight: Map<string | number, AbortController>;
+  readonly logging: boolean;
 }
 
 /** Options of {@link createSessionStore}. */
 export interface SessionStoreOptions {
   createServer(instanceId: string): Server;
+  /** Answers a plain request of a live session without the SDK, or returns false (see fast-path.ts). */
+  fastPath?(req: IncomingMessage, res: ServerResponse, instanceId: string, body: unknown, session: FastSession): boolean;
   idleTimeoutMs: number;
   maxSessions: number;
   logger: Logger;
@@ -72,7 +85,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
       onsessioninitialized: (id) => {
-        sessions.set(id, { id, instanceId, server, transport, lastSeen: now(), openStreams: 0 });
+        sessions.set(id, { id, instanceId, server, transport, lastSeen: now(), openStreams: 0, inflight: new Map(), logging: false });
       },
     });
     transport.onclose = () => {
@@ -101,6 +114,14 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         return replyJsonRpcError(res, 404, -32001, 'Session not found');
       }
       session.lastSeen = now();
+      if (req.method === 'POST' && isNotificationOrRequest(body)) {
+        if (body.method === 'logging/setLevel') session.logging = true;
+        if (body.method === 'notifications/cancelled') {
+          const requestId = (body.params as { requestId?: unknown } | undefined)?.requestId;
+          if (typeof requestId === 'string' || typeof requestId === 'number') session.inflight.get(requestId)?.abort();
+        }
+        if (options.fastPath?.(req, res, instanceId, body, session)) return;
+      }
       if (req.method === 'GET') {
         session.openStreams += 1;
         res.once('close', () => {
@@ -133,4 +154,8 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       await Promise.all([...sessions.values()].map(closeSession));
     },
   };
+}
+
+function isNotificationOrRequest(body: unknown): body is { method: string; params?: unknown } {
+  return body !== null && typeof body === 'object' && typeof (body as { method?: unknown }).method === 'string';
 }
