@@ -59,8 +59,18 @@ function plainModernRequest(req: IncomingMessage, body: unknown): JsonRpcRequest
  * view (that is, per configuration change), so listing 500 tools costs what listing 10 does.
  */
 export function createFastPath(deps: FastPathDeps) {
-  const serverMeta = (instanceId: string) =>
-    JSON.stringify({ 'io.modelcontextprotocol/serverInfo': { name: `${deps.serverInfo.name}/${instanceId}`, version: deps.serverInfo.version } });
+  const metas = new Map<string, string>();
+  const serverMeta = (instanceId: string) => {
+    let meta = metas.get(instanceId);
+    if (meta === undefined) {
+      const info = { name: `${deps.serverInfo.name}/${instanceId}`, version: deps.serverInfo.version };
+      meta = JSON.stringify({ 'io.modelcontextprotocol/serverInfo': info });
+      // Bounded: instance ids come from the configuration, but keep a deleted id from lingering forever.
+      if (metas.size > 10_000) metas.clear();
+      metas.set(instanceId, meta);
+    }
+    return meta;
+  };
   // Encoded once per instance view: a 500-tool listing is ~230 KB that is never re-serialised.
   const listings = new WeakMap<InstanceView, Buffer>();
 
