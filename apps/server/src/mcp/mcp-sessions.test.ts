@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectLegacy, TEST_AUTH } from '../test-support/mcp-clients.js';
+import { connectLegacy, connectModern, TEST_AUTH } from '../test-support/mcp-clients.js';
 import { echoTool, startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
 
 let gw: TestGateway;
@@ -67,6 +67,28 @@ test('deleting an instance ends its sessions', async () => {
     assert.equal((await listWithSession('doomed', sessionId)).status, 404);
     await assert.rejects(client.listTools());
   } finally {
+    await client.close();
+  }
+});
+
+test('a burst of changes reaches a listening client as fewer notifications than changes', async () => {
+  await gw.admin('PUT', '/admin/ids/burst', { name: 'burst', tool_ids: Array.from({ length: 10 }, (_, i) => `burst-${i}`) });
+  const { client } = await connectModern(`${gw.url}/mcp/burst`);
+  let notified = 0;
+  client.setNotificationHandler('notifications/tools/list_changed', async () => {
+    notified += 1;
+  });
+  const subscription = await client.listen({ toolsListChanged: true });
+  try {
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => gw.admin('PUT', `/admin/tds/burst-${i}`, echoTool(`burst-${i}`, 'http://127.0.0.1:9'))),
+    );
+    await sleep(300);
+    assert.ok(notified >= 1, 'the client was told');
+    assert.ok(notified < 10, `10 changes were coalesced (got ${notified} notifications)`);
+    assert.equal((await client.listTools()).tools.length, 10);
+  } finally {
+    await subscription.close();
     await client.close();
   }
 });
