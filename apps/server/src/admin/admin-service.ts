@@ -63,24 +63,21 @@ export function createAdminService(options: AdminServiceOptions) {
     await registry.waitForRevision(revision, applyTimeoutMs);
   }
 
-  async function loadAll() {
-    assertStoreReachable();
-    const [tools, instances] = await Promise.all([datasource.list('tds'), datasource.list('ids')]);
-    return {
-      tools: new Map(tools.map((record) => [record.id, record.value as ToolDefinition])),
-      instances: instances.map((record) => record.value as InstanceDefinition),
-    };
+  /**
+   * The tool definitions the checks compare against: the registry's, which this replica keeps
+   * current from the store's feed (and has applied this replica's own writes to), so a write costs
+   * no scan of the whole store. A tool the registry refused as invalid counts as missing, as it is
+   * missing from tools/list.
+   */
+  function knownTool(toolId: string): ToolDefinition | undefined {
+    return registry.tool(toolId)?.definition;
   }
 
   /** Throws 409 when listing `toolIds` (with `override` replacing stored tools) repeats a tool name. */
-  function assertUniqueNames(
-    instanceId: string,
-    toolIds: readonly string[],
-    tools: ReadonlyMap<string, ToolDefinition>,
-  ) {
+  function assertUniqueNames(instanceId: string, toolIds: readonly string[], replaced?: ToolDefinition) {
     const seen = new Map<string, string>();
     for (const toolId of toolIds) {
-      const tool = tools.get(toolId);
+      const tool = replaced?.id === toolId ? replaced : knownTool(toolId);
       if (tool === undefined) continue;
       const other = seen.get(tool.name);
       if (other !== undefined && other !== toolId) {
@@ -94,9 +91,7 @@ export function createAdminService(options: AdminServiceOptions) {
     }
   }
 
-  function usedBy(toolId: string, instances: readonly InstanceDefinition[]): string[] {
-    return instances.filter((instance) => instance.tool_ids.includes(toolId)).map((instance) => instance.id).sort();
-  }
+
 
   async function get<T>(kind: RecordKind, id: string): Promise<StoredRecord & { value: T }> {
     assertStoreReachable();
@@ -116,8 +111,7 @@ export function createAdminService(options: AdminServiceOptions) {
 
     async getTool(id: string): Promise<{ record: AdminRecord<ToolDefinition>; meta: AdminMeta }> {
       const record = await get<ToolDefinition>('tds', id);
-      const { instances } = await loadAll();
-      return { record, meta: { revision: record.revision, used_by: usedBy(id, instances) } };
+      return { record, meta: { revision: record.revision, used_by: registry.instancesUsing(id) } };
     },
 
     async putTool(id: string, body: unknown, ifRevision?: number) {
@@ -130,21 +124,24 @@ export function createAdminService(options: AdminServiceOptions) {
         throw new GatewayError('INVALID_PAYLOAD', `invalid tool definition: unknown kind "${kind}"`);
       }
       executor.validate?.(tool);
-      const { tools, instances } = await loadAll();
-      tools.set(id, tool);
-      const users = instances.filter((instance) => instance.tool_ids.includes(id));
-      for (const instance of users) assertUniqueNames(instance.id, instance.tool_ids, tools);
+      assertStoreReachable();
+      const users = registry.instancesUsing(id);
+      for (const instanceId of users) {
+        const instance = registry.instance(instanceId)?.definition;
+        if (instance !== undefined) assertUniqueNames(instanceId, instance.tool_ids, tool);
+      }
       const stored = await datasource.put('tds', id, tool, { ifRevision });
       await settle(stored.revision);
-      return { record: { value: tool, revision: stored.revision }, meta: { revision: stored.revision, used_by: users.map((i) => i.id).sort() } };
+      return { record: { value: tool, revision: stored.revision }, meta: { revision: stored.revision, used_by: users } };
     },
 
     async deleteTool(id: string, ifRevision?: number) {
-      const { instances } = await loadAll();
+      assertStoreReachable();
+      const users = registry.instancesUsing(id);
       const revision = await datasource.delete('tds', id, { ifRevision });
       if (revision === undefined) throw new GatewayError('TOOL_NOT_FOUND', `no tool with id "${id}"`);
       await settle(revision);
-      return { revision, used_by: usedBy(id, instances) };
+      return { revision, used_by: users };
     },
 
     async listInstances(): Promise<InstanceDefinition[]> {
@@ -154,18 +151,17 @@ export function createAdminService(options: AdminServiceOptions) {
 
     async getInstance(id: string) {
       const record = await get<InstanceDefinition>('ids', id);
-      const { tools } = await loadAll();
-      const missing = record.value.tool_ids.filter((toolId) => !tools.has(toolId));
+      const missing = record.value.tool_ids.filter((toolId) => knownTool(toolId) === undefined);
       return { record, meta: { revision: record.revision, missing_tool_ids: missing } };
     },
 
     async putInstance(id: string, body: unknown, ifRevision?: number) {
       const instance = parseInstanceDefinition(body, id);
-      const { tools } = await loadAll();
-      assertUniqueNames(id, instance.tool_ids, tools);
+      assertStoreReachable();
+      assertUniqueNames(id, instance.tool_ids);
       const stored = await datasource.put('ids', id, instance, { ifRevision });
       await settle(stored.revision);
-      const missing = instance.tool_ids.filter((toolId) => !tools.has(toolId));
+      const missing = instance.tool_ids.filter((toolId) => knownTool(toolId) === undefined);
       return { record: { value: instance, revision: stored.revision }, meta: { revision: stored.revision, missing_tool_ids: missing } };
     },
 

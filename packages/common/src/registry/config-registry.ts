@@ -50,6 +50,8 @@ export interface ConfigRegistry {
   start(): Promise<void>;
   instance(id: string): InstanceView | undefined;
   tool(id: string): RegistryTool | undefined;
+  /** Ids of the instances whose `tool_ids` list `toolId` (whether or not the tool exists), sorted. */
+  instancesUsing(toolId: string): string[];
   /** Revision of the last applied feed event. */
   readonly revision: number;
   /** Registers a listener for applied changes; returns the function that removes it. */
@@ -232,6 +234,7 @@ export function createConfigRegistry(options: ConfigRegistryOptions): ConfigRegi
       return view;
     },
     tool: (id) => tools.get(id),
+    instancesUsing: (toolId) => [...(usedBy.get(toolId) ?? [])].sort(),
     get revision() {
       return revision;
     },
