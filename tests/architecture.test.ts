@@ -10,7 +10,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
+/** Test harnesses (real etcd, MariaDB): importable by any package's tests, by no product code. */
+const TESTING = '@dynmcp/testing';
+
 const LAYERS: Record<string, { dir: string; mayImport: string[] }> = {
+  '@dynmcp/testing': { dir: 'packages/testing', mayImport: [] },
   '@dynmcp/plugin': { dir: 'packages/plugin', mayImport: [] },
   '@dynmcp/common': { dir: 'packages/common', mayImport: ['@dynmcp/plugin'] },
   '@dynmcp/core': { dir: 'packages/core', mayImport: ['@dynmcp/plugin', '@dynmcp/common'] },
@@ -41,7 +45,11 @@ for (const [name, layer] of Object.entries(LAYERS)) {
         if (!specifier.startsWith('@dynmcp/')) continue;
         const target = specifier.split('/').slice(0, 2).join('/');
         const where = relative(root, file);
+        const isTest = where.endsWith('.test.ts') || where.includes('/test-support/');
         if (specifier !== target) problems.push(`${where}: deep import "${specifier}"`);
+        else if (target === TESTING) {
+          if (!isTest) problems.push(`${where}: product code imports ${TESTING}`);
+        }
         else if (!layer.mayImport.includes(target)) problems.push(`${where}: imports ${target}, which is not below ${name}`);
       }
     }
@@ -65,7 +73,7 @@ test('only the config module and the composition root read process.env; packages
   for (const layer of Object.values(LAYERS)) {
     for (const file of sources(join(root, layer.dir, 'src'))) {
       const where = relative(root, file);
-      if (where.endsWith('.test.ts') || where.includes('/test-support/')) continue;
+      if (where.endsWith('.test.ts') || where.includes('/test-support/') || where.startsWith('packages/testing/')) continue;
       const text = readFileSync(file, 'utf8');
       if (/process\.env/.test(text) && !mayReadEnv.some((allowed) => where.startsWith(allowed))) {
         problems.push(`${where}: reads process.env`);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { startEtcdServer, createEtcdServer, type EtcdServer } from '../test-support/etcd-server.js';
+import { startEtcdServer, createEtcdServer, type EtcdServer } from '@dynmcp/testing';
 import { startGatewayProcess, type GatewayProcess } from '../test-support/gateway-process.js';
 import { connectLegacy, connectModern } from '../test-support/mcp-clients.js';
 

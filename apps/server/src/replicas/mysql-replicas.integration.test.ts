@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startGatewayProcess, type GatewayProcess } from '../test-support/gateway-process.js';
-import { startMariaDb, startTcpProxy, type MariaDbServer, type TcpProxy } from '../test-support/mariadb-server.js';
+import { startMariaDb, startTcpProxy, type MariaDbServer, type TcpProxy } from '@dynmcp/testing';
 import { connectLegacy, connectModern, TEST_AUTH } from '../test-support/mcp-clients.js';
 import { startTestGateway, TEST_KEY, type AdminResponse, type TestGateway } from '../test-support/test-gateway.js';
 import { startUpstream, type TestUpstream } from '../test-support/upstream.js';

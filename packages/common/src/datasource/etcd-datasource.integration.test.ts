@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isGatewayError, silentLogger, type DataSource, type FeedEvent, type Logger } from '@dynmcp/plugin';
-import { startEtcdServer, type EtcdServer } from '../test-support/etcd-server.js';
-import { startTcpProxy, type TcpProxy } from '../test-support/tcp-proxy.js';
+import { startEtcdServer, type EtcdServer } from '@dynmcp/testing';
+import { startTcpProxy, type TcpProxy } from '@dynmcp/testing';
 import { createEtcdDataSource, type EtcdDataSourceOptions } from './etcd-datasource.js';
 
 const KEEPALIVE_MS = 1000;

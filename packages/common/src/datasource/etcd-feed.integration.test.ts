@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3 } from 'etcd3';
 import { silentLogger, type FeedEvent } from '@dynmcp/plugin';
-import { startEtcdServer, type EtcdServer } from '../test-support/etcd-server.js';
+import { startEtcdServer, type EtcdServer } from '@dynmcp/testing';
 import { createEtcdDataSource } from './etcd-datasource.js';
 import { createEtcdFeed, type EtcdFeed, type EtcdFeedState } from './etcd-feed.js';
 import { createEtcdKeys } from './etcd-keys.js';

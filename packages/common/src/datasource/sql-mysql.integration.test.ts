@@ -16,8 +16,8 @@ import {
   type FeedEvent,
   type StoredRecord,
 } from '@dynmcp/plugin';
-import { startMariaDb, type MariaDbServer } from '../test-support/mariadb-server.js';
-import { startTcpProxy, type TcpProxy } from '../test-support/tcp-proxy.js';
+import { startMariaDb, type MariaDbServer } from '@dynmcp/testing';
+import { startTcpProxy, type TcpProxy } from '@dynmcp/testing';
 import { createSqlDataSource, type SqlDataSourceOptions } from './index.js';
 
 let db: MariaDbServer;

@@ -1,0 +1,7 @@
+// Test harnesses shared by the packages' integration tests. Named exports only.
+export { createEtcdServer, freePort, startEtcdServer } from './etcd-server.js';
+export type { EtcdKeyValue, EtcdServer, EtcdServerOptions } from './etcd-server.js';
+export { startMariaDb } from './mariadb-server.js';
+export type { MariaDbOptions, MariaDbServer } from './mariadb-server.js';
+export { startTcpProxy } from './tcp-proxy.js';
+export type { TcpProxy } from './tcp-proxy.js';
