@@ -68,6 +68,8 @@ export interface EtcdServerOptions {
   keepaliveMinTimeMs?: number;
   /** Extra etcd flags. */
   args?: string[];
+  /** Serve clients over TLS with these files, requiring client certificates signed by the CA. */
+  tls?: { caFile: string; certFile: string; keyFile: string; clientCertFile: string; clientKeyFile: string };
 }
 
 const running = new Set<ChildProcess>();
@@ -116,7 +118,13 @@ export async function createEtcdServer(options: EtcdServerOptions = {}): Promise
   const dataDir = join(root, 'data');
   const logFile = join(root, 'etcd.log');
   const [clientPort, peerPort] = [await freePort(), await freePort()];
-  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const tls = options.tls;
+  const endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
+  const tlsArgs = tls
+    ? ['--cert-file', tls.certFile, '--key-file', tls.keyFile, '--trusted-ca-file', tls.caFile, '--client-cert-auth']
+    : [];
+  // etcdctl talks to a TLS etcd with the client certificate.
+  const ctlTls = tls ? ['--cacert', tls.caFile, '--cert', tls.clientCertFile, '--key', tls.clientKeyFile] : [];
   const peer = `http://127.0.0.1:${peerPort}`;
   const args = [
     '--name', 'default',
@@ -129,13 +137,14 @@ export async function createEtcdServer(options: EtcdServerOptions = {}): Promise
     '--grpc-keepalive-min-time', `${options.keepaliveMinTimeMs ?? 500}ms`,
     '--logger', 'zap',
     '--log-level', 'warn',
+    ...tlsArgs,
     ...(options.args ?? []),
   ];
   let child: ChildProcess | undefined;
   let exited: Promise<unknown> = Promise.resolve();
 
   async function etcdctl(...ctlArgs: string[]): Promise<string> {
-    const { stdout } = await execFileAsync('etcdctl', ['--endpoints', endpoint, '--command-timeout=5s', ...ctlArgs], {
+    const { stdout } = await execFileAsync('etcdctl', ['--endpoints', endpoint, ...ctlTls, '--command-timeout=5s', ...ctlArgs], {
       env: { ...process.env, ETCDCTL_API: '3' },
       timeout: 10_000,
     });
@@ -144,7 +153,7 @@ export async function createEtcdServer(options: EtcdServerOptions = {}): Promise
 
   async function healthy(): Promise<boolean> {
     try {
-      await execFileAsync('etcdctl', ['--endpoints', endpoint, '--command-timeout=1s', 'endpoint', 'health'], {
+      await execFileAsync('etcdctl', ['--endpoints', endpoint, ...ctlTls, '--command-timeout=1s', 'endpoint', 'health'], {
         env: { ...process.env, ETCDCTL_API: '3' },
         timeout: 5_000,
       });

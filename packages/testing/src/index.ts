@@ -5,3 +5,5 @@ export { startMariaDb } from './mariadb-server.js';
 export type { MariaDbOptions, MariaDbServer } from './mariadb-server.js';
 export { startTcpProxy } from './tcp-proxy.js';
 export type { TcpProxy } from './tcp-proxy.js';
+export { makeTestCertificates } from './test-certificates.js';
+export type { TestCertificates } from './test-certificates.js';

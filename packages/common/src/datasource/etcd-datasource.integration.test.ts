@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isGatewayError, silentLogger, type DataSource, type FeedEvent, type Logger } from '@dynmcp/plugin';
 import { startEtcdServer, type EtcdServer } from '@dynmcp/testing';
-import { startTcpProxy, type TcpProxy } from '@dynmcp/testing';
+import { makeTestCertificates, startTcpProxy, type TcpProxy } from '@dynmcp/testing';
 import { createEtcdDataSource, type EtcdDataSourceOptions } from './etcd-datasource.js';
 
 const KEEPALIVE_MS = 1000;
@@ -393,4 +393,36 @@ test('username and password authenticate; a wrong password fails open without na
   const put = await ds.put('tds', 'authed', { ok: true });
   await until('the change arrived', () => feed.model.get('tds/authed')?.revision === put.revision);
   await feed.close();
+});
+
+test('TLS with a client certificate: the CA, certificate and key files connect; without them open fails', async () => {
+  const certs = await makeTestCertificates();
+  const secure = await startEtcdServer({
+    tls: {
+      caFile: certs.caFile,
+      certFile: certs.serverCertFile,
+      keyFile: certs.serverKeyFile,
+      clientCertFile: certs.clientCertFile,
+      clientKeyFile: certs.clientKeyFile,
+    },
+  });
+  try {
+    assert.match(secure.endpoint, /^https:/);
+    const prefix = freshPrefix();
+    const noCertificate = etcdSource(prefix, { endpoints: [secure.endpoint], tls: { caFile: certs.caFile } });
+    await assert.rejects(noCertificate.open(), rejectsWith('STORE_UNAVAILABLE', () => undefined));
+    const ds = etcdSource(prefix, {
+      endpoints: [secure.endpoint],
+      tls: { caFile: certs.caFile, certFile: certs.clientCertFile, keyFile: certs.clientKeyFile },
+    });
+    await ds.open();
+    const feed = follow(ds);
+    await until('loaded', () => feed.snapshots() === 1);
+    const put = await ds.put('tds', 'over-tls', { ok: true });
+    await until('the change arrived', () => feed.model.get('tds/over-tls')?.revision === put.revision);
+    assert.deepEqual((await ds.get('tds', 'over-tls'))?.value, { ok: true });
+    await feed.close();
+  } finally {
+    await secure.close();
+  }
 });
