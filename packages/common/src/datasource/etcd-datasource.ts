@@ -1,9 +1,9 @@
+import { createHealthTracker, NOT_OPEN } from './health-tracker.js';
 import { readFile } from 'node:fs/promises';
 import type { Etcd3, IOptions } from 'etcd3';
 import {
   GatewayError,
   type DataSource,
-  type DataSourceHealth,
   type FeedHandlers,
   type Logger,
   type StoredRecord,
@@ -46,7 +46,6 @@ const DEFAULT_KEEPALIVE_MS = 5000;
 const KEEPALIVE_TIMEOUT_MS = 2000;
 const DEFAULT_CALL_TIMEOUT_MS = 3000;
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
-const NOT_OPEN = 'not open';
 
 type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
 
@@ -122,37 +121,21 @@ export function createEtcdDataSource(options: EtcdDataSourceOptions): DataSource
   let opening: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   let closed = false;
-  let health: DataSourceHealth = { connected: false, reason: NOT_OPEN };
   const feeds = new Map<EtcdFeed, { handlers: FeedHandlers; state: EtcdFeedState }>();
-
-  function setHealth(next: EtcdFeedState): void {
-    const previous = health;
-    if (next.connected) {
-      health = { connected: true, lastSyncAt: now() };
-    } else {
-      // The last moment the store was known current: when it was last seen connected.
-      const lastSyncAt = previous.connected ? now() : previous.lastSyncAt;
-      health = { connected: false, reason: next.reason ?? 'disconnected', ...(lastSyncAt === undefined ? {} : { lastSyncAt }) };
-    }
-    if (previous.connected === health.connected && previous.reason === health.reason) return;
-    // Logged once per transition, not once per failed retry.
-    if (previous.connected && !health.connected) logger.warn('store unreachable', { reason: health.reason });
-    // Opening is not a recovery; openOnce says so itself.
-    if (!previous.connected && health.connected && previous.reason !== NOT_OPEN) logger.info('store reachable');
-    for (const { handlers } of feeds.values()) {
-      try {
-        handlers.onHealth?.({ ...health });
-      } catch (error) {
-        logger.error('health handler failed', { error: error instanceof Error ? error.message : String(error) });
-      }
-    }
-  }
+  const health = createHealthTracker({
+    logger,
+    now,
+    onChange: (current) => {
+      for (const { handlers } of feeds.values()) handlers.onHealth?.(current);
+    },
+  });
 
   /** Connected when open and every feed is watching; otherwise the first reason found. */
   function refresh(): void {
-    if (client === undefined) return setHealth({ connected: false, reason: closed ? 'closed' : NOT_OPEN });
+    if (client === undefined) return health.disconnected(closed ? 'closed' : NOT_OPEN);
     const down = [...feeds.values()].find((feed) => !feed.state.connected);
-    setHealth(down === undefined ? { connected: true } : { connected: false, reason: down.state.reason });
+    if (down === undefined) health.connected();
+    else health.disconnected(down.state.reason ?? 'disconnected');
   }
 
   function context(timeoutMs = callTimeoutMs): EtcdCallContext {
@@ -184,7 +167,7 @@ export function createEtcdDataSource(options: EtcdDataSourceOptions): DataSource
       if (closed) throw etcdError('DYNMCP_CLOSED');
     } catch (error) {
       created?.close();
-      setHealth({ connected: false, reason: describeEtcdError(error) });
+      health.disconnected(describeEtcdError(error));
       throw etcdUnavailable(error);
     }
     client = created;
@@ -257,9 +240,7 @@ export function createEtcdDataSource(options: EtcdDataSourceOptions): DataSource
       };
     },
 
-    health() {
-      return health.connected ? { connected: true, lastSyncAt: now() } : { ...health };
-    },
+    health: () => health.current(),
 
     close() {
       closing ??= (async () => {
@@ -271,8 +252,7 @@ export function createEtcdDataSource(options: EtcdDataSourceOptions): DataSource
         const current = client;
         client = undefined;
         current?.close();
-        const lastSyncAt = health.connected ? now() : health.lastSyncAt;
-        health = { connected: false, reason: 'closed', ...(lastSyncAt === undefined ? {} : { lastSyncAt }) };
+        health.disconnected('closed', { quiet: true });
       })();
       return closing;
     },

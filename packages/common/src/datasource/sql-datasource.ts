@@ -1,10 +1,10 @@
+import { createHealthTracker } from './health-tracker.js';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Knex } from 'knex';
 import {
   GatewayError,
   type DataSource,
-  type DataSourceHealth,
   type FeedEvent,
   type FeedHandlers,
   type Logger,
@@ -55,7 +55,6 @@ const DEFAULT_TOMBSTONE_RETENTION_MS = 24 * 60 * 60 * 1000;
 // Pruning takes the counter's lock, so it runs at most once a minute; more often only when the
 // retention itself is shorter than that (tests), so tombstones never outlive it by much.
 const PRUNE_EVERY_MS = 60_000;
-const NOT_OPEN = 'not open';
 // Column sizes of dynmcp_records; checked here so MySQL's strict mode never is what rejects a key.
 const MAX_KIND_LENGTH = 16;
 const MAX_ID_LENGTH = 255;
@@ -129,31 +128,15 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
   let opening: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   let closed = false;
-  let health: DataSourceHealth = { connected: false, reason: NOT_OPEN };
   let lastPruneAt = Number.NEGATIVE_INFINITY;
   const feeds = new Map<SqlFeed, FeedHandlers>();
-
-  function setHealth(next: DataSourceHealth): void {
-    const previous = health;
-    health = next;
-    if (previous.connected === next.connected && previous.reason === next.reason) return;
-    // Logged once per transition, not once per failed poll.
-    if (previous.connected && !next.connected) logger.warn('store unreachable', { reason: next.reason });
-    // Opening is not a recovery; openOnce says so itself.
-    if (!previous.connected && next.connected && previous.reason !== NOT_OPEN) logger.info('store reachable');
-    for (const handlers of feeds.values()) {
-      try {
-        handlers.onHealth?.({ ...next });
-      } catch (error) {
-        logger.error('health handler failed', { error: error instanceof Error ? error.message : String(error) });
-      }
-    }
-  }
-
-  // Keeps the last known-current moment across failures, without an `undefined` key before the first.
-  function withLastSync(next: DataSourceHealth): DataSourceHealth {
-    return health.lastSyncAt === undefined ? next : { ...next, lastSyncAt: health.lastSyncAt };
-  }
+  const health = createHealthTracker({
+    logger,
+    now,
+    onChange: (current) => {
+      for (const handlers of feeds.values()) handlers.onHealth?.(current);
+    },
+  });
 
   function current(): Knex {
     if (db !== undefined) return db;
@@ -202,11 +185,11 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
       if (closed) throw storeError('DYNMCP_CLOSED');
     } catch (error) {
       await knex?.destroy().catch(() => {});
-      setHealth({ connected: false, reason: describeStoreError(error) });
+      health.disconnected(describeStoreError(error));
       throw storeUnavailable(error);
     }
     db = knex;
-    setHealth(withLastSync({ connected: true }));
+    health.connected();
     logger.info('store opened');
   }
 
@@ -238,8 +221,8 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
   }
 
   function onPollResult(error: unknown): void {
-    if (error === undefined) setHealth({ connected: true, lastSyncAt: now() });
-    else setHealth(withLastSync({ connected: false, reason: describeStoreError(error) }));
+    if (error === undefined) health.connected();
+    else health.disconnected(describeStoreError(error));
   }
 
   // A local write is seen by this process's feeds within milliseconds (read-your-writes).
@@ -297,9 +280,7 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
       };
     },
 
-    health() {
-      return { ...health };
-    },
+    health: () => health.current(),
 
     close() {
       closing ??= (async () => {
@@ -311,7 +292,7 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
         const knex = db;
         db = undefined;
         await knex?.destroy();
-        health = withLastSync({ connected: false, reason: 'closed' });
+        health.disconnected('closed', { quiet: true });
       })();
       return closing;
     },
