@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError, isGatewayError } from '@dynmcp/plugin';
 import type { ToolCallContext, ToolCallOutcome, ToolDefinition, ToolExecutor } from '@dynmcp/plugin';
 import type { EnvSource } from './env-template.js';
@@ -58,6 +59,23 @@ interface FailureContext {
   status: number | undefined;
 }
 
+/** Methods that may be sent again (RFC 9110 §9.2.2); POST and PATCH never are. */
+const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+/** Answers that say "try again": the upstream or a proxy in front of it is briefly unavailable. */
+const RETRY_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
+/** Pause before the first retry; it doubles for each further one. */
+const RETRY_BASE_DELAY_MS = 100;
+
+/** Waits `ms`; false when the call was cancelled meanwhile. */
+async function pauseUnlessCancelled(ms: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    await sleep(ms, undefined, { signal });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Maps a transport failure to a result. Only codes and limits are reported: client messages hold URLs. */
 function failureOutcome(error: unknown, context: FailureContext): ToolCallOutcome {
   const { status } = context;
@@ -100,27 +118,43 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
   async function send(tool: CompiledHttpTool, request: BuiltRequest, context: ToolCallContext): Promise<ToolCallOutcome> {
     const timeoutMs = tool.timeoutMs ?? defaultTimeoutMs;
     const maxBytes = tool.maxResponseBytes ?? defaultMaxBytes;
-    let status: number | undefined;
-    // Progress and log events of an upstream event stream go to the client as they arrive.
-    const events = createUpstreamEventHandler(context);
-    try {
-      const { answer, location, streamed } = await transport.fetch(request, {
-        origin: tool.origin,
-        timeoutMs,
-        maxBytes,
-        signal: context.signal,
-        onStatus: (value) => (status = value),
-        onEvent: (event) => events.onEvent(event),
-      });
-      const target = REDIRECT_STATUSES.has(answer.status) ? redirectTarget(location, answer.url) : undefined;
-      if (target !== undefined && target.origin !== tool.origin) {
-        return errorOutcome(`upstream redirected to another host (${target.host}); not followed`, answer.status);
+    // The timeout bounds the whole call, retries included.
+    const deadline = Date.now() + timeoutMs;
+    const retries = IDEMPOTENT_METHODS.has(request.method) ? tool.retries : 0;
+    for (let attempt = 0; ; attempt += 1) {
+      let status: number | undefined;
+      // Progress and log events of an upstream event stream go to the client as they arrive.
+      const events = createUpstreamEventHandler(context);
+      const pause = RETRY_BASE_DELAY_MS * 2 ** attempt;
+      const mayRetry = () => attempt < retries && !context.signal.aborted && Date.now() + pause < deadline;
+      try {
+        const { answer, location, streamed } = await transport.fetch(request, {
+          origin: tool.origin,
+          timeoutMs: Math.max(1, deadline - Date.now()),
+          maxBytes,
+          signal: context.signal,
+          onStatus: (value) => (status = value),
+          onEvent: (event) => events.onEvent(event),
+        });
+        if (streamed !== true && RETRY_STATUSES.has(answer.status) && mayRetry()) {
+          context.logger.debug('upstream answered a retryable status; retrying', { status: answer.status, attempt });
+          if (await pauseUnlessCancelled(pause, context.signal)) continue;
+        }
+        const target = REDIRECT_STATUSES.has(answer.status) ? redirectTarget(location, answer.url) : undefined;
+        if (target !== undefined && target.origin !== tool.origin) {
+          return errorOutcome(`upstream redirected to another host (${target.host}); not followed`, answer.status);
+        }
+        const mapping = { hasOutputSchema: tool.hasOutputSchema, result: tool.result };
+        if (streamed === true) return mapEventStreamOutcome(events.outcome(), answer, mapping);
+        return mapUpstreamAnswer(answer, mapping);
+      } catch (error) {
+        const retryable = error instanceof TransportError && error.failure.kind === 'failed' && status === undefined;
+        if (retryable && mayRetry()) {
+          context.logger.debug('upstream connection failed; retrying', { attempt });
+          if (await pauseUnlessCancelled(pause, context.signal)) continue;
+        }
+        return failureOutcome(error, { timeoutMs, maxBytes, signal: context.signal, status });
       }
-      const mapping = { hasOutputSchema: tool.hasOutputSchema, result: tool.result };
-      if (streamed === true) return mapEventStreamOutcome(events.outcome(), answer, mapping);
-      return mapUpstreamAnswer(answer, mapping);
-    } catch (error) {
-      return failureOutcome(error, { timeoutMs, maxBytes, signal: context.signal, status });
     }
   }
 

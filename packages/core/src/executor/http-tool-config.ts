@@ -54,6 +54,8 @@ export interface CompiledHttpTool {
   readonly headers: readonly { readonly name: string; readonly value: EnvTemplate }[];
   readonly timeoutMs: number | undefined;
   readonly maxResponseBytes: number | undefined;
+  /** Extra attempts for idempotent methods after a 502/503/504 or a failed connection (0–3). */
+  readonly retries: number;
   readonly argumentStyle: ArgumentStyle;
   readonly hasOutputSchema: boolean;
   /** `ext_info.result`: how the answer becomes content; `{ as: 'auto' }` when absent. */
@@ -117,6 +119,17 @@ function parseHeaders(value: unknown): CompiledHttpTool['headers'] {
     if (/[\r\n\0]/.test(template)) throw invalid(`ext_info.headers.${name} must not contain CR, LF or NUL`);
     return { name: lower, value: parseEnvTemplate(template, `ext_info.headers.${name}`) };
   });
+}
+
+/** Most extra attempts a tool may ask for. */
+export const MAX_RETRIES = 3;
+
+function parseRetries(value: unknown): number {
+  if (value === undefined) return 0;
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > MAX_RETRIES) {
+    throw invalid(`ext_info.retries must be an integer from 0 to ${MAX_RETRIES}`);
+  }
+  return value as number;
 }
 
 function parsePositiveInteger(value: unknown, key: string, max?: number): number | undefined {
@@ -221,6 +234,7 @@ function compile(tool: ToolDefinition): CompiledHttpTool {
     headers: parseHeaders(extInfo?.['headers']),
     timeoutMs: parsePositiveInteger(extInfo?.['timeout_ms'], 'timeout_ms', MAX_TIMEOUT_MS),
     maxResponseBytes: parsePositiveInteger(extInfo?.['max_response_bytes'], 'max_response_bytes'),
+    retries: parseRetries(extInfo?.['retries']),
     argumentStyle: argumentStyleOf(tool.input_schema),
     hasOutputSchema: isPlainObject(tool.output_schema),
     result: parseResultMapping(extInfo?.['result']),
