@@ -17,7 +17,7 @@ export interface ToolHttpInfo {
   path: string;
   /** Parameters a call must supply; keys are parameter names, values are informational. */
   required_params?: JsonObject;
-  /** Well-known keys: `headers`, `timeout_ms`, `max_response_bytes`, `result` (see docs/tool-definition.md). */
+  /** Well-known keys: `headers`, `timeout_ms`, `max_response_bytes`, `retries`, `result` (see docs/tool-definition.md). */
   ext_info?: JsonObject;
 }
 
