@@ -6,6 +6,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { createAdminRouter } from './admin/admin-router.js';
 import type { AdminService } from './admin/admin-service.js';
 import { sendError, toGatewayError } from './http/envelope.js';
+import { createFailureLimiter } from './http/failure-limiter.js';
 import { createMcpFront } from './http/mcp-front.js';
 import { requestContext } from './http/request-context.js';
 
@@ -18,6 +19,8 @@ export interface AppDeps {
   authProviders: readonly AuthProvider[];
   mcpGuard(req: IncomingMessage, res: ServerResponse): boolean;
   bodyLimitBytes: number;
+  /** Failed admin authentications allowed per client address within the window (0: no limit). */
+  adminAuthFailures: { maxFailures: number; windowMs: number };
 }
 
 /**
@@ -60,6 +63,7 @@ export function createApp(deps: AppDeps): RequestListener {
     createAdminRouter({
       service: deps.adminService,
       authProviders: deps.authProviders,
+      authFailures: createFailureLimiter(deps.adminAuthFailures),
       bodyLimitBytes: deps.bodyLimitBytes,
     }),
   );

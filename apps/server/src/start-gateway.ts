@@ -155,6 +155,7 @@ export async function startGateway(
         allowedOrigins: config.server.allowedOrigins,
       }),
       bodyLimitBytes: config.server.bodyLimitBytes,
+      adminAuthFailures: { maxFailures: config.admin.maxAuthFailures, windowMs: config.admin.authFailureWindowMs },
     });
 
     const server: Server = createServer(app);

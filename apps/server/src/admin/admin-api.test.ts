@@ -234,3 +234,20 @@ test('definitions survive a restart of the server', async () => {
     await second.stop();
   }
 });
+
+test('after too many failed authentications an address gets 429 with Retry-After, then may try again', async () => {
+  const gw = await startTestGateway({ admin: { maxAuthFailures: 3, authFailureWindowMs: 1500 } });
+  try {
+    for (let i = 0; i < 3; i += 1) {
+      assert.equal((await fetch(`${gw.url}/admin/tds`, { headers: { authorization: 'Bearer guess' } })).status, 401);
+    }
+    const blocked = await gw.admin('GET', '/admin/tds');
+    assert.equal(blocked.status, 429, 'even the right key waits');
+    assert.equal(blocked.body.error_code, 'TOO_MANY_REQUESTS');
+    assert.ok(Number(blocked.headers.get('retry-after')) >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    assert.equal((await gw.admin('GET', '/admin/tds')).status, 200);
+  } finally {
+    await gw.stop();
+  }
+});

@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import { instanceJsonSchema, toolJsonSchema } from '@dynmcp/common';
 import { GatewayError, type AuthProvider } from '@dynmcp/plugin';
 import { requireAdmin } from '../http/admin-auth.js';
+import type { FailureLimiter } from '../http/failure-limiter.js';
 import { sendSuccess } from '../http/envelope.js';
 import type { AdminService } from './admin-service.js';
 
@@ -9,6 +10,8 @@ import type { AdminService } from './admin-service.js';
 export interface AdminRouterOptions {
   service: AdminService;
   authProviders: readonly AuthProvider[];
+  /** Slows down key guessing: failed authentications per client address. */
+  authFailures: FailureLimiter;
   bodyLimitBytes: number;
 }
 
@@ -57,7 +60,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
   const json = express.json({ limit: options.bodyLimitBytes, strict: false, type: () => true });
   const body = [requireJson, json];
 
-  router.use(requireAdmin(options.authProviders));
+  router.use(requireAdmin(options.authProviders, options.authFailures));
 
   async function requireExisting(req: Request, kind: 'tds' | 'ids', id: string) {
     if (req.headers['if-match']?.trim() === '*') {

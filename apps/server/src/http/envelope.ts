@@ -11,6 +11,8 @@ export function sendError(res: Response, error: GatewayError): void {
   const body: Record<string, unknown> = { code: error.status, error: error.message, error_code: error.code };
   if (error.data !== undefined) body.details = error.data;
   if (error.code === 'UNAUTHORIZED') res.setHeader('www-authenticate', 'Bearer');
+  const retryAfter = error.data?.retry_after_seconds;
+  if (typeof retryAfter === 'number') res.setHeader('retry-after', String(retryAfter));
   res.status(error.status).json(body);
 }
 

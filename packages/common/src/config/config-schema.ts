@@ -125,6 +125,18 @@ export const configSchema = {
     },
   },
   admin: {
+    maxAuthFailures: {
+      doc: 'Failed admin authentications one client address may make within authFailureWindowMs before it gets 429 (0: no limit).',
+      format: 'nat',
+      default: 20,
+      env: 'DYNMCP_ADMIN_MAX_AUTH_FAILURES',
+    },
+    authFailureWindowMs: {
+      doc: 'The window of admin.maxAuthFailures; a blocked address may try again once its oldest failure is this old.',
+      format: 'nat',
+      default: 60_000,
+      env: 'DYNMCP_ADMIN_AUTH_FAILURE_WINDOW_MS',
+    },
     apiKeys: {
       doc: 'API keys accepted on /admin (Authorization: Bearer <key> or x-api-key: <key>), comma-separated in the environment.',
       format: Array,

@@ -20,7 +20,7 @@ export interface GatewayConfig {
     providers: string[];
     keys: Array<{ id: string; key: string; admin?: boolean; instances?: '*' | string[] }>;
   };
-  admin: { apiKeys: string[] };
+  admin: { maxAuthFailures: number; authFailureWindowMs: number; apiKeys: string[] };
   datasource: {
     /** `sqlite`, `etcd`, `mysql`, or a datasource plugin's name. */
     type: string;
