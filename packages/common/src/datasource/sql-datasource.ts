@@ -12,7 +12,7 @@ import {
   type WriteOptions,
 } from '@dynmcp/plugin';
 import { createSqlFeed, type SqlFeed } from './sql-feed.js';
-import { DEFAULT_MYSQL_LIMITS, isConnectionGone, mysqlKnexConfig, sqliteKnexConfig, type MysqlLimits } from './sql-knex-config.js';
+import { DEFAULT_MYSQL_LIMITS, mysqlKnexConfig, onLiveConnection, sqliteKnexConfig, type MysqlLimits } from './sql-knex-config.js';
 import { migrateToLatest, type SqlDialect } from './sql-migrations.js';
 import { pruneTombstones, readFeed, selectLive, selectOne, writeRecord } from './sql-records.js';
 import { describeStoreError, storeError, storeUnavailable, withBusyRetry } from './sql-store-errors.js';
@@ -154,20 +154,17 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
   }
 
   /**
-   * A read, run once more on another connection when its connection turned out dead (killed,
-   * server restarted while it idled in the pool): reads are safe to repeat, and the pool has
-   * evicted the dead one by then.
+   * A read, run again on another connection while its connection turns out dead (killed, server
+   * restarted while it idled in the pool): reads are safe to repeat, and each dead connection is
+   * evicted as it is found.
    */
   function read<T>(operation: (db: Knex) => Promise<T>): Promise<T> {
-    return run(async (knex) => {
-      try {
-        return await operation(knex);
-      } catch (error) {
-        if (!isConnectionGone(error)) throw error;
-        logger.debug('read retried on a fresh connection', { reason: describeStoreError(error) });
-        return operation(knex);
-      }
-    });
+    return run((knex) =>
+      onLiveConnection(
+        () => operation(knex),
+        (error) => logger.debug('read retried on a fresh connection', { reason: describeStoreError(error) }),
+      ),
+    );
   }
 
   async function openOnce(): Promise<void> {
@@ -209,15 +206,8 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
   async function poll(cursor: number | undefined): Promise<FeedEvent | undefined> {
     const knex = current();
     await pruneIfDue(knex);
-    return withBusyRetry(async () => {
-      try {
-        return await readFeed(knex, dialect, cursor, logger);
-      } catch (error) {
-        // As in read(): a dead pooled connection costs this poll nothing.
-        if (!isConnectionGone(error)) throw error;
-        return readFeed(knex, dialect, cursor, logger);
-      }
-    });
+    // As in read(): dead pooled connections cost this poll nothing.
+    return withBusyRetry(() => onLiveConnection(() => readFeed(knex, dialect, cursor, logger)));
   }
 
   function onPollResult(error: unknown): void {

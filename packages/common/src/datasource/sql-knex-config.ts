@@ -45,6 +45,14 @@ const CONNECTION_GONE = new Set([
   'ER_SERVER_SHUTDOWN',
 ]);
 
+/**
+ * How many times work is tried while its connections turn out dead. After a server restart or a
+ * KILL CONNECTION every idle pooled connection may be dead and each is found out only when used
+ * (the pool's check cannot see a socket the server closed), so one retry is not enough; each dead
+ * attempt fails at once and evicts its connection. Above the default pool size of 10.
+ */
+export const DEAD_CONNECTION_ATTEMPTS = 16;
+
 /** True when `error` says its connection was dead, so the same work on a fresh one may succeed. */
 export function isConnectionGone(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
@@ -201,4 +209,16 @@ export function sqliteKnexConfig(filename: string, pool: { min?: number; max?: n
     },
     log: knexLog(logger),
   };
+}
+
+/** Runs `operation`, again while it fails on a dead connection (see {@link DEAD_CONNECTION_ATTEMPTS}). */
+export async function onLiveConnection<T>(operation: () => Promise<T>, onRetry?: (error: unknown) => void): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (attempt >= DEAD_CONNECTION_ATTEMPTS || !isConnectionGone(error)) throw error;
+      onRetry?.(error);
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { GatewayError, type Change, type FeedEvent, type Logger, type StoredRecord } from '@dynmcp/plugin';
-import { isConnectionGone } from './sql-knex-config.js';
+import { DEAD_CONNECTION_ATTEMPTS, isConnectionGone } from './sql-knex-config.js';
 import { RECORDS_TABLE, REVISION_TABLE, type SqlDialect } from './sql-migrations.js';
 import { storeError } from './sql-store-errors.js';
 
@@ -97,9 +97,9 @@ async function inWriteTransaction<T>(
       // it does), which would hide what went wrong first.
       const cause = failure ?? error;
       // A connection that died before COMMIT was sent took its transaction with it (the server
-      // rolls back), so running it once more on a fresh connection cannot apply it twice. A
+      // rolls back), so running it again on a fresh connection cannot apply it twice. A
       // failure during COMMIT is ambiguous and goes to the caller.
-      if (attempt > 1 || committing || !isConnectionGone(cause)) throw cause;
+      if (attempt >= DEAD_CONNECTION_ATTEMPTS || committing || !isConnectionGone(cause)) throw cause;
     }
   }
 }
