@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -171,6 +171,23 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
     }
   }
 
+  /** Blocks until every thread of `pid` is in the stopped state (at most 2 s). */
+  function waitStopped(pid: number): void {
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    const deadline = Date.now() + 2000;
+    const stopped = () => {
+      try {
+        return readdirSync(`/proc/${pid}/task`).every((task) => {
+          const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+          return /^[tT]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+        });
+      } catch {
+        return true; // gone
+      }
+    };
+    while (!stopped() && Date.now() < deadline) Atomics.wait(pause, 0, 0, 5);
+  }
+
   async function signal(name: NodeJS.Signals): Promise<void> {
     const running = child;
     if (running === undefined) return;
@@ -242,7 +259,14 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
     stop: () => signal('SIGTERM'),
     start,
     kill: () => signal('SIGKILL'),
-    freeze: () => void child?.kill('SIGSTOP'),
+    freeze() {
+      const running = child;
+      if (running?.pid === undefined) return;
+      running.kill('SIGSTOP');
+      // A thread busy in the kernel stops only when it returns to user mode: wait until every thread
+      // of the server is stopped, so no query sent after freeze() is answered.
+      waitStopped(running.pid);
+    },
     thaw: () => void child?.kill('SIGCONT'),
     get running() {
       return child !== undefined;
