@@ -49,6 +49,7 @@ function readJson(req: IncomingMessage, limit: number): Promise<{ body: unknown 
     });
     req.on('end', () => {
       if (done) return;
+      done = true;
       const text = Buffer.concat(chunks, size).toString('utf8');
       if (text.trim() === '') return resolve({ body: undefined });
       try {
@@ -58,6 +59,12 @@ function readJson(req: IncomingMessage, limit: number): Promise<{ body: unknown 
       }
     });
     req.on('error', reject);
+    // A client that goes away mid-body: settle, so nothing waits on a body that never ends.
+    req.on('close', () => {
+      if (done || req.complete) return;
+      done = true;
+      resolve({ status: 400 });
+    });
   });
 }
 
