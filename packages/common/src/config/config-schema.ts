@@ -192,7 +192,7 @@ export const configSchema = {
       certFile: { doc: 'PEM client certificate for etcd (mutual TLS).', format: String, default: '', env: 'DYNMCP_ETCD_CERT_FILE' },
       keyFile: { doc: 'PEM private key of the etcd client certificate.', format: String, default: '', env: 'DYNMCP_ETCD_KEY_FILE' },
       keepaliveMs: {
-        doc: 'gRPC keepalive ping interval; a frozen etcd is noticed within about twice this.',
+        doc: 'gRPC keepalive ping interval; a frozen etcd is noticed within this plus 2 s. etcd refuses pings more often than its --grpc-keepalive-min-time (5 s by default).',
         format: 'nat',
         default: 5000,
         env: 'DYNMCP_ETCD_KEEPALIVE_MS',
