@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectLegacy, connectModern, TEST_AUTH } from '../test-support/mcp-clients.js';
+import { connectLegacy, connectModern, TEST_AUTH, watchToolChanges } from '../test-support/mcp-clients.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
 import { startUpstream, type TestUpstream, type UpstreamHit } from '../test-support/upstream.js';
 
@@ -302,35 +302,20 @@ describe('MCP endpoint with the official clients', () => {
   });
 
   test('connected clients are told: list_changed on the 2025 GET stream and on 2026 listen streams', async () => {
-    const legacy = await connectLegacy(`${gw.url}/mcp/${ids.stateful}`);
-    const modern = await connectModern(`${gw.url}/mcp/${ids.stateful}`);
-    let legacyNotified = 0;
-    let modernNotified = 0;
-    legacy.client.setNotificationHandler(
-      (await import('@modelcontextprotocol/sdk/types.js')).ToolListChangedNotificationSchema,
-      async () => {
-        legacyNotified += 1;
-      },
-    );
-    modern.client.setNotificationHandler('notifications/tools/list_changed', async () => {
-      modernNotified += 1;
-    });
-    const subscription = await modern.client.listen({ toolsListChanged: true });
+    const watch = await watchToolChanges(`${gw.url}/mcp/${ids.stateful}`);
+    const { counts } = watch;
     try {
-      await sleep(200); // the v1 client opens its GET stream after initialize, asynchronously
       await gw.admin('PUT', '/admin/tds/notify-me', { ...flatSearch(upstream.url), name: 'notify_me' });
       await gw.admin('PUT', `/admin/ids/${ids.stateful}`, {
         name: 'shop',
         tool_ids: ['search', 'get-user', 'order', 'boom', 'slow', 'missing-one', 'notify-me'],
       });
       const deadline = Date.now() + 3000;
-      while ((legacyNotified === 0 || modernNotified === 0) && Date.now() < deadline) await sleep(25);
-      assert.ok(legacyNotified >= 1, 'v1 client got list_changed');
-      assert.ok(modernNotified >= 1, 'v2 client got list_changed');
+      while ((counts.legacy === 0 || counts.modern === 0) && Date.now() < deadline) await sleep(25);
+      assert.ok(counts.legacy >= 1, 'v1 client got list_changed');
+      assert.ok(counts.modern >= 1, 'v2 client got list_changed');
     } finally {
-      await subscription.close();
-      await legacy.client.close();
-      await modern.client.close();
+      await watch.close();
     }
   });
 });

@@ -7,10 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startEtcdServer, createEtcdServer, type EtcdServer } from '@dynmcp/testing';
 import { startGatewayProcess, type GatewayProcess } from '../test-support/gateway-process.js';
-import { connectLegacy, connectModern } from '../test-support/mcp-clients.js';
+import { connectModern, watchToolChanges } from '../test-support/mcp-clients.js';
 
 const KEY = 'etcd-replicas-admin-key';
 const AUTH = { authorization: `Bearer ${KEY}` };
@@ -118,19 +117,9 @@ test('a write through replica A is in replica B\u2019s tools/list within 1 s, an
   await putOk(a, '/admin/ids/live', { name: 'live', tool_ids: ['live-1'] });
   await until('B serves the instance', async () => 'live_1' in (await served(b, 'live').catch(() => ({}))));
 
-  const legacy = await connectLegacy(`${b}/mcp/live`, AUTH);
-  const modern = await connectModern(`${b}/mcp/live`, AUTH);
-  let legacyNotified = 0;
-  let modernNotified = 0;
-  legacy.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
-    legacyNotified += 1;
-  });
-  modern.client.setNotificationHandler('notifications/tools/list_changed', async () => {
-    modernNotified += 1;
-  });
-  const subscription = await modern.client.listen({ toolsListChanged: true });
+  const watch = await watchToolChanges(`${b}/mcp/live`, AUTH);
+  const { legacy, counts } = watch;
   try {
-    await sleep(300); // the v1 client opens its GET stream after initialize, asynchronously
     await putOk(a, '/admin/tds/live-2', tool('live-2'));
     await putOk(a, '/admin/ids/live', { name: 'live', tool_ids: ['live-1', 'live-2'] });
     const tookMs = await until('B lists the new tool', async () =>
@@ -138,11 +127,9 @@ test('a write through replica A is in replica B\u2019s tools/list within 1 s, an
     );
     assert.ok(tookMs <= 1000, `B saw A's write after ${tookMs} ms`);
     t.diagnostic(`B listed A's write ${tookMs} ms after A answered`);
-    await until('both clients of B were notified', () => legacyNotified >= 1 && modernNotified >= 1, 3000);
+    await until('both clients of B were notified', () => counts.legacy >= 1 && counts.modern >= 1, 3000);
   } finally {
-    await subscription.close();
-    await legacy.client.close();
-    await modern.client.close();
+    await watch.close();
   }
 });
 

@@ -8,10 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startGatewayProcess, type GatewayProcess } from '../test-support/gateway-process.js';
 import { startMariaDb, startTcpProxy, type MariaDbServer, type TcpProxy } from '@dynmcp/testing';
-import { connectLegacy, connectModern, TEST_AUTH } from '../test-support/mcp-clients.js';
+import { connectLegacy, connectModern, TEST_AUTH, watchToolChanges } from '../test-support/mcp-clients.js';
 import { startTestGateway, TEST_KEY, type AdminResponse, type TestGateway } from '../test-support/test-gateway.js';
 import { startUpstream, type TestUpstream } from '../test-support/upstream.js';
 
@@ -251,28 +250,16 @@ test('list_changed reaches clients connected to the other replica', async () => 
   await putOk(a, '/admin/ids/notify', { name: 'notify', tool_ids: ['n1'] });
   await until('B serves the instance', async () => (await servedOrNone(b, 'notify')).length === 1);
 
-  const legacy = await connectLegacy(`${b.url}/mcp/notify`);
-  const modern = await connectModern(`${b.url}/mcp/notify`);
-  let legacyNotified = 0;
-  let modernNotified = 0;
-  legacy.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
-    legacyNotified += 1;
-  });
-  modern.client.setNotificationHandler('notifications/tools/list_changed', async () => {
-    modernNotified += 1;
-  });
-  const subscription = await modern.client.listen({ toolsListChanged: true });
+  const watch = await watchToolChanges(`${b.url}/mcp/notify`);
+  const { legacy, counts } = watch;
   try {
-    await sleep(300); // the v1 client opens its GET stream after initialize, asynchronously
     await putOk(a, '/admin/tds/n2', tool('n2'));
     await putOk(a, '/admin/ids/notify', { name: 'notify', tool_ids: ['n1', 'n2'] });
-    const tookMs = await until('both clients of B were notified', () => legacyNotified >= 1 && modernNotified >= 1, 3000);
+    const tookMs = await until('both clients of B were notified', () => counts.legacy >= 1 && counts.modern >= 1, 3000);
     assert.ok(tookMs <= 2000, `notified after ${tookMs} ms`);
     assert.deepEqual((await legacy.client.listTools()).tools.map((t) => t.name).sort(), ['n1', 'n2']);
   } finally {
-    await subscription.close();
-    await legacy.client.close();
-    await modern.client.close();
+    await watch.close();
   }
   await Promise.all([stopReplica(a), stopReplica(b)]);
 });
