@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectLegacy, connectModern, TEST_AUTH, watchToolChanges } from '../test-support/mcp-clients.js';
@@ -6,7 +7,7 @@ import { startTestGateway, type TestGateway } from '../test-support/test-gateway
 import { startUpstream, type TestUpstream, type UpstreamHit } from '../test-support/upstream.js';
 
 /** The upstream API: /users/{id}, /search (flat query), /orders (POST body), /boom (500), /slow (never answers). */
-function route(hit: UpstreamHit, res: import('node:http').ServerResponse) {
+function route(hit: UpstreamHit, res: ServerResponse) {
   const url = new URL(hit.url, 'http://x');
   if (url.pathname === '/boom') {
     res.writeHead(500, { 'content-type': 'text/plain' });
