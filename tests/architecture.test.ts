@@ -1,5 +1,5 @@
 /**
- * The layering rule of ARCHITECTURE.md, enforced: a package imports only packages below it, never
+ * The layering rule of docs/architecture.md, enforced: a package imports only packages below it, never
  * another package's src/ or dist/, and @dynmcp/plugin stays light enough for plugin authors.
  */
 import assert from 'node:assert/strict';
@@ -18,7 +18,12 @@ const LAYERS: Record<string, { dir: string; mayImport: string[] }> = {
   '@dynmcp/plugin': { dir: 'packages/plugin', mayImport: [] },
   '@dynmcp/common': { dir: 'packages/common', mayImport: ['@dynmcp/plugin'] },
   '@dynmcp/core': { dir: 'packages/core', mayImport: ['@dynmcp/plugin', '@dynmcp/common'] },
-  '@dynmcp/server': { dir: 'apps/server', mayImport: ['@dynmcp/plugin', '@dynmcp/common', '@dynmcp/core'] },
+  // The built-in datasources and their drivers: beside core, not below it, so core installs light.
+  '@dynmcp/datasources': { dir: 'packages/datasources', mayImport: ['@dynmcp/plugin', '@dynmcp/common'] },
+  '@dynmcp/server': {
+    dir: 'apps/server',
+    mayImport: ['@dynmcp/plugin', '@dynmcp/common', '@dynmcp/core', '@dynmcp/datasources'],
+  },
 };
 
 function sources(dir: string, found: string[] = []): string[] {

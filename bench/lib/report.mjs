@@ -1,5 +1,5 @@
 // The printed report (Markdown tables, so a run pastes straight into docs/performance.md) and the
-// targets of issue 7, each judged from figures of the same run.
+// performance targets, each judged from figures of the same run.
 
 const fmt = (value, digits = 0) => (value === null || value === undefined ? '–' : Number(value).toFixed(digits));
 const ms = (value) => fmt(value, value !== null && value !== undefined && value < 10 ? 3 : 1);

@@ -1,5 +1,5 @@
 // Outbound client micro-benchmark: what one upstream call costs the gateway's core with got (the
-// design card's client), undici, node:http with a keep-alive agent and fetch, all against the same
+// gateway's alternative client), undici, node:http with a keep-alive agent and fetch, all against the same
 // upstream with 50 requests in flight. Shows whether the client library caps the gateway.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';

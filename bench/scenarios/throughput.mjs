@@ -23,7 +23,7 @@ import { prefillSqlite } from '../lib/prefill.mjs';
 import { freePort, spawnPinned, waitFor } from '../lib/proc.mjs';
 
 export const LIST_SIZES = [10, 50, 500];
-const CALL_TOOLS = 10; // tools in the tools/call instances, as in research/perf.md
+const CALL_TOOLS = 10; // tools in the tools/call instances: a typical small API
 
 /** Starts one of bench/servers/*.mjs pinned to `core`; resolves once it answers. */
 export async function startScript(root, core, script, args = [], probePath = '/items/1', method = 'GET') {
@@ -171,7 +171,7 @@ export async function runThroughput(ctx) {
     await raw.proc.stop();
   }
 
-  // The design card's HTTP client end to end, where this build can select it.
+  // got, the HTTP client the gateway can be switched to, end to end, where this build can select it.
   if (gatewaySupportsEnv(root, 'DYNMCP_HTTP_CLIENT')) {
     const gotGateway = track({ ...(await startGateway({ root, core: 0, sqlitePath, env: { DYNMCP_HTTP_CLIENT: 'got' } })), core: 0 });
     await measure('GW tools/call 2026 (got)', gotGateway, {

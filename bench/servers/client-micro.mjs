@@ -23,7 +23,7 @@ async function makeClient() {
       };
     }
     case 'got': {
-      // The design card's client with the options a gateway needs: keep-alive agent, a timeout,
+      // got, the gateway's alternative client, with the options a gateway needs: keep-alive agent, a timeout,
       // no retries, no throwing on status, whole answer as a buffer.
       const { default: got } = await import(modulePath);
       const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });

@@ -1,7 +1,7 @@
 /**
- * The domain model, as the admin API accepts it and the store keeps it. Field names follow the seed
- * project's README (`tds_ext_info`, `tool_ids`, …) so its clients keep working; everything beyond
- * the seed is optional and additive.
+ * The domain model, as the admin API accepts it and the store keeps it. Field names follow the Rust
+ * project dynmcp, which this gateway ports (`tds_ext_info`, `tool_ids`, …), so its clients keep
+ * working; everything beyond what it had is optional and additive.
  */
 
 /** A JSON object. */
@@ -21,7 +21,7 @@ export interface ToolHttpInfo {
   ext_info?: JsonObject;
 }
 
-/** A tool definition (the seed's TDS, "tool discovery service" record). */
+/** A tool definition: a TDS ("tool discovery service") record, as the Rust dynmcp calls it. */
 export interface ToolDefinition {
   id: string;
   /** MCP tool name, `^[A-Za-z0-9_.-]{1,128}$`, unique within every instance that lists the tool. */
@@ -40,13 +40,13 @@ export interface ToolDefinition {
 /** Transport mode of an instance for 2025-era clients. */
 export type ProtoType = 'streamable-stateful' | 'streamable-stateless';
 
-/** Instance metadata; the seed stores it as a JSON string, an object is accepted too. */
+/** Instance metadata; the Rust dynmcp stores it as a JSON string, an object is accepted too. */
 export interface InstanceMetadata {
   proto_type?: ProtoType;
   [key: string]: unknown;
 }
 
-/** An instance definition (the seed's IDS record): a named set of tools served at `/mcp/<id>`. */
+/** An instance definition (an IDS record, as the Rust dynmcp calls it): a named set of tools served at `/mcp/<id>`. */
 export interface InstanceDefinition {
   id: string;
   name: string;

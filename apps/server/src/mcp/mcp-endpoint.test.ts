@@ -264,7 +264,7 @@ describe('MCP endpoint with the official clients', () => {
     assert.equal(huge.status, 413);
   });
 
-  test('seed-style plain JSON-RPC: curl defaults (Accept */*), no initialize, no session', async () => {
+  test('plain JSON-RPC as in the Rust dynmcp README: curl defaults (Accept */*), no initialize, no session', async () => {
     const res = await fetch(`${gw.url}/mcp/${ids.stateful}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: '*/*', ...TEST_AUTH },

@@ -1,5 +1,5 @@
 /**
- * Several gateway processes on one real etcd (issue 3): a write through one replica reaches the
+ * Several gateway processes on one real etcd: a write through one replica reaches the
  * other and its connected clients within a second; an etcd outage loses nothing and resurrects
  * nothing; a gateway started before etcd is alive but not ready until etcd comes; a hand-written
  * bad value is logged and ignored; If-Match races have one winner. Never skipped without etcd.

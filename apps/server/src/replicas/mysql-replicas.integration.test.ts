@@ -1,5 +1,5 @@
 /**
- * Gateway replicas on one real MariaDB (issue 4, research/reliability.md §6 items 11–16): random
+ * Gateway replicas on one real MariaDB: random
  * concurrent admin traffic through two replicas converges on the database, deletes included; a
  * database outage is served from cache, not ready, admin 503, and heals without a restart; a
  * replica that missed pruned tombstones reloads everything; If-Match races have one winner;

@@ -1,8 +1,9 @@
 /**
- * The curl examples of the seed project's README (shared/seed-README.md), copied verbatim. Every one
- * must work against this gateway unchanged; `seed-readme.test.ts` runs them with real curl.
+ * The curl examples of the README of the Rust project dynmcp, which this gateway ports, copied
+ * verbatim. Every one must work against this gateway unchanged, so that scripts written for the
+ * Rust gateway keep working; `rust-readme-examples.test.ts` runs them with real curl.
  */
-export const SEED_CURL_EXAMPLES = {
+export const RUST_README_CURL_EXAMPLES = {
   mcpToolsList: "curl -X POST http://localhost:8080/mcp/instance123 \\\n  -H \"Content-Type: application/json\" \\\n  -H \"Authorization: Bearer your-api-key\" \\\n  -d '{\n    \"jsonrpc\": \"2.0\",\n    \"id\": 1,\n    \"method\": \"tools/list\",\n    \"params\": {}\n  }'",
   listTools: "curl http://localhost:8080/admin/tds \\\n  -H \"Authorization: Bearer your-api-key\"",
   getTool: "curl http://localhost:8080/admin/tds/tool123 \\\n  -H \"Authorization: Bearer your-api-key\"",
