@@ -13,7 +13,7 @@ import { gatewayBin } from './lib/gateway.mjs';
 import { judgeTargets, renderReport } from './lib/report.mjs';
 import { HAVE_TASKSET, killAllSync, pinSelf, stopAll } from './lib/proc.mjs';
 import { runClients } from './scenarios/clients.mjs';
-import { runMemory } from './scenarios/memory.mjs';
+import { runLargeAnswers, runMemory } from './scenarios/memory.mjs';
 import { runPropagation } from './scenarios/propagation.mjs';
 import { runThroughput, startScript } from './scenarios/throughput.mjs';
 
@@ -34,6 +34,8 @@ const PROFILES = {
     bigTools: 10_000,
     bigInstances: 1000,
     propagationWrites: 50,
+    largeAnswerCalls: 20,
+    largeAnswerRounds: 3,
     totalBudgetMs: 570_000,
   },
   quick: {
@@ -49,10 +51,12 @@ const PROFILES = {
     bigTools: 1000,
     bigInstances: 100,
     propagationWrites: 5,
+    largeAnswerCalls: 20,
+    largeAnswerRounds: 1,
     totalBudgetMs: 120_000,
   },
 };
-const SECTIONS = ['throughput', 'clients', 'memory', 'propagation'];
+const SECTIONS = ['throughput', 'clients', 'memory', 'large-answers', 'propagation'];
 
 class UsageError extends Error {}
 
@@ -60,7 +64,8 @@ function usage() {
   return `usage: node bench/run.mjs [--quick] [--only ${SECTIONS.join(',')}] [--out FILE] [--set KEY=N]…
 
   --quick   about 75 s: 1 s windows, 3k requests per heap mode, 300 idle
-            sessions, 1k tools, 5 propagation writes (figures labelled as a quick run)
+            sessions, 1k tools, 1 burst of large answers, 5 propagation writes
+            (figures labelled as a quick run)
   --only    run only these sections (comma-separated)
   --out     write the JSON here instead of bench/results/<timestamp>.json
   --set     override one number of the profile, e.g. --set durationMs=10000 (repeatable);
@@ -147,7 +152,13 @@ async function main() {
   const upstream = await startScript(root, 1, 'upstream.mjs');
   ours.add(upstream.pid);
   const ctx = { root, profile: args.profile, deps, log, ours, upstream, deadline: started + args.profile.totalBudgetMs };
-  const runners = { throughput: runThroughput, clients: runClients, memory: runMemory, propagation: runPropagation };
+  const runners = {
+    throughput: runThroughput,
+    clients: runClients,
+    memory: runMemory,
+    'large-answers': runLargeAnswers,
+    propagation: runPropagation,
+  };
   for (const name of SECTIONS.filter((s) => args.only.includes(s))) {
     const t0 = performance.now();
     log(`bench: ${name}`);

@@ -112,6 +112,8 @@ function startGateway(workDir, adminKey) {
       DYNMCP_SQLITE_PATH: join(workDir, 'dynmcp.sqlite'),
       DYNMCP_API_KEYS: adminKey,
       DYNMCP_LOG_LEVEL: 'info',
+      // The fixture upstream runs on loopback, which production's egress policy denies otherwise.
+      DYNMCP_EGRESS_ALLOW: '127.0.0.1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -44,6 +44,10 @@ export async function startGateway({ root, core, name = 'gateway', sqlitePath, e
       DYNMCP_HOST: '127.0.0.1',
       DYNMCP_API_KEYS: ADMIN_KEY,
       DYNMCP_LOG_LEVEL: 'error',
+      // The bench upstreams run on loopback, which production's egress policy denies otherwise.
+      DYNMCP_EGRESS_ALLOW: '127.0.0.1',
+      // The memory scenario opens thousands of sessions with one key; the per-principal cap would refuse them.
+      DYNMCP_MAX_SESSIONS_PER_PRINCIPAL: '0',
       ...(sqlitePath ? { DYNMCP_SQLITE_PATH: sqlitePath } : {}),
       ...(heapFile ? { BENCH_HEAP_FILE: heapFile } : {}),
       ...env,

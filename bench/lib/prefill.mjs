@@ -1,6 +1,6 @@
 // Writes definitions straight into a gateway's SQLite file before the gateway starts, through
-// @dynmcp/common's public API (the same validation the admin API applies, then the SQL
-// datasource's put). The admin API re-reads the whole store on every write, so filling 10k tools
+// the public APIs of @dynmcp/common (the same validation the admin API applies) and
+// @dynmcp/datasources (the SQL datasource's put). The admin API re-reads the whole store on every write, so filling 10k tools
 // through it would measure the admin API instead of the figure we want (start-up, memory).
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -12,8 +12,9 @@ const quiet = { error() {}, warn() {}, info() {}, debug() {}, child: () => quiet
 export async function prefillSqlite(root, file, { tools, instances }) {
   const require = createRequire(join(root, 'apps/server/package.json'));
   const common = await import(pathToFileURL(require.resolve('@dynmcp/common')).href);
+  const datasources = await import(pathToFileURL(require.resolve('@dynmcp/datasources')).href);
   const compiler = common.createSchemaCompiler();
-  const datasource = common.createSqlDataSource({ client: 'sqlite', filename: file, logger: quiet });
+  const datasource = datasources.createSqlDataSource({ client: 'sqlite', filename: file, logger: quiet });
   await datasource.open();
   try {
     for (const [id, body] of tools) {

@@ -98,6 +98,16 @@ function memoryTables(section) {
   return out.join('\n\n');
 }
 
+function largeAnswersTable(section) {
+  if (!section) return '';
+  const f = section.figures;
+  const mib = Math.round(f.answerBytes / 2 ** 20);
+  return table(
+    [`${f.concurrentCalls} concurrent tools/call, ${mib} MiB answers`, 'bursts', 'RSS after GC MB', 'peak RSS MB', 'growth MB', 'per call MB', 'slowest burst ms', 'RSS after, GC MB'],
+    f.modes.map((m) => [m.mode, fmt(m.rounds), fmt(m.base.rssMB, 0), fmt(m.peakRssMB, 0), fmt(m.growthMB, 0), fmt(m.perCallMB, 1), fmt(m.burstMs), fmt(m.end.rssMB, 0)]),
+  );
+}
+
 function propagationTable(section) {
   if (!section) return '';
   const rows = Object.entries(section.figures).map(([store, p]) =>
@@ -225,6 +235,8 @@ export function renderReport(results) {
   if (t && !t.error) parts.push(throughputTable(t), tailTable(t));
   if (results.sections.clients && !results.sections.clients.error) parts.push(clientsTable(results.sections.clients));
   if (results.sections.memory && !results.sections.memory.error) parts.push(memoryTables(results.sections.memory));
+  const large = results.sections['large-answers'];
+  if (large && !large.error) parts.push(largeAnswersTable(large));
   if (results.sections.propagation && !results.sections.propagation.error) parts.push(propagationTable(results.sections.propagation));
   parts.push(targetsTable(results.targets));
   for (const [name, s] of failed) parts.push(`Section ${name} failed: ${s.error}`);

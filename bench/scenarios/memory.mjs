@@ -4,6 +4,8 @@
 // - idle 2025-era sessions: heap and RSS before and after opening them;
 // - 10k tools in 1k instances: time from spawn to /readyz 200 on a prefilled SQLite file, then
 //   heap and RSS; compared with the same gateway on a nearly empty store.
+// - large answers (its own section, `--only large-answers`): peak RSS while N concurrent tools/call
+//   each return the largest answer the executor accepts (executor.maxResponseBytes), plain and gzip.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { fillerTool, heapStats, inParallel, instanceDef, itemTool, startGateway } from '../lib/gateway.mjs';
 import { runLoad } from '../lib/loadgen.mjs';
 import { round } from '../lib/measure.mjs';
-import { checkToolResult, legacyToolsCall, modernToolsCall, openLegacySession } from '../lib/mcp-wire.mjs';
+import { MODERN_VERSION, checkToolResult, legacyToolsCall, modernToolsCall, openLegacySession } from '../lib/mcp-wire.mjs';
 import { prefillSqlite } from '../lib/prefill.mjs';
 import { rssBytes } from '../lib/proc.mjs';
 
@@ -25,7 +27,6 @@ function snapshot(stats, pid) {
 /** Heap after GC across `total` requests of one mode, in `chunks` equal steps after a warm-up. */
 async function heapOverRequests(gateway, { mode, request, setup, total, chunks, warmup, budgetMs, log }) {
   const started = performance.now();
-  const load = (count) => runLoad({ port: gateway.port, connections: 50, count, request, setup, check: checkToolResult });
   // Sessions (when the mode has them) are opened once, in the warm-up, and reused by every chunk.
   const states = [];
   const setupOnce = setup ? async (i) => (states[i] ??= await setup(i)) : undefined;
@@ -167,4 +168,138 @@ export async function runMemory(ctx) {
     rmSync(dir, { recursive: true, force: true });
   }
   return { figures };
+}
+
+/** The answer size of the large-answers section: the gateway's default executor.maxResponseBytes, set explicitly. */
+const LARGE_BYTES = 10 * 1024 * 1024;
+
+/** A tool whose upstream answers LARGE_BYTES of JSON, as is or gzip-compressed on the wire. */
+function largeTool(upstreamPort, encoding) {
+  return {
+    name: `large_${encoding}`,
+    description: `Fetch a ${LARGE_BYTES}-byte JSON document (${encoding} on the wire)`,
+    input_schema: { type: 'object', properties: {} },
+    tds_ext_info: { domain: `http://127.0.0.1:${upstreamPort}`, method: 'GET', path: `/large/${encoding}/${LARGE_BYTES}`, required_params: {} },
+  };
+}
+
+/** One 2026-07-28 tools/call over fetch; resolves with the length of the text the tool returned, or throws. */
+async function callLarge(url, tool, id) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': MODERN_VERSION,
+      'mcp-method': 'tools/call',
+      'mcp-name': tool,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: {
+        name: tool,
+        arguments: {},
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': MODERN_VERSION,
+          'io.modelcontextprotocol/clientInfo': { name: 'dynmcp-bench', version: '1.0.0' },
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    }),
+  });
+  const raw = await res.text();
+  const json = raw.startsWith('event:') || raw.startsWith('data:') ? raw.split('\n').find((line) => line.startsWith('data:'))?.slice(5) : raw;
+  const message = JSON.parse(json ?? 'null');
+  const result = message?.result;
+  if (res.status !== 200 || result === undefined || result.isError) {
+    throw new Error(`${tool}: ${res.status} ${JSON.stringify(message?.error ?? result?.content?.[0] ?? null).slice(0, 200)}`);
+  }
+  return result.content[0].text.length;
+}
+
+/** Samples the RSS of `pid` every `everyMs` until stopped; returns the peak seen. */
+function rssSampler(pid, everyMs = 5) {
+  let peak = rssBytes(pid);
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssBytes(pid));
+    } catch {
+      // the process is gone; the caller notices on its own
+    }
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      peak = Math.max(peak, rssBytes(pid));
+      return peak;
+    },
+  };
+}
+
+/**
+ * Peak memory of the gateway while `profile.largeAnswerCalls` tools/call (2026-07-28, stateless)
+ * are in flight at once, each returning the largest answer the executor accepts: executor.maxResponseBytes
+ * (10 MiB) of JSON, as text content. The gateway holds the upstream body, its text and the JSON-RPC
+ * answer per call until the client has read it. Baseline: RSS and heap after a forced GC with the
+ * tools warmed up; peak: the highest RSS sampled every 5 ms over `profile.largeAnswerRounds` bursts.
+ * Returns { figures }.
+ */
+export async function runLargeAnswers(ctx) {
+  const { root, profile, log, ours, upstream } = ctx;
+  const calls = profile.largeAnswerCalls;
+  const dir = mkdtempSync(join(tmpdir(), 'dynmcp-bench-large-'));
+  try {
+    const db = join(dir, 'large.sqlite');
+    const encodings = ['plain', 'gzip'];
+    await prefillSqlite(root, db, {
+      tools: encodings.map((encoding) => [`large_${encoding}`, largeTool(upstream.port, encoding)]),
+      instances: [['large', instanceDef('large', encodings.map((encoding) => `large_${encoding}`), { stateless: true })]],
+    });
+    const gateway = await startGateway({
+      root,
+      core: 0,
+      sqlitePath: db,
+      heapFile: join(dir, 'heap-large.json'),
+      env: { DYNMCP_MAX_RESPONSE_BYTES: String(LARGE_BYTES) },
+    });
+    ours.add(gateway.pid);
+    const url = `${gateway.url}/mcp/large`;
+    const figures = { answerBytes: LARGE_BYTES, concurrentCalls: calls, modes: [] };
+    let id = 0;
+    for (const encoding of encodings) {
+      const tool = `large_${encoding}`;
+      // Warm-up: one call, so code paths and pools exist before the baseline.
+      await callLarge(url, tool, (id += 1));
+      const base = snapshot(await heapStats(gateway), gateway.pid);
+      let peak = 0;
+      let slowestMs = 0;
+      for (let burst = 1; burst <= profile.largeAnswerRounds; burst += 1) {
+        const sampler = rssSampler(gateway.pid);
+        const started = performance.now();
+        const lengths = await Promise.all(Array.from({ length: calls }, () => callLarge(url, tool, (id += 1))));
+        slowestMs = Math.max(slowestMs, performance.now() - started);
+        peak = Math.max(peak, sampler.stop());
+        const short = lengths.find((length) => length !== LARGE_BYTES);
+        if (short !== undefined) throw new Error(`${tool}: a call returned ${short} characters instead of ${LARGE_BYTES}`);
+        log(`    ${tool}: burst ${burst} of ${calls} calls, peak RSS so far ${mb(peak)} MB`);
+      }
+      const end = snapshot(await heapStats(gateway), gateway.pid);
+      figures.modes.push({
+        mode: encoding,
+        rounds: profile.largeAnswerRounds,
+        base,
+        peakRssMB: mb(peak),
+        growthMB: round(mb(peak) - base.rssMB, 1),
+        perCallMB: round((mb(peak) - base.rssMB) / calls, 1),
+        burstMs: round(slowestMs, 0),
+        end,
+      });
+    }
+    await gateway.proc.stop();
+    return { figures };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

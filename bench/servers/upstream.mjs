@@ -1,7 +1,10 @@
 // The fast in-repo upstream: a REST API answering GET /items/{id} with a small JSON object
-// (~180 bytes), and its OpenAPI document at /openapi.json (for the peer). node:http, keep-alive.
+// (~180 bytes), its OpenAPI document at /openapi.json (for the peer), and GET
+// /large/{plain|gzip}/{bytes}: a JSON object of exactly <bytes> bytes (one long string), sent as
+// is or gzip-compressed (for the large-answers section). node:http, keep-alive.
 // Usage: node upstream.mjs <port>
 import http from 'node:http';
+import { gzipSync } from 'node:zlib';
 
 const port = Number(process.argv[2]);
 
@@ -22,7 +25,30 @@ const openapi = {
 };
 const openapiText = JSON.stringify(openapi);
 
+/** Large bodies by `<encoding>/<bytes>`, made once: building 10 MiB per request would measure this process. */
+const largeBodies = new Map();
+function largeBody(encoding, bytes) {
+  const key = `${encoding}/${bytes}`;
+  let body = largeBodies.get(key);
+  if (body === undefined) {
+    // `{"data":"` and `"}` are 11 bytes; the rest is one string that needs no escaping.
+    const plain = Buffer.from(`{"data":"${'x'.repeat(Math.max(0, bytes - 11))}"}`);
+    body = encoding === 'gzip' ? gzipSync(plain) : plain;
+    largeBodies.set(key, body);
+  }
+  return body;
+}
+
 const server = http.createServer((req, res) => {
+  const large = /^\/large\/(plain|gzip)\/(\d{1,9})$/.exec(req.url);
+  if (large) {
+    const [, encoding, bytes] = large;
+    const body = largeBody(encoding, Number(bytes));
+    const headers = { 'content-type': 'application/json', 'content-length': body.length };
+    res.writeHead(200, encoding === 'gzip' ? { ...headers, 'content-encoding': 'gzip' } : headers);
+    res.end(body);
+    return;
+  }
   const match = /^\/items\/(\d+)/.exec(req.url);
   if (match) {
     const id = Number(match[1]);

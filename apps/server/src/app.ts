@@ -5,6 +5,7 @@ import { GatewayError, type AuthProvider, type Logger } from '@dynmcp/plugin';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { createAdminRouter } from './admin/admin-router.js';
 import type { AdminService } from './admin/admin-service.js';
+import type { ClientAddressResolver } from './http/client-address.js';
 import { sendError, toGatewayError } from './http/envelope.js';
 import { createFailureLimiter } from './http/failure-limiter.js';
 import { createMcpFront } from './http/mcp-front.js';
@@ -19,8 +20,13 @@ export interface AppDeps {
   authProviders: readonly AuthProvider[];
   mcpGuard(req: IncomingMessage, res: ServerResponse): boolean;
   bodyLimitBytes: number;
-  /** Failed admin authentications allowed per client address within the window (0: no limit). */
-  adminAuthFailures: { maxFailures: number; windowMs: number };
+  /**
+   * Failed authentications allowed per client address within the window (0: no limit), counted
+   * over `/mcp` and `/admin` together.
+   */
+  authFailures: { maxFailures: number; windowMs: number };
+  /** The one way both doors tell who a request comes from. */
+  clientAddress: ClientAddressResolver;
 }
 
 /**
@@ -28,10 +34,15 @@ export interface AppDeps {
  * directly (the hot path), everything else (`/admin`, `/healthz`, `/readyz`) by an Express app.
  */
 export function createApp(deps: AppDeps): RequestListener {
+  // One limiter for both doors: an admin key opens /mcp too, so separate counts would let a
+  // guesser spend each door's allowance in turn.
+  const authFailures = createFailureLimiter(deps.authFailures);
   const mcp = createMcpFront({
     gateway: deps.gateway,
     registry: deps.registry,
     authProviders: deps.authProviders,
+    authFailures,
+    clientAddress: deps.clientAddress,
     guard: deps.mcpGuard,
     bodyLimitBytes: deps.bodyLimitBytes,
     logger: deps.logger,
@@ -39,7 +50,7 @@ export function createApp(deps: AppDeps): RequestListener {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(requestContext(deps.logger));
+  app.use(requestContext(deps.logger, deps.clientAddress));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -63,7 +74,7 @@ export function createApp(deps: AppDeps): RequestListener {
     createAdminRouter({
       service: deps.adminService,
       authProviders: deps.authProviders,
-      authFailures: createFailureLimiter(deps.adminAuthFailures),
+      authFailures,
       bodyLimitBytes: deps.bodyLimitBytes,
     }),
   );

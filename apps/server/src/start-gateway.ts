@@ -1,22 +1,16 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
-import {
-  apiKeyAuthPlugin,
-  createConfigRegistry,
-  createSchemaCompiler,
-  etcdDataSourcePlugin,
-  mysqlDataSourcePlugin,
-  sqliteDataSourcePlugin,
-  type ConfigRegistry,
-  type GatewayConfig,
-} from '@dynmcp/common';
+import { apiKeyAuthPlugin, createConfigRegistry, createSchemaCompiler, type ConfigRegistry, type GatewayConfig } from '@dynmcp/common';
 import { createMcpGateway, createRequestGuards, httpExecutorPlugin } from '@dynmcp/core';
+import { etcdDataSourcePlugin, mysqlDataSourcePlugin, sqliteDataSourcePlugin } from '@dynmcp/datasources';
 import type { DataSource, DynmcpPlugin, Logger } from '@dynmcp/plugin';
 import { createAdminService } from './admin/admin-service.js';
 import { createApp } from './app.js';
+import { createClientAddressResolver } from './http/client-address.js';
+import { createHttpServer } from './http/http-server.js';
 import { loadPlugins, type PluginEntry } from './plugins/load-plugins.js';
 import { createPluginHost } from './plugins/plugin-host.js';
 import { SERVER_INFO } from './server-info.js';
@@ -82,8 +76,30 @@ function builtinPlugins(config: GatewayConfig, env: Readonly<Record<string, stri
       defaultTimeoutMs: config.executor.timeoutMs,
       maxResponseBytes: config.executor.maxResponseBytes,
       env,
+      toolEnvAllow: config.executor.toolEnvAllow,
+      secretsDir: config.executor.secretsDir,
+      egress: config.executor.egress,
+      protectedValues: gatewayCredentials(config),
     }),
   ];
+}
+
+/**
+ * The gateway's own credentials, whatever variable or file they came from: a tool's header value
+ * holding one is never sent upstream (an operator may have copied one into a variable a tool reads).
+ */
+function gatewayCredentials(config: GatewayConfig): string[] {
+  const { mysql, etcd } = config.datasource;
+  const credentials = [...config.admin.apiKeys, ...config.auth.keys.map((key) => key.key), mysql.password, etcd.password, mysql.url];
+  if (mysql.url !== '') {
+    try {
+      const password = decodeURIComponent(new URL(mysql.url).password);
+      credentials.push(password);
+    } catch {
+      // An unparsable URL fails the store's connect with its own message; the URL itself is still listed.
+    }
+  }
+  return credentials.filter((value) => value !== '');
 }
 
 /**
@@ -133,6 +149,9 @@ export async function startGateway(
       serverInfo: SERVER_INFO,
       sessionIdleTimeoutMs: config.mcp.sessionIdleTimeoutMs,
       maxSessions: config.mcp.maxSessions,
+      maxSessionsPerPrincipal: config.mcp.maxSessionsPerPrincipal,
+      principalLimits: config.limits.principal,
+      maxResultBytes: config.mcp.maxResultBytes,
       toolsPageSize: config.mcp.toolsPageSize,
       maxRequestBodySize: config.server.bodyLimitBytes,
     });
@@ -143,6 +162,13 @@ export async function startGateway(
     } else if (config.admin.apiKeys.includes('your-api-key')) {
       logger.warn('the placeholder admin API key "your-api-key" is enabled; set your own with DYNMCP_API_KEYS');
     }
+    if (config.admin.maxAuthFailures !== null || config.admin.authFailureWindowMs !== null) {
+      logger.warn(
+        'admin.maxAuthFailures and admin.authFailureWindowMs are deprecated (the limit now covers /mcp too); use auth.maxFailures and auth.failureWindowMs (DYNMCP_AUTH_MAX_FAILURES, DYNMCP_AUTH_FAILURE_WINDOW_MS)',
+        { maxFailures: config.auth.maxFailures, failureWindowMs: config.auth.failureWindowMs },
+      );
+    }
+    const clientAddress = createClientAddressResolver(config.server.trustedProxies);
     const app = createApp({
       logger,
       registry,
@@ -155,10 +181,17 @@ export async function startGateway(
         allowedOrigins: config.server.allowedOrigins,
       }),
       bodyLimitBytes: config.server.bodyLimitBytes,
-      adminAuthFailures: { maxFailures: config.admin.maxAuthFailures, windowMs: config.admin.authFailureWindowMs },
+      authFailures: { maxFailures: config.auth.maxFailures, windowMs: config.auth.failureWindowMs },
+      clientAddress,
     });
 
-    const server: Server = createServer(app);
+    const server: Server = createHttpServer(app, {
+      requestTimeoutMs: config.server.requestTimeoutMs,
+      headersTimeoutMs: config.server.headersTimeoutMs,
+      maxConnectionsPerAddress: config.server.maxConnectionsPerAddress,
+      clientAddress,
+      logger,
+    });
     server.listen(config.server.port, config.server.host);
     await once(server, 'listening');
     closers.push(() => stopServer(server, gateway.close, config.server.shutdownGraceMs));

@@ -26,10 +26,6 @@ export type {
   RegistryTool,
   ToolListing,
 } from './registry/index.js';
-export { createSqlDataSource } from './datasource/index.js';
-export type { SqlDataSourceOptions } from './datasource/index.js';
-export { createEtcdDataSource } from './datasource/index.js';
-export type { EtcdDataSourceOptions } from './datasource/index.js';
 export { createApiKeyAuthProvider, presentedApiKey } from './auth/index.js';
 export type { ApiKeyAuthOptions, ScopedApiKey } from './auth/index.js';
-export { apiKeyAuthPlugin, etcdDataSourcePlugin, mysqlDataSourcePlugin, sqliteDataSourcePlugin } from './builtin-plugins.js';
+export { apiKeyAuthPlugin } from './builtin-plugins.js';

@@ -6,6 +6,7 @@ export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export { RECORD_KINDS } from './model.js';
 export type {
+  CallLimits,
   InstanceDefinition,
   InstanceMetadata,
   JsonObject,

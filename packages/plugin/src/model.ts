@@ -56,6 +56,19 @@ export interface InstanceDefinition {
   public?: boolean;
   /** Principal ids (from auth providers) that may use this instance, besides their own grants. */
   allowed_principals?: string[];
+  /** Limits of `tools/call` on this instance, across all callers, per replica. */
+  limits?: CallLimits;
+}
+
+/**
+ * Rate and concurrency limits of `tools/call`: an instance's `limits`, or a tool's
+ * `tds_ext_info.ext_info.limits`. An absent field is no limit.
+ */
+export interface CallLimits {
+  /** Most calls per minute (a token bucket: a full minute's worth may come at once). */
+  rate_per_minute?: number;
+  /** Most calls running at once. */
+  concurrency?: number;
 }
 
 /** The record kinds the gateway keeps in a datasource. */

@@ -5,6 +5,7 @@ import { requireAdmin } from '../http/admin-auth.js';
 import type { FailureLimiter } from '../http/failure-limiter.js';
 import { sendSuccess } from '../http/envelope.js';
 import type { AdminService } from './admin-service.js';
+import { assertJsonShape, isUtf8 } from './json-body-guard.js';
 
 /** Options of {@link createAdminRouter}. */
 export interface AdminRouterOptions {
@@ -57,7 +58,18 @@ const etag = (res: Response, revision: number) => res.setHeader('etag', `"${revi
 export function createAdminRouter(options: AdminRouterOptions): express.Router {
   const { service } = options;
   const router = express.Router({ caseSensitive: true, strict: false });
-  const json = express.json({ limit: options.bodyLimitBytes, strict: false, type: () => true });
+  const json = express.json({
+    limit: options.bodyLimitBytes,
+    strict: false,
+    type: () => true,
+    // Runs on the raw bytes before anything parses or walks them: depth and duplicate keys.
+    verify: (_req, _res, raw, charset) => {
+      if (!isUtf8(charset)) {
+        throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', `send the definition as UTF-8 JSON, not ${charset} (RFC 8259 § 8.1)`);
+      }
+      assertJsonShape(raw);
+    },
+  });
   const body = [requireJson, json];
 
   router.use(requireAdmin(options.authProviders, options.authFailures));

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { GatewayError, isGatewayError, type AuthProvider, type Principal } from '@dynmcp/plugin';
 import { authenticate, UNAUTHORIZED_MESSAGE } from './authenticate.js';
-import type { FailureLimiter } from './failure-limiter.js';
+import { retryAfterSeconds, tooManyFailuresMessage, type FailureLimiter } from './failure-limiter.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's own extension point
@@ -16,17 +16,18 @@ declare global {
 /**
  * Admits a request to the admin API when an auth provider recognises an admin principal. Missing
  * and wrong credentials get the same 401 body, so a caller learns nothing from the difference; a
- * client address with too many failures in the window gets 429 with `Retry-After` until the window
- * has passed, whatever it sends.
+ * client address with too many failures in the window (on this door and `/mcp` together: the
+ * limiter is shared) gets 429 with `Retry-After` until the window has passed, whatever it sends.
+ * The address is `req.clientAddress`, set by the request context.
  */
 export function requireAdmin(providers: readonly AuthProvider[], limiter: FailureLimiter) {
   return async (req: Request, _res: Response, next: NextFunction) => {
-    const client = req.socket.remoteAddress ?? 'unknown';
+    const client = req.clientAddress;
     try {
       const waitMs = limiter.blockedFor(client);
       if (waitMs > 0) {
-        const retryAfter = Math.ceil(waitMs / 1000);
-        throw new GatewayError('TOO_MANY_REQUESTS', `too many failed authentications from this address; retry in ${retryAfter} s`, {
+        const retryAfter = retryAfterSeconds(waitMs);
+        throw new GatewayError('TOO_MANY_REQUESTS', tooManyFailuresMessage(retryAfter), {
           data: { retry_after_seconds: retryAfter },
         });
       }

@@ -16,10 +16,20 @@ export function sendError(res: Response, error: GatewayError): void {
   res.status(error.status).json(body);
 }
 
-/** body-parser's errors, as they arrive at the error middleware. */
-interface BodyParserError {
+/** body-parser's and the router's errors, as they arrive at the error middleware. */
+interface FrameworkError {
   type?: string;
   status?: number;
+  code?: string;
+  message?: string;
+}
+
+/**
+ * True when the client went away before its body arrived: raw-body's `request.aborted`, or
+ * node's own `ECONNRESET` "aborted" error of an `IncomingMessage` destroyed mid-body.
+ */
+function isClientAbort(error: FrameworkError): boolean {
+  return error.type === 'request.aborted' || (error.code === 'ECONNRESET' && error.message === 'aborted');
 }
 
 /**
@@ -28,7 +38,16 @@ interface BodyParserError {
  */
 export function toGatewayError(error: unknown, logger: Logger): GatewayError {
   if (isGatewayError(error)) return error;
-  const parser = error as BodyParserError;
+  const parser = error as FrameworkError;
+  if (isClientAbort(parser)) {
+    // Nobody is there to answer, and nothing is wrong with the gateway: not an error line.
+    logger.info('client went away before its request body ended');
+    return new GatewayError('REQUEST_ABORTED', 'the client closed the connection before sending the whole body', { cause: error });
+  }
+  if (error instanceof URIError && parser.status === 400) {
+    // The router could not percent-decode a path parameter, e.g. `/admin/tds/%FF`.
+    return new GatewayError('INVALID_PATH', `${error.message}: percent-encode path segments as UTF-8 (encodeURIComponent)`, { cause: error });
+  }
   if (parser.type === 'entity.too.large') {
     return new GatewayError('PAYLOAD_TOO_LARGE', 'request body is too large', { cause: error });
   }

@@ -1,7 +1,8 @@
 /**
- * Counts failed authentications per client address in a sliding window, so that guessing admin
- * keys is slow (research/reliability.md §3.9). In memory, per replica: a gateway behind a load
- * balancer limits each replica separately.
+ * Counts failed authentications per client address in a sliding window, so that guessing keys is
+ * slow. One limiter serves every door (`/mcp` and `/admin`): admin keys open both, so failures on
+ * either count together. In memory, per replica: a gateway behind a load balancer limits each
+ * replica separately.
  */
 export interface FailureLimiter {
   /** Milliseconds until `client` may try again, or 0 when it is not blocked. */
@@ -18,27 +19,36 @@ export interface FailureLimiterOptions {
   now?: () => number;
 }
 
+/** Whole seconds of a wait, as `Retry-After` wants them (never 0: the caller is blocked). */
+export const retryAfterSeconds = (waitMs: number) => Math.max(1, Math.ceil(waitMs / 1000));
+
+/** The one message of a blocked address, on every door, so the doors answer alike. */
+export const tooManyFailuresMessage = (retryAfter: number) =>
+  `too many failed authentications from this address; retry in ${retryAfter} s`;
+
 /** Creates a {@link FailureLimiter}; it holds at most 10,000 addresses (oldest dropped first). */
 export function createFailureLimiter(options: FailureLimiterOptions): FailureLimiter {
   const now = options.now ?? Date.now;
   const failures = new Map<string, number[]>();
-  const recent = (client: string) => {
+  const recent = (client: string, times: number[]) => {
     const limit = now() - options.windowMs;
-    const times = (failures.get(client) ?? []).filter((at) => at > limit);
-    if (times.length === 0) failures.delete(client);
-    else failures.set(client, times);
-    return times;
+    const kept = times.filter((at) => at > limit);
+    if (kept.length === 0) failures.delete(client);
+    else failures.set(client, kept);
+    return kept;
   };
   return {
     blockedFor(client) {
-      if (options.maxFailures === 0) return 0;
-      const times = recent(client);
-      if (times.length < options.maxFailures) return 0;
-      return Math.max(1, (times[times.length - options.maxFailures] as number) + options.windowMs - now());
+      // Called on every authenticated /mcp request: an address without failures costs one lookup.
+      const times = failures.get(client);
+      if (times === undefined || options.maxFailures === 0) return 0;
+      const kept = recent(client, times);
+      if (kept.length < options.maxFailures) return 0;
+      return Math.max(1, (kept[kept.length - options.maxFailures] as number) + options.windowMs - now());
     },
     fail(client) {
       if (options.maxFailures === 0) return;
-      const times = recent(client);
+      const times = recent(client, failures.get(client) ?? []);
       times.push(now());
       failures.delete(client);
       failures.set(client, times.slice(-options.maxFailures));

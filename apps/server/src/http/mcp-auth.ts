@@ -2,36 +2,56 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ConfigRegistry } from '@dynmcp/common';
 import { isGatewayError, mayUseInstance, type AuthProvider, type Principal } from '@dynmcp/plugin';
 import { authenticate, UNAUTHORIZED_MESSAGE } from './authenticate.js';
+import { retryAfterSeconds, tooManyFailuresMessage, type FailureLimiter } from './failure-limiter.js';
 
 /** The outcome of {@link checkInstanceAccess}: go on (with the principal, if any), or refuse. */
 export type AccessDecision =
   | { allowed: true; principal?: Principal }
-  | { allowed: false; status: 401 | 404; message: string };
+  | { allowed: false; status: 401 | 404; message: string }
+  | { allowed: false; status: 429; message: string; retryAfterSeconds: number };
+
+/** What {@link checkInstanceAccess} consults. */
+export interface InstanceAccessOptions {
+  providers: readonly AuthProvider[];
+  registry: ConfigRegistry;
+  /** Failed authentications per client address, shared with the admin API. */
+  failures: FailureLimiter;
+}
 
 /**
- * Decides whether a request may use `/mcp/<instanceId>`. A public instance is served to anyone.
- * Otherwise the caller needs a credential an auth provider accepts (401 otherwise, one message
- * whether the instance exists or not) and access to the instance (else the same 404 as an unknown
- * instance, so a principal learns nothing about instances it may not use). Before the first
- * configuration load nothing is known: the request goes on and the gateway answers 503.
+ * Decides whether a request from `client` may use `/mcp/<instanceId>`. A public instance is served
+ * to anyone. Otherwise an address with too many failed authentications gets 429 whatever it sends;
+ * the caller needs a credential an auth provider accepts (401 otherwise, and a failure counted) and
+ * access to the instance (else the same 404 as an unknown instance, so a principal learns nothing
+ * about instances it may not use). 401 and 429 read the same whether the instance exists or not.
+ * Before the first configuration load nothing is known: the request goes on and the gateway
+ * answers 503.
  */
 export async function checkInstanceAccess(
-  providers: readonly AuthProvider[],
-  registry: ConfigRegistry,
+  options: InstanceAccessOptions,
   instanceId: string,
   headers: IncomingHttpHeaders,
+  client: string,
 ): Promise<AccessDecision> {
-  const instance = registry.instance(instanceId)?.definition;
+  const instance = options.registry.instance(instanceId)?.definition;
   // Checked only for an unknown instance, to keep the registry's status off the hot path.
-  if (instance === undefined && !registry.status().loaded) return { allowed: true };
+  if (instance === undefined && !options.registry.status().loaded) return { allowed: true };
   if (instance?.public === true) return { allowed: true };
+  const waitMs = options.failures.blockedFor(client);
+  if (waitMs > 0) {
+    const retryAfter = retryAfterSeconds(waitMs);
+    return { allowed: false, status: 429, message: `Too many requests: ${tooManyFailuresMessage(retryAfter)}`, retryAfterSeconds: retryAfter };
+  }
   let principal: Principal | undefined;
   try {
-    principal = await authenticate(providers, { headers });
+    principal = await authenticate(options.providers, { headers });
   } catch (error) {
     if (!isGatewayError(error) || error.code !== 'UNAUTHORIZED') throw error;
   }
-  if (principal === undefined) return { allowed: false, status: 401, message: `Unauthorized: ${UNAUTHORIZED_MESSAGE}` };
+  if (principal === undefined) {
+    options.failures.fail(client);
+    return { allowed: false, status: 401, message: `Unauthorized: ${UNAUTHORIZED_MESSAGE}` };
+  }
   if (instance === undefined || !mayUseInstance(principal, instance)) {
     return { allowed: false, status: 404, message: `Unknown MCP instance "${instanceId}"` };
   }

@@ -3,13 +3,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigRegistry } from '@dynmcp/common';
 import type { McpGateway } from '@dynmcp/core';
 import type { AuthProvider, Logger } from '@dynmcp/plugin';
-import { checkInstanceAccess } from './mcp-auth.js';
+import type { ClientAddressResolver } from './client-address.js';
+import type { FailureLimiter } from './failure-limiter.js';
+import { checkInstanceAccess, type AccessDecision, type InstanceAccessOptions } from './mcp-auth.js';
 
 /** Options of {@link createMcpFront}. */
 export interface McpFrontOptions {
   gateway: McpGateway;
   registry: ConfigRegistry;
   authProviders: readonly AuthProvider[];
+  /** Failed authentications per client address, shared with the admin API. */
+  authFailures: FailureLimiter;
+  clientAddress: ClientAddressResolver;
   /** Host/Origin guard; answers 403 itself and returns false. */
   guard(req: IncomingMessage, res: ServerResponse): boolean;
   bodyLimitBytes: number;
@@ -26,9 +31,22 @@ function replyError(res: ServerResponse, status: number, code: number, message: 
   res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } }));
 }
 
-/** Reads a JSON body up to `limit` bytes; `undefined` for an empty body. */
-function readJson(req: IncomingMessage, limit: number): Promise<{ body: unknown } | { status: 400 | 413 }> {
-  return new Promise((resolve, reject) => {
+/** Headers of a refusal: how to authenticate (401), when to try again (429). */
+function refusalHeaders(access: AccessDecision & { allowed: false }): Record<string, string> {
+  if (access.status === 401) return { 'www-authenticate': 'Bearer' };
+  if (access.status === 429) return { 'retry-after': String(access.retryAfterSeconds) };
+  return {};
+}
+
+/**
+ * Reads a JSON body up to `limit` bytes; `undefined` for an empty body. `gone` when the body will
+ * never end: the client went away, or the server's request timeout closed the connection (node
+ * has already answered 408 then).
+ */
+function readJson(req: IncomingMessage, limit: number): Promise<{ body: unknown } | { status: 400 | 413 } | { gone: true }> {
+  return new Promise((resolve) => {
+    // Gone while authentication was being decided: the stream will emit nothing more.
+    if (req.destroyed) return resolve({ gone: true });
     const declared = Number(req.headers['content-length']);
     if (declared > limit) {
       req.resume();
@@ -58,13 +76,16 @@ function readJson(req: IncomingMessage, limit: number): Promise<{ body: unknown 
         resolve({ status: 400 });
       }
     });
-    req.on('error', reject);
-    // A client that goes away mid-body: settle, so nothing waits on a body that never ends.
-    req.on('close', () => {
-      if (done || req.complete) return;
+    // A client that goes away mid-body ('error' is node's "aborted", then 'close'): settle, so
+    // nothing waits on a body that never ends. That is the client's doing, not a gateway fault.
+    // Once destroyed, a request emits no more data, complete or not.
+    const gone = () => {
+      if (done) return;
       done = true;
-      resolve({ status: 400 });
-    });
+      resolve({ gone: true });
+    };
+    req.on('error', gone);
+    req.on('close', gone);
   });
 }
 
@@ -72,13 +93,18 @@ function readJson(req: IncomingMessage, limit: number): Promise<{ body: unknown 
  * The MCP endpoints, `/mcp/<instanceId>`, served straight from node:http: they are the hot path,
  * and Express's routing and middleware would cost more CPU than everything the gateway does itself
  * (research/perf.md §4a). In order: request id, Host/Origin guard (403), Accept normalisation,
- * authentication and instance access (401/404), JSON body with the configured limit (413, parse
+ * failed-authentication limit, authentication and instance access (429/401/404), JSON body with the configured limit (413, parse
  * error 400), then the MCP gateway. Returns false for any other path, for the admin app to answer.
  */
 export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const http = options.logger.child({ component: 'http' });
+  const accessOptions: InstanceAccessOptions = {
+    providers: options.authProviders,
+    registry: options.registry,
+    failures: options.authFailures,
+  };
 
-  async function serve(req: IncomingMessage, res: ServerResponse, instanceId: string) {
+  async function serve(req: IncomingMessage, res: ServerResponse, instanceId: string, requestId: string) {
     if (!options.guard(req, res)) return;
     // Streamable HTTP wants clients to accept JSON and SSE; a client that accepts anything
     // (curl's default `*/*`, or no Accept at all, as in the seed's examples) accepts both.
@@ -86,15 +112,19 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
     if (accept === undefined || accept === '' || accept === '*/*') {
       req.headers.accept = req.method === 'GET' ? 'text/event-stream' : 'application/json, text/event-stream';
     }
-    const access = await checkInstanceAccess(options.authProviders, options.registry, instanceId, req.headers);
+    const client = options.clientAddress.of(req);
+    const access = await checkInstanceAccess(accessOptions, instanceId, req.headers, client);
     if (!access.allowed) {
       req.resume();
-      const headers: Record<string, string> = access.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
-      return replyError(res, access.status, -32001, access.message, headers);
+      return replyError(res, access.status, -32001, access.message, refusalHeaders(access));
     }
     let body: unknown;
     if (req.method === 'POST' && JSON_TYPE.test(req.headers['content-type'] ?? '')) {
       const read = await readJson(req, options.bodyLimitBytes);
+      if ('gone' in read) {
+        http.info('client went away before its request body ended', { requestId, instanceId, client });
+        return void res.destroy();
+      }
       if ('status' in read) {
         return read.status === 413
           ? replyError(res, 413, -32600, 'Request body too large')
@@ -102,7 +132,7 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
       }
       body = read.body;
     }
-    await options.gateway.handle(req, res, instanceId, body);
+    await options.gateway.handle(req, res, instanceId, body, { principal: access.principal, address: client });
   }
 
   return (req, res) => {
@@ -131,7 +161,7 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
         latencyMs: Math.round((performance.now() - started) * 10) / 10,
       });
     });
-    serve(req, res, instanceId).catch((error: unknown) => {
+    serve(req, res, instanceId, requestId).catch((error: unknown) => {
       http.error('mcp request failed', { requestId, error: (error as Error).message, stack: (error as Error).stack });
       replyError(res, 500, -32603, 'Internal error; see the gateway log');
     });

@@ -27,7 +27,8 @@ export interface AdminResponse {
 /** Starts a test gateway; `overrides` are laid over the configuration (e.g. to reuse a data dir). */
 export async function startTestGateway(
   overrides: Record<string, unknown> = {},
-  options: { dataDir?: string; logger?: Logger } = {},
+  /** `env`: the variables `${env:NAME}` headers read (none by default). */
+  options: { dataDir?: string; logger?: Logger; env?: Record<string, string | undefined> } = {},
 ): Promise<TestGateway> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'dynmcp-test-'));
   const config = loadConfig({
@@ -43,7 +44,7 @@ export async function startTestGateway(
       overrides,
     ),
   });
-  const running = await startGateway(config, options.logger ?? silentLogger);
+  const running = await startGateway(config, options.logger ?? silentLogger, options.env);
   return {
     ...running,
     config,

@@ -1,11 +1,65 @@
+import { isIP } from 'node:net';
 import convict from 'convict';
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
 const fromJson = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
 
+/** An IP address, or a network in CIDR notation (`10.0.0.0/8`, `fd00::/8`). */
+const isAddressOrNetwork = (entry: string) => {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+};
+
+/** Comma-separated in the environment, entries trimmed, empty ones dropped. */
+const fromCommaList = (value: unknown) =>
+  typeof value === 'string' ? value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') : value;
+
+/** A host name (`api.example.com`) or a wildcard for the names below one (`*.example.com`); not an IPv4 spelling such as `10.1`. */
+const isHostNamePattern = (entry: string) => {
+  const labels = entry.replace(/^\*\./, '').replace(/\.$/, '').split('.');
+  return labels.every((label) => /^[A-Za-z0-9_-]{1,63}$/.test(label)) && !/^\d+$/.test(labels.at(-1) ?? '');
+};
+
 // The formats the schema uses beyond convict's own. Registering is idempotent.
 convict.addFormats({
+  // Settings that default to `null` ("by environment", see load-config.ts) declare `nullable: true`.
+  'env-name-list': {
+    coerce: fromCommaList,
+    validate(value: unknown) {
+      if (!Array.isArray(value)) throw new Error('must be a list of variable names, NAME_PREFIX* or *');
+      for (const entry of value) {
+        if (typeof entry !== 'string' || !/^(\*|[A-Za-z_][A-Za-z0-9_]*\*?)$/.test(entry)) {
+          throw new Error(`"${String(entry)}" is not a variable name, a prefix ending in * (RESEND_*) or *`);
+        }
+      }
+    },
+  },
+  'egress-rule-list': {
+    coerce: fromCommaList,
+    validate(value: unknown) {
+      if (!Array.isArray(value)) throw new Error('must be a list of CIDRs, addresses and host names');
+      for (const entry of value) {
+        if (typeof entry !== 'string' || !(isAddressOrNetwork(entry) || isHostNamePattern(entry))) {
+          throw new Error(`"${String(entry)}" is not a CIDR (10.0.0.0/8), an address (10.0.0.1, ::1) or a host name (api.example.com, *.example.com)`);
+        }
+      }
+    },
+  },
+  'address-list': {
+    coerce: (value: unknown) => (typeof value === 'string' ? value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') : value),
+    validate(value: unknown) {
+      if (!Array.isArray(value)) throw new Error('must be a list of IP addresses or CIDR networks');
+      for (const entry of value) {
+        if (typeof entry !== 'string' || !isAddressOrNetwork(entry.trim())) {
+          throw new Error(`"${String(entry)}" is not an IP address or CIDR network (e.g. 10.0.0.7, 10.0.0.0/8, fd00::/8)`);
+        }
+      }
+    },
+  },
   'positive-int': {
     coerce: (value: unknown) => (typeof value === 'string' ? Number(value) : value),
     validate(value: unknown) {
@@ -102,6 +156,30 @@ export const configSchema = {
       default: 10000,
       env: 'DYNMCP_SHUTDOWN_GRACE_MS',
     },
+    requestTimeoutMs: {
+      doc: 'Most time a client may take to send a whole request, headers and body (408 and the connection closed after it; 0: no limit). Responses, MCP event streams included, are not timed.',
+      format: 'nat',
+      default: 30_000,
+      env: 'DYNMCP_REQUEST_TIMEOUT_MS',
+    },
+    headersTimeoutMs: {
+      doc: 'Most time a client may take to send the request headers (408 after it; 0: only requestTimeoutMs). At most requestTimeoutMs.',
+      format: 'nat',
+      default: 10_000,
+      env: 'DYNMCP_HEADERS_TIMEOUT_MS',
+    },
+    maxConnectionsPerAddress: {
+      doc: 'Most open connections from one client address; more are closed at once (0: no cap). Counts socket addresses: trusted proxies are exempt, so limit their clients at the proxy.',
+      format: 'nat',
+      default: 256,
+      env: 'DYNMCP_MAX_CONNECTIONS_PER_ADDRESS',
+    },
+    trustedProxies: {
+      doc: 'Reverse proxies (addresses or CIDRs) whose X-Forwarded-For is believed: the client is the right-most entry that is not a trusted proxy. Empty: X-Forwarded-For is ignored.',
+      format: 'address-list',
+      default: [] as string[],
+      env: 'DYNMCP_TRUSTED_PROXIES',
+    },
   },
   plugins: {
     doc: 'Plugins to load at start: [{ "module": "<npm package or path>", "options": { … } }], JSON in the environment.',
@@ -123,18 +201,33 @@ export const configSchema = {
       env: 'DYNMCP_AUTH_KEYS',
       sensitive: true,
     },
-  },
-  admin: {
-    maxAuthFailures: {
-      doc: 'Failed admin authentications one client address may make within authFailureWindowMs before it gets 429 (0: no limit).',
+    maxFailures: {
+      doc: 'Failed authentications one client address may make within failureWindowMs, on /mcp and /admin together, before it gets 429 (0: no limit).',
       format: 'nat',
       default: 20,
+      env: 'DYNMCP_AUTH_MAX_FAILURES',
+    },
+    failureWindowMs: {
+      doc: 'The window of auth.maxFailures; a blocked address may try again once its oldest failure is this old.',
+      format: 'nat',
+      default: 60_000,
+      env: 'DYNMCP_AUTH_FAILURE_WINDOW_MS',
+    },
+  },
+  admin: {
+    // The failure limit once covered /admin only; it moved to auth.* when it came to cover /mcp.
+    maxAuthFailures: {
+      doc: 'Deprecated: use auth.maxFailures. Still applies while auth.maxFailures is left at its default; the gateway logs a warning at start while it is set.',
+      format: 'nat',
+      nullable: true,
+      default: null as number | null,
       env: 'DYNMCP_ADMIN_MAX_AUTH_FAILURES',
     },
     authFailureWindowMs: {
-      doc: 'The window of admin.maxAuthFailures; a blocked address may try again once its oldest failure is this old.',
+      doc: 'Deprecated: use auth.failureWindowMs. Still applies while auth.failureWindowMs is left at its default; the gateway logs a warning at start while it is set.',
       format: 'nat',
-      default: 60_000,
+      nullable: true,
+      default: null as number | null,
       env: 'DYNMCP_ADMIN_AUTH_FAILURE_WINDOW_MS',
     },
     apiKeys: {
@@ -240,10 +333,38 @@ export const configSchema = {
       env: 'DYNMCP_UPSTREAM_TIMEOUT_MS',
     },
     maxResponseBytes: {
-      doc: 'Largest upstream answer (after decompression) when a tool sets no ext_info.max_response_bytes.',
-      format: 'nat',
+      doc: 'Largest upstream answer, counted after decompression: the default of ext_info.max_response_bytes and its ceiling (a tool asking for more is refused).',
+      format: 'positive-int',
       default: 10 * 1024 * 1024,
       env: 'DYNMCP_MAX_RESPONSE_BYTES',
+    },
+    toolEnvAllow: {
+      doc: 'Environment variables tools may read with ${env:NAME}: names, NAME_PREFIX* or * (comma-separated in the environment). DYNMCP_* never. null: by environment (development: *, others: none).',
+      format: 'env-name-list',
+      nullable: true,
+      default: null as string[] | null,
+      env: 'DYNMCP_TOOL_ENV_ALLOW',
+    },
+    secretsDir: {
+      doc: 'Directory of the files ${secret:NAME} reads (the Docker and Kubernetes convention by default).',
+      format: String,
+      default: '/run/secrets',
+      env: 'DYNMCP_SECRETS_DIR',
+    },
+    egress: {
+      allow: {
+        doc: 'CIDRs, addresses and host names (api.example.com, *.example.com) tools may reach although a built-in rule denies them. null: by environment (development: loopback and private networks, others: none).',
+        format: 'egress-rule-list',
+        nullable: true,
+        default: null as string[] | null,
+        env: 'DYNMCP_EGRESS_ALLOW',
+      },
+      deny: {
+        doc: 'CIDRs, addresses and host names tools may never reach; wins over allow.',
+        format: 'egress-rule-list',
+        default: [] as string[],
+        env: 'DYNMCP_EGRESS_DENY',
+      },
     },
   },
   mcp: {
@@ -264,6 +385,34 @@ export const configSchema = {
       format: 'positive-int',
       default: 500,
       env: 'DYNMCP_TOOLS_PAGE_SIZE',
+    },
+    maxSessionsPerPrincipal: {
+      doc: 'Most 2025-era sessions one caller (principal, or anonymous client address) holds on this replica; its next initialize is answered 429 (0: only maxSessions applies).',
+      format: 'nat',
+      default: 100,
+      env: 'DYNMCP_MAX_SESSIONS_PER_PRINCIPAL',
+    },
+    maxResultBytes: {
+      doc: 'Largest tool result as sent to the client, JSON-encoded; a larger one becomes a tool error saying so.',
+      format: 'positive-int',
+      default: 32 * 1024 * 1024,
+      env: 'DYNMCP_MAX_RESULT_BYTES',
+    },
+  },
+  limits: {
+    principal: {
+      ratePerMinute: {
+        doc: 'Most tools/call one caller (principal, or anonymous client address) makes per minute on this replica, all instances together; 429 above it (0: no limit).',
+        format: 'nat',
+        default: 0,
+        env: 'DYNMCP_PRINCIPAL_RATE_PER_MINUTE',
+      },
+      concurrency: {
+        doc: 'Most tools/call one caller (principal, or anonymous client address) has running at once on this replica; 429 above it (0: no limit).',
+        format: 'nat',
+        default: 64,
+        env: 'DYNMCP_PRINCIPAL_CONCURRENCY',
+      },
     },
   },
   log: {

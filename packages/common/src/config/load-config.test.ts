@@ -62,3 +62,36 @@ test('plugins and scoped keys come from files or from JSON in the environment, a
     /instances/,
   );
 });
+
+test('settings defaulting to null take their value from the environment unless something sets them', () => {
+  const development = loadConfig({ env: {}, configDir: configDir({}) });
+  assert.deepEqual(development.executor.toolEnvAllow, ['*']);
+  assert.ok(development.executor.egress.allow.includes('127.0.0.0/8'));
+  assert.ok(!development.executor.egress.allow.some((rule) => rule.startsWith('169.254.')), 'link-local stays denied');
+  assert.deepEqual(development.executor.egress.deny, []);
+  assert.equal(development.executor.secretsDir, '/run/secrets');
+
+  const production = loadConfig({ env: { DYNMCP_ENV: 'production' }, configDir: configDir({}) });
+  assert.deepEqual(production.executor.toolEnvAllow, []);
+  assert.deepEqual(production.executor.egress.allow, []);
+
+  // Set by a file, a variable or an override (even to an empty list), a value is kept as it is.
+  const set = loadConfig({
+    env: { DYNMCP_ENV: 'production', DYNMCP_TOOL_ENV_ALLOW: ' RESEND_*, GITHUB_TOKEN ' },
+    configDir: configDir({ 'production.json': { executor: { egress: { allow: ['10.0.0.0/8', '*.corp.example'] } } } }),
+  });
+  assert.deepEqual(set.executor.toolEnvAllow, ['RESEND_*', 'GITHUB_TOKEN']);
+  assert.deepEqual(set.executor.egress.allow, ['10.0.0.0/8', '*.corp.example']);
+  const emptied = loadConfig({ env: { DYNMCP_TOOL_ENV_ALLOW: '' }, configDir: configDir({}), overrides: { executor: { egress: { allow: [] } } } });
+  assert.deepEqual(emptied.executor.toolEnvAllow, []);
+  assert.deepEqual(emptied.executor.egress.allow, []);
+  assert.ok(Object.isFrozen(emptied.executor.egress.allow));
+});
+
+test('the tools\' allow-list and egress rules are checked', () => {
+  assert.throws(() => loadConfig({ env: { DYNMCP_TOOL_ENV_ALLOW: 'A-B' }, configDir: configDir({}) }), /executor\.toolEnvAllow.*"A-B"/);
+  assert.throws(() => loadConfig({ env: { DYNMCP_EGRESS_DENY: '10.1' }, configDir: configDir({}) }), /executor\.egress\.deny.*"10\.1"/);
+  assert.throws(() => loadConfig({ env: { DYNMCP_EGRESS_ALLOW: '10.0.0.0/33' }, configDir: configDir({}) }), /executor\.egress\.allow/);
+  const ok = loadConfig({ env: { DYNMCP_EGRESS_DENY: '169.254.0.0/16,metadata.google.internal,*.internal,::1' }, configDir: configDir({}) });
+  assert.deepEqual(ok.executor.egress.deny, ['169.254.0.0/16', 'metadata.google.internal', '*.internal', '::1']);
+});

@@ -14,13 +14,25 @@ export interface GatewayConfig {
     allowedHosts: string[];
     allowedOrigins: string[];
     shutdownGraceMs: number;
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    maxConnectionsPerAddress: number;
+    trustedProxies: string[];
   };
   plugins: Array<{ module: string; options?: Record<string, unknown> }>;
   auth: {
     providers: string[];
     keys: Array<{ id: string; key: string; admin?: boolean; instances?: '*' | string[] }>;
+    maxFailures: number;
+    failureWindowMs: number;
   };
-  admin: { maxAuthFailures: number; authFailureWindowMs: number; apiKeys: string[] };
+  admin: {
+    /** Deprecated name of `auth.maxFailures`, already folded into it; `null` when not set. */
+    maxAuthFailures: number | null;
+    /** Deprecated name of `auth.failureWindowMs`, already folded into it; `null` when not set. */
+    authFailureWindowMs: number | null;
+    apiKeys: string[];
+  };
   datasource: {
     /** `sqlite`, `etcd`, `mysql`, or a datasource plugin's name. */
     type: string;
@@ -40,10 +52,43 @@ export interface GatewayConfig {
     mysql: { url: string; host: string; port: number; user: string; password: string; database: string; poolMax: number };
     tombstoneRetentionMs: number;
   };
-  executor: { httpClient: 'undici' | 'got'; timeoutMs: number; maxResponseBytes: number };
-  mcp: { sessionIdleTimeoutMs: number; maxSessions: number; toolsPageSize: number };
+  executor: {
+    httpClient: 'undici' | 'got';
+    timeoutMs: number;
+    maxResponseBytes: number;
+    /** Resolved by environment when not set (see {@link ENVIRONMENT_DEFAULTS}). */
+    toolEnvAllow: string[];
+    secretsDir: string;
+    /** `allow` is resolved by environment when not set (see {@link ENVIRONMENT_DEFAULTS}). */
+    egress: { allow: string[]; deny: string[] };
+  };
+  mcp: {
+    sessionIdleTimeoutMs: number;
+    maxSessions: number;
+    toolsPageSize: number;
+    maxSessionsPerPrincipal: number;
+    maxResultBytes: number;
+  };
+  limits: { principal: { ratePerMinute: number; concurrency: number } };
   log: { level: 'error' | 'warn' | 'info' | 'debug' | 'silent' };
 }
+
+/** Loopback and private networks (RFC 1918, RFC 6598 shared space, IPv6 unique local): where a developer's own upstreams run. */
+const LOCAL_NETWORKS = ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'];
+
+/**
+ * Settings whose default depends on the environment (`env`). Their schema default is `null`
+ * ("by environment"); after validation, each one still `null` (no file, variable or override set
+ * it) takes the value its rule gives. To add one: `nullable: true, default: null` in
+ * config-schema.ts, a rule here, and a docs/configuration.md row with the default `null` saying
+ * what each environment gets.
+ */
+export const ENVIRONMENT_DEFAULTS: Readonly<Record<string, (env: string) => unknown>> = {
+  // A developer's machine: its variables are the developer's own, so tools may read any but DYNMCP_*.
+  'executor.toolEnvAllow': (env) => (env === 'development' ? ['*'] : []),
+  // A developer's upstreams run on the same machine or network; link-local and metadata stay denied.
+  'executor.egress.allow': (env) => (env === 'development' ? [...LOCAL_NETWORKS] : []),
+};
 
 /** Where {@link loadConfig} reads from; all optional, defaulting to the process's own. */
 export interface LoadConfigOptions {
@@ -71,10 +116,32 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<GatewayCon
     }
     if (options.overrides) config.load(options.overrides);
     config.validate({ allowed: 'strict' });
+    // Deprecated names win only over a default, so setting the new name is always enough.
+    const maxAuthFailures = config.get('admin.maxAuthFailures');
+    if (maxAuthFailures !== null && config.get('auth.maxFailures') === config.default('auth.maxFailures')) {
+      config.set('auth.maxFailures', maxAuthFailures);
+    }
+    const authFailureWindowMs = config.get('admin.authFailureWindowMs');
+    if (authFailureWindowMs !== null && config.get('auth.failureWindowMs') === config.default('auth.failureWindowMs')) {
+      config.set('auth.failureWindowMs', authFailureWindowMs);
+    }
+    applyEnvironmentDefaults(config as unknown as PathAccess, String(config.get('env')));
   } catch (error) {
     throw new GatewayError('INTERNAL_ERROR', `invalid configuration: ${(error as Error).message}`, { cause: error });
   }
   return deepFreeze(config.getProperties() as GatewayConfig);
+}
+
+/** The part of convict's API that {@link applyEnvironmentDefaults} needs, by dotted path. */
+interface PathAccess {
+  get(path: string): unknown;
+  set(path: string, value: unknown): void;
+}
+
+function applyEnvironmentDefaults(config: PathAccess, env: string): void {
+  for (const [path, byEnvironment] of Object.entries(ENVIRONMENT_DEFAULTS)) {
+    if (config.get(path) === null) config.set(path, byEnvironment(env));
+  }
 }
 
 function deepFreeze<T>(value: T): T {

@@ -7,7 +7,7 @@ import {
   type ProtoType,
   type ToolDefinition,
 } from '@dynmcp/plugin';
-import { formatErrors, type ArgumentValidator, type SchemaCompiler } from './schema-compiler.js';
+import { formatErrors, SchemaCompileError, type ArgumentValidator, type SchemaCompiler } from './schema-compiler.js';
 
 /** The published JSON Schema of a tool definition (`schemas/tool.schema.json`). */
 export const toolJsonSchema = loadSchema('tool.schema.json');
@@ -30,9 +30,26 @@ function invalid(what: string, detail: string): never {
   throw new GatewayError('INVALID_PAYLOAD', `invalid ${what}: ${detail}`);
 }
 
+/**
+ * True for ids made only of dots (`.`, `..`, `...`). URL clients resolve `.` and `..` segments
+ * away (RFC 3986 § 5.2.4), so `/admin/tds/..` or `/mcp/.` can never be reached by them; longer
+ * runs of dots are refused alike, so the rule is one a person can remember. The published
+ * schemas' id patterns refuse them too; this check gives the clearer message.
+ */
+export function isDotOnlyId(id: string): boolean {
+  return /^\.+$/.test(id);
+}
+
+function assertReachableId(id: unknown, what: string, where: string): void {
+  if (typeof id === 'string' && isDotOnlyId(id)) {
+    invalid(what, `${where} "${id}" is made only of dots, which clients that normalise URLs can never reach; use at least one other character`);
+  }
+}
+
 function withId(value: unknown, id: string | undefined, what: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid(what, 'body must be a JSON object');
   const record = value as Record<string, unknown>;
+  assertReachableId(id ?? record.id, what, '/id');
   if (id === undefined) return record;
   if (record.id !== undefined && record.id !== id) {
     throw new GatewayError('ID_MISMATCH', `body id "${String(record.id)}" differs from the id "${id}" in the path`);
@@ -58,7 +75,15 @@ export interface CompiledTool {
  */
 export function compileToolDefinition(value: unknown, compiler: SchemaCompiler, id?: string): CompiledTool {
   const record = withId(value, id, 'tool definition');
-  if (Buffer.byteLength(JSON.stringify(record)) > MAX_DEFINITION_BYTES) {
+  let serialised: string;
+  try {
+    serialised = JSON.stringify(record);
+  } catch {
+    // A definition read from a store someone filled by hand can nest deep enough to overflow the
+    // stack; the admin API refuses deep bodies before they get here.
+    invalid('tool definition', 'it nests too deeply to be serialised');
+  }
+  if (Buffer.byteLength(serialised) > MAX_DEFINITION_BYTES) {
     throw new GatewayError('PAYLOAD_TOO_LARGE', `tool definition is larger than ${MAX_DEFINITION_BYTES} bytes`);
   }
   if (!checkTool(record)) invalid('tool definition', formatErrors(checkTool.errors));
@@ -82,7 +107,8 @@ export function compileToolDefinition(value: unknown, compiler: SchemaCompiler, 
       else validateOutput = validate;
     } catch (error) {
       release();
-      invalid('tool definition', `/${key}: ${(error as Error).message}`);
+      const at = error instanceof SchemaCompileError ? error.at : '';
+      invalid('tool definition', `/${key}${at}: ${(error as Error).message}`);
     }
   }
   return { definition, validateArguments: validateArguments ?? (() => undefined), validateOutput, release };
@@ -91,6 +117,9 @@ export function compileToolDefinition(value: unknown, compiler: SchemaCompiler, 
 /** Validates an instance definition; like {@link parseToolDefinition}. */
 export function parseInstanceDefinition(value: unknown, id?: string): InstanceDefinition {
   const record = withId(value, id, 'instance definition');
+  if (Array.isArray(record.tool_ids)) {
+    record.tool_ids.forEach((toolId, index) => assertReachableId(toolId, 'instance definition', `/tool_ids/${index}`));
+  }
   if (!checkInstance(record)) invalid('instance definition', formatErrors(checkInstance.errors));
   const instance = record as unknown as InstanceDefinition;
   if (typeof instance.id !== 'string') invalid('instance definition', 'id is required');

@@ -1,6 +1,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { compileLinearPattern, linearRegExp, PatternError } from './linear-pattern.js';
 
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv | Ajv2020) => void;
@@ -11,14 +12,27 @@ export const MAX_SCHEMA_DEPTH = 32;
 /** Checks a value against a compiled schema; returns a message saying what is wrong, or undefined. */
 export type ArgumentValidator = (value: unknown) => string | undefined;
 
+/** Why a schema does not compile; `at` is the JSON Pointer, within the schema, of the culprit. */
+export class SchemaCompileError extends Error {
+  constructor(
+    message: string,
+    /** JSON Pointer relative to the schema's root (`''` when the whole schema is at fault). */
+    readonly at = '',
+  ) {
+    super(message);
+    this.name = 'SchemaCompileError';
+  }
+}
+
 /**
  * Compiles admin-supplied JSON Schemas (tool input and output schemas). Schemas are treated as
  * untrusted: depth is capped, `$data` is off, unknown keywords are tolerated (OpenAPI-generated
  * schemas carry `example`, `nullable`…) and compiled schemas are never registered by `$id`, so two
- * tools may use the same `$id` and a replaced tool's schema can be released.
+ * tools may use the same `$id` and a replaced tool's schema can be released. Every pattern runs
+ * on a linear-time engine (see `linear-pattern.ts`); one it cannot run fails the compile.
  */
 export interface SchemaCompiler {
-  /** Compiles `schema`; throws an Error whose message says what is wrong with the schema. */
+  /** Compiles `schema`; throws a {@link SchemaCompileError} saying what is wrong and where. */
   compile(schema: Record<string, unknown>): ArgumentValidator;
   /** Releases a schema compiled earlier (when its tool is replaced or deleted). */
   release(schema: Record<string, unknown>): void;
@@ -28,7 +42,13 @@ const DRAFT_07 = /draft-0[67]\/schema/;
 
 /** Creates a {@link SchemaCompiler} with its own ajv instances (2020-12 default, draft-07 by `$schema`). */
 export function createSchemaCompiler(): SchemaCompiler {
-  const options = { strict: false, allErrors: false, addUsedSchema: false, $data: false } as const;
+  const options = {
+    strict: false,
+    allErrors: false,
+    addUsedSchema: false,
+    $data: false,
+    code: { regExp: linearRegExp },
+  } as const;
   const modern = new Ajv2020(options);
   const draft07 = new Ajv(options);
   addFormats(modern);
@@ -39,11 +59,12 @@ export function createSchemaCompiler(): SchemaCompiler {
   return {
     compile(schema) {
       assertDepth(schema, 0);
+      assertPatterns(schema, '');
       let validate: ValidateFunction;
       try {
         validate = pick(schema).compile(schema);
       } catch (error) {
-        throw new Error(`invalid JSON Schema: ${(error as Error).message}`);
+        throw new SchemaCompileError(`invalid JSON Schema: ${(error as Error).message}`);
       }
       return (value) => (validate(value) ? undefined : formatErrors(validate.errors));
     },
@@ -54,9 +75,62 @@ export function createSchemaCompiler(): SchemaCompiler {
 }
 
 function assertDepth(value: unknown, depth: number): void {
-  if (depth > MAX_SCHEMA_DEPTH) throw new Error(`JSON Schema nests deeper than ${MAX_SCHEMA_DEPTH} levels`);
+  if (depth > MAX_SCHEMA_DEPTH) throw new SchemaCompileError(`JSON Schema nests deeper than ${MAX_SCHEMA_DEPTH} levels`);
   if (value !== null && typeof value === 'object') {
     for (const child of Object.values(value)) assertDepth(child, depth + 1);
+  }
+}
+
+// Keywords whose values are schemas (draft-07 and 2020-12), to find every pattern with its place.
+const SCHEMA_MAP_KEYWORDS = ['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas', 'dependencies'];
+const SCHEMA_KEYWORDS = [
+  'additionalProperties',
+  'propertyNames',
+  'items',
+  'additionalItems',
+  'contains',
+  'not',
+  'if',
+  'then',
+  'else',
+  'unevaluatedItems',
+  'unevaluatedProperties',
+  'contentSchema',
+];
+const SCHEMA_LIST_KEYWORDS = ['allOf', 'anyOf', 'oneOf', 'prefixItems', 'items'];
+
+const pointer = (key: string) => `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+
+/**
+ * Compiles every `pattern` and `patternProperties` key of `schema` on the linear-time engine, so
+ * one it cannot run is refused with its place in the schema. ajv compiles the same patterns with
+ * the same engine and would refuse them anyway, without saying where.
+ */
+function assertPatterns(schema: unknown, at: string): void {
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return;
+  const node = schema as Record<string, unknown>;
+  const check = (pattern: string, where: string) => {
+    try {
+      compileLinearPattern(pattern);
+    } catch (error) {
+      if (error instanceof PatternError) throw new SchemaCompileError(error.message, where);
+      throw error;
+    }
+  };
+  if (typeof node.pattern === 'string') check(node.pattern, `${at}/pattern`);
+  const patternProperties = node.patternProperties;
+  if (patternProperties !== null && typeof patternProperties === 'object' && !Array.isArray(patternProperties)) {
+    for (const key of Object.keys(patternProperties)) check(key, `${at}/patternProperties${pointer(key)}`);
+  }
+  for (const keyword of SCHEMA_MAP_KEYWORDS) {
+    const map = node[keyword];
+    if (map === null || typeof map !== 'object' || Array.isArray(map)) continue;
+    for (const [key, child] of Object.entries(map)) assertPatterns(child, `${at}${pointer(keyword)}${pointer(key)}`);
+  }
+  for (const keyword of SCHEMA_KEYWORDS) assertPatterns(node[keyword], `${at}${pointer(keyword)}`);
+  for (const keyword of SCHEMA_LIST_KEYWORDS) {
+    const list = node[keyword];
+    if (Array.isArray(list)) list.forEach((child, index) => assertPatterns(child, `${at}${pointer(keyword)}/${index}`));
   }
 }
 

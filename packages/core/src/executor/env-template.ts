@@ -3,28 +3,59 @@ import { GatewayError } from '@dynmcp/plugin';
 /** Where `${env:NAME}` references are looked up: the process environment, passed in by `main()`. */
 export type EnvSource = Readonly<Record<string, string | undefined>>;
 
-/** A parsed header-value template: literal text and `${env:NAME}` references, in order. */
-export interface EnvTemplate {
-  readonly parts: readonly (string | { readonly env: string })[];
-  /** Names of the referenced environment variables. */
-  readonly names: readonly string[];
+/** Where a reference's value comes from: an environment variable, or a file of the secrets directory. */
+export const REFERENCE_SOURCES = ['env', 'secret'] as const;
+/** One of {@link REFERENCE_SOURCES}. */
+export type ReferenceSource = (typeof REFERENCE_SOURCES)[number];
+
+/** One `${env:NAME}` or `${secret:NAME}` reference of a template. */
+export interface TemplateReference {
+  readonly source: ReferenceSource;
+  readonly name: string;
 }
 
-/** The outcome of resolving an {@link EnvTemplate}; a failure names the variable, never a value. */
-export type EnvResolution = { ok: true; value: string } | { ok: false; missing: string };
+/** A parsed header-value template: literal text and references, in order. */
+export interface EnvTemplate {
+  readonly parts: readonly (string | TemplateReference)[];
+  /** The references, in order. */
+  readonly references: readonly TemplateReference[];
+}
 
-// Names follow POSIX shell rules, so `${env:API-KEY}` is refused at write time instead of failing later.
+/** The value of one reference, or why there is none: a message naming the reference, never a value. */
+export type ReferenceValue = { ok: true; value: string } | { ok: false; problem: string };
+
+/** Resolves references at call time; the executor's implementation applies the allow-list and the secrets directory. */
+export interface TemplateValues {
+  valueOf(reference: TemplateReference): ReferenceValue;
+}
+
+/** The outcome of resolving an {@link EnvTemplate}; a failure says which reference and why, never a value. */
+export type EnvResolution = { ok: true; value: string } | { ok: false; problem: string };
+
+// Variable names follow POSIX shell rules, so `${env:API-KEY}` is refused at write time instead of failing later.
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// A secret is a file directly inside the secrets directory: no `/`, and no leading `.` (so neither
+// `..` nor the `..data` links Kubernetes keeps there). Kubernetes secret keys use this alphabet.
+const SECRET_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254}$/;
+
+function parseReference(inner: string): TemplateReference | undefined {
+  const colon = inner.indexOf(':');
+  const source = inner.slice(0, colon);
+  const name = inner.slice(colon + 1);
+  if (source === 'env' && ENV_NAME.test(name)) return { source, name };
+  if (source === 'secret' && SECRET_NAME.test(name)) return { source, name };
+  return undefined;
+}
 
 /**
- * Parses `template` (e.g. `Bearer ${env:RESEND_KEY}`). `$` alone is literal, but any `${` must open a
- * well-formed `${env:NAME}` reference: a typo such as `${RESEND_KEY}` would otherwise be sent upstream
- * verbatim and fail with an opaque 401.
+ * Parses `template` (e.g. `Bearer ${env:RESEND_KEY}` or `Bearer ${secret:resend_key}`). `$` alone is
+ * literal, but any `${` must open a well-formed reference: a typo such as `${RESEND_KEY}` would
+ * otherwise be sent upstream verbatim and fail with an opaque 401.
  * @throws GatewayError `INVALID_PAYLOAD` saying what to fix.
  */
 export function parseEnvTemplate(template: string, where: string): EnvTemplate {
-  const parts: (string | { env: string })[] = [];
-  const names: string[] = [];
+  const parts: (string | TemplateReference)[] = [];
+  const references: TemplateReference[] = [];
   let literal = '';
   let index = 0;
   while (index < template.length) {
@@ -35,35 +66,43 @@ export function parseEnvTemplate(template: string, where: string): EnvTemplate {
     }
     literal += template.slice(index, start);
     const end = template.indexOf('}', start);
-    const inner = end < 0 ? '' : template.slice(start + 2, end);
-    const name = inner.startsWith('env:') ? inner.slice(4) : '';
-    if (end < 0 || !ENV_NAME.test(name)) {
-      throw new GatewayError('INVALID_PAYLOAD', `${where}: "\${" must start a reference of the form \${env:NAME}`);
+    const reference = end < 0 ? undefined : parseReference(template.slice(start + 2, end));
+    if (reference === undefined) {
+      throw new GatewayError(
+        'INVALID_PAYLOAD',
+        `${where}: "\${" must start a reference of the form \${env:NAME} (a variable name) or \${secret:NAME} (a file name without "/" or a leading ".")`,
+      );
     }
     if (literal !== '') parts.push(literal);
     literal = '';
-    parts.push({ env: name });
-    names.push(name);
+    parts.push(reference);
+    references.push(reference);
     index = end + 1;
   }
   if (literal !== '') parts.push(literal);
-  return { parts, names };
+  return { parts, references };
+}
+
+/** `${env:NAME}` or `${secret:NAME}`, for messages. */
+export function referenceText(reference: TemplateReference): string {
+  return `\${${reference.source}:${reference.name}}`;
 }
 
 /**
- * Resolves `template` against `env` at call time, so rotating a secret needs no tool update. An unset
- * or empty variable is a failure: an empty credential is a deployment mistake, better named than sent.
+ * Resolves `template` at call time, so rotating a secret needs no tool update. The first reference
+ * without a value fails the whole template: an empty credential is a deployment mistake, better
+ * named than sent.
  */
-export function resolveEnvTemplate(template: EnvTemplate, env: EnvSource): EnvResolution {
+export function resolveEnvTemplate(template: EnvTemplate, values: TemplateValues): EnvResolution {
   let value = '';
   for (const part of template.parts) {
     if (typeof part === 'string') {
       value += part;
       continue;
     }
-    const resolved = env[part.env];
-    if (resolved === undefined || resolved === '') return { ok: false, missing: part.env };
-    value += resolved;
+    const resolved = values.valueOf(part);
+    if (!resolved.ok) return resolved;
+    value += resolved.value;
   }
   return { ok: true, value };
 }

@@ -9,9 +9,11 @@ import {
   type Fetched,
   type Transport,
   type TransportLimits,
+  type TransportOptions,
 } from './transport.js';
 import type { BuiltRequest } from './request-builder.js';
 import { BodyTooLargeError, createBodySink, type BodySink } from './body-sink.js';
+import { findEgressDenial } from './egress-lookup.js';
 
 // got ends a bodiless stream request by itself only for these; the others wait for a piped body.
 const SELF_ENDING_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
@@ -27,18 +29,24 @@ function classify(error: unknown): TransportError {
     return new TransportError({ kind: error.event === 'request' ? 'timeout' : 'connect-timeout' });
   }
   if (error instanceof MaxRedirectsError) return new TransportError({ kind: 'too-many-redirects' });
+  const denial = findEgressDenial(error);
+  if (denial !== undefined) return new TransportError({ kind: 'egress-denied', denial });
   const code = error instanceof RequestError || (error instanceof Error && 'code' in error) ? (error as { code?: unknown }).code : undefined;
   return new TransportError({ kind: 'failed', code: typeof code === 'string' ? code : 'UNKNOWN' });
 }
 
 /**
- * The got transport (the design card's HTTP client): got's stream API over keep-alive agents.
+ * The got transport, kept selectable next to undici: got's stream API over keep-alive agents.
  * got decompresses before the stream hands data out, so the cap counts decoded bytes and a gzip
  * bomb is cut off after inflation.
  */
-export function createGotTransport(): Transport {
-  // One pair per transport, so connections to an upstream are reused across calls and tools.
-  const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+export function createGotTransport(options: TransportOptions): Transport {
+  // One pair per transport, so connections to an upstream are reused across calls and tools. An
+  // agent's own options win over a request's when it opens a socket, so every connection uses `lookup`.
+  const agents = {
+    http: new http.Agent({ keepAlive: true, lookup: options.lookup }),
+    https: new https.Agent({ keepAlive: true, lookup: options.lookup }),
+  };
 
   function fetchOnce(request: BuiltRequest, limits: TransportLimits): Promise<Fetched> {
     const { method, body } = request;
@@ -53,8 +61,10 @@ export function createGotTransport(): Transport {
         retry: { limit: 0 },
         throwHttpErrors: false,
         decompress: true,
-        followRedirect: (response: PlainResponse) =>
-          redirectTarget(response.headers.location, response.url)?.origin === limits.origin,
+        followRedirect: (response: PlainResponse) => {
+          const target = redirectTarget(response.headers.location, response.url);
+          return target !== undefined && limits.follows(target);
+        },
         maxRedirects: MAX_REDIRECTS,
         timeout: { request: limits.timeoutMs, connect: Math.min(limits.timeoutMs, CONNECT_TIMEOUT_MS) },
         signal: limits.signal,

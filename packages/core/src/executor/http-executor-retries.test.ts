@@ -9,7 +9,7 @@ for (const client of HTTP_CLIENTS) describe(`http executor: retries (${client})`
   let upstream: TestUpstream;
   /** Answers to give, in order; 200 once they run out. */
   let script: number[] = [];
-  const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: 100_000, env: {}, client });
+  const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: 100_000, env: {}, client, egress: { allow: ['127.0.0.1'] } });
 
   before(async () => {
     upstream = await startUpstream((_request, res) => {

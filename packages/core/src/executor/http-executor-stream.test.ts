@@ -36,7 +36,7 @@ for (const client of HTTP_CLIENTS) {
     let upstream: TestUpstream;
     // Streams held open until the test releases them, to prove events arrive before the end.
     const held: Array<() => void> = [];
-    const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: 4096, env: {}, client });
+    const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: 4096, env: {}, client, egress: { allow: ['127.0.0.1'] } });
 
     const routes: Record<string, (request: RecordedRequest, res: http.ServerResponse) => void> = {
       '/job': (_request, res) => {

@@ -12,7 +12,7 @@ const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR
 for (const client of HTTP_CLIENTS) describe(`http executor: upstream answers (${client})`, () => {
   let upstream: TestUpstream;
   let elsewhere: TestUpstream;
-  const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: 1_000_000, env: {}, client });
+  const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: 1_000_000, env: {}, client, egress: { allow: ['127.0.0.1'] } });
 
   // Routes by path, so one upstream serves every case of this suite.
   const routes: Record<string, (request: RecordedRequest, res: http.ServerResponse) => void> = {

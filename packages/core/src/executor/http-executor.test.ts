@@ -12,7 +12,13 @@ const GROUPED_SCHEMA = {
 describe('http executor: building the upstream request', () => {
   let upstream: TestUpstream;
   const env: Record<string, string | undefined> = {};
-  const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: 1_000_000, env });
+  const executor = createHttpExecutor({
+    defaultTimeoutMs: 5_000,
+    maxResponseBytes: 1_000_000,
+    env,
+    toolEnvAllow: ['TEST_*'],
+    egress: { allow: ['127.0.0.1'] },
+  });
 
   before(async () => {
     upstream = await startUpstream();
@@ -184,6 +190,29 @@ describe('http executor: building the upstream request', () => {
     assert.equal(outcome.result.isError, true);
     assert.match(firstText(outcome.result), /TEST_UNSET_KEY/);
     assert.equal(upstream.requests.length, 0);
+  });
+
+  it('never sends a DYNMCP_* variable, even under "*" and from a definition that skipped validation', async () => {
+    const open = createHttpExecutor({
+      defaultTimeoutMs: 5_000,
+      maxResponseBytes: 1_000_000,
+      env: { DYNMCP_API_KEYS: 'admin-canary-key' },
+      toolEnvAllow: ['*'],
+      egress: { allow: ['127.0.0.1'] },
+    });
+    try {
+      const tool = httpTool({ domain: upstream.origin, path: '/v1/me', ext_info: { headers: { 'X-Leak': '${env:DYNMCP_API_KEYS}' } } });
+      assert.throws(() => open.validate(tool), /\$\{env:DYNMCP_API_KEYS\} names one of the gateway's own settings/);
+      const outcome = await open.execute(tool, {}, callContext());
+      assert.equal(
+        firstText(outcome.result),
+        'environment variable DYNMCP_API_KEYS is one of the gateway\'s own settings, which tools can never read (needed by header "x-leak" of this tool)',
+      );
+      assert.equal(upstream.requests.length, 0);
+      assert.doesNotMatch(JSON.stringify(outcome), /canary/);
+    } finally {
+      await open.close();
+    }
   });
 
   it('answers missing required parameters without calling upstream', async () => {

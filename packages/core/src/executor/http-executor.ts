@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError, isGatewayError } from '@dynmcp/plugin';
 import type { ToolCallContext, ToolCallOutcome, ToolDefinition, ToolExecutor } from '@dynmcp/plugin';
-import type { EnvSource } from './env-template.js';
+import { createEgressLookup, type HostResolver } from './egress-lookup.js';
+import { createEgressPolicy, egressRemedy, type EgressDenial } from './egress-policy.js';
 import { createUpstreamEventHandler } from './event-stream.js';
 import { compileHttpTool } from './http-tool-config.js';
 import type { CompiledHttpTool } from './http-tool-config.js';
@@ -9,6 +10,8 @@ import { buildHttpRequest } from './request-builder.js';
 import type { BuiltRequest } from './request-builder.js';
 import { createGotTransport } from './got-transport.js';
 import { errorOutcome, mapEventStreamOutcome, mapUpstreamAnswer } from './response-mapper.js';
+import { DEFAULT_SECRETS_DIR } from './secret-files.js';
+import { createTemplateValues } from './template-values.js';
 import {
   CONNECT_TIMEOUT_MS,
   MAX_REDIRECTS,
@@ -29,7 +32,10 @@ export type HttpClientName = (typeof HTTP_CLIENTS)[number];
 export interface HttpExecutorOptions {
   /** Per-call timeout when the tool's `ext_info.timeout_ms` is absent. */
   defaultTimeoutMs: number;
-  /** Response size cap, counted after decompression, when `ext_info.max_response_bytes` is absent. */
+  /**
+   * Response size cap, counted after decompression: the default of `ext_info.max_response_bytes`
+   * and its ceiling (a definition asking for more is refused).
+   */
   maxResponseBytes: number;
   /**
    * Source of `${env:NAME}` references, read at every call. The composition root passes the
@@ -37,8 +43,22 @@ export interface HttpExecutorOptions {
    */
   env: Readonly<Record<string, string | undefined>>;
   /**
-   * The HTTP client: `undici` (default; several times cheaper per call) or `got` (the design
-   * card's client, kept selectable so the benchmark compares both end to end).
+   * Variables `${env:NAME}` may read: exact names, `PREFIX*`, or `*`. `DYNMCP_*` names never.
+   * Default: none.
+   */
+  toolEnvAllow?: readonly string[];
+  /** Directory of `${secret:NAME}` files; default `/run/secrets`. */
+  secretsDir?: string;
+  /** The gateway's own credentials: a variable or secret holding one is never sent upstream. */
+  protectedValues?: readonly string[];
+  /**
+   * Egress policy (see egress-policy.ts); without it only the built-in denials apply, so loopback
+   * and private upstreams are refused. `resolve` replaces DNS, for tests.
+   */
+  egress?: { allow?: readonly string[]; deny?: readonly string[]; resolve?: HostResolver };
+  /**
+   * The HTTP client: `undici` (default; several times cheaper per call) or `got` (kept
+   * selectable so the benchmark compares both end to end).
    */
   client?: HttpClientName;
 }
@@ -90,9 +110,17 @@ function failureOutcome(error: unknown, context: FailureContext): ToolCallOutcom
       return errorOutcome(`upstream connection timed out after ${Math.min(context.timeoutMs, CONNECT_TIMEOUT_MS)} ms`, status);
     case 'too-many-redirects':
       return errorOutcome(`upstream redirected more than ${MAX_REDIRECTS} times`, status);
+    case 'egress-denied':
+      return errorOutcome(egressMessage(failure.denial), status);
     case 'failed':
       return errorOutcome(`upstream request failed: ${failure.code}`, status);
   }
+}
+
+/** The tool error of a refused target: host, address and rule, so the operator knows what to change. */
+function egressMessage(denial: EgressDenial): string {
+  const target = denial.address === undefined || denial.address === denial.host ? denial.host : `${denial.host} (${denial.address})`;
+  return `upstream ${target} is denied by the egress policy (${egressRemedy(denial)}); nothing was sent`;
 }
 
 function positiveInteger(value: number, name: string): number {
@@ -104,20 +132,50 @@ function positiveInteger(value: number, name: string): number {
 
 /**
  * Creates the executor of the built-in `http` tool kind: it builds the upstream request from the
- * definition and the call's arguments (see {@link buildHttpRequest}), sends it over a transport
- * (undici or got) over keep-alive connections (no retries yet, per-tool timeout, same-origin
- * redirects only, response cap counted after decompression) and maps the answer with {@link mapUpstreamAnswer}.
+ * definition and the call's arguments (see {@link buildHttpRequest}), checks the target against the
+ * egress policy, sends it over a transport (undici or got) over keep-alive connections (retries of
+ * idempotent methods, per-tool timeout, redirects only within the tool's origin and path prefix,
+ * response cap counted after decompression) and maps the answer with {@link mapUpstreamAnswer}.
  */
 export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
   const defaultTimeoutMs = positiveInteger(options.defaultTimeoutMs, 'defaultTimeoutMs');
-  const defaultMaxBytes = positiveInteger(options.maxResponseBytes, 'maxResponseBytes');
+  const maxBytesCeiling = positiveInteger(options.maxResponseBytes, 'maxResponseBytes');
+  const values = createTemplateValues({
+    env: options.env,
+    envAllow: options.toolEnvAllow ?? [],
+    secretsDir: options.secretsDir ?? DEFAULT_SECRETS_DIR,
+    protectedValues: options.protectedValues ?? [],
+  });
+  const egress = createEgressPolicy({ allow: options.egress?.allow, deny: options.egress?.deny });
+  const lookup = createEgressLookup(egress, options.egress?.resolve);
   // One transport per executor, so connections to an upstream are reused across calls and tools.
-  const transport: Transport = options.client === 'got' ? createGotTransport() : createUndiciTransport();
+  const transport: Transport = options.client === 'got' ? createGotTransport({ lookup }) : createUndiciTransport({ lookup });
   let closed = false;
+
+  /** Write-time checks that depend on this executor's settings rather than on the definition alone. */
+  function checkAgainstSettings(tool: CompiledHttpTool): void {
+    if (tool.maxResponseBytes !== undefined && tool.maxResponseBytes > maxBytesCeiling) {
+      throw new GatewayError(
+        'INVALID_PAYLOAD',
+        `ext_info.max_response_bytes must not exceed ${maxBytesCeiling}, the gateway's executor.maxResponseBytes (DYNMCP_MAX_RESPONSE_BYTES)`,
+      );
+    }
+    for (const header of tool.headers) values.check(header.value, `ext_info.headers.${header.name}`);
+    const denial = egress.checkTarget(tool.hostname);
+    if (denial !== undefined) {
+      const target = denial.address === undefined || denial.address === denial.host ? denial.host : `${denial.host} (${denial.address})`;
+      throw new GatewayError('INVALID_PAYLOAD', `tds_ext_info.domain: ${target} is denied by the egress policy (${egressRemedy(denial)})`);
+    }
+  }
 
   async function send(tool: CompiledHttpTool, request: BuiltRequest, context: ToolCallContext): Promise<ToolCallOutcome> {
     const timeoutMs = tool.timeoutMs ?? defaultTimeoutMs;
-    const maxBytes = tool.maxResponseBytes ?? defaultMaxBytes;
+    // Definitions stored before the ceiling was lowered still get no more than it.
+    const maxBytes = Math.min(tool.maxResponseBytes ?? maxBytesCeiling, maxBytesCeiling);
+    // Same origin and under the tool's path prefix; the egress check runs again on every hop (and
+    // the connect-time lookup on every new connection).
+    const follows = (target: URL) =>
+      target.origin === tool.origin && target.pathname.startsWith(tool.redirectPrefix) && egress.checkHost(target.hostname) === undefined;
     // The timeout bounds the whole call, retries included.
     const deadline = Date.now() + timeoutMs;
     const retries = IDEMPOTENT_METHODS.has(request.method) ? tool.retries : 0;
@@ -129,7 +187,7 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
       const mayRetry = () => attempt < retries && !context.signal.aborted && Date.now() + pause < deadline;
       try {
         const { answer, location, streamed } = await transport.fetch(request, {
-          origin: tool.origin,
+          follows,
           timeoutMs: Math.max(1, deadline - Date.now()),
           maxBytes,
           signal: context.signal,
@@ -144,10 +202,14 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
         if (target !== undefined && target.origin !== tool.origin) {
           return errorOutcome(`upstream redirected to another host (${target.host}); not followed`, answer.status);
         }
+        if (target !== undefined && !follows(target)) {
+          return errorOutcome(`upstream redirected outside the tool's path prefix ${tool.redirectPrefix}; not followed`, answer.status);
+        }
         const mapping = { hasOutputSchema: tool.hasOutputSchema, result: tool.result };
         if (streamed === true) return mapEventStreamOutcome(events.outcome(), answer, mapping);
         return mapUpstreamAnswer(answer, mapping);
       } catch (error) {
+        if (error instanceof TransportError && error.failure.kind === 'egress-denied') logDenial(context, tool, error.failure.denial);
         const retryable = error instanceof TransportError && error.failure.kind === 'failed' && status === undefined;
         if (retryable && mayRetry()) {
           context.logger.debug('upstream connection failed; retrying', { attempt });
@@ -158,10 +220,20 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
     }
   }
 
+  function logDenial(context: ToolCallContext, tool: CompiledHttpTool, denial: EgressDenial): void {
+    context.logger.warn('upstream denied by the egress policy; nothing sent', {
+      tool: tool.name,
+      origin: tool.origin,
+      address: denial.address,
+      rule: denial.rule,
+      ruleOrigin: denial.origin,
+    });
+  }
+
   return {
     kind: 'http',
     validate(tool) {
-      compileHttpTool(tool);
+      checkAgainstSettings(compileHttpTool(tool));
     },
     async execute(tool, args, context) {
       if (closed) return errorOutcome('the http executor is shut down');
@@ -173,8 +245,14 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
         if (isGatewayError(error)) return errorOutcome(`the tool definition is invalid: ${error.message}`);
         throw error;
       }
-      const env: EnvSource = options.env;
-      const build = buildHttpRequest(compiled, args ?? {}, env);
+      // IP literals never reach the connect-time lookup, so they are checked here, before any
+      // packet and before any secret is read. Host names are checked on what they resolve to.
+      const denial = egress.checkHost(compiled.hostname);
+      if (denial !== undefined) {
+        logDenial(context, compiled, denial);
+        return errorOutcome(egressMessage(denial));
+      }
+      const build = buildHttpRequest(compiled, args ?? {}, values);
       if (!build.ok) {
         context.logger.debug('http tool call refused before sending', { tool: tool.name });
         return errorOutcome(build.message);

@@ -5,7 +5,13 @@ import type { JsonObject, ToolDefinition } from '@dynmcp/plugin';
 import { createHttpExecutor } from './http-executor.js';
 import { argumentStyleOf, compileHttpTool, parseDomain } from './http-tool-config.js';
 
-const executor = createHttpExecutor({ defaultTimeoutMs: 1_000, maxResponseBytes: 1_000, env: {} });
+const executor = createHttpExecutor({
+  defaultTimeoutMs: 1_000,
+  maxResponseBytes: 1_000,
+  env: {},
+  toolEnvAllow: ['*'],
+  egress: { allow: ['127.0.0.1'] },
+});
 
 /** The seed README's example tool, with `overrides` merged into `tds_ext_info`. */
 function seedTool(overrides: JsonObject = {}, rest: Partial<ToolDefinition> = {}): ToolDefinition {

@@ -48,7 +48,16 @@ export interface CompiledHttpTool {
   readonly method: HttpMethod;
   /** `scheme://host[:port]`, as `URL#origin` spells it. */
   readonly origin: string;
+  /** The origin's host as `URL#hostname` spells it: canonical IPv4 (`0x7f.1` is `127.0.0.1`), IPv6 in brackets. */
+  readonly hostname: string;
+  /** The tool's name, for logs. */
+  readonly name: string;
   readonly path: PathTemplate;
+  /**
+   * Where redirects may lead: the static part of the path template up to its last `/` before the
+   * first placeholder (`/v1/users/{id}` and `/v1/users` give `/v1/`… see {@link redirectPrefixOf}).
+   */
+  readonly redirectPrefix: string;
   readonly requiredParams: readonly string[];
   /** Configured headers, names lower-cased, values as env templates. */
   readonly headers: readonly { readonly name: string; readonly value: EnvTemplate }[];
@@ -60,6 +69,16 @@ export interface CompiledHttpTool {
   readonly hasOutputSchema: boolean;
   /** `ext_info.result`: how the answer becomes content; `{ as: 'auto' }` when absent. */
   readonly result: ResultMapping;
+}
+
+/**
+ * The path prefix a redirect must stay under: the template's static part (everything before the
+ * first placeholder) cut after its last `/`. `/v1/users/{id}` gives `/v1/users/`, `/v1/emails` gives
+ * `/v1/`, `/{id}` gives `/`. A tool's configured headers carry credentials meant for that API; a
+ * redirect elsewhere on the same host (an admin path, another tenant) must not receive them.
+ */
+export function redirectPrefixOf(path: PathTemplate): string {
+  return path.staticPrefix.slice(0, path.staticPrefix.lastIndexOf('/') + 1);
 }
 
 /** True when `name` may be sent as a request header (a token, and not in {@link FORBIDDEN_HEADER_NAMES}). */
@@ -229,7 +248,10 @@ function compile(tool: ToolDefinition): CompiledHttpTool {
   return {
     method: method as HttpMethod,
     origin,
+    hostname: new URL(origin).hostname,
+    name: tool.name,
     path,
+    redirectPrefix: redirectPrefixOf(path),
     requiredParams: Object.keys(required ?? {}),
     headers: parseHeaders(extInfo?.['headers']),
     timeoutMs: parsePositiveInteger(extInfo?.['timeout_ms'], 'timeout_ms', MAX_TIMEOUT_MS),

@@ -11,10 +11,28 @@ export {
   compileHttpTool,
   isAllowedHeaderName,
   parseDomain,
+  redirectPrefixOf,
 } from './http-tool-config.js';
 export type { ArgumentStyle, CompiledHttpTool, HttpMethod } from './http-tool-config.js';
-export { parseEnvTemplate, resolveEnvTemplate } from './env-template.js';
-export type { EnvResolution, EnvSource, EnvTemplate } from './env-template.js';
+export { REFERENCE_SOURCES, parseEnvTemplate, referenceText, resolveEnvTemplate } from './env-template.js';
+export type {
+  EnvResolution,
+  EnvSource,
+  EnvTemplate,
+  ReferenceSource,
+  ReferenceValue,
+  TemplateReference,
+  TemplateValues,
+} from './env-template.js';
+export { GATEWAY_ENV_PREFIX, compileEnvAllowList, createTemplateValues } from './template-values.js';
+export type { CheckedTemplateValues, TemplateValuesOptions } from './template-values.js';
+export { DEFAULT_SECRETS_DIR, MAX_SECRET_BYTES, SECRET_RECHECK_MS, createSecretFiles } from './secret-files.js';
+export type { SecretFiles } from './secret-files.js';
+export { BUILT_IN_DENIED, createEgressPolicy, egressRemedy, embeddedIpv4, parseEgressRule } from './egress-policy.js';
+export type { EgressDenial, EgressPolicy, EgressPolicyOptions, EgressRuleOrigin } from './egress-policy.js';
+export { EgressDeniedError, createEgressLookup, findEgressDenial } from './egress-lookup.js';
+export type { ConnectLookup, HostResolver } from './egress-lookup.js';
+export { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-depth.js';
 export { compilePathTemplate, expandPathTemplate } from './path-template.js';
 export type { PathExpansion, PathPlaceholder, PathTemplate } from './path-template.js';
 export { buildHttpRequest } from './request-builder.js';

@@ -4,11 +4,17 @@ import type { JsonObject } from '@dynmcp/plugin';
 import { compileHttpTool } from './http-tool-config.js';
 import { buildHttpRequest } from './request-builder.js';
 import type { RequestBuild } from './request-builder.js';
+import { createTemplateValues } from './template-values.js';
 import { httpTool } from '../test-support/test-upstream.js';
+
+/** Header values from `env`, every name allowed (the allow-list has tests of its own). */
+function values(env: Record<string, string> = {}) {
+  return createTemplateValues({ env, envAllow: ['*'], secretsDir: '/nonexistent', protectedValues: [] });
+}
 
 function build(method: string, path: string, args: Record<string, unknown>, extra: { input_schema?: JsonObject; ext_info?: JsonObject } = {}): RequestBuild {
   const tool = compileHttpTool(httpTool({ domain: 'https://api.example.com', method, path, ...extra }));
-  return buildHttpRequest(tool, args, { KEY: 'k' });
+  return buildHttpRequest(tool, args, values({ KEY: 'k' }));
 }
 
 function url(result: RequestBuild): string {
@@ -73,9 +79,9 @@ describe('buildHttpRequest', () => {
       ...httpTool({ domain: 'api.example.com', path: '/v1/x', method: 'POST', ...required }),
       tds_ext_info: { domain: 'api.example.com', method: 'POST', path: '/v1/x', required_params: { a: '', b: '', c: '', d: '' } },
     });
-    const present = buildHttpRequest(tool, { path: { a: 1 }, query: { b: 1 }, body: { c: 1 }, headers: { d: 'x' } }, {});
+    const present = buildHttpRequest(tool, { path: { a: 1 }, query: { b: 1 }, body: { c: 1 }, headers: { d: 'x' } }, values());
     assert.equal(present.ok, true);
-    const missing = buildHttpRequest(tool, { path: { a: 1 }, query: { b: null } }, {});
+    const missing = buildHttpRequest(tool, { path: { a: 1 }, query: { b: null } }, values());
     assert.deepEqual(missing, { ok: false, message: 'missing required parameter(s): "b", "c", "d"' });
   });
 
@@ -91,7 +97,7 @@ describe('buildHttpRequest', () => {
 
   it('refuses a resolved env value with control characters without echoing it', () => {
     const tool = compileHttpTool(httpTool({ domain: 'api.example.com', path: '/v1/x', ext_info: { headers: { 'X-Key': '${env:KEY}' } } }));
-    const result = buildHttpRequest(tool, {}, { KEY: 'canary\r\nX-Injected: 1' });
+    const result = buildHttpRequest(tool, {}, values({ KEY: 'canary\r\nX-Injected: 1' }));
     assert.equal(result.ok, false);
     assert.doesNotMatch(JSON.stringify(result), /canary/);
   });

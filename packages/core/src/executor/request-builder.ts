@@ -1,5 +1,5 @@
 import { resolveEnvTemplate } from './env-template.js';
-import type { EnvSource } from './env-template.js';
+import type { TemplateValues } from './env-template.js';
 import { ARGUMENT_GROUPS, isAllowedHeaderName } from './http-tool-config.js';
 import type { CompiledHttpTool, HttpMethod } from './http-tool-config.js';
 import { expandPathTemplate } from './path-template.js';
@@ -118,17 +118,20 @@ function buildQuery(query: Readonly<Record<string, unknown>>): URLSearchParams {
 type HeaderBuild = { ok: true; headers: Record<string, string> } | { ok: false; message: string };
 
 // Messages name headers and variables but never carry a value: values are usually credentials.
-function buildHeaders(tool: CompiledHttpTool, fromArgs: Readonly<Record<string, unknown>>, env: EnvSource, hasBody: boolean): HeaderBuild {
+function buildHeaders(
+  tool: CompiledHttpTool,
+  fromArgs: Readonly<Record<string, unknown>>,
+  values: TemplateValues,
+  hasBody: boolean,
+): HeaderBuild {
   const headers: Record<string, string> = { 'user-agent': 'dynmcp' };
   if (hasBody) headers['content-type'] = 'application/json';
   const configured = new Set<string>();
   for (const { name, value } of tool.headers) {
-    const resolved = resolveEnvTemplate(value, env);
-    if (!resolved.ok) {
-      return { ok: false, message: `environment variable ${resolved.missing} is not set (needed by header "${name}" of this tool)` };
-    }
+    const resolved = resolveEnvTemplate(value, values);
+    if (!resolved.ok) return { ok: false, message: `${resolved.problem} (needed by header "${name}" of this tool)` };
     if (!HEADER_VALUE.test(resolved.value)) {
-      return { ok: false, message: `header "${name}" of this tool resolved to a value with control characters; check its environment variables` };
+      return { ok: false, message: `header "${name}" of this tool resolved to a value with control characters; check its variables and secrets` };
     }
     headers[name] = resolved.value;
     configured.add(name);
@@ -151,11 +154,12 @@ function buildHeaders(tool: CompiledHttpTool, fromArgs: Readonly<Record<string, 
 
 /**
  * Builds the upstream request of one call: sorts the arguments (grouped or flat), checks required
- * parameters, encodes path and query values, resolves `${env:NAME}` headers from `env` and finally
+ * parameters, encodes path and query values, resolves `${env:NAME}` and `${secret:NAME}` headers
+ * through `values` and finally
  * checks that the URL stayed on the configured origin and under the template's static prefix.
  * Nothing here does I/O; every refusal is a message meant for the model.
  */
-export function buildHttpRequest(tool: CompiledHttpTool, args: Record<string, unknown>, env: EnvSource): RequestBuild {
+export function buildHttpRequest(tool: CompiledHttpTool, args: Record<string, unknown>, values: TemplateValues): RequestBuild {
   const grouped = tool.argumentStyle === 'auto' ? detectGrouped(args) : tool.argumentStyle === 'grouped';
   const missing = missingRequired(tool, args, grouped);
   if (missing.length > 0) {
@@ -169,7 +173,7 @@ export function buildHttpRequest(tool: CompiledHttpTool, args: Record<string, un
   if (!expansion.ok) return expansion;
   if (sorted.body !== undefined && tool.method === 'HEAD') return { ok: false, message: 'a HEAD request cannot carry a body' };
   const body = sorted.body === undefined ? undefined : JSON.stringify(sorted.body);
-  const headerBuild = buildHeaders(tool, sorted.headers, env, body !== undefined);
+  const headerBuild = buildHeaders(tool, sorted.headers, values, body !== undefined);
   if (!headerBuild.ok) return headerBuild;
 
   // Concatenation, not `new URL(path, origin)`: a path starting with `//` must not become a host.

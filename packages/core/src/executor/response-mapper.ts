@@ -9,6 +9,8 @@
  * |                                                   | `structuredContent` when the tool has `output_schema` and the      |
  * |                                                   | JSON is an object (MCP requires an object there)                   |
  * | 2xx, JSON content type but unparsable             | `isError`: `upstream answered 200 OK with invalid JSON: <excerpt>` |
+ * | 2xx, JSON nested deeper than 128 (json-depth.ts)  | `isError`: `upstream answered 200 OK with JSON nested deeper than  |
+ * |                                                   | 128 levels; not passed on`                                         |
  * | 2xx, `text/*`                                     | one `text` block, decoded with the declared charset (UTF-8 default)|
  * | 2xx, `image/*`                                    | one `image` block: base64 `data`, `mimeType` without parameters    |
  * | 2xx, `audio/*`                                    | one `audio` block: base64 `data`, `mimeType` without parameters    |
@@ -27,6 +29,7 @@
  */
 import type { ToolCallOutcome, ToolContent, ToolResult } from '@dynmcp/plugin';
 import type { EventStreamOutcome } from './event-stream.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from './json-depth.js';
 import { multipartBoundary, parseMultipart, type BodyPart } from './multipart.js';
 
 /** An upstream answer whose body has been read completely (and within the size cap). */
@@ -122,6 +125,7 @@ export function bodyExcerpt(body: Buffer, contentType: string | undefined): stri
     return `<${body.length} bytes of ${parseContentType(contentType).essence || 'binary data'}>`;
   }
   // Blank control characters (keeping \t and \n) so an excerpt cannot fake log lines or terminal codes.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point here
   const clean = text.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, ' ').trim();
   return cut ? `${clean}…` : clean;
 }
@@ -186,6 +190,10 @@ export function mapUpstreamAnswer(answer: UpstreamAnswer, mapping: ResponseMappi
   let structured: Record<string, unknown> | undefined;
   let jsonText: string | undefined;
   if (isJson(essence)) {
+    // Checked on the bytes before parsing: what handles a parsed value later recurses per level.
+    if (exceedsJsonDepth(body)) {
+      return errorOutcome(`upstream answered ${statusLine} with JSON nested deeper than ${MAX_JSON_DEPTH} levels; not passed on`, status);
+    }
     // RFC 8259 §8.1: JSON exchanged between systems is UTF-8, whatever the charset parameter says.
     jsonText = decodeText(body, 'utf-8');
     let parsed: unknown;

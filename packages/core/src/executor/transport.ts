@@ -1,8 +1,10 @@
+import type { EgressDenial } from './egress-policy.js';
+import type { ConnectLookup } from './egress-lookup.js';
 import type { ServerSentEvent } from './event-stream.js';
 import type { BuiltRequest } from './request-builder.js';
 import type { UpstreamAnswer } from './response-mapper.js';
 
-/** How many same-origin redirects a call follows before giving up. */
+/** How many redirects a call follows before giving up. */
 export const MAX_REDIRECTS = 5;
 /** Connecting should never need long; the call's own timeout still bounds it when lower. */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -11,8 +13,11 @@ export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([300, 301, 302, 30
 
 /** The limits one upstream call runs under. */
 export interface TransportLimits {
-  /** The configured origin; redirects elsewhere are not followed. */
-  origin: string;
+  /**
+   * Whether a redirect to `target` is followed: the executor allows only the tool's origin and path
+   * prefix. A redirect not followed is returned as the final answer.
+   */
+  follows(target: URL): boolean;
   timeoutMs: number;
   /** Cap of the decoded body. */
   maxBytes: number;
@@ -41,6 +46,7 @@ export type TransportFailure =
   | { kind: 'timeout' }
   | { kind: 'connect-timeout' }
   | { kind: 'too-many-redirects' }
+  | { kind: 'egress-denied'; denial: EgressDenial }
   | { kind: 'failed'; code: string };
 
 /** A failed call; `failure` says why. */
@@ -51,9 +57,18 @@ export class TransportError extends Error {
   }
 }
 
+/** Options of both transports. */
+export interface TransportOptions {
+  /**
+   * The `lookup` of every new connection: the egress policy's check of each resolved address,
+   * which also pins the connection to the addresses checked (see egress-lookup.ts).
+   */
+  lookup: ConnectLookup;
+}
+
 /**
  * How the http executor talks to upstreams. Both implementations keep connections alive, follow
- * at most {@link MAX_REDIRECTS} redirects and only within the origin, bound the whole call by
+ * at most {@link MAX_REDIRECTS} redirects and only those `limits.follows` allows, bound the whole call by
  * `timeoutMs`, honour `signal`, and stop reading as soon as the decoded body passes `maxBytes`.
  */
 export interface Transport {

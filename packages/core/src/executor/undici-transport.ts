@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Agent } from 'undici';
 import { BodyTooLargeError, createBodySink } from './body-sink.js';
+import { findEgressDenial } from './egress-lookup.js';
 import type { BuiltRequest } from './request-builder.js';
 import {
   CONNECT_TIMEOUT_MS,
@@ -13,6 +14,7 @@ import {
   type Fetched,
   type Transport,
   type TransportLimits,
+  type TransportOptions,
 } from './transport.js';
 
 /** Undici error codes that mean "took too long". */
@@ -37,11 +39,13 @@ const header = (value: string | string[] | undefined) => (Array.isArray(value) ?
 
 /**
  * The undici transport: one keep-alive connection pool per origin, redirects followed by hand
- * (same origin only), bodies decompressed by zlib and counted after decoding. It costs a fraction
- * of got's CPU per call (see docs/performance.md), which is most of a gateway's own work.
+ * (where `limits.follows` allows), bodies decompressed by zlib and counted after decoding. It costs a
+ * fraction of got's CPU per call (see docs/performance.md), which is most of a gateway's own work.
+ * The zlib stream is pulled chunk by chunk and honours backpressure, so inflating stops at the cap.
  */
-export function createUndiciTransport(): Transport {
-  const agent = new Agent({ keepAliveTimeout: 4_000, connect: { timeout: CONNECT_TIMEOUT_MS } });
+export function createUndiciTransport(options: TransportOptions): Transport {
+  // `connect` options reach net.connect/tls.connect as they are, `lookup` included.
+  const agent = new Agent({ keepAliveTimeout: 4_000, connect: { timeout: CONNECT_TIMEOUT_MS, lookup: options.lookup } });
 
   async function fetchBounded(request: BuiltRequest, limits: TransportLimits, signal: AbortSignal): Promise<Fetched> {
     let url = request.url;
@@ -60,7 +64,7 @@ export function createUndiciTransport(): Transport {
       });
       const location = header(response.headers.location);
       const target = REDIRECT_STATUSES.has(response.statusCode) ? redirectTarget(location, url.href) : undefined;
-      if (target !== undefined && target.origin === limits.origin) {
+      if (target !== undefined && limits.follows(target)) {
         await response.body.dump();
         if (hop >= MAX_REDIRECTS) throw new TransportError({ kind: 'too-many-redirects' });
         // RFC 9110 §15.4: 303, and in practice 301/302 after POST, continue as GET without a body.
@@ -116,6 +120,8 @@ export function createUndiciTransport(): Transport {
         return await fetchBounded(request, limits, controller.signal);
       } catch (error) {
         if (error instanceof TransportError) throw error;
+        const denial = findEgressDenial(error);
+        if (denial !== undefined) throw new TransportError({ kind: 'egress-denied', denial });
         const code = (error as { code?: unknown }).code;
         const name = (error as { name?: unknown }).name;
         if (timedOut || TIMEOUT_CODES.has(code as string)) throw new TransportError({ kind: 'timeout' });

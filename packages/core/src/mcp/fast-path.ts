@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigRegistry, InstanceView } from '@dynmcp/common';
+import { requestCallTag } from './mcp-caller.js';
+import { MODERN_PROTOCOL_VERSION } from './request-checks.js';
 import type { FastSession } from './session-store.js';
 import type { ToolCaller } from './tool-call.js';
 
 /** The revision the fast path answers; anything else goes through the SDK. */
-const MODERN = '2026-07-28';
+const MODERN = MODERN_PROTOCOL_VERSION;
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
 const META_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 const META_LOG_LEVEL = 'io.modelcontextprotocol/logLevel';
@@ -116,10 +118,13 @@ export function createFastPath(deps: FastPathDeps) {
     };
     res.once('close', onClose);
     const requestId = req.headers['x-request-id'];
+    const tag = requestCallTag(req);
     deps
       .callTool(view.id, name, (request.params.arguments ?? {}) as Record<string, unknown>, {
         signal: abort.signal,
         requestId: typeof requestId === 'string' ? requestId : undefined,
+        caller: tag?.owner,
+        lease: tag?.lease,
       })
       .then((result) => {
         if (abort.signal.aborted) return;
@@ -208,10 +213,13 @@ export function createSessionFastPath(deps: FastPathDeps) {
     const abort = new AbortController();
     session.inflight.set(request.id, abort);
     const requestId = req.headers['x-request-id'];
+    const tag = requestCallTag(req);
     deps
       .callTool(instanceId, name, (request.params.arguments ?? {}) as Record<string, unknown>, {
         signal: abort.signal,
         requestId: typeof requestId === 'string' ? requestId : undefined,
+        caller: tag?.owner,
+        lease: tag?.lease,
       })
       .then((result) => {
         // A cancelled request gets no response (MCP basic/utilities/cancellation).

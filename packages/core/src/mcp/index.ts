@@ -1,7 +1,13 @@
 export { createMcpGateway } from './mcp-gateway.js';
 export type { McpGateway, McpGatewayOptions } from './mcp-gateway.js';
+export { ownerKey } from './mcp-caller.js';
+export type { McpCaller } from './mcp-caller.js';
+export { createCallLimiter } from './call-limits.js';
+export type { Admission, CallLease, CallLimiter, CallLimiterOptions, PrincipalLimits } from './call-limits.js';
+export { MAX_BATCH_MESSAGES, MAX_BODY_DEPTH, SUPPORTED_VERSIONS } from './request-checks.js';
+export { DEFAULT_MAX_RESULT_BYTES } from './result-size.js';
 export { createInstanceServerFactory, DEFAULT_TOOLS_PAGE_SIZE } from './instance-server.js';
-export type { InstanceServerDeps } from './instance-server.js';
+export type { InstanceServerDeps, InstanceServerOptions } from './instance-server.js';
 export { createRequestGuards, isLoopbackHost } from './request-guards.js';
 export type { RequestGuardOptions } from './request-guards.js';
 export { createToolCaller, errorResult } from './tool-call.js';

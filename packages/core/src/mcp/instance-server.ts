@@ -2,6 +2,7 @@ import type { ConfigRegistry } from '@dynmcp/common';
 import type { Logger, ToolExecutor } from '@dynmcp/plugin';
 import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
+import { callTagOf } from './mcp-caller.js';
 import { createToolCaller, type ToolCaller, type ToolCallRequestContext } from './tool-call.js';
 import { pageOfTools } from './tool-pages.js';
 
@@ -21,6 +22,16 @@ export interface InstanceServerDeps {
   callTool?: ToolCaller;
 }
 
+/** What one server may promise its client. */
+export interface InstanceServerOptions {
+  /**
+   * Declare `tools.listChanged` (default true). Only a server that can deliver the notification
+   * may: a 2025-era session (its GET stream) or a 2026-07-28 client (`subscriptions/listen`). A
+   * 2025-era stateless request has no stream to receive it on.
+   */
+  listChanged?: boolean;
+}
+
 /**
  * Builds the low-level SDK `Server` of one instance. Its handlers read the registry at call time,
  * so a server built before a change serves the change. The SDK requires a fresh server per
@@ -30,18 +41,18 @@ export interface InstanceServerDeps {
  * since the `logging` capability is declared, `logging/setLevel` (2025 era); tool log messages
  * (executors' `context.log`) are filtered by that level, or by a 2026-07-28 request's `logLevel`.
  */
-export function createInstanceServerFactory(deps: InstanceServerDeps): (instanceId: string) => Server {
+export function createInstanceServerFactory(deps: InstanceServerDeps): (instanceId: string, options?: InstanceServerOptions) => Server {
   // One validator for every server: the SDK would otherwise build a fresh Ajv per `new Server()`.
   const jsonSchemaValidator = new AjvJsonSchemaValidator();
   const callTool = deps.callTool ?? createToolCaller(deps);
   const pageSize = deps.toolsPageSize ?? DEFAULT_TOOLS_PAGE_SIZE;
   if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new RangeError('toolsPageSize must be a positive integer');
 
-  return (instanceId) => {
+  return (instanceId, options = {}) => {
     const server = new Server(
       { name: `${deps.serverInfo.name}/${instanceId}`, version: deps.serverInfo.version },
       {
-        capabilities: { tools: { listChanged: true }, logging: {} },
+        capabilities: { tools: options.listChanged === false ? {} : { listChanged: true }, logging: {} },
         jsonSchemaValidator,
         // Coalesces a burst of changes into one notification per session (2025-era GET streams).
         debouncedNotificationMethods: ['notifications/tools/list_changed'],
@@ -58,6 +69,7 @@ export function createInstanceServerFactory(deps: InstanceServerDeps): (instance
     server.setRequestHandler('tools/call', async (request, ctx) => {
       const { name } = request.params;
       const progressToken = ctx.mcpReq._meta?.progressToken;
+      const tag = callTagOf(ctx.http?.authInfo);
       const context: ToolCallRequestContext = {
         signal: ctx.mcpReq.signal,
         requestId: ctx.http?.req?.headers.get('x-request-id') ?? undefined,
@@ -71,6 +83,8 @@ export function createInstanceServerFactory(deps: InstanceServerDeps): (instance
                   .catch(() => undefined);
               },
         log: (level, data, logger) => void ctx.mcpReq.log(level, data, logger).catch(() => undefined),
+        caller: tag?.owner,
+        lease: tag?.lease,
       };
       const result = await callTool(instanceId, name, (request.params.arguments ?? {}) as Record<string, unknown>, context);
       if (result === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);

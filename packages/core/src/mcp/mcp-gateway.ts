@@ -3,9 +3,12 @@ import type { ConfigRegistry, RegistryChange } from '@dynmcp/common';
 import type { Logger, ToolExecutor } from '@dynmcp/plugin';
 import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { createCallLimiter, type PrincipalLimits } from './call-limits.js';
 import { createFastPath, createSessionFastPath } from './fast-path.js';
 import { createInstanceServerFactory, DEFAULT_TOOLS_PAGE_SIZE } from './instance-server.js';
-import { replyJsonRpcError } from './json-rpc-reply.js';
+import { replyJsonRpc, replyJsonRpcError } from './json-rpc-reply.js';
+import { ownerKey, tagRequest, type McpCaller } from './mcp-caller.js';
+import { checkRequest } from './request-checks.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
 import { createToolCaller } from './tool-call.js';
 
@@ -17,6 +20,12 @@ export interface McpGatewayOptions {
   serverInfo: { name: string; version: string };
   sessionIdleTimeoutMs: number;
   maxSessions: number;
+  /** Most sessions one caller may hold (`mcp.maxSessionsPerPrincipal`; 0: only `maxSessions` applies). */
+  maxSessionsPerPrincipal: number;
+  /** Per-caller limits of tools/call (`limits.principal.*`; 0 turns one off). */
+  principalLimits: PrincipalLimits;
+  /** Largest tool result as sent (`mcp.maxResultBytes`); default 32 MiB. */
+  maxResultBytes?: number;
   /** Largest request body the SDK reads itself (when the body was not parsed before). */
   maxRequestBodySize: number;
   /** Window in which a burst of changes collapses into one notification. Default 25 ms. */
@@ -29,9 +38,10 @@ export interface McpGatewayOptions {
 export interface McpGateway {
   /**
    * Answers one request for an instance. `body` is the parsed JSON body when a body parser ran
-   * before (POST), `undefined` otherwise. Host/Origin checks and auth happen before this.
+   * before (POST), `undefined` otherwise. Host/Origin checks and auth happen before this; `caller`
+   * says who passed them: sessions belong to it, and its tools/call count against its limits.
    */
-  handle(req: IncomingMessage, res: ServerResponse, instanceId: string, body: unknown): Promise<void>;
+  handle(req: IncomingMessage, res: ServerResponse, instanceId: string, body: unknown, caller: McpCaller): Promise<void>;
   /** Open 2025-era sessions. */
   sessionCount(instanceId?: string): number;
   close(): Promise<void>;
@@ -42,8 +52,30 @@ interface ModernEndpoint {
   node: NodeMcpRequestHandler;
 }
 
+/** The `tools/call` names of a body (one message, or a 2025-03-26 batch); `undefined` when it has none. */
+function toolCallNames(body: unknown): unknown[] | undefined {
+  if (!Array.isArray(body)) return isToolCall(body) ? [body.params?.name] : undefined;
+  let names: unknown[] | undefined;
+  for (const message of body) if (isToolCall(message)) (names ??= []).push(message.params?.name);
+  return names;
+}
+
+function isToolCall(message: unknown): message is { params?: { name?: unknown } } {
+  return message !== null && typeof message === 'object' && (message as { method?: unknown }).method === 'tools/call';
+}
+
+/** The JSON-RPC error(s) of a refused body: one per request of a batch, each with its id. */
+function errorReply(body: unknown, error: { code: number; message: string; data?: Record<string, unknown> }): unknown {
+  const reply = (id: unknown) => ({ jsonrpc: '2.0', id: typeof id === 'string' || typeof id === 'number' ? id : null, error });
+  if (!Array.isArray(body)) return reply((body as { id?: unknown } | undefined)?.id);
+  const ids = body.map((message) => (message as { id?: unknown } | null)?.id).filter((id) => id !== undefined);
+  return ids.length === 0 ? reply(null) : ids.map(reply);
+}
+
 /**
- * Routes each request by protocol era and instance mode:
+ * Before routing, every request passes the same checks (request-checks.ts: protocol version,
+ * batches, nesting depth) and every tools/call the same limits (call-limits.ts), so no leg can
+ * skip them. Then each request is routed by protocol era and instance mode:
  * - 2026-07-28 requests (per-request `_meta` envelope) go to the instance's `createMcpHandler`;
  * - 2025-era sessions on a stateful instance (`initialize`, then `Mcp-Session-Id`, GET stream,
  *   DELETE) go to its session store;
@@ -54,6 +86,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   const logger = options.logger.child({ component: 'mcp-gateway' });
   // One tool caller for every leg, so each runs calls (validation, executor, output check, log line) alike.
   const callTool = createToolCaller(options);
+  const limiter = createCallLimiter({ principal: options.principalLimits });
   const createServer = createInstanceServerFactory({ ...options, callTool });
   const fastDeps = {
     registry: options.registry,
@@ -67,6 +100,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     fastPath: createSessionFastPath(fastDeps),
     idleTimeoutMs: options.sessionIdleTimeoutMs,
     maxSessions: options.maxSessions,
+    maxSessionsPerOwner: options.maxSessionsPerPrincipal,
     logger,
   });
   const endpoints = new Map<string, ModernEndpoint>();
@@ -77,7 +111,9 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   function endpoint(instanceId: string): ModernEndpoint {
     let entry = endpoints.get(instanceId);
     if (entry === undefined) {
-      const handler = createMcpHandler(() => createServer(instanceId), {
+      // 2025-era requests reach this handler only session-less (stateless): they have no stream a
+      // list_changed could reach them on, so their initialize must not promise one.
+      const handler = createMcpHandler((ctx) => createServer(instanceId, { listChanged: ctx.era === 'modern' }), {
         maxRequestBodySize: options.maxRequestBodySize,
         onerror: (error) => logger.debug('mcp request refused', { instanceId, error: error.message }),
       });
@@ -115,13 +151,34 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   });
 
   return {
-    async handle(req, res, instanceId, body) {
+    async handle(req, res, instanceId, body, caller) {
       const view = options.registry.instance(instanceId);
       if (view === undefined && !options.registry.status().loaded) {
         return replyJsonRpcError(res, 503, -32000, 'Configuration not loaded yet; retry shortly', { 'retry-after': '1' });
       }
       if (view === undefined) {
         return replyJsonRpcError(res, 404, -32001, `Unknown MCP instance "${instanceId}"`);
+      }
+      const refusal = checkRequest(req, body);
+      if (refusal !== undefined) {
+        logger.debug('mcp request refused', { instanceId, code: refusal.code, error: refusal.message });
+        const { code, message, data } = refusal;
+        return replyJsonRpc(res, refusal.status, { jsonrpc: '2.0', id: refusal.id, error: { code, message, ...(data && { data }) } });
+      }
+      const owner = ownerKey(caller);
+      const calls = req.method === 'POST' ? toolCallNames(body) : undefined;
+      if (calls !== undefined) {
+        // Over a limit, the calls are answered at once and never reach an upstream; nothing queues.
+        const admission = limiter.admit(owner, view, calls);
+        if (!admission.admitted) {
+          const { message, retryAfterSeconds } = admission;
+          logger.info('tool call refused by a limit', { instanceId, caller: owner, calls: calls.length, error: message });
+          const error = { code: -32000, message, data: { retryAfterSeconds } };
+          return replyJsonRpc(res, 429, errorReply(body, error), { 'retry-after': String(retryAfterSeconds) });
+        }
+        const lease = admission.lease;
+        if (lease !== undefined) res.once('close', () => lease.end());
+        tagRequest(req, { owner, lease });
       }
       // Plain 2026-07-28 tools/list and tools/call skip the per-request SDK server (see fast-path.ts).
       if (req.method === 'POST' && req.headers['mcp-session-id'] === undefined && tryFastPath(req, res, view, body)) return;
@@ -135,7 +192,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
           req.headers['mcp-session-id'] !== undefined ||
           (req.method === 'POST' && isInitializeRequest(body)))
       ) {
-        return sessions.handle(req, res, body, instanceId);
+        return sessions.handle(req, res, body, instanceId, owner);
       }
       await endpoint(instanceId).node(req, res, body);
     },

@@ -8,6 +8,8 @@ import { replyJsonRpcError } from './json-rpc-reply.js';
 interface Session {
   id: string;
   instanceId: string;
+  /** The caller that opened it (`ownerKey`); to anyone else the session does not exist. */
+  owner: string;
   server: Server;
   transport: NodeStreamableHTTPServerTransport;
   lastSeen: number;
@@ -33,17 +35,21 @@ export interface SessionStoreOptions {
   fastPath?(req: IncomingMessage, res: ServerResponse, instanceId: string, body: unknown, session: FastSession): boolean;
   idleTimeoutMs: number;
   maxSessions: number;
+  /** Most sessions one caller may hold (0: no cap of its own, only `maxSessions`). */
+  maxSessionsPerOwner: number;
   logger: Logger;
   now?: () => number;
 }
 
 /**
  * 2025-era stateful sessions (Streamable HTTP with `Mcp-Session-Id`): one SDK server and transport
- * per session, never shared (GHSA-345p-7cg4-v4c7). Sessions are bound to their instance, expire
- * when idle, are capped, and are closed with `transport.close()` so nothing leaks.
+ * per session, never shared (GHSA-345p-7cg4-v4c7). Sessions are bound to their instance and to the
+ * caller that opened them, expire when idle, are capped per caller and in all, and are closed with
+ * `transport.close()` so nothing leaks.
  */
 export interface SessionStore {
-  handle(req: IncomingMessage, res: ServerResponse, body: unknown, instanceId: string): Promise<void>;
+  /** Serves one request of `owner` (`ownerKey` of the caller) for a session of `instanceId`. */
+  handle(req: IncomingMessage, res: ServerResponse, body: unknown, instanceId: string, owner: string): Promise<void>;
   /** Sends `notifications/tools/list_changed` to every session of the instance. */
   notifyToolsChanged(instanceId: string): void;
   /** Ends every session of the instance (it was deleted or became stateless). */
@@ -56,6 +62,9 @@ export interface SessionStore {
 export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const now = options.now ?? Date.now;
   const sessions = new Map<string, Session>();
+  /** Sessions per owner, counted from the start of their initialize so concurrent ones cannot overshoot. */
+  const perOwner = new Map<string, number>();
+  let opening = 0;
   const logger = options.logger.child({ component: 'sessions' });
   const sweeper = setInterval(sweep, Math.max(1000, Math.min(60_000, options.idleTimeoutMs / 2)));
   sweeper.unref();
@@ -70,47 +79,83 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     }
   }
 
+  function countOwner(owner: string, delta: number) {
+    const count = (perOwner.get(owner) ?? 0) + delta;
+    if (count > 0) perOwner.set(owner, count);
+    else perOwner.delete(owner);
+  }
+
+  /** Forgets a session once, whichever of closeSession and the transport's onclose comes first. */
+  function forget(id: string) {
+    const session = sessions.get(id);
+    if (session === undefined) return;
+    sessions.delete(id);
+    countOwner(session.owner, -1);
+  }
+
   async function closeSession(session: Session) {
-    sessions.delete(session.id);
+    forget(session.id);
     await session.transport.close().catch(() => undefined);
     await session.server.close().catch(() => undefined);
   }
 
-  async function open(req: IncomingMessage, res: ServerResponse, body: unknown, instanceId: string) {
-    if (sessions.size >= options.maxSessions) {
+  async function open(req: IncomingMessage, res: ServerResponse, body: unknown, instanceId: string, owner: string) {
+    const cap = options.maxSessionsPerOwner;
+    if (cap > 0 && (perOwner.get(owner) ?? 0) >= cap) {
+      // The caller's own cap: 429, and only this caller is refused (RFC 6585 §4). No Retry-After:
+      // a slot frees when the caller ends a session or one of its sessions expires.
+      const message =
+        `Too many sessions: caller "${owner}" holds ${cap}, the most one caller may (mcp.maxSessionsPerPrincipal); ` +
+        'end unused ones with DELETE or wait for idle ones to expire';
+      replyJsonRpcError(res, 429, -32000, message);
+      return;
+    }
+    if (sessions.size + opening >= options.maxSessions) {
       replyJsonRpcError(res, 503, -32000, 'Too many sessions on this gateway; retry later', { 'retry-after': '5' });
       return;
     }
-    const server = options.createServer(instanceId);
-    const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
-      sessionIdGenerator: randomUUID,
-      onsessioninitialized: (id) => {
-        sessions.set(id, { id, instanceId, server, transport, lastSeen: now(), openStreams: 0, inflight: new Map(), logging: false });
-      },
-    });
-    transport.onclose = () => {
-      if (transport.sessionId !== undefined) sessions.delete(transport.sessionId);
-    };
-    await server.connect(transport);
-    await transport.handleRequest(req, res, body);
-    if (transport.sessionId === undefined) {
-      // The initialize was refused (bad version, headers…): nothing to keep.
-      await transport.close().catch(() => undefined);
-      await server.close().catch(() => undefined);
+    opening += 1;
+    countOwner(owner, 1);
+    let established = false;
+    try {
+      const server = options.createServer(instanceId);
+      const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
+        sessionIdGenerator: randomUUID,
+        onsessioninitialized: (id) => {
+          established = true;
+          const session = { id, instanceId, owner, server, transport, lastSeen: now(), openStreams: 0, inflight: new Map(), logging: false };
+          sessions.set(id, session);
+        },
+      });
+      transport.onclose = () => {
+        if (transport.sessionId !== undefined) forget(transport.sessionId);
+      };
+      await server.connect(transport);
+      await transport.handleRequest(req, res, body);
+      if (transport.sessionId === undefined) {
+        // The initialize was refused (bad version, headers…): nothing to keep.
+        await transport.close().catch(() => undefined);
+        await server.close().catch(() => undefined);
+      }
+    } finally {
+      opening -= 1;
+      // The owner's count now belongs to the session (given back by forget) or was never used.
+      if (!established) countOwner(owner, -1);
     }
   }
 
   return {
-    async handle(req, res, body, instanceId) {
+    async handle(req, res, body, instanceId, owner) {
       const header = req.headers['mcp-session-id'];
       const sessionId = Array.isArray(header) ? header[0] : header;
       if (sessionId === undefined) {
-        if (req.method === 'POST' && isInitializeRequest(body)) return open(req, res, body, instanceId);
+        if (req.method === 'POST' && isInitializeRequest(body)) return open(req, res, body, instanceId, owner);
         return replyJsonRpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
       }
       const session = sessions.get(sessionId);
-      // A session of another instance is as unknown here as a made-up id.
-      if (session === undefined || session.instanceId !== instanceId) {
+      // A session of another instance, or opened by another caller, is as unknown here as a made-up
+      // id: the same 404, so a session id learnt from a log or a proxy is worth nothing to anyone else.
+      if (session === undefined || session.instanceId !== instanceId || session.owner !== owner) {
         return replyJsonRpcError(res, 404, -32001, 'Session not found');
       }
       session.lastSeen = now();

@@ -10,6 +10,7 @@ import {
   type RegistryTool,
 } from '@dynmcp/common';
 import { silentLogger, type ToolCallContext, type ToolExecutor, type ToolResult } from '@dynmcp/plugin';
+import { createCallLimiter } from './call-limits.js';
 import { createToolCaller } from './tool-call.js';
 
 const compiler = createSchemaCompiler();
@@ -144,5 +145,47 @@ describe('createToolCaller', () => {
     });
     await call('inst', 'report', {}, { signal: controller.signal, requestId: undefined });
     assert.equal(seen, controller.signal);
+  });
+
+  it('replaces a result over maxResultBytes, as sent, with an error result saying so', async () => {
+    // 9 000 control characters: 9 000 units of text, 54 000 bytes once JSON-escaped.
+    const answer = { content: [{ type: 'text' as const, text: '\u0001'.repeat(9000) }] };
+    const call = (maxResultBytes: number) =>
+      createToolCaller({ registry: registryOf(registryTool(definition())), executorFor: () => executor(answer), logger: silentLogger, maxResultBytes })(
+        'inst',
+        'report',
+        {},
+        request(),
+      );
+    const fits = await call(60_000);
+    assert.equal(fits?.isError, undefined);
+    const tooLarge = await call(50_000);
+    assert.equal(tooLarge?.isError, true);
+    assert.equal(tooLarge?.content.length, 1);
+    assert.match((tooLarge?.content[0] as { text: string }).text, /^Tool "report" produced \d+ bytes as sent, more than this gateway's limit of 50000 bytes \(mcp.maxResultBytes\)/);
+  });
+
+  it('holds one unit of the request lease while the call runs', async () => {
+    const limiter = createCallLimiter({ principal: { ratePerMinute: 0, concurrency: 1 } });
+    const registry = registryOf(registryTool(definition()));
+    const view = registry.instance('inst')!;
+    let admittedDuringCall: boolean | undefined;
+    const slow: ToolExecutor = {
+      kind: 'http',
+      async execute() {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        admittedDuringCall = limiter.admit('a', view, ['report']).admitted;
+        return { result: { content: [] } };
+      },
+    };
+    const call = createToolCaller({ registry, executorFor: () => slow, logger: silentLogger });
+    const admission = limiter.admit('a', view, ['report']);
+    assert.ok(admission.admitted && admission.lease);
+    // The response closed before the call ended: the running call still holds its unit.
+    const running = call('inst', 'report', {}, { ...request(), lease: admission.lease });
+    admission.lease.end();
+    await running;
+    assert.equal(admittedDuringCall, false);
+    assert.equal(limiter.admit('a', view, ['report']).admitted, true, 'released when the call ended');
   });
 });

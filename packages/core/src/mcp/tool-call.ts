@@ -1,5 +1,7 @@
 import type { ConfigRegistry, RegistryTool } from '@dynmcp/common';
 import type { Logger, ToolCallContext, ToolExecutor, ToolLogLevel, ToolResult } from '@dynmcp/plugin';
+import type { CallLease } from './call-limits.js';
+import { DEFAULT_MAX_RESULT_BYTES, resultOverCap } from './result-size.js';
 
 /** What a `tools/call` needs from the MCP layer that received it. */
 export interface ToolCallRequestContext {
@@ -10,6 +12,10 @@ export interface ToolCallRequestContext {
   progress?: (progress: number, total?: number, message?: string) => void;
   /** Sends `notifications/message`, level-filtered; absent when the call may not log to the client. */
   log?: (level: ToolLogLevel, data: unknown, logger?: string) => void;
+  /** Who called (`ownerKey`), for the call's log line. */
+  caller?: string;
+  /** The concurrency units the request was admitted with; the call holds one while it runs. */
+  lease?: CallLease;
 }
 
 /** Runs one `tools/call` of an instance; `undefined` when the instance has no tool of that name. */
@@ -26,6 +32,8 @@ export interface ToolCallerDeps {
   /** Finds the executor of a tool kind (`http` when a tool names none). */
   executorFor(kind: string): ToolExecutor | undefined;
   logger: Logger;
+  /** Largest result as sent, JSON-encoded (`mcp.maxResultBytes`); default {@link DEFAULT_MAX_RESULT_BYTES}. */
+  maxResultBytes?: number;
 }
 
 /** A tool result with `isError: true` and one text block. */
@@ -36,16 +44,29 @@ export function errorResult(text: string): ToolResult {
 /**
  * Creates the one function every MCP leg runs a tool call with: argument validation (an invalid
  * call is an `isError` result, MCP 2025-11-25 SEP-1303), the tool kind's executor with the
- * client's cancellation signal, progress and log channels, the output schema check, and the call
- * log line. Failures the model should read are results; only an unknown tool is `undefined`.
+ * client's cancellation signal, progress and log channels, the output schema check, the cap on the
+ * result's size as sent, and the call log line. While it runs, the call holds one unit of its
+ * request's concurrency lease. Failures the model should read are results; only an unknown tool is
+ * `undefined`.
  */
 export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
   const logger = deps.logger.child({ component: 'mcp' });
+  const maxResultBytes = deps.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
   return async (instanceId, name, args, request) => {
     const tool = deps.registry.instance(instanceId)?.toolsByName.get(name);
     if (tool === undefined) return undefined;
+    if (request.lease === undefined) return run(tool, instanceId, name, args, request);
+    const release = request.lease.claim(tool.definition.id);
+    try {
+      return await run(tool, instanceId, name, args, request);
+    } finally {
+      release();
+    }
+  };
+
+  async function run(tool: RegistryTool, instanceId: string, name: string, args: Record<string, unknown>, request: ToolCallRequestContext) {
     const started = performance.now();
-    const callLog = { requestId: request.requestId, instanceId, tool: name, toolId: tool.definition.id };
+    const callLog = { requestId: request.requestId, caller: request.caller, instanceId, tool: name, toolId: tool.definition.id };
     const problem = tool.validateArguments(args);
     if (problem !== undefined) {
       logger.info('tool call', { ...callLog, outcome: 'invalid_arguments', latencyMs: 0 });
@@ -65,10 +86,16 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
     };
     try {
       const outcome = await executor.execute(tool.definition, args, context);
-      const result = checkOutput(outcome.result, tool, name);
+      let result = checkOutput(outcome.result, tool, name);
+      let outcomeName = request.signal.aborted ? 'cancelled' : result.isError ? 'error' : 'ok';
+      const tooLarge = resultOverCap(result, maxResultBytes);
+      if (tooLarge !== undefined) {
+        outcomeName = 'result_too_large';
+        result = errorResult(tooLargeMessage(name, tooLarge.bytes, tooLarge.exact, maxResultBytes));
+      }
       logger.info('tool call', {
         ...callLog,
-        outcome: request.signal.aborted ? 'cancelled' : result.isError ? 'error' : 'ok',
+        outcome: outcomeName,
         upstreamStatus: outcome.upstreamStatus,
         latencyMs: Math.round((performance.now() - started) * 10) / 10,
       });
@@ -77,7 +104,15 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
       logger.error('tool executor failed', { ...callLog, error: (error as Error).message });
       return errorResult(`Tool "${name}" failed inside the gateway; see the gateway log`);
     }
-  };
+  }
+}
+
+function tooLargeMessage(name: string, bytes: number, exact: boolean, cap: number): string {
+  const size = !Number.isFinite(bytes) ? 'an answer that cannot be encoded as JSON' : `${exact ? '' : 'at least '}${bytes} bytes`;
+  return (
+    `Tool "${name}" produced ${size} as sent, more than this gateway's limit of ${cap} bytes ` +
+    '(mcp.maxResultBytes); the result was dropped. Ask for less, e.g. with a filter or a smaller page.'
+  );
 }
 
 /** Progress must increase (MCP basic/utilities/progress); stale or repeated reports are dropped. */

@@ -1,0 +1,240 @@
+/**
+ * What an MCP request and its answer may be: JSON-RPC batches only where the protocol revision has
+ * them (and few), bounded nesting, a bounded result size as sent, a version refusal that names every
+ * version, and capabilities a stateless instance can honour.
+ */
+import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import type { Logger } from '@dynmcp/plugin';
+import { connectLegacy, connectModern, TEST_AUTH } from '../test-support/mcp-clients.js';
+import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
+import { startUpstream, type TestUpstream, type UpstreamHit } from '../test-support/upstream.js';
+
+const RESULT_CAP = 1024 * 1024;
+
+function route(hit: UpstreamHit, res: ServerResponse) {
+  res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+  // 300 000 control characters: 300 KB from the upstream, 1.8 MB once JSON-escaped.
+  if (hit.url.startsWith('/escapes')) return void res.end('\u0001'.repeat(300_000));
+  if (hit.url.startsWith('/plain')) return void res.end('p'.repeat(300_000));
+  res.end(`answer ${hit.url}`);
+}
+
+const tool = (name: string, upstream: string, path: string) => ({
+  name,
+  description: `tool ${name}`,
+  input_schema: { type: 'object' },
+  tds_ext_info: { domain: upstream, method: 'GET', path },
+});
+
+interface LogLine {
+  level: string;
+  message: string;
+  meta: Record<string, unknown>;
+}
+
+function capturingLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const make = (bindings: Record<string, unknown>): Logger => {
+    const at =
+      (level: string) =>
+      (message: string, meta: Record<string, unknown> = {}) =>
+        void lines.push({ level, message, meta: { ...bindings, ...meta } });
+    return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (more) => make({ ...bindings, ...more }) };
+  };
+  return { logger: make({}), lines };
+}
+
+const MODERN_META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+
+describe('MCP requests and answers', () => {
+  let gw: TestGateway;
+  let upstream: TestUpstream;
+  const log = capturingLogger();
+  const url = (instance: string) => `${gw.url}/mcp/${instance}`;
+
+  /** POSTs `body` (JSON text as given when a string) and reads the whole answer. */
+  async function post(instance: string, body: unknown, headers: Record<string, string> = {}) {
+    const response = await fetch(url(instance), {
+      method: 'POST',
+      headers: { ...TEST_AUTH, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
+  }
+
+  before(async () => {
+    upstream = await startUpstream(route);
+    gw = await startTestGateway({ mcp: { maxResultBytes: RESULT_CAP } }, { logger: log.logger });
+    for (const [id, path] of [
+      ['echo', '/echo'],
+      ['escapes', '/escapes'],
+      ['plain', '/plain'],
+    ] as const) {
+      assert.equal((await gw.admin('PUT', `/admin/tds/${id}`, tool(id, upstream.url, path))).status, 200);
+    }
+    const tools = ['echo', 'escapes', 'plain'];
+    await gw.admin('PUT', '/admin/ids/stateful', { name: 'stateful', tool_ids: tools });
+    await gw.admin('PUT', '/admin/ids/stateless', { name: 'stateless', tool_ids: tools, metadata: { proto_type: 'streamable-stateless' } });
+  });
+  after(async () => {
+    await gw.stop();
+    await upstream.close();
+    assert.deepEqual(log.lines.filter((line) => line.level === 'error'), [], 'no error line');
+  });
+
+  const callMessage = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: {} } });
+
+  test('JSON-RPC batches are 400 -32600 at 2025-06-18 and later, 2026-07-28 included', async () => {
+    const batch = [callMessage(1), callMessage(2)];
+    for (const version of ['2025-06-18', '2025-11-25', '2026-07-28']) {
+      const answer = await post('stateless', batch, { 'mcp-protocol-version': version });
+      assert.equal(answer.status, 400, version);
+      const error = answer.json().error;
+      assert.equal(error.code, -32600, version);
+      assert.match(error.message, /batches are not part of MCP/);
+    }
+    assert.equal(upstream.hits.length, 0, 'no call of a refused batch ran');
+  });
+
+  test('below 2025-06-18 a batch holds at most 10 messages; 100 are refused', async () => {
+    const batchOf = (n: number) => Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'tools/list' }));
+    for (const headers of [{}, { 'mcp-protocol-version': '2025-03-26' }] as Array<Record<string, string>>) {
+      const ten = await post('stateless', batchOf(10), headers);
+      assert.equal(ten.status, 200);
+      assert.equal(ten.text.match(/"result"/g)?.length, 10, 'ten answers');
+      for (const n of [11, 100]) {
+        const over = await post('stateless', batchOf(n), headers);
+        assert.equal(over.status, 400);
+        assert.equal(over.json().error.code, -32600);
+        assert.match(over.json().error.message, new RegExp(`at most 10 messages \\(this one holds ${n}\\)`));
+      }
+    }
+  });
+
+  test('each call of a batch counts against the limits', async () => {
+    const limited = await startTestGateway({ limits: { principal: { ratePerMinute: 3, concurrency: 0 } } });
+    try {
+      await limited.admin('PUT', '/admin/tds/echo', tool('echo', upstream.url, '/echo'));
+      await limited.admin('PUT', '/admin/ids/i', { name: 'i', tool_ids: ['echo'], metadata: { proto_type: 'streamable-stateless' } });
+      const send = (body: unknown) =>
+        fetch(`${limited.url}/mcp/i`, {
+          method: 'POST',
+          headers: { ...TEST_AUTH, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body: JSON.stringify(body),
+        });
+      const hitsBefore = upstream.hits.length;
+      const refused = await send([callMessage(1), callMessage(2), callMessage(3), callMessage(4)]);
+      assert.equal(refused.status, 429);
+      const errors = (await refused.json()) as Array<{ id: number; error: { message: string } }>;
+      assert.deepEqual(errors.map((error) => error.id), [1, 2, 3, 4], 'one error per call, with its id');
+      assert.match(errors[0]!.error.message, /allows 3 calls per minute \(this request holds 4 calls\); send fewer calls per request/);
+      assert.equal(upstream.hits.length, hitsBefore);
+      const admitted = await send([callMessage(1), callMessage(2), callMessage(3)]);
+      assert.equal(admitted.status, 200);
+      assert.equal((await admitted.text()).match(/"result"/g)?.length, 3);
+      assert.equal(upstream.hits.length, hitsBefore + 3);
+      assert.equal((await send(callMessage(9))).status, 429, 'the three calls of the batch took the three tokens');
+    } finally {
+      await limited.stop();
+    }
+  });
+
+  test('tools/call arguments nested 50 000 deep are 400 -32602 with the id, on every leg, never 500', async () => {
+    const deep = `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`;
+    const body = (id: number, meta = '') =>
+      `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo","arguments":${deep}${meta}}}`;
+    const session = await connectLegacy(url('stateful'));
+    try {
+      const legs: Array<[string, string, number, string, Record<string, string>]> = [
+        ['2025 stateless', 'stateless', 11, body(11), { 'mcp-protocol-version': '2025-06-18' }],
+        ['2025 session', 'stateful', 12, body(12), { 'mcp-protocol-version': '2025-11-25', 'mcp-session-id': session.transport.sessionId! }],
+        [
+          '2026-07-28',
+          'stateless',
+          13,
+          body(13, `,"_meta":${JSON.stringify(MODERN_META)}`),
+          { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' },
+        ],
+      ];
+      for (const [leg, instance, id, text, headers] of legs) {
+        const answer = await post(instance, text, headers);
+        assert.equal(answer.status, 400, leg);
+        const reply = answer.json();
+        assert.equal(reply.error.code, -32602, leg);
+        assert.equal(reply.id, id, leg);
+        assert.match(reply.error.message, /deeper than 64 levels/);
+      }
+      // The gateway and the session are fine afterwards.
+      assert.equal((await session.client.callTool({ name: 'echo', arguments: {} })).isError, undefined);
+    } finally {
+      await session.transport.terminateSession();
+      await session.client.close();
+    }
+  });
+
+  test('a result over mcp.maxResultBytes as sent (after JSON escaping) becomes a tool error saying so', async () => {
+    const modern = await connectModern(url('stateless'));
+    const legacy = await connectLegacy(url('stateful'));
+    try {
+      for (const client of [modern.client, legacy.client]) {
+        const escaped = await client.callTool({ name: 'escapes', arguments: {} });
+        assert.equal(escaped.isError, true);
+        const text = (escaped.content as Array<{ text: string }>)[0]!.text;
+        assert.match(text, /^Tool "escapes" produced \d+ bytes as sent, more than this gateway's limit of 1048576 bytes \(mcp.maxResultBytes\)/);
+        assert.ok(text.length < 1000, 'the answer itself is not sent');
+        // The same 300 KB that needs no escaping fits.
+        const plain = await client.callTool({ name: 'plain', arguments: {} });
+        assert.equal(plain.isError, undefined);
+      }
+      const logged = log.lines.filter((line) => line.message === 'tool call' && line.meta.outcome === 'result_too_large');
+      assert.equal(logged.length, 2, 'each refusal has its log line');
+    } finally {
+      await legacy.transport.terminateSession();
+      await legacy.client.close();
+      await modern.client.close();
+    }
+  });
+
+  test('an unsupported MCP-Protocol-Version is 400 naming every version, 2026-07-28 included, on every leg', async () => {
+    const session = await connectLegacy(url('stateful'));
+    try {
+      const list = { jsonrpc: '2.0', id: 5, method: 'tools/list' };
+      const cases: Array<[string, string, unknown, Record<string, string>]> = [
+        ['2025 stateless', 'stateless', list, {}],
+        ['2025 session', 'stateful', list, { 'mcp-session-id': session.transport.sessionId! }],
+        ['2026-07-28', 'stateless', { ...list, params: { _meta: { ...MODERN_META, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } }, {}],
+      ];
+      for (const [leg, instance, body, headers] of cases) {
+        const answer = await post(instance, body, { 'mcp-protocol-version': leg === '2026-07-28' ? '2099-01-01' : '1999-01-01', ...headers });
+        assert.equal(answer.status, 400, leg);
+        const reply = answer.json();
+        assert.equal(reply.jsonrpc, '2.0');
+        assert.equal(reply.id, 5);
+        assert.equal(reply.error.code, leg === '2026-07-28' ? -32022 : -32000, leg);
+        for (const version of ['2026-07-28', '2025-11-25', '2025-06-18', '2025-03-26']) assert.ok(reply.error.message.includes(version), `${leg}: ${version}`);
+        assert.ok(reply.error.data.supported.includes('2026-07-28'));
+      }
+    } finally {
+      await session.transport.terminateSession();
+      await session.client.close();
+    }
+  });
+
+  test('a stateless instance promises tools.listChanged only to clients it can notify', async () => {
+    const stateless2025 = await connectLegacy(url('stateless'));
+    const stateless2026 = await connectModern(url('stateless'));
+    const stateful2025 = await connectLegacy(url('stateful'));
+    try {
+      assert.notEqual(stateless2025.client.getServerCapabilities()?.tools?.listChanged, true, 'no GET stream: no promise');
+      assert.ok(stateless2025.client.getServerCapabilities()?.tools, 'tools are still served');
+      assert.equal(stateless2026.client.getServerCapabilities()?.tools?.listChanged, true, 'subscriptions/listen delivers it');
+      assert.equal(stateful2025.client.getServerCapabilities()?.tools?.listChanged, true, 'the session GET stream delivers it');
+    } finally {
+      await stateful2025.transport.terminateSession();
+      for (const { client } of [stateless2025, stateless2026, stateful2025]) await client.close();
+    }
+  });
+});

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { GatewayError } from '@dynmcp/plugin';
+import { compileToolDefinition } from './definitions.js';
+import { createSchemaCompiler, SchemaCompileError } from './schema-compiler.js';
+
+const EVIL: Array<[string, string]> = [
+  ['^(a+)+$', `${'a'.repeat(10_000)}!`],
+  ['(x+x+)+y', 'x'.repeat(10_000)],
+  ['^(([a-z])+.)+[A-Z]([a-z])+$', `${'a'.repeat(10_000)}!`],
+];
+
+/** Runs `validate` and asserts it answered `expected` within 100 ms. */
+function fast(check: () => string | undefined, what: string): string | undefined {
+  const started = performance.now();
+  const problem = check();
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed < 100, `${what} took ${elapsed.toFixed(1)} ms`);
+  return problem;
+}
+
+test('every place a schema puts a pattern runs it in linear time', () => {
+  const compiler = createSchemaCompiler();
+  for (const [pattern, input] of EVIL) {
+    // Each schema reaches the pattern by another keyword; each value below is tested by it.
+    const cases: Array<[Record<string, unknown>, unknown]> = [
+      [{ type: 'object', properties: { s: { type: 'string', pattern } } }, { s: input }],
+      [{ type: 'object', patternProperties: { [pattern]: { type: 'string' } }, additionalProperties: false }, { [input]: 'x' }],
+      [{ type: 'object', propertyNames: { pattern } }, { [input]: 1 }],
+      [{ type: 'object', properties: { list: { type: 'array', items: { type: 'string', pattern } } } }, { list: ['ok', input] }],
+      [{ type: 'object', properties: { s: { $ref: '#/$defs/evil' } }, $defs: { evil: { type: 'string', pattern } } }, { s: input }],
+      [{ type: 'object', properties: { s: { anyOf: [{ type: 'number' }, { type: 'string', pattern }] } } }, { s: input }],
+      [
+        { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', properties: { s: { type: 'string', pattern } } },
+        { s: input },
+      ],
+      [
+        { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', dependencies: { s: { properties: { t: { pattern } } } } },
+        { s: 1, t: input },
+      ],
+    ];
+    for (const [schema, value] of cases) {
+      const validate = compiler.compile(schema);
+      const problem = fast(() => validate(value), `${pattern} via ${JSON.stringify(schema).slice(0, 80)}`);
+      assert.notEqual(problem, undefined, `${pattern} must reject the adversarial value via ${JSON.stringify(schema)}`);
+    }
+  }
+});
+
+test('patterns keep their JSON Schema meaning: unanchored, Unicode-aware, each one its own', () => {
+  const compiler = createSchemaCompiler();
+  const validate = compiler.compile({
+    type: 'object',
+    properties: {
+      part: { type: 'string', pattern: 'b' },
+      name: { type: 'string', pattern: '^\\p{Lu}\\p{Ll}+$' },
+      emoji: { type: 'string', pattern: '^\\u{1F600}.$' },
+      greek: { type: 'string', pattern: '^\\p{Script=Greek}+$' },
+    },
+    patternProperties: { '^x-\\p{L}+$': { type: 'integer' } },
+  });
+  assert.equal(validate({ part: 'abc', name: 'Élan', emoji: '😀😃', greek: 'αβγ', 'x-é': 1 }), undefined);
+  assert.match(validate({ part: 'xyz' }) ?? '', /\/part must match pattern "b"/);
+  assert.match(validate({ name: 'élan' }) ?? '', /\/name must match pattern/);
+  assert.match(validate({ emoji: '😀ab' }) ?? '', /\/emoji must match pattern/);
+  assert.match(validate({ greek: 'abc' }) ?? '', /\/greek must match pattern/);
+  assert.match(validate({ 'x-é': 'no' }) ?? '', /\/x-é must be integer/);
+  // A second schema with other patterns on the same compiler does not reuse the first ones.
+  const other = compiler.compile({ type: 'object', properties: { part: { type: 'string', pattern: 'z' } } });
+  assert.equal(other({ part: 'xyz' }), undefined);
+  assert.notEqual(other({ part: 'abc' }), undefined);
+});
+
+test('a pattern the linear-time engine cannot run fails the compile, naming it and where it is', () => {
+  const compiler = createSchemaCompiler();
+  const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ type: 'object', properties: { code: { type: 'string', pattern: '^(a)\\1$' } } }, '/properties/code/pattern', /backreference/],
+    [{ type: 'object', patternProperties: { '^(?=x)a/b': {} } }, '/patternProperties/^(?=x)a~1b', /lookahead/],
+    [{ type: 'object', propertyNames: { pattern: '(?<=a)b' } }, '/propertyNames/pattern', /lookbehind/],
+    [{ type: 'object', properties: { l: { items: [{ pattern: '\\p{Emoji}' }] } } }, '/properties/l/items/0/pattern', /Emoji/],
+    [{ type: 'object', $defs: { x: { anyOf: [{}, { pattern: 'a{5000}' }] } } }, '/$defs/x/anyOf/1/pattern', /repeat count/],
+    [{ type: 'object', properties: { s: { not: { pattern: '(' } } } }, '/properties/s/not/pattern', /not a valid ECMA-262/],
+  ];
+  for (const [schema, at, reason] of cases) {
+    assert.throws(
+      () => compiler.compile(schema),
+      (error: unknown) => {
+        assert.ok(error instanceof SchemaCompileError, String(error));
+        assert.equal(error.at, at);
+        assert.match(error.message, reason);
+        return true;
+      },
+    );
+  }
+  // A property merely named "pattern" is no pattern.
+  assert.equal(compiler.compile({ type: 'object', properties: { pattern: { type: 'string' } } })({ pattern: '(a)\\1' }), undefined);
+});
+
+test('a tool definition is refused with the pattern and its path, in input and output schemas', () => {
+  const compiler = createSchemaCompiler();
+  const tool = (extra: Record<string, unknown>) => ({
+    id: 't',
+    name: 't',
+    input_schema: { type: 'object' },
+    tds_ext_info: { domain: 'http://127.0.0.1:9', method: 'GET', path: '/' },
+    ...extra,
+  });
+  const input = tool({ input_schema: { type: 'object', properties: { q: { type: 'string', pattern: '^(\\w)\\1$' } } } });
+  assert.throws(
+    () => compileToolDefinition(input, compiler),
+    (error: unknown) =>
+      error instanceof GatewayError &&
+      error.code === 'INVALID_PAYLOAD' &&
+      error.message.includes('/input_schema/properties/q/pattern') &&
+      error.message.includes(JSON.stringify('^(\\w)\\1$')),
+  );
+  const output = tool({ output_schema: { type: 'object', properties: { r: { type: 'string', pattern: 'x(?!y)' } } } });
+  assert.throws(
+    () => compileToolDefinition(output, compiler),
+    (error: unknown) =>
+      error instanceof GatewayError && error.message.includes('/output_schema/properties/r/pattern') && /lookahead/.test(error.message),
+  );
+  const compiled = compileToolDefinition(
+    tool({ output_schema: { type: 'object', properties: { r: { type: 'string', pattern: '^(x+x+)+y$' } } } }),
+    compiler,
+  );
+  assert.notEqual(fast(() => compiled.validateOutput?.({ r: 'x'.repeat(10_000) }), 'output check'), undefined);
+  compiled.release();
+});

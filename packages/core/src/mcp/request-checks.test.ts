@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { describe, it } from 'node:test';
+import { checkRequest, MAX_BATCH_MESSAGES, nestsDeeperThan, SUPPORTED_VERSIONS } from './request-checks.js';
+
+/** Only the headers are read. */
+const request = (headers: Record<string, string> = {}) => ({ headers }) as unknown as IncomingMessage;
+const list = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/list' });
+const nested = (depth: number) => {
+  let value: unknown = 1;
+  for (let i = 1; i < depth; i += 1) value = { a: value };
+  return depth === 0 ? 1 : { v: value };
+};
+
+describe('checkRequest', () => {
+  it('lets a plain request of any supported version, or none, through', () => {
+    for (const version of [undefined, ...SUPPORTED_VERSIONS]) {
+      const headers: Record<string, string> = version === undefined ? {} : { 'mcp-protocol-version': version };
+      assert.equal(checkRequest(request(headers), list(1)), undefined, String(version));
+    }
+    assert.equal(checkRequest(request(), undefined), undefined);
+  });
+
+  it('answers an unsupported version naming every version, 2026-07-28 included', () => {
+    const legacy = checkRequest(request({ 'mcp-protocol-version': '1999-01-01' }), list(7));
+    assert.equal(legacy?.status, 400);
+    assert.equal(legacy?.code, -32000);
+    assert.equal(legacy?.id, 7);
+    assert.match(legacy?.message ?? '', /Unsupported protocol version: 1999-01-01 \(supported versions: 2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26/);
+    assert.deepEqual(legacy?.data, { supported: SUPPORTED_VERSIONS, requested: '1999-01-01' });
+
+    const modernBody = { ...list(8), params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } };
+    const modern = checkRequest(request({ 'mcp-protocol-version': '2099-01-01' }), modernBody);
+    assert.equal(modern?.code, -32022, 'the 2026-07-28 code for a request with the _meta envelope');
+    assert.deepEqual(modern?.data?.supported, ['2026-07-28'], 'the versions of the 2026-07-28 envelope, as server/discover lists them');
+    assert.match(modern?.message ?? '', /supported versions: 2026-07-28, 2025-11-25/);
+
+    const long = checkRequest(request({ 'mcp-protocol-version': 'x'.repeat(500) }), list(1));
+    assert.ok((long?.message.length ?? 0) < 300, 'a long header is not echoed whole');
+  });
+
+  it('refuses batches from 2025-06-18 on, and caps them before', () => {
+    const batch = [list(1), list(2)];
+    for (const version of ['2025-06-18', '2025-11-25', '2026-07-28']) {
+      const refusal = checkRequest(request({ 'mcp-protocol-version': version }), batch);
+      assert.equal(refusal?.status, 400, version);
+      assert.equal(refusal?.code, -32600, version);
+      assert.match(refusal?.message ?? '', new RegExp(`not part of MCP ${version}`));
+    }
+    for (const headers of [{}, { 'mcp-protocol-version': '2025-03-26' }] as Array<Record<string, string>>) {
+      assert.equal(checkRequest(request(headers), batch), undefined);
+      const most = Array.from({ length: MAX_BATCH_MESSAGES }, (_, i) => list(i));
+      assert.equal(checkRequest(request(headers), most), undefined);
+      const over = checkRequest(request(headers), [...most, list(99)]);
+      assert.equal(over?.code, -32600);
+      assert.match(over?.message ?? '', /at most 10 messages \(this one holds 11\)/);
+      assert.equal(checkRequest(request(headers), [])?.code, -32600);
+    }
+  });
+
+  it('refuses a body nested deeper than 64 levels with -32602 and its id', () => {
+    const at = (depth: number) => ({ jsonrpc: '2.0', id: 'call-1', method: 'tools/call', params: { name: 't', arguments: nested(depth - 2) } });
+    assert.equal(checkRequest(request(), at(64)), undefined);
+    const refusal = checkRequest(request(), at(65));
+    assert.equal(refusal?.status, 400);
+    assert.equal(refusal?.code, -32602);
+    assert.equal(refusal?.id, 'call-1');
+    assert.match(refusal?.message ?? '', /deeper than 64 levels/);
+  });
+});
+
+describe('nestsDeeperThan', () => {
+  it('measures objects and arrays alike, scalars as depth 0', () => {
+    assert.equal(nestsDeeperThan(1, 0), false);
+    assert.equal(nestsDeeperThan({}, 1), false);
+    assert.equal(nestsDeeperThan({}, 0), true);
+    assert.equal(nestsDeeperThan([[[]]], 3), false);
+    assert.equal(nestsDeeperThan([[[]]], 2), true);
+    assert.equal(nestsDeeperThan({ a: [1, { b: 'x' }], c: null }, 3), false);
+    assert.equal(nestsDeeperThan({ a: [1, { b: [] }], c: null }, 3), true);
+  });
+
+  it('checks 100 000 levels without overflowing the stack', () => {
+    const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`);
+    assert.equal(nestsDeeperThan(deep, 64), true);
+    const wide = Array.from({ length: 100_000 }, () => ({ a: [1] }));
+    assert.equal(nestsDeeperThan(wide, 3), false);
+  });
+});

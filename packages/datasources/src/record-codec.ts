@@ -1,0 +1,97 @@
+import { GatewayError, type Logger, type StoredRecord, type WriteOptions } from '@dynmcp/plugin';
+
+// What every built-in store does the same way with a record on its way in and out: key limits,
+// write preconditions, the JSON text stored, and reading that text back.
+
+/** Longest kind: the width of the SQL store's `kind` column. */
+export const MAX_KIND_LENGTH = 16;
+/** Longest id: the SQL store's column width; the etcd store keeps to it so records stay portable. */
+export const MAX_ID_LENGTH = 255;
+
+/** What a store refuses in a key beyond the shared length limits, each for a reason of that store. */
+export interface KeyRules {
+  /** The kind may not contain "/". */
+  slashFreeKind?: boolean;
+  /** Neither kind nor id may end with a space. */
+  noTrailingSpace?: boolean;
+  /** `get()` checks the key too, not only writes. */
+  checkOnGet?: boolean;
+}
+
+/** Rejects kinds and ids the store cannot hold with `INVALID_PAYLOAD`. */
+export function checkKey(kind: string, id: string, rules: KeyRules = {}): void {
+  if (kind.length === 0 || kind.length > MAX_KIND_LENGTH || (rules.slashFreeKind === true && kind.includes('/'))) {
+    const slash = rules.slashFreeKind === true ? ' without "/"' : '';
+    throw new GatewayError('INVALID_PAYLOAD', `record kind must be 1 to ${MAX_KIND_LENGTH} characters${slash}`);
+  }
+  if (id.length === 0 || id.length > MAX_ID_LENGTH) {
+    throw new GatewayError('INVALID_PAYLOAD', `record id must be 1 to ${MAX_ID_LENGTH} characters`);
+  }
+  if (rules.noTrailingSpace === true && (kind.endsWith(' ') || id.endsWith(' '))) {
+    throw new GatewayError('INVALID_PAYLOAD', 'record kind and id must not end with a space');
+  }
+}
+
+/** The `ifRevision` of a write, checked: a non-negative integer, or `undefined` for none. */
+export function checkWriteOptions(options: WriteOptions | undefined): number | undefined {
+  const expected = options?.ifRevision;
+  if (expected !== undefined && !(Number.isSafeInteger(expected) && expected >= 0)) {
+    throw new GatewayError('INVALID_PAYLOAD', 'ifRevision must be a non-negative integer');
+  }
+  return expected;
+}
+
+/** The JSON text stored for a value. */
+export function serialise(value: unknown): string {
+  try {
+    // `undefined` (and functions) serialise to nothing; store them as JSON null.
+    return JSON.stringify(value) ?? 'null';
+  } catch (error) {
+    throw new GatewayError('INVALID_PAYLOAD', 'record value is not serialisable as JSON', { cause: error });
+  }
+}
+
+/**
+ * A stored JSON text as a value. A record edited by hand into invalid JSON must not stop the feed
+ * or evict the other records: it goes up as the raw text, where validation rejects it and keeps
+ * the last good definition.
+ */
+export function parseStoredValue(text: string, record: Omit<StoredRecord, 'value'>, logger: Logger): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    logger.warn('stored record is not valid JSON', { kind: record.kind, id: record.id, revision: record.revision });
+    return text;
+  }
+}
+
+/** One write as a store receives it: a put (`text` is the JSON) or a delete (`text` is `null`). */
+export interface RecordWrite {
+  kind: string;
+  id: string;
+  text: string | null;
+  ifRevision?: number;
+}
+
+/** A put, checked and serialised before the store is touched. */
+export function putWrite(kind: string, id: string, value: unknown, options: WriteOptions | undefined, rules: KeyRules): RecordWrite {
+  checkKey(kind, id, rules);
+  const ifRevision = checkWriteOptions(options);
+  return { kind, id, text: serialise(value), ifRevision };
+}
+
+/** A delete, checked before the store is touched. */
+export function deleteWrite(kind: string, id: string, options: WriteOptions | undefined, rules: KeyRules): RecordWrite {
+  checkKey(kind, id, rules);
+  const ifRevision = checkWriteOptions(options);
+  return { kind, id, text: null, ifRevision };
+}
+
+/** The `PRECONDITION_FAILED` of a conditional write, with the record's current revision (0: absent). */
+export function preconditionFailed(kind: string, id: string, current: number, expected: number): GatewayError {
+  const state =
+    current === 0 ? 'does not exist' : expected === 0 ? `already exists (revision ${current})` : `is at revision ${current}, not ${expected}`;
+  return new GatewayError('PRECONDITION_FAILED', `${kind} '${id}' ${state}`, {
+    data: { currentRevision: current, expectedRevision: expected },
+  });
+}

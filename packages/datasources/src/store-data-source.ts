@@ -1,0 +1,192 @@
+import type { DataSource, FeedHandlers, FeedSubscription, Logger, StoredRecord } from '@dynmcp/plugin';
+import type { FeedState } from './feed-loop.js';
+import { createHealthTracker, NOT_OPEN } from './health-tracker.js';
+import { checkKey, deleteWrite, putWrite, type KeyRules, type RecordWrite } from './record-codec.js';
+import { storeUnavailable, type LifecycleErrorCode } from './store-errors.js';
+
+/** Options every built-in datasource takes besides its store's own. */
+export interface StoreOptions {
+  logger: Logger;
+  /** Clock (epoch ms) for `lastSyncAt` and the store's own timestamps; tests pass a fake. */
+  now?: () => number;
+}
+
+/** A running feed of a store; `kick()`, when the feed has one, asks it to look for changes now. */
+export interface StoreFeed extends FeedSubscription {
+  kick?(): void;
+}
+
+/** What a store's feed gets from {@link createStoreDataSource}. */
+export interface StoreFeedContext<Client> {
+  handlers: FeedHandlers;
+  /** The open client; throws the store's not-open or closed error otherwise. */
+  client(): Client;
+  /** Every change of the feed's state. */
+  onState(state: FeedState): void;
+}
+
+/**
+ * One store behind a {@link createStoreDataSource}: how to connect, and the store operations on an
+ * open client. Operations throw what their driver throws; the datasource wraps it once.
+ */
+export interface StoreDriver<Client> {
+  /** The datasource's name (its plugin name). */
+  name: string;
+  /** Already the datasource's child logger. */
+  logger: Logger;
+  now: () => number;
+  keyRules: KeyRules;
+  /** A short, client-safe reason for a failure of this store. */
+  describeError(error: unknown): string;
+  /** This store's error for an operation before `open()` or after `close()`. */
+  lifecycleError(code: LifecycleErrorCode): Error;
+  /** Loads the driver and creates a client; when it throws there is nothing to release. */
+  connect(): Promise<Client>;
+  /** Makes a new client ready (a probe, schema migrations); when it throws the client is released. */
+  prepare(client: Client): Promise<void>;
+  release(client: Client): Promise<void>;
+  /** Metadata of the `store opened` log line. */
+  openedLog?: Record<string, unknown>;
+  list(client: Client, kind: string): Promise<StoredRecord[]>;
+  get(client: Client, kind: string, id: string): Promise<StoredRecord | undefined>;
+  /** Resolves with the revision written, or `undefined` for a delete of an absent record. */
+  write(client: Client, write: RecordWrite): Promise<number | undefined>;
+  watch(context: StoreFeedContext<Client>): StoreFeed;
+}
+
+/**
+ * The datasource contract over one store, the same for every built-in store: `open()` once at a
+ * time and retryable after a failure, every foreign failure wrapped once into `STORE_UNAVAILABLE`,
+ * keys and values checked before the store is touched, the stored JSON returned by `put()`.
+ * Health: connected while open and every feed is connected, else the first reason found;
+ * transitions logged once and told to every feed's `onHealth`. `close()` stops the feeds, waits
+ * for a running `open()`, releases the client.
+ */
+export function createStoreDataSource<Client>(driver: StoreDriver<Client>): DataSource {
+  const { logger, keyRules } = driver;
+  const unavailable = (error: unknown) => storeUnavailable(error, driver.describeError);
+  let client: Client | undefined;
+  let opening: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+  let closed = false;
+  const feeds = new Map<StoreFeed, { handlers: FeedHandlers; state: FeedState }>();
+  const health = createHealthTracker({
+    logger,
+    now: driver.now,
+    onChange: (current) => {
+      for (const { handlers } of feeds.values()) handlers.onHealth?.(current);
+    },
+  });
+
+  function refresh(): void {
+    if (client === undefined) return health.disconnected(closed ? 'closed' : NOT_OPEN);
+    const down = [...feeds.values()].find((feed) => !feed.state.connected);
+    if (down === undefined) health.connected();
+    else health.disconnected(down.state.reason ?? 'disconnected');
+  }
+
+  function current(): Client {
+    if (client !== undefined) return client;
+    throw driver.lifecycleError(closed ? 'DYNMCP_CLOSED' : 'DYNMCP_NOT_OPEN');
+  }
+
+  async function run<T>(operation: (client: Client) => Promise<T>): Promise<T> {
+    try {
+      return await operation(current());
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  async function openOnce(): Promise<void> {
+    let created: Client | undefined;
+    try {
+      created = await driver.connect();
+      await driver.prepare(created);
+      if (closed) throw driver.lifecycleError('DYNMCP_CLOSED');
+    } catch (error) {
+      if (created !== undefined) await driver.release(created).catch(() => {});
+      health.disconnected(driver.describeError(error));
+      throw unavailable(error);
+    }
+    client = created;
+    refresh();
+    logger.info('store opened', driver.openedLog);
+  }
+
+  async function write(request: RecordWrite): Promise<number | undefined> {
+    const revision = await run((open) => driver.write(open, request));
+    // A local write is seen by this process's feeds within milliseconds (read-your-writes).
+    if (revision !== undefined) for (const feed of feeds.keys()) feed.kick?.();
+    return revision;
+  }
+
+  return {
+    name: driver.name,
+
+    open() {
+      if (closed) return Promise.reject(unavailable(driver.lifecycleError('DYNMCP_CLOSED')));
+      opening ??= openOnce().catch((error: unknown) => {
+        opening = undefined;
+        throw error;
+      });
+      return opening;
+    },
+
+    list: (kind) => run((open) => driver.list(open, kind)),
+
+    get(kind, id) {
+      if (keyRules.checkOnGet === true) checkKey(kind, id, keyRules);
+      return run((open) => driver.get(open, kind, id));
+    },
+
+    async put(kind, id, value, options): Promise<StoredRecord> {
+      const request = putWrite(kind, id, value, options, keyRules);
+      const revision = await write(request);
+      // What the store holds (a JSON round trip), not the caller's object.
+      return { kind, id, value: JSON.parse(request.text as string) as unknown, revision: revision as number };
+    },
+
+    async delete(kind, id, options) {
+      return write(deleteWrite(kind, id, options, keyRules));
+    },
+
+    watch(handlers) {
+      if (closed) throw unavailable(driver.lifecycleError('DYNMCP_CLOSED'));
+      const entry = { handlers, state: { connected: true } as FeedState };
+      const feed: StoreFeed = driver.watch({
+        handlers,
+        client: current,
+        onState(state) {
+          entry.state = state;
+          if (feeds.has(feed)) refresh();
+        },
+      });
+      feeds.set(feed, entry);
+      return {
+        async close() {
+          feeds.delete(feed);
+          await feed.close();
+          if (!closed) refresh();
+        },
+      };
+    },
+
+    health: () => health.current(),
+
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        const running = [...feeds.keys()];
+        feeds.clear();
+        await Promise.all(running.map((feed) => feed.close()));
+        await opening?.catch(() => {});
+        const open = client;
+        client = undefined;
+        if (open !== undefined) await driver.release(open);
+        health.disconnected('closed', { quiet: true });
+      })();
+      return closing;
+    },
+  };
+}
