@@ -1,5 +1,5 @@
 import express, { type ErrorRequestHandler } from 'express';
-import type { ConfigRegistry } from '@dynmcp/common';
+import type { LiveDefinitions } from '@dynmcp/common';
 import type { McpGateway } from '@dynmcp/core';
 import { GatewayError, type AuthProvider, type Logger } from '@dynmcp/plugin';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
@@ -14,7 +14,7 @@ import { requestContext } from './http/request-context.js';
 /** Everything the HTTP app needs; `main()` builds these, tests may build their own. */
 export interface AppDeps {
   logger: Logger;
-  registry: ConfigRegistry;
+  definitions: LiveDefinitions;
   gateway: McpGateway;
   adminService: AdminService;
   authProviders: readonly AuthProvider[];
@@ -39,7 +39,7 @@ export function createApp(deps: AppDeps): RequestListener {
   const authFailures = createFailureLimiter(deps.authFailures);
   const mcp = createMcpFront({
     gateway: deps.gateway,
-    registry: deps.registry,
+    definitions: deps.definitions,
     authProviders: deps.authProviders,
     authFailures,
     clientAddress: deps.clientAddress,
@@ -56,7 +56,7 @@ export function createApp(deps: AppDeps): RequestListener {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', (_req, res) => {
-    const status = deps.registry.status();
+    const status = deps.definitions.status();
     const body = {
       status: status.ready ? 'ready' : 'not_ready',
       revision: status.revision,
@@ -64,7 +64,7 @@ export function createApp(deps: AppDeps): RequestListener {
       stale_ms: status.staleMs,
       store: status.store,
       invalid_records: status.invalidRecords,
-      ...(status.ready ? {} : { reason: status.store.reason ?? 'configuration not loaded yet' }),
+      ...(status.ready ? {} : { reason: status.store.reason ?? 'definitions not loaded yet' }),
     };
     res.status(status.ready ? 200 : 503).json(body);
   });

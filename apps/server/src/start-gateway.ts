@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
-import { apiKeyAuthPlugin, createConfigRegistry, createSchemaCompiler, type ConfigRegistry, type GatewayConfig } from '@dynmcp/common';
+import { apiKeyAuthPlugin, createLiveDefinitions, createSchemaCompiler, type LiveDefinitions, type GatewayConfig } from '@dynmcp/common';
 import { createMcpGateway, createRequestGuards, httpExecutorPlugin } from '@dynmcp/core';
 import { etcdDataSourcePlugin, mysqlDataSourcePlugin, sqliteDataSourcePlugin } from '@dynmcp/datasources';
 import type { DataSource, DynmcpPlugin, Logger } from '@dynmcp/plugin';
@@ -20,7 +20,7 @@ export interface RunningGateway {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
   url: string;
   port: number;
-  registry: ConfigRegistry;
+  definitions: LiveDefinitions;
   /** Graceful stop: refuse new connections, end sessions, close store and pools, in reverse order of start. */
   close(): Promise<void>;
 }
@@ -103,7 +103,7 @@ function gatewayCredentials(config: GatewayConfig): string[] {
 }
 
 /**
- * Starts the whole gateway from a configuration: store, registry, executors, MCP gateway, HTTP.
+ * Starts the whole gateway from a configuration: store, definitions, executors, MCP gateway, HTTP.
  * Everything that opens a socket, watch or timer is closed by `close()` in reverse order.
  */
 export async function startGateway(
@@ -126,12 +126,12 @@ export async function startGateway(
     const datasource = await plugins.createDataSource(config.datasource.type);
     closers.push(() => datasource.close());
     const compiler = createSchemaCompiler();
-    const registry = createConfigRegistry({ datasource, compiler, logger });
-    closers.push(() => registry.close());
+    const definitions = createLiveDefinitions({ datasource, compiler, logger });
+    closers.push(() => definitions.close());
     // The store may be down at start: connect in the background and serve (alive, not ready)
-    // meanwhile; the registry loads as soon as the store answers.
+    // meanwhile; the live definitions load as soon as the store answers.
     const storeOpened = openWithRetry(datasource, logger, () => closing);
-    const loaded = storeOpened.then(() => registry.start()).then(
+    const loaded = storeOpened.then(() => definitions.start()).then(
       () => true,
       () => false,
     );
@@ -143,7 +143,7 @@ export async function startGateway(
     const authProviders = await plugins.createAuthProviders(config.auth.providers);
 
     const gateway = createMcpGateway({
-      registry,
+      definitions,
       executorFor,
       logger,
       serverInfo: SERVER_INFO,
@@ -171,9 +171,9 @@ export async function startGateway(
     const clientAddress = createClientAddressResolver(config.server.trustedProxies);
     const app = createApp({
       logger,
-      registry,
+      definitions,
       gateway,
-      adminService: createAdminService({ datasource, registry, compiler, executorFor }),
+      adminService: createAdminService({ datasource, definitions, compiler, executorFor }),
       authProviders,
       mcpGuard: createRequestGuards({
         listenHost: config.server.host,
@@ -200,8 +200,8 @@ export async function startGateway(
     const { port } = server.address() as AddressInfo;
     const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
     const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
-    logger.info('gateway listening', { url, datasource: datasource.name, revision: registry.revision });
-    return { url, port, registry, close: closeAll };
+    logger.info('gateway listening', { url, datasource: datasource.name, revision: definitions.revision });
+    return { url, port, definitions, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

@@ -16,16 +16,16 @@ export {
   toolJsonSchema,
 } from './model/index.js';
 export type { ArgumentValidator, CompiledTool, SchemaCompiler } from './model/index.js';
-export { buildInstanceView, createConfigRegistry, toolListing } from './registry/index.js';
+export { buildInstanceView, createLiveDefinitions, toolListing } from './live/index.js';
 export type {
-  ConfigRegistry,
-  ConfigRegistryOptions,
+  LiveDefinitions,
+  LiveDefinitionsOptions,
   InstanceView,
-  RegistryChange,
-  RegistryStatus,
-  RegistryTool,
+  DefinitionsChange,
+  DefinitionsStatus,
+  LiveTool,
   ToolListing,
-} from './registry/index.js';
+} from './live/index.js';
 export { createApiKeyAuthProvider, presentedApiKey } from './auth/index.js';
 export type { ApiKeyAuthOptions, ScopedApiKey } from './auth/index.js';
 export { apiKeyAuthPlugin } from './builtin-plugins.js';

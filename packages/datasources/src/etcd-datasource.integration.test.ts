@@ -55,7 +55,7 @@ async function partitionable(prefix: string): Promise<{ ds: DataSource; proxy: T
   return { ds: etcdSource(prefix, { endpoints: [`http://127.0.0.1:${proxy.port}`] }), proxy };
 }
 
-/** A feed consumer that keeps the model the registry would: key → value and revision. */
+/** A feed consumer that keeps the model the live definitions would: key → value and revision. */
 function follow(ds: DataSource) {
   const events: FeedEvent[] = [];
   const model = new Map<string, { value: unknown; revision: number }>();

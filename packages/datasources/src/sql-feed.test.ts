@@ -57,7 +57,7 @@ async function until(what: string, predicate: () => boolean, timeoutMs = 5000): 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A feed consumer like the registry: applies events to a map and records what it saw. */
+/** A feed consumer like the live definitions: applies events to a map and records what it saw. */
 function follow(ds: DataSource) {
   const events: FeedEvent[] = [];
   const healths: DataSourceHealth[] = [];

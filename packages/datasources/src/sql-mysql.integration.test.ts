@@ -68,7 +68,7 @@ function rejectsWith(code: string, check?: (error: Error & { status?: number; da
   };
 }
 
-/** A feed consumer like the registry: applies events to a map and records what it saw. */
+/** A feed consumer like the live definitions: applies events to a map and records what it saw. */
 function follow(ds: DataSource) {
   const events: FeedEvent[] = [];
   const healths: DataSourceHealth[] = [];

@@ -29,8 +29,8 @@ export type {
 export { TOOL_LOG_LEVELS } from './executor.js';
 export type { ToolCallContext, ToolCallOutcome, ToolContent, ToolExecutor, ToolLogLevel, ToolResult } from './executor.js';
 export type { AuthProvider, AuthRequest, Principal } from './auth.js';
-export { createRegistry } from './registry.js';
-export type { Registry } from './registry.js';
+export { createPluginRegistry } from './plugin-registry.js';
+export type { PluginRegistry } from './plugin-registry.js';
 export {
   checkPluginShape,
   defineAuthPlugin,

@@ -228,8 +228,8 @@ test('definitions survive a restart of the server', async () => {
     assert.equal((await second.admin('GET', '/admin/tds/persist2')).body.data.name, 'persist2');
     const instance = await second.admin('GET', '/admin/ids/persist-inst');
     assert.equal(instance.body.data.metadata, '{"proto_type":"streamable-stateless"}');
-    assert.equal(second.registry.instance('persist-inst')?.protoType, 'streamable-stateless');
-    assert.equal(second.registry.instance('persist-inst')?.tools.length, 0);
+    assert.equal(second.definitions.instance('persist-inst')?.protoType, 'streamable-stateless');
+    assert.equal(second.definitions.instance('persist-inst')?.tools.length, 0);
   } finally {
     await second.stop();
   }

@@ -1,7 +1,7 @@
 import {
   compileToolDefinition,
   parseInstanceDefinition,
-  type ConfigRegistry,
+  type LiveDefinitions,
   type SchemaCompiler,
 } from '@dynmcp/common';
 import {
@@ -32,20 +32,20 @@ export interface AdminMeta {
 /** Options of {@link createAdminService}. */
 export interface AdminServiceOptions {
   datasource: DataSource;
-  registry: ConfigRegistry;
+  definitions: LiveDefinitions;
   compiler: SchemaCompiler;
   executorFor(kind: string): ToolExecutor | undefined;
-  /** How long a write waits for the local registry to apply it (read-your-writes on /mcp). */
+  /** How long a write waits for the local live definitions to apply it (read-your-writes on /mcp). */
   applyTimeoutMs?: number;
 }
 
 /**
  * The admin API's logic, apart from HTTP: validation, conflict checks, writes through the store.
- * It never touches the registry's contents; after a write it waits until the registry has applied
+ * It never touches the live definitions' contents; after a write it waits until the live definitions have applied
  * the write from the feed, so the next tools/list on this replica already shows it.
  */
 export function createAdminService(options: AdminServiceOptions) {
-  const { datasource, registry, compiler } = options;
+  const { datasource, definitions, compiler } = options;
   const applyTimeoutMs = options.applyTimeoutMs ?? 2000;
 
   /**
@@ -60,17 +60,17 @@ export function createAdminService(options: AdminServiceOptions) {
   }
 
   async function settle(revision: number) {
-    await registry.waitForRevision(revision, applyTimeoutMs);
+    await definitions.waitForRevision(revision, applyTimeoutMs);
   }
 
   /**
-   * The tool definitions the checks compare against: the registry's, which this replica keeps
+   * The tool definitions the checks compare against: the live definitions', which this replica keeps
    * current from the store's feed (and has applied this replica's own writes to), so a write costs
-   * no scan of the whole store. A tool the registry refused as invalid counts as missing, as it is
+   * no scan of the whole store. A tool the live definitions refused as invalid counts as missing, as it is
    * missing from tools/list.
    */
   function knownTool(toolId: string): ToolDefinition | undefined {
-    return registry.tool(toolId)?.definition;
+    return definitions.tool(toolId)?.definition;
   }
 
   /** Throws 409 when listing `toolIds` (with `override` replacing stored tools) repeats a tool name. */
@@ -111,12 +111,12 @@ export function createAdminService(options: AdminServiceOptions) {
 
     async getTool(id: string): Promise<{ record: AdminRecord<ToolDefinition>; meta: AdminMeta }> {
       const record = await get<ToolDefinition>('tds', id);
-      return { record, meta: { revision: record.revision, used_by: registry.instancesUsing(id) } };
+      return { record, meta: { revision: record.revision, used_by: definitions.instancesUsing(id) } };
     },
 
     async putTool(id: string, body: unknown, ifRevision?: number) {
       const compiled = compileToolDefinition(body, compiler, id);
-      compiled.release(); // validated here; the registry compiles its own copy from the feed
+      compiled.release(); // validated here; the live definitions compile their own copy from the feed
       const tool = compiled.definition;
       const kind = tool.kind ?? 'http';
       const executor = options.executorFor(kind);
@@ -125,9 +125,9 @@ export function createAdminService(options: AdminServiceOptions) {
       }
       executor.validate?.(tool);
       assertStoreReachable();
-      const users = registry.instancesUsing(id);
+      const users = definitions.instancesUsing(id);
       for (const instanceId of users) {
-        const instance = registry.instance(instanceId)?.definition;
+        const instance = definitions.instance(instanceId)?.definition;
         if (instance !== undefined) assertUniqueNames(instanceId, instance.tool_ids, tool);
       }
       const stored = await datasource.put('tds', id, tool, { ifRevision });
@@ -137,7 +137,7 @@ export function createAdminService(options: AdminServiceOptions) {
 
     async deleteTool(id: string, ifRevision?: number) {
       assertStoreReachable();
-      const users = registry.instancesUsing(id);
+      const users = definitions.instancesUsing(id);
       const revision = await datasource.delete('tds', id, { ifRevision });
       if (revision === undefined) throw new GatewayError('TOOL_NOT_FOUND', `no tool with id "${id}"`);
       await settle(revision);

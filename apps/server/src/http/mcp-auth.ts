@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ConfigRegistry } from '@dynmcp/common';
+import type { LiveDefinitions } from '@dynmcp/common';
 import { isGatewayError, mayUseInstance, type AuthProvider, type Principal } from '@dynmcp/plugin';
 import { authenticate, UNAUTHORIZED_MESSAGE } from './authenticate.js';
 import { retryAfterSeconds, tooManyFailuresMessage, type FailureLimiter } from './failure-limiter.js';
@@ -13,7 +13,7 @@ export type AccessDecision =
 /** What {@link checkInstanceAccess} consults. */
 export interface InstanceAccessOptions {
   providers: readonly AuthProvider[];
-  registry: ConfigRegistry;
+  definitions: LiveDefinitions;
   /** Failed authentications per client address, shared with the admin API. */
   failures: FailureLimiter;
 }
@@ -33,9 +33,9 @@ export async function checkInstanceAccess(
   headers: IncomingHttpHeaders,
   client: string,
 ): Promise<AccessDecision> {
-  const instance = options.registry.instance(instanceId)?.definition;
-  // Checked only for an unknown instance, to keep the registry's status off the hot path.
-  if (instance === undefined && !options.registry.status().loaded) return { allowed: true };
+  const instance = options.definitions.instance(instanceId)?.definition;
+  // Checked only for an unknown instance, to keep the live definitions' status off the hot path.
+  if (instance === undefined && !options.definitions.status().loaded) return { allowed: true };
   if (instance?.public === true) return { allowed: true };
   const waitMs = options.failures.blockedFor(client);
   if (waitMs > 0) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ConfigRegistry } from '@dynmcp/common';
+import type { LiveDefinitions } from '@dynmcp/common';
 import type { McpGateway } from '@dynmcp/core';
 import type { AuthProvider, Logger } from '@dynmcp/plugin';
 import type { ClientAddressResolver } from './client-address.js';
@@ -10,7 +10,7 @@ import { checkInstanceAccess, type AccessDecision, type InstanceAccessOptions } 
 /** Options of {@link createMcpFront}. */
 export interface McpFrontOptions {
   gateway: McpGateway;
-  registry: ConfigRegistry;
+  definitions: LiveDefinitions;
   authProviders: readonly AuthProvider[];
   /** Failed authentications per client address, shared with the admin API. */
   authFailures: FailureLimiter;
@@ -100,7 +100,7 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
   const http = options.logger.child({ component: 'http' });
   const accessOptions: InstanceAccessOptions = {
     providers: options.authProviders,
-    registry: options.registry,
+    definitions: options.definitions,
     failures: options.authFailures,
   };
 

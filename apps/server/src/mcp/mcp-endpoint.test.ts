@@ -220,7 +220,7 @@ describe('MCP endpoint with the official clients', () => {
     const { client, transport } = await connectLegacy(`${gw.url}/mcp/${ids.stateful}`);
     const sessionId = transport.sessionId;
     assert.ok(sessionId, 'a stateful instance mints a session id');
-    assert.equal(gw.registry.instance(ids.stateful)?.protoType, 'streamable-stateful');
+    assert.equal(gw.definitions.instance(ids.stateful)?.protoType, 'streamable-stateful');
     await transport.terminateSession();
     await client.close();
     const after = await fetch(`${gw.url}/mcp/${ids.stateful}`, {

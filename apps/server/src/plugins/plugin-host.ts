@@ -1,5 +1,5 @@
 import {
-  createRegistry,
+  createPluginRegistry,
   GatewayError,
   type AuthPlugin,
   type AuthProvider,
@@ -7,7 +7,7 @@ import {
   type DataSourcePlugin,
   type DynmcpPlugin,
   type Logger,
-  type Registry,
+  type PluginRegistry,
   type ToolExecutor,
   type ToolExecutorPlugin,
 } from '@dynmcp/plugin';
@@ -20,22 +20,22 @@ type Entry<P extends DynmcpPlugin> = Omit<PluginEntry, 'plugin'> & { plugin: P }
  * ones alike. There are no global registries: each gateway (and each test) has its own.
  */
 export interface PluginHost {
-  datasources: Registry<Entry<DataSourcePlugin>>;
-  authProviders: Registry<Entry<AuthPlugin>>;
-  toolExecutors: Registry<Entry<ToolExecutorPlugin>>;
+  datasources: PluginRegistry<Entry<DataSourcePlugin>>;
+  authProviders: PluginRegistry<Entry<AuthPlugin>>;
+  toolExecutors: PluginRegistry<Entry<ToolExecutorPlugin>>;
   /** Creates the datasource `name` selects. */
   createDataSource(name: string): Promise<DataSource>;
   /** Creates the auth providers `names` list, in that order. */
   createAuthProviders(names: readonly string[]): Promise<AuthProvider[]>;
   /** Creates every tool executor, keyed by the tool kind it runs. */
-  createToolExecutors(): Promise<Registry<ToolExecutor>>;
+  createToolExecutors(): Promise<PluginRegistry<ToolExecutor>>;
 }
 
 /** Registers `entries` (built-ins first, then loaded plugins); a second plugin of one name is refused. */
 export function createPluginHost(entries: readonly PluginEntry[], logger: Logger): PluginHost {
-  const datasources = createRegistry<Entry<DataSourcePlugin>>('datasource');
-  const authProviders = createRegistry<Entry<AuthPlugin>>('auth provider');
-  const toolExecutors = createRegistry<Entry<ToolExecutorPlugin>>('tool executor plugin');
+  const datasources = createPluginRegistry<Entry<DataSourcePlugin>>('datasource');
+  const authProviders = createPluginRegistry<Entry<AuthPlugin>>('auth provider');
+  const toolExecutors = createPluginRegistry<Entry<ToolExecutorPlugin>>('tool executor plugin');
   const sources = new Map<string, string>();
   for (const entry of entries) {
     const key = `${entry.plugin.kind}:${entry.plugin.name}`;
@@ -80,7 +80,7 @@ export function createPluginHost(entries: readonly PluginEntry[], logger: Logger
       );
     },
     async createToolExecutors() {
-      const executors = createRegistry<ToolExecutor>('tool kind');
+      const executors = createPluginRegistry<ToolExecutor>('tool kind');
       for (const name of toolExecutors.names()) {
         const entry = toolExecutors.require(name);
         const executor = await create(entry, () => entry.plugin.create(context(entry)));

@@ -196,7 +196,7 @@ test('two replicas, 200 random concurrent admin operations through both: both re
 
   const stored = await database(name);
   assert.ok(stored.tombstones > 0, `seed ${seed}: some deletes happened`);
-  await until('both registries applied the head', () => a.registry.revision === stored.head && b.registry.revision === stored.head);
+  await until('both registries applied the head', () => a.definitions.revision === stored.head && b.definitions.revision === stored.head);
   const storedTools = new Map(stored.tools.map((record) => [record.id, record]));
   const storedInstances = new Map(stored.instances.map((record) => [record.id, record]));
   for (const gateway of [a, b]) {
@@ -205,10 +205,10 @@ test('two replicas, 200 random concurrent admin operations through both: both re
     const listedInstances = (await gateway.admin('GET', '/admin/ids')).body.data as Array<{ id: string }>;
     assert.deepEqual(listedTools, stored.tools.map((record) => record.value), `seed ${seed}`);
     assert.deepEqual(listedInstances, stored.instances.map((record) => record.value), `seed ${seed}`);
-    // The registry (what MCP serves) holds exactly the database's records, at their revisions.
-    for (const id of toolIds) assert.equal(gateway.registry.tool(id)?.revision, storedTools.get(id)?.revision, `seed ${seed}: tool ${id}`);
+    // The live definitions (what MCP serves) holds exactly the database's records, at their revisions.
+    for (const id of toolIds) assert.equal(gateway.definitions.tool(id)?.revision, storedTools.get(id)?.revision, `seed ${seed}: tool ${id}`);
     for (const id of instanceIds) {
-      const view = gateway.registry.instance(id);
+      const view = gateway.definitions.instance(id);
       const record = storedInstances.get(id);
       assert.equal(view === undefined, record === undefined, `seed ${seed}: instance ${id}`);
       if (view && record) assert.deepEqual(view.definition.tool_ids, record.value.tool_ids);
@@ -281,7 +281,7 @@ test('MariaDB down for seconds: MCP served from cache, not ready, admin 503 fast
       const readyz = await fetch(`${gateway.url}/readyz`);
       assert.equal(readyz.status, 503);
       assert.equal(((await readyz.json()) as { status: string }).status, 'not_ready');
-      // Served from the registry: listing and calling need no store.
+      // Served from the live definitions: listing and calling need no store.
       assert.deepEqual(await served(gateway, 'outage'), ['cached']);
       const { client } = await connectModern(`${gateway.url}/mcp/outage`);
       try {
@@ -356,8 +356,8 @@ test('tombstone retention passed: a restarted replica and a partitioned one both
   proxy.unblock();
   await until('B ready', () => ready(b), 10_000);
   await until('C ready again', () => ready(c), 10_000);
-  await until('C reflects the deletes', () => c.registry.revision >= head && c.registry.instance('gone') === undefined);
-  assert.equal(c.registry.tool('r2'), undefined);
+  await until('C reflects the deletes', () => c.definitions.revision >= head && c.definitions.instance('gone') === undefined);
+  assert.equal(c.definitions.tool('r2'), undefined);
   const loaded = b.process.lines.find((line) => line.message === 'configuration loaded');
   assert.ok(loaded !== undefined && Number(loaded.revision) >= head, JSON.stringify(loaded));
   for (const gateway of [b, c]) {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildInstanceView, compileToolDefinition, createSchemaCompiler, toolListing, type InstanceView, type RegistryTool } from '@dynmcp/common';
+import { buildInstanceView, compileToolDefinition, createSchemaCompiler, toolListing, type InstanceView, type LiveTool } from '@dynmcp/common';
 import { silentLogger } from '@dynmcp/plugin';
 import { createCallLimiter, type Admission, type CallLease } from './call-limits.js';
 
 const compiler = createSchemaCompiler();
 
-function tool(id: string, limits?: Record<string, number>): RegistryTool {
+function tool(id: string, limits?: Record<string, number>): LiveTool {
   const compiled = compileToolDefinition(
     {
       id,
@@ -19,7 +19,7 @@ function tool(id: string, limits?: Record<string, number>): RegistryTool {
   return { ...compiled, revision: 1, listing: toolListing(compiled.definition) };
 }
 
-function instance(id: string, tools: RegistryTool[], limits?: Record<string, number>): InstanceView {
+function instance(id: string, tools: LiveTool[], limits?: Record<string, number>): InstanceView {
   const byId = new Map(tools.map((entry) => [entry.definition.id, entry]));
   return buildInstanceView({ id, name: id, tool_ids: [...byId.keys()], ...(limits && { limits }) } as never, 'streamable-stateless', byId, silentLogger);
 }

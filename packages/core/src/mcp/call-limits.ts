@@ -1,4 +1,4 @@
-import type { InstanceView, RegistryTool } from '@dynmcp/common';
+import type { InstanceView, LiveTool } from '@dynmcp/common';
 import type { CallLimits } from '@dynmcp/plugin';
 
 /** The per-caller limits of the configuration (`limits.principal.*`); 0 turns one off. */
@@ -81,7 +81,7 @@ function limitsIn(value: unknown): { rate: number; concurrency: number } | undef
 export const instanceLimits = (view: InstanceView) => limitsIn(view.definition.limits);
 
 /** The `limits` in a tool's `tds_ext_info.ext_info`, if it sets any (every tool kind has them). */
-export const toolLimits = (tool: RegistryTool) =>
+export const toolLimits = (tool: LiveTool) =>
   limitsIn((tool.definition.tds_ext_info?.ext_info as { limits?: unknown } | undefined)?.limits);
 
 /**

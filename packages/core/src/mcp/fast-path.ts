@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ConfigRegistry, InstanceView } from '@dynmcp/common';
+import type { LiveDefinitions, InstanceView } from '@dynmcp/common';
 import { requestCallTag } from './mcp-caller.js';
 import { MODERN_PROTOCOL_VERSION } from './request-checks.js';
 import type { FastSession } from './session-store.js';
@@ -14,7 +14,7 @@ const ALLOWED_META = new Set([META_VERSION, META_CAPABILITIES, 'io.modelcontextp
 
 /** What the fast path needs; the call itself is the same function the SDK handler runs. */
 export interface FastPathDeps {
-  registry: ConfigRegistry;
+  definitions: LiveDefinitions;
   serverInfo: { name: string; version: string };
   /** Tools per tools/list page; an instance with more is listed through the SDK. */
   pageSize: number;
@@ -197,7 +197,7 @@ export function createSessionFastPath(deps: FastPathDeps) {
   ): boolean {
     const request = plainSessionRequest(req, body, session);
     if (request === undefined) return false;
-    const view = deps.registry.instance(instanceId);
+    const view = deps.definitions.instance(instanceId);
     if (view === undefined) return false;
     const id = JSON.stringify(request.id);
     if (request.method === 'tools/list') {

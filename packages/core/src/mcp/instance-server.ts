@@ -1,4 +1,4 @@
-import type { ConfigRegistry } from '@dynmcp/common';
+import type { LiveDefinitions } from '@dynmcp/common';
 import type { Logger, ToolExecutor } from '@dynmcp/plugin';
 import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
@@ -11,7 +11,7 @@ export const DEFAULT_TOOLS_PAGE_SIZE = 500;
 
 /** What every per-instance MCP server needs; built once by the gateway and shared. */
 export interface InstanceServerDeps {
-  registry: ConfigRegistry;
+  definitions: LiveDefinitions;
   /** Finds the executor of a tool kind (`http` when a tool names none). */
   executorFor(kind: string): ToolExecutor | undefined;
   logger: Logger;
@@ -33,7 +33,7 @@ export interface InstanceServerOptions {
 }
 
 /**
- * Builds the low-level SDK `Server` of one instance. Its handlers read the registry at call time,
+ * Builds the low-level SDK `Server` of one instance. Its handlers read the live definitions at call time,
  * so a server built before a change serves the change. The SDK requires a fresh server per
  * stateless request and per session; everything expensive (validators, listings) is shared.
  *
@@ -60,9 +60,9 @@ export function createInstanceServerFactory(deps: InstanceServerDeps): (instance
     );
 
     server.setRequestHandler('tools/list', async (request) => {
-      const view = deps.registry.instance(instanceId);
+      const view = deps.definitions.instance(instanceId);
       // Listings are validated definitions whose input schema always has `type: "object"`.
-      const page = pageOfTools(view?.listings ?? [], request.params?.cursor, pageSize, deps.registry.revision);
+      const page = pageOfTools(view?.listings ?? [], request.params?.cursor, pageSize, deps.definitions.revision);
       return { tools: page.tools as Tool[], ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }) };
     });
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ConfigRegistry, RegistryChange } from '@dynmcp/common';
+import type { LiveDefinitions, DefinitionsChange } from '@dynmcp/common';
 import type { Logger, ToolExecutor } from '@dynmcp/plugin';
 import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
@@ -14,7 +14,7 @@ import { createToolCaller } from './tool-call.js';
 
 /** Options of {@link createMcpGateway}. */
 export interface McpGatewayOptions {
-  registry: ConfigRegistry;
+  definitions: LiveDefinitions;
   executorFor(kind: string): ToolExecutor | undefined;
   logger: Logger;
   serverInfo: { name: string; version: string };
@@ -80,7 +80,7 @@ function errorReply(body: unknown, error: { code: number; message: string; data?
  * - 2025-era sessions on a stateful instance (`initialize`, then `Mcp-Session-Id`, GET stream,
  *   DELETE) go to its session store;
  * - other 2025-era requests go to the same handler's stateless legacy leg.
- * Registry changes become `list_changed` notifications on both legs, coalesced per instance.
+ * Definition changes become `list_changed` notifications on both legs, coalesced per instance.
  */
 export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   const logger = options.logger.child({ component: 'mcp-gateway' });
@@ -89,7 +89,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   const limiter = createCallLimiter({ principal: options.principalLimits });
   const createServer = createInstanceServerFactory({ ...options, callTool });
   const fastDeps = {
-    registry: options.registry,
+    definitions: options.definitions,
     serverInfo: options.serverInfo,
     pageSize: options.toolsPageSize ?? DEFAULT_TOOLS_PAGE_SIZE,
     callTool,
@@ -128,7 +128,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     const batch = [...pending];
     pending.clear();
     for (const [instanceId, what] of batch) {
-      const view = what === 'changed' ? options.registry.instance(instanceId) : undefined;
+      const view = what === 'changed' ? options.definitions.instance(instanceId) : undefined;
       if (view === undefined) {
         // Deleted: end its sessions and listen streams; clients then get 404 for the instance.
         await sessions.closeInstance(instanceId);
@@ -143,7 +143,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     }
   }
 
-  const unsubscribe = options.registry.onChange((change: RegistryChange) => {
+  const unsubscribe = options.definitions.onChange((change: DefinitionsChange) => {
     if (closed) return;
     for (const id of change.changedInstances) pending.set(id, 'changed');
     for (const id of change.deletedInstances) pending.set(id, 'deleted');
@@ -152,9 +152,9 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
 
   return {
     async handle(req, res, instanceId, body, caller) {
-      const view = options.registry.instance(instanceId);
-      if (view === undefined && !options.registry.status().loaded) {
-        return replyJsonRpcError(res, 503, -32000, 'Configuration not loaded yet; retry shortly', { 'retry-after': '1' });
+      const view = options.definitions.instance(instanceId);
+      if (view === undefined && !options.definitions.status().loaded) {
+        return replyJsonRpcError(res, 503, -32000, 'Definitions not loaded yet; retry shortly', { 'retry-after': '1' });
       }
       if (view === undefined) {
         return replyJsonRpcError(res, 404, -32001, `Unknown MCP instance "${instanceId}"`);

@@ -5,9 +5,9 @@ import {
   compileToolDefinition,
   createSchemaCompiler,
   toolListing,
-  type ConfigRegistry,
+  type LiveDefinitions,
   type InstanceView,
-  type RegistryTool,
+  type LiveTool,
 } from '@dynmcp/common';
 import { silentLogger, type ToolCallContext, type ToolExecutor, type ToolResult } from '@dynmcp/plugin';
 import { createCallLimiter } from './call-limits.js';
@@ -15,13 +15,13 @@ import { createToolCaller } from './tool-call.js';
 
 const compiler = createSchemaCompiler();
 
-function registryTool(definition: Record<string, unknown>): RegistryTool {
+function registryTool(definition: Record<string, unknown>): LiveTool {
   const compiled = compileToolDefinition(definition, compiler);
   return { ...compiled, revision: 1, listing: toolListing(compiled.definition) };
 }
 
-/** A registry holding one instance `inst` with `tools`; only what the caller reads. */
-function registryOf(...tools: RegistryTool[]): ConfigRegistry {
+/** A definitions holding one instance `inst` with `tools`; only what the caller reads. */
+function registryOf(...tools: LiveTool[]): LiveDefinitions {
   const byId = new Map(tools.map((tool) => [tool.definition.id, tool]));
   const view: InstanceView = buildInstanceView(
     { id: 'inst', name: 'inst', tool_ids: [...byId.keys()] },
@@ -29,7 +29,7 @@ function registryOf(...tools: RegistryTool[]): ConfigRegistry {
     byId,
     silentLogger,
   );
-  return { instance: (id: string) => (id === 'inst' ? view : undefined), revision: 1 } as unknown as ConfigRegistry;
+  return { instance: (id: string) => (id === 'inst' ? view : undefined), revision: 1 } as unknown as LiveDefinitions;
 }
 
 const definition = (extra: Record<string, unknown> = {}) => ({
@@ -60,7 +60,7 @@ const outputSchema = {
 
 describe('createToolCaller', () => {
   it('returns undefined for a tool the instance does not have, and for an unknown instance', async () => {
-    const call = createToolCaller({ registry: registryOf(registryTool(definition())), executorFor: () => undefined, logger: silentLogger });
+    const call = createToolCaller({ definitions: registryOf(registryTool(definition())), executorFor: () => undefined, logger: silentLogger });
     assert.equal(await call('inst', 'nope', {}, request()), undefined);
     assert.equal(await call('other', 'report', {}, request()), undefined);
   });
@@ -68,7 +68,7 @@ describe('createToolCaller', () => {
   it('answers invalid arguments with an error result and never runs the executor', async () => {
     let ran = false;
     const call = createToolCaller({
-      registry: registryOf(registryTool(definition())),
+      definitions: registryOf(registryTool(definition())),
       executorFor: () => executor({ content: [] }, () => (ran = true)),
       logger: silentLogger,
     });
@@ -81,7 +81,7 @@ describe('createToolCaller', () => {
   it('checks structuredContent against output_schema: conforming passes, missing or wrong is an error', async () => {
     const tool = registryTool(definition({ output_schema: outputSchema }));
     const run = (result: ToolResult) =>
-      createToolCaller({ registry: registryOf(tool), executorFor: () => executor(result), logger: silentLogger })('inst', 'report', {}, request());
+      createToolCaller({ definitions: registryOf(tool), executorFor: () => executor(result), logger: silentLogger })('inst', 'report', {}, request());
 
     const ok = await run({ content: [{ type: 'text', text: '{"total":3}' }], structuredContent: { total: 3 } });
     assert.deepEqual(ok, { content: [{ type: 'text', text: '{"total":3}' }], structuredContent: { total: 3 } });
@@ -105,7 +105,7 @@ describe('createToolCaller', () => {
     const progress: Array<[number, number | undefined]> = [];
     const logs: Array<[string, unknown]> = [];
     const call = createToolCaller({
-      registry: registryOf(registryTool(definition())),
+      definitions: registryOf(registryTool(definition())),
       executorFor: () =>
         executor({ content: [] }, (context) => {
           for (const value of [0, 50, 50, 20, 100]) context.progress(value, 100);
@@ -134,7 +134,7 @@ describe('createToolCaller', () => {
     const controller = new AbortController();
     let seen: AbortSignal | undefined;
     const call = createToolCaller({
-      registry: registryOf(registryTool(definition())),
+      definitions: registryOf(registryTool(definition())),
       executorFor: () =>
         executor({ content: [] }, (context) => {
           context.progress(1);
@@ -151,7 +151,7 @@ describe('createToolCaller', () => {
     // 9 000 control characters: 9 000 units of text, 54 000 bytes once JSON-escaped.
     const answer = { content: [{ type: 'text' as const, text: '\u0001'.repeat(9000) }] };
     const call = (maxResultBytes: number) =>
-      createToolCaller({ registry: registryOf(registryTool(definition())), executorFor: () => executor(answer), logger: silentLogger, maxResultBytes })(
+      createToolCaller({ definitions: registryOf(registryTool(definition())), executorFor: () => executor(answer), logger: silentLogger, maxResultBytes })(
         'inst',
         'report',
         {},
@@ -167,8 +167,8 @@ describe('createToolCaller', () => {
 
   it('holds one unit of the request lease while the call runs', async () => {
     const limiter = createCallLimiter({ principal: { ratePerMinute: 0, concurrency: 1 } });
-    const registry = registryOf(registryTool(definition()));
-    const view = registry.instance('inst')!;
+    const definitions = registryOf(registryTool(definition()));
+    const view = definitions.instance('inst')!;
     let admittedDuringCall: boolean | undefined;
     const slow: ToolExecutor = {
       kind: 'http',
@@ -178,7 +178,7 @@ describe('createToolCaller', () => {
         return { result: { content: [] } };
       },
     };
-    const call = createToolCaller({ registry, executorFor: () => slow, logger: silentLogger });
+    const call = createToolCaller({ definitions, executorFor: () => slow, logger: silentLogger });
     const admission = limiter.admit('a', view, ['report']);
     assert.ok(admission.admitted && admission.lease);
     // The response closed before the call ended: the running call still holds its unit.

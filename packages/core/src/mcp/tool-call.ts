@@ -1,4 +1,4 @@
-import type { ConfigRegistry, RegistryTool } from '@dynmcp/common';
+import type { LiveDefinitions, LiveTool } from '@dynmcp/common';
 import type { Logger, ToolCallContext, ToolExecutor, ToolLogLevel, ToolResult } from '@dynmcp/plugin';
 import type { CallLease } from './call-limits.js';
 import { DEFAULT_MAX_RESULT_BYTES, resultOverCap } from './result-size.js';
@@ -28,7 +28,7 @@ export type ToolCaller = (
 
 /** What {@link createToolCaller} needs. */
 export interface ToolCallerDeps {
-  registry: ConfigRegistry;
+  definitions: LiveDefinitions;
   /** Finds the executor of a tool kind (`http` when a tool names none). */
   executorFor(kind: string): ToolExecutor | undefined;
   logger: Logger;
@@ -53,7 +53,7 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
   const logger = deps.logger.child({ component: 'mcp' });
   const maxResultBytes = deps.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
   return async (instanceId, name, args, request) => {
-    const tool = deps.registry.instance(instanceId)?.toolsByName.get(name);
+    const tool = deps.definitions.instance(instanceId)?.toolsByName.get(name);
     if (tool === undefined) return undefined;
     if (request.lease === undefined) return run(tool, instanceId, name, args, request);
     const release = request.lease.claim(tool.definition.id);
@@ -64,7 +64,7 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
     }
   };
 
-  async function run(tool: RegistryTool, instanceId: string, name: string, args: Record<string, unknown>, request: ToolCallRequestContext) {
+  async function run(tool: LiveTool, instanceId: string, name: string, args: Record<string, unknown>, request: ToolCallRequestContext) {
     const started = performance.now();
     const callLog = { requestId: request.requestId, caller: request.caller, instanceId, tool: name, toolId: tool.definition.id };
     const problem = tool.validateArguments(args);
@@ -131,7 +131,7 @@ function monotonic(send: ToolCallRequestContext['progress']): ToolCallContext['p
  * 2025-06-18 server/tools § structured content; the SDK clients reject a success result without
  * it). Anything else becomes an `isError` result that says why, keeping the upstream's content.
  */
-function checkOutput(result: ToolResult, tool: RegistryTool, name: string): ToolResult {
+function checkOutput(result: ToolResult, tool: LiveTool, name: string): ToolResult {
   const validate = tool.validateOutput;
   if (validate === undefined || result.isError) return result;
   if (result.structuredContent === undefined) {

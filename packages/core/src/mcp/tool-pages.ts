@@ -1,6 +1,6 @@
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 
-/** Where the next page starts: after the tool named `after`, in a listing of registry `revision`. */
+/** Where the next page starts: after the tool named `after`, in a listing of definitions `revision`. */
 export interface ToolsCursor {
   after: string;
   /** Registry revision when the previous page was served (informational: paging is by name). */

@@ -1,4 +1,4 @@
-// The registry of @dynmcp/common over a real SQLite store. It lives here, not beside the registry,
+// The live definitions of @dynmcp/common over a real SQLite store. It lives here, not beside the live definitions,
 // because the SQL datasource sits in this package, above @dynmcp/common.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { silentLogger, type DataSource, type Logger } from '@dynmcp/plugin';
-import { createConfigRegistry, createSchemaCompiler, type ConfigRegistry, type RegistryChange } from '@dynmcp/common';
+import { createLiveDefinitions, createSchemaCompiler, type LiveDefinitions, type DefinitionsChange } from '@dynmcp/common';
 import { createSqlDataSource } from './sql-datasource.js';
 
 const tool = (id: string, name = id, extra: Record<string, unknown> = {}) => ({
@@ -20,7 +20,7 @@ const tool = (id: string, name = id, extra: Record<string, unknown> = {}) => ({
 
 let dir: string;
 let store: DataSource;
-let registry: ConfigRegistry;
+let definitions: LiveDefinitions;
 let errors: Array<{ message: string; meta?: Record<string, unknown> }>;
 
 function capturingLogger(): Logger {
@@ -33,21 +33,21 @@ function capturingLogger(): Logger {
 }
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'dynmcp-registry-'));
+  dir = mkdtempSync(join(tmpdir(), 'dynmcp-definitions-'));
   errors = [];
   store = createSqlDataSource({ client: 'sqlite', filename: join(dir, 'db.sqlite'), pollIntervalMs: 20, logger: silentLogger });
   await store.open();
-  registry = createConfigRegistry({ datasource: store, compiler: createSchemaCompiler(), logger: capturingLogger() });
+  definitions = createLiveDefinitions({ datasource: store, compiler: createSchemaCompiler(), logger: capturingLogger() });
 });
 afterEach(async () => {
-  await registry.close();
+  await definitions.close();
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 async function write(kind: 'tds' | 'ids', id: string, value: unknown) {
   const record = await store.put(kind, id, value);
-  assert.ok(await registry.waitForRevision(record.revision, 2000), 'registry applied the write');
+  assert.ok(await definitions.waitForRevision(record.revision, 2000), 'definitions applied the write');
   return record;
 }
 
@@ -55,15 +55,15 @@ test('builds instance views from the store: sorted tools, missing ids, listings'
   await store.put('tds', 'b', tool('b', 'beta'));
   await store.put('tds', 'a', tool('a', 'alpha', { title: 'Alpha', input_schema: { properties: {} } }));
   await store.put('ids', 'inst', { id: 'inst', name: 'i', tool_ids: ['b', 'ghost', 'a'] });
-  await registry.start();
-  const view = registry.instance('inst')!;
+  await definitions.start();
+  const view = definitions.instance('inst')!;
   assert.deepEqual(view.tools.map((t) => t.definition.name), ['alpha', 'beta']);
   assert.deepEqual(view.missingToolIds, ['ghost']);
   assert.equal(view.protoType, 'streamable-stateful');
   assert.deepEqual(view.listings[0], { name: 'alpha', title: 'Alpha', description: 'tool a', inputSchema: { type: 'object', properties: {} } });
   assert.equal(view.toolsByName.get('beta')?.validateArguments({ q: 1 }), '/q must be string');
   assert.equal(view.toolsByName.get('beta')?.validateArguments({ q: 'x' }), undefined);
-  assert.equal(registry.status().ready, true);
+  assert.equal(definitions.status().ready, true);
 });
 
 test('changes to a tool or an instance reach the affected instances only', async () => {
@@ -71,67 +71,67 @@ test('changes to a tool or an instance reach the affected instances only', async
   await store.put('tds', 't2', tool('t2'));
   await store.put('ids', 'one', { id: 'one', name: 'one', tool_ids: ['t1'] });
   await store.put('ids', 'two', { id: 'two', name: 'two', tool_ids: ['t2'] });
-  await registry.start();
-  const changes: RegistryChange[] = [];
-  registry.onChange((change) => changes.push(change));
+  await definitions.start();
+  const changes: DefinitionsChange[] = [];
+  definitions.onChange((change) => changes.push(change));
 
   await write('tds', 't1', tool('t1', 't1', { description: 'edited' }));
   assert.deepEqual(changes.at(-1)?.changedInstances, ['one']);
-  assert.equal(registry.instance('one')?.tools[0]?.definition.description, 'edited');
+  assert.equal(definitions.instance('one')?.tools[0]?.definition.description, 'edited');
 
   await write('ids', 'two', { id: 'two', name: 'two', tool_ids: ['t2', 't1'] });
   assert.deepEqual(changes.at(-1)?.changedInstances, ['two']);
-  assert.equal(registry.instance('two')?.tools.length, 2);
+  assert.equal(definitions.instance('two')?.tools.length, 2);
 
   await write('tds', 't3', tool('t3'));
   assert.equal(changes.length, 2, 'a tool no instance lists changes no instance');
 
   const deleted = await store.delete('ids', 'one');
-  await registry.waitForRevision(deleted!, 2000);
+  await definitions.waitForRevision(deleted!, 2000);
   assert.deepEqual(changes.at(-1)?.deletedInstances, ['one']);
-  assert.equal(registry.instance('one'), undefined);
+  assert.equal(definitions.instance('one'), undefined);
 
   const gone = await store.delete('tds', 't2');
-  await registry.waitForRevision(gone!, 2000);
-  assert.deepEqual(registry.instance('two')?.missingToolIds, ['t2']);
+  await definitions.waitForRevision(gone!, 2000);
+  assert.deepEqual(definitions.instance('two')?.missingToolIds, ['t2']);
 });
 
 test('a record that is not a valid definition is logged and ignored; the last good one stays', async () => {
   await store.put('tds', 't', tool('t'));
   await store.put('ids', 'inst', { id: 'inst', name: 'i', tool_ids: ['t'] });
-  await registry.start();
+  await definitions.start();
   await write('tds', 't', { id: 't', name: 'not a valid name!', input_schema: {} });
-  assert.equal(registry.instance('inst')?.tools[0]?.definition.name, 't');
+  assert.equal(definitions.instance('inst')?.tools[0]?.definition.name, 't');
   await write('ids', 'inst', { id: 'inst', tool_ids: 'nope' });
-  assert.deepEqual(registry.instance('inst')?.definition.tool_ids, ['t']);
+  assert.deepEqual(definitions.instance('inst')?.definition.tool_ids, ['t']);
   await write('tds', 'fresh-bad', 'just a string');
-  assert.equal(registry.tool('fresh-bad'), undefined);
-  assert.equal(registry.status().invalidRecords, 3);
+  assert.equal(definitions.tool('fresh-bad'), undefined);
+  assert.equal(definitions.status().invalidRecords, 3);
   assert.equal(errors.length, 3);
   assert.match(errors[0]!.message, /invalid definition/);
   assert.equal(errors[0]!.meta?.id, 't');
   // A valid write repairs it.
   await write('tds', 't', tool('t', 't_fixed'));
-  assert.equal(registry.instance('inst')?.tools[0]?.definition.name, 't_fixed');
-  assert.equal(registry.status().invalidRecords, 2);
+  assert.equal(definitions.instance('inst')?.tools[0]?.definition.name, 't_fixed');
+  assert.equal(definitions.status().invalidRecords, 2);
 });
 
 test('two tools with one name in an instance (store edited by hand): the first listed wins', async () => {
   await store.put('tds', 'x', tool('x', 'same'));
   await store.put('tds', 'y', tool('y', 'same'));
   await store.put('ids', 'inst', { id: 'inst', name: 'i', tool_ids: ['y', 'x'] });
-  await registry.start();
-  assert.deepEqual(registry.instance('inst')?.tools.map((t) => t.definition.id), ['y']);
+  await definitions.start();
+  assert.deepEqual(definitions.instance('inst')?.tools.map((t) => t.definition.id), ['y']);
 });
 
-test('a snapshot after the registry started replaces everything: deletes included', async () => {
+test('a snapshot after the live definitions started replaces everything: deletes included', async () => {
   await store.put('tds', 't', tool('t'));
   await store.put('ids', 'inst', { id: 'inst', name: 'i', tool_ids: ['t'], metadata: { proto_type: 'streamable-stateless' } });
-  await registry.start();
-  assert.equal(registry.instance('inst')?.protoType, 'streamable-stateless');
-  // A second registry on the same store after deletes behaves like a restart.
+  await definitions.start();
+  assert.equal(definitions.instance('inst')?.protoType, 'streamable-stateless');
+  // A second definitions on the same store after deletes behaves like a restart.
   await store.delete('tds', 't');
-  const second = createConfigRegistry({ datasource: store, compiler: createSchemaCompiler(), logger: silentLogger });
+  const second = createLiveDefinitions({ datasource: store, compiler: createSchemaCompiler(), logger: silentLogger });
   await second.start();
   assert.deepEqual(second.instance('inst')?.missingToolIds, ['t']);
   await second.close();

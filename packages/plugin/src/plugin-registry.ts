@@ -4,7 +4,7 @@ import { GatewayError } from './errors.js';
  * A named collection of one kind of extension (datasources, auth providers, tool executors).
  * Registries are created by the server at start; there are no global ones.
  */
-export interface Registry<T> {
+export interface PluginRegistry<T> {
   /** Adds an entry; a second entry under the same name is refused. */
   register(name: string, entry: T): void;
   /** The entry, or `undefined`. */
@@ -15,8 +15,8 @@ export interface Registry<T> {
   names(): string[];
 }
 
-/** Creates an empty {@link Registry}; `what` names the kind in error messages. */
-export function createRegistry<T>(what: string): Registry<T> {
+/** Creates an empty {@link PluginRegistry}; `what` names the kind in error messages. */
+export function createPluginRegistry<T>(what: string): PluginRegistry<T> {
   const entries = new Map<string, T>();
   return {
     register(name, entry) {

@@ -11,8 +11,8 @@ export interface ToolListing {
   annotations?: Record<string, unknown>;
 }
 
-/** A tool held by the registry: its definition, compiled validator and MCP listing. */
-export interface RegistryTool extends CompiledTool {
+/** A tool held by the live definitions: its definition, compiled validator and MCP listing. */
+export interface LiveTool extends CompiledTool {
   /** Store revision of the definition. */
   readonly revision: number;
   readonly listing: ToolListing;
@@ -24,8 +24,8 @@ export interface InstanceView {
   readonly definition: InstanceDefinition;
   readonly protoType: ProtoType;
   /** Tools served, sorted by name (a stable order for tools/list). */
-  readonly tools: readonly RegistryTool[];
-  readonly toolsByName: ReadonlyMap<string, RegistryTool>;
+  readonly tools: readonly LiveTool[];
+  readonly toolsByName: ReadonlyMap<string, LiveTool>;
   /** The `tools` array of tools/list, built once per view. */
   readonly listings: readonly ToolListing[];
   /** Listed tool ids with no (valid) definition; left out of tools/list. */
@@ -52,10 +52,10 @@ export function toolListing(definition: ToolDefinition): ToolListing {
 export function buildInstanceView(
   definition: InstanceDefinition,
   protoType: ProtoType,
-  tools: ReadonlyMap<string, RegistryTool>,
+  tools: ReadonlyMap<string, LiveTool>,
   logger: Logger,
 ): InstanceView {
-  const byName = new Map<string, RegistryTool>();
+  const byName = new Map<string, LiveTool>();
   const missing: string[] = [];
   for (const toolId of definition.tool_ids) {
     const tool = tools.get(toolId);

@@ -15,10 +15,10 @@ import {
   parseInstanceDefinition,
   type SchemaCompiler,
 } from '../model/index.js';
-import { buildInstanceView, toolListing, type InstanceView, type RegistryTool } from './instance-view.js';
+import { buildInstanceView, toolListing, type InstanceView, type LiveTool } from './instance-view.js';
 
 /** What changed in one applied feed event. */
-export interface RegistryChange {
+export interface DefinitionsChange {
   revision: number;
   /** Instances whose served tool set changed (a tool added, edited, removed, or tool_ids changed). */
   changedInstances: string[];
@@ -26,8 +26,8 @@ export interface RegistryChange {
   deletedInstances: string[];
 }
 
-/** Readiness of the registry, for `/readyz` and logs. */
-export interface RegistryStatus {
+/** Readiness of the live definitions, for `/readyz` and logs. */
+export interface DefinitionsStatus {
   /** The store is reachable and its configuration applied. */
   ready: boolean;
   /** A configuration was loaded at least once (possibly stale now). */
@@ -45,20 +45,20 @@ export interface RegistryStatus {
  * snapshot at start, then changes in revision order. The hot path reads immutable instance views;
  * nothing here does I/O per request. A record that fails validation never replaces a good one.
  */
-export interface ConfigRegistry {
+export interface LiveDefinitions {
   /** Starts the feed; resolves once the first snapshot is applied. */
   start(): Promise<void>;
   instance(id: string): InstanceView | undefined;
-  tool(id: string): RegistryTool | undefined;
+  tool(id: string): LiveTool | undefined;
   /** Ids of the instances whose `tool_ids` list `toolId` (whether or not the tool exists), sorted. */
   instancesUsing(toolId: string): string[];
   /** Revision of the last applied feed event. */
   readonly revision: number;
   /** Registers a listener for applied changes; returns the function that removes it. */
-  onChange(listener: (change: RegistryChange) => void): () => void;
+  onChange(listener: (change: DefinitionsChange) => void): () => void;
   /** Resolves true once `revision` is applied, false after `timeoutMs`. */
   waitForRevision(revision: number, timeoutMs: number): Promise<boolean>;
-  status(): RegistryStatus;
+  status(): DefinitionsStatus;
   close(): Promise<void>;
 }
 
@@ -68,23 +68,23 @@ interface InstanceEntry {
   revision: number;
 }
 
-/** Options of {@link createConfigRegistry}. */
-export interface ConfigRegistryOptions {
+/** Options of {@link createLiveDefinitions}. */
+export interface LiveDefinitionsOptions {
   datasource: DataSource;
   compiler: SchemaCompiler;
   logger: Logger;
 }
 
-/** Creates the registry over a datasource's feed. */
-export function createConfigRegistry(options: ConfigRegistryOptions): ConfigRegistry {
+/** Creates the live definitions over a datasource's feed. */
+export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefinitions {
   const { datasource, compiler } = options;
-  const logger = options.logger.child({ component: 'registry' });
-  const tools = new Map<string, RegistryTool>();
+  const logger = options.logger.child({ component: 'definitions' });
+  const tools = new Map<string, LiveTool>();
   const instances = new Map<string, InstanceEntry>();
   const usedBy = new Map<string, Set<string>>(); // tool id → instance ids listing it
   const views = new Map<string, InstanceView>();
   const invalid = new Set<string>(); // `${kind}/${id}` of records currently invalid in the store
-  const listeners = new Set<(change: RegistryChange) => void>();
+  const listeners = new Set<(change: DefinitionsChange) => void>();
   const waiters = new Set<{ revision: number; resolve: (ok: boolean) => void }>();
   let revision = 0;
   let synced = false;
@@ -207,7 +207,7 @@ export function createConfigRegistry(options: ConfigRegistryOptions): ConfigRegi
       try {
         listener(change);
       } catch (error) {
-        logger.error('registry change listener failed', { error: (error as Error).message });
+        logger.error('definitions change listener failed', { error: (error as Error).message });
       }
     }
   }
