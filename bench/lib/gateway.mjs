@@ -48,6 +48,8 @@ export async function startGateway({ root, core, name = 'gateway', sqlitePath, e
       DYNMCP_EGRESS_ALLOW: '127.0.0.1',
       // The memory scenario opens thousands of sessions with one key; the per-principal cap would refuse them.
       DYNMCP_MAX_SESSIONS_PER_PRINCIPAL: '0',
+      // The tools/list scenarios measure one answer of up to 500 tools, above the default page size.
+      DYNMCP_TOOLS_PAGE_SIZE: '500',
       ...(sqlitePath ? { DYNMCP_SQLITE_PATH: sqlitePath } : {}),
       ...(heapFile ? { BENCH_HEAP_FILE: heapFile } : {}),
       ...env,

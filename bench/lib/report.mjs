@@ -119,7 +119,7 @@ function propagationTable(section) {
 }
 
 /**
- * Judges the issue's targets. Each: { target, measured, value (shown with its unit), ratio, status }
+ * Judges the performance targets (the table in docs/performance.md). Each: { target, measured, value (shown with its unit), ratio, status }
  * where status is met, NOT MET, "met, but …" (measured on less than the target asks, e.g. a quick
  * run) or n/a (not measured, with the reason in `measured`).
  */

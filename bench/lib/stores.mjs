@@ -1,5 +1,6 @@
 // Real shared stores for the propagation scenario: a throwaway etcd and MariaDB, each on loopback
-// with its own temporary directory, following ../shared TESTING.md. Missing binaries make the
+// with its own temporary directory and free ports, so a run never touches a real server or another
+// run's data (the same recipe as @dynmcp/testing). Missing binaries make the
 // store "not available" with the package to install; nothing is installed behind the user's back.
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Config change propagation: two gateway replicas on one shared store; an admin write on replica
+// Definition change propagation: two gateway replicas on one shared store; an admin write on replica
 // A changes a tool's description, and replica B is polled with tools/list (one request in flight,
 // back to back) until the new description shows. Delay = first answer from B that shows it minus
 // the moment the write was sent to A (so it includes A's admin write itself; the write's own

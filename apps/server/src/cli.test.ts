@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startGatewayProcess, type GatewayProcess } from './test-support/gateway-process.js';
-import { startUpstream, type TestUpstream } from './test-support/upstream.js';
+import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 
 const SECRET_TOKEN = 'canary-upstream-secret-4711';
 const KEYS = ['canary-admin-key-one', 'canary-admin-key-two'];

@@ -2,16 +2,15 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isAbsolute, resolve } from 'node:path';
-import { apiKeyAuthPlugin, createLiveDefinitions, createSchemaCompiler, type LiveDefinitions, type GatewayConfig } from '@dynmcp/common';
-import { createMcpGateway, createRequestGuards, httpExecutorPlugin } from '@dynmcp/core';
-import { etcdDataSourcePlugin, mysqlDataSourcePlugin, sqliteDataSourcePlugin } from '@dynmcp/datasources';
-import type { DataSource, DynmcpPlugin, Logger } from '@dynmcp/plugin';
+import { createLiveDefinitions, createSchemaCompiler, type LiveDefinitions, type GatewayConfig } from '@dynmcp/common';
+import { createMcpGateway, createRequestGuards } from '@dynmcp/core';
+import type { DataSource, Logger } from '@dynmcp/plugin';
 import { createAdminService } from './admin/admin-service.js';
 import { createApp } from './app.js';
+import { builtinPlugins } from './builtins/index.js';
 import { createClientAddressResolver } from './http/client-address.js';
 import { createHttpServer } from './http/http-server.js';
-import { loadPlugins, type PluginEntry } from './plugins/load-plugins.js';
+import { loadPlugins } from './plugins/load-plugins.js';
 import { createPluginHost } from './plugins/plugin-host.js';
 import { SERVER_INFO } from './server-info.js';
 
@@ -38,68 +37,6 @@ async function openWithRetry(datasource: DataSource, logger: Logger, stopped: ()
       if (stopped()) throw error;
     }
   }
-}
-
-/**
- * The built-in plugins with their options from the configuration. They register through the same
- * registries as third-party plugins, so a plugin can stand in for any of them.
- */
-function builtinPlugins(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>): PluginEntry[] {
-  const { datasource } = config;
-  const sqlitePath = datasource.sqlite.path;
-  const feed = { pollIntervalMs: datasource.pollIntervalMs, tombstoneRetentionMs: datasource.tombstoneRetentionMs };
-  const { mysql, etcd } = datasource;
-  const builtin = (plugin: DynmcpPlugin, options: Record<string, unknown>): PluginEntry => ({ plugin, options, source: 'built-in' });
-  return [
-    builtin(sqliteDataSourcePlugin, {
-      filename: isAbsolute(sqlitePath) ? sqlitePath : resolve(process.cwd(), sqlitePath),
-      ...feed,
-    }),
-    builtin(mysqlDataSourcePlugin, {
-      connection:
-        mysql.url !== ''
-          ? mysql.url
-          : { host: mysql.host, port: mysql.port, user: mysql.user, password: mysql.password, database: mysql.database },
-      pool: { min: 0, max: mysql.poolMax },
-      ...feed,
-    }),
-    builtin(etcdDataSourcePlugin, {
-      endpoints: etcd.endpoints,
-      prefix: etcd.prefix,
-      ...(etcd.username === '' ? {} : { username: etcd.username, password: etcd.password }),
-      tls: { caFile: etcd.caFile || undefined, certFile: etcd.certFile || undefined, keyFile: etcd.keyFile || undefined },
-      keepaliveMs: etcd.keepaliveMs,
-    }),
-    builtin(apiKeyAuthPlugin, { adminKeys: config.admin.apiKeys, keys: config.auth.keys }),
-    builtin(httpExecutorPlugin, {
-      client: config.executor.httpClient,
-      defaultTimeoutMs: config.executor.timeoutMs,
-      maxResponseBytes: config.executor.maxResponseBytes,
-      env,
-      toolEnvAllow: config.executor.toolEnvAllow,
-      secretsDir: config.executor.secretsDir,
-      egress: config.executor.egress,
-      protectedValues: gatewayCredentials(config),
-    }),
-  ];
-}
-
-/**
- * The gateway's own credentials, whatever variable or file they came from: a tool's header value
- * holding one is never sent upstream (an operator may have copied one into a variable a tool reads).
- */
-function gatewayCredentials(config: GatewayConfig): string[] {
-  const { mysql, etcd } = config.datasource;
-  const credentials = [...config.admin.apiKeys, ...config.auth.keys.map((key) => key.key), mysql.password, etcd.password, mysql.url];
-  if (mysql.url !== '') {
-    try {
-      const password = decodeURIComponent(new URL(mysql.url).password);
-      credentials.push(password);
-    } catch {
-      // An unparsable URL fails the store's connect with its own message; the URL itself is still listed.
-    }
-  }
-  return credentials.filter((value) => value !== '');
 }
 
 /**
@@ -188,6 +125,7 @@ export async function startGateway(
     const server: Server = createHttpServer(app, {
       requestTimeoutMs: config.server.requestTimeoutMs,
       headersTimeoutMs: config.server.headersTimeoutMs,
+      keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
       maxConnectionsPerAddress: config.server.maxConnectionsPerAddress,
       clientAddress,
       logger,
@@ -215,8 +153,12 @@ export async function startGateway(
 async function stopServer(server: Server, endSessions: () => Promise<void>, graceMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
+  // A connection whose request finishes during the grace period would otherwise stay open for
+  // the whole keep-alive timeout (`server.keepAliveTimeoutMs`, above a minute) before close ends.
+  const idleSweep = setInterval(() => server.closeIdleConnections(), 50);
   await endSessions();
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);
   await closed;
   clearTimeout(timer);
+  clearInterval(idleSweep);
 }

@@ -1,4 +1,4 @@
-import { defineDataSourcePlugin, PLUGIN_API_VERSION } from '@dynmcp/plugin';
+import { defineDataSourcePlugin, PLUGIN_API_VERSION, readPluginOptions } from '@dynmcp/plugin';
 import { createFileStore } from './file-store.js';
 
 export { createFileStore } from './file-store.js';
@@ -11,11 +11,12 @@ export default defineDataSourcePlugin({
   name: 'file-store',
   version: '0.1.0',
   apiVersion: PLUGIN_API_VERSION,
-  create({ logger, options }) {
-    if (typeof options.dir !== 'string' || options.dir === '') {
-      throw new Error('option "dir" (the definitions directory) is required');
-    }
-    const debounceMs = typeof options.debounceMs === 'number' ? options.debounceMs : undefined;
-    return createFileStore({ dir: options.dir, debounceMs, logger });
+  // Checked before create(): a missing or mistyped option stops the gateway's start, named.
+  parseOptions(raw) {
+    const read = readPluginOptions('file-store', raw);
+    const dir = read.string('dir');
+    if (dir === '') throw read.invalid('dir', 'the definitions directory, not empty');
+    return { dir, debounceMs: read.optional.number('debounceMs') };
   },
+  create: ({ logger, options }) => createFileStore({ ...options, logger }),
 });

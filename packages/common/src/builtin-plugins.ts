@@ -1,12 +1,35 @@
-import { defineAuthPlugin, PLUGIN_API_VERSION } from '@dynmcp/plugin';
-import { createApiKeyAuthProvider, type ApiKeyAuthOptions } from './auth/index.js';
+import { defineAuthPlugin, PLUGIN_API_VERSION, readPluginOptions } from '@dynmcp/plugin';
+import { createApiKeyAuthProvider, type ApiKeyAuthOptions, type ScopedApiKey } from './auth/index.js';
 
 const VERSION = '0.1.0';
 
-/** The built-in API-key auth provider. Options: `{ adminKeys, keys? }` (see {@link ApiKeyAuthOptions}). */
+/** Options of the built-in `api-key` auth provider: admin keys and scoped keys. */
+export type ApiKeyAuthPluginOptions = ApiKeyAuthOptions;
+
+function parseScopedKeys(keys: unknown, invalid: (key: string, expected: string) => Error): ScopedApiKey[] | undefined {
+  if (keys === undefined) return undefined;
+  const expected = 'a list of { id, key, admin?, instances? } with string id and key';
+  if (!Array.isArray(keys)) throw invalid('keys', expected);
+  return keys.map((entry: unknown, index) => {
+    const read = readPluginOptions('api-key', entry, `keys.${index}.`);
+    const instances = read.raw.instances;
+    return {
+      id: read.string('id'),
+      key: read.string('key'),
+      admin: read.optional.boolean('admin'),
+      instances: instances === undefined || instances === '*' ? instances : read.stringList('instances'),
+    };
+  });
+}
+
+/** The built-in API-key auth provider. */
 export const apiKeyAuthPlugin = defineAuthPlugin({
   name: 'api-key',
   version: VERSION,
   apiVersion: PLUGIN_API_VERSION,
-  create: ({ options }) => createApiKeyAuthProvider(options as unknown as ApiKeyAuthOptions),
+  parseOptions(raw): ApiKeyAuthPluginOptions {
+    const read = readPluginOptions('api-key', raw);
+    return { adminKeys: read.stringList('adminKeys'), keys: parseScopedKeys(read.raw.keys, read.invalid) };
+  },
+  create: ({ options }) => createApiKeyAuthProvider(options),
 });

@@ -29,3 +29,4 @@ export type {
 export { createApiKeyAuthProvider, presentedApiKey } from './auth/index.js';
 export type { ApiKeyAuthOptions, ScopedApiKey } from './auth/index.js';
 export { apiKeyAuthPlugin } from './builtin-plugins.js';
+export type { ApiKeyAuthPluginOptions } from './builtin-plugins.js';

@@ -1,5 +1,14 @@
 // The public surface of @dynmcp/core: the MCP protocol per instance and the built-in tool executor.
-export { createInstanceServerFactory, createMcpGateway, createRequestGuards, isLoopbackHost, ownerKey } from './mcp/index.js';
+export {
+  createInstanceServerFactory,
+  createMcpGateway,
+  createRequestGuards,
+  isLoopbackHost,
+  JsonRpcErrorCode,
+  ownerKey,
+  replyJsonRpc,
+  replyJsonRpcError,
+} from './mcp/index.js';
 export type {
   InstanceServerDeps,
   McpCaller,
@@ -8,5 +17,5 @@ export type {
   PrincipalLimits,
   RequestGuardOptions,
 } from './mcp/index.js';
-export { createHttpExecutor, httpExecutorPlugin } from './executor/index.js';
-export type { HttpExecutorOptions } from './executor/index.js';
+export { QUERY_STYLES, createHttpExecutor, httpExecutorPlugin, parseEnvTemplate } from './executor/index.js';
+export type { HttpExecutorOptions, QueryParameter, QueryStyle } from './executor/index.js';

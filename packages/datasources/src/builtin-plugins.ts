@@ -1,37 +1,88 @@
-import { defineDataSourcePlugin, PLUGIN_API_VERSION } from '@dynmcp/plugin';
+import { defineDataSourcePlugin, PLUGIN_API_VERSION, readPluginOptions, type PluginOptionsReader } from '@dynmcp/plugin';
 import { createEtcdDataSource, type EtcdDataSourceOptions } from './etcd-datasource.js';
 import { createSqlDataSource, type SqlDataSourceOptions } from './sql-datasource.js';
-import type { SqlDialect } from './sql-migrations.js';
 
 const VERSION = '0.1.0';
 
-function sqlDataSourcePlugin(client: SqlDialect) {
-  return defineDataSourcePlugin({
-    name: client,
-    version: VERSION,
-    apiVersion: PLUGIN_API_VERSION,
-    create: ({ logger, options }) =>
-      createSqlDataSource({ ...(options as Omit<SqlDataSourceOptions, 'client' | 'logger'>), client, logger }),
-  });
-}
+type FeedOptions = Pick<SqlDataSourceOptions, 'pollIntervalMs' | 'tombstoneRetentionMs'>;
+
+/** Options of the built-in SQLite datasource: the database file and the feed's timing. */
+export type SqliteDataSourcePluginOptions = FeedOptions & { filename: string };
+
+/** Options of the built-in MySQL/MariaDB datasource: a URL or mysql2 connection object, pool and timing. */
+export type MysqlDataSourcePluginOptions = FeedOptions &
+  Pick<SqlDataSourceOptions, 'pool' | 'acquireTimeoutMs' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'idleTimeoutMs'> & {
+    connection: string | Readonly<Record<string, unknown>>;
+  };
+
+/** Options of the built-in etcd datasource (see {@link EtcdDataSourceOptions}). */
+export type EtcdDataSourcePluginOptions = Omit<EtcdDataSourceOptions, 'logger' | 'now'>;
+
+const feedOptions = (read: PluginOptionsReader): FeedOptions => ({
+  pollIntervalMs: read.optional.number('pollIntervalMs'),
+  tombstoneRetentionMs: read.optional.number('tombstoneRetentionMs'),
+});
 
 /**
  * The built-in SQLite datasource, registered through the same plugin interface as third-party
- * datasources. Options: `{ filename, pollIntervalMs?, tombstoneRetentionMs? }`.
+ * datasources.
  */
-export const sqliteDataSourcePlugin = sqlDataSourcePlugin('sqlite');
+export const sqliteDataSourcePlugin = defineDataSourcePlugin({
+  name: 'sqlite',
+  version: VERSION,
+  apiVersion: PLUGIN_API_VERSION,
+  parseOptions(raw): SqliteDataSourcePluginOptions {
+    const read = readPluginOptions('sqlite', raw);
+    return { filename: read.string('filename'), ...feedOptions(read) };
+  },
+  create: ({ logger, options }) => createSqlDataSource({ ...options, client: 'sqlite', logger }),
+});
 
-/** The built-in MySQL/MariaDB datasource. Options: `{ connection, pool?, pollIntervalMs?, tombstoneRetentionMs? }`. */
-export const mysqlDataSourcePlugin = sqlDataSourcePlugin('mysql');
+/** The built-in MySQL/MariaDB datasource. */
+export const mysqlDataSourcePlugin = defineDataSourcePlugin({
+  name: 'mysql',
+  version: VERSION,
+  apiVersion: PLUGIN_API_VERSION,
+  parseOptions(raw): MysqlDataSourcePluginOptions {
+    const read = readPluginOptions('mysql', raw);
+    const url = read.raw.connection;
+    const connection = typeof url === 'string' ? url : read.optional.object('connection')?.raw;
+    if (connection === undefined) throw read.invalid('connection', 'a mysql:// URL or a mysql2 connection object');
+    const pool = read.optional.object('pool');
+    return {
+      connection,
+      ...(pool === undefined ? {} : { pool: { min: pool.optional.number('min'), max: pool.optional.number('max') } }),
+      acquireTimeoutMs: read.optional.number('acquireTimeoutMs'),
+      connectTimeoutMs: read.optional.number('connectTimeoutMs'),
+      queryTimeoutMs: read.optional.number('queryTimeoutMs'),
+      idleTimeoutMs: read.optional.number('idleTimeoutMs'),
+      ...feedOptions(read),
+    };
+  },
+  create: ({ logger, options }) => createSqlDataSource({ ...options, client: 'mysql', logger }),
+});
 
-/**
- * The built-in etcd datasource (etcd3 loads on `open()`). Options: `{ endpoints, prefix, username?,
- * password?, tls?: { caFile?, certFile?, keyFile? }, keepaliveMs? }` (see {@link EtcdDataSourceOptions}).
- */
+/** The built-in etcd datasource (etcd3 loads on `open()`). */
 export const etcdDataSourcePlugin = defineDataSourcePlugin({
   name: 'etcd',
   version: VERSION,
   apiVersion: PLUGIN_API_VERSION,
-  create: ({ logger, options }) =>
-    createEtcdDataSource({ ...(options as unknown as Omit<EtcdDataSourceOptions, 'logger'>), logger }),
+  parseOptions(raw): EtcdDataSourcePluginOptions {
+    const read = readPluginOptions('etcd', raw);
+    const tls = read.optional.object('tls');
+    return {
+      endpoints: read.stringList('endpoints'),
+      prefix: read.string('prefix'),
+      username: read.optional.string('username'),
+      password: read.optional.string('password'),
+      ...(tls === undefined
+        ? {}
+        : { tls: { caFile: tls.optional.string('caFile'), certFile: tls.optional.string('certFile'), keyFile: tls.optional.string('keyFile') } }),
+      keepaliveMs: read.optional.number('keepaliveMs'),
+      callTimeoutMs: read.optional.number('callTimeoutMs'),
+      initialBackoffMs: read.optional.number('initialBackoffMs'),
+      maxBackoffMs: read.optional.number('maxBackoffMs'),
+    };
+  },
+  create: ({ logger, options }) => createEtcdDataSource({ ...options, logger }),
 });

@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isGatewayError, silentLogger, type DataSource, type FeedEvent, type Logger } from '@dynmcp/plugin';
+import { isGatewayError, requireBatch, silentLogger, type DataSource, type FeedEvent, type Logger } from '@dynmcp/plugin';
 import { startEtcdServer, type EtcdServer } from '@dynmcp/testing';
 import { makeTestCertificates, startTcpProxy, type TcpProxy } from '@dynmcp/testing';
 import { createEtcdDataSource, type EtcdDataSourceOptions } from './etcd-datasource.js';
+import { batchContractTests } from './test-support/batch-contract.js';
 
 const KEEPALIVE_MS = 1000;
 
@@ -376,6 +377,30 @@ test('open on a down etcd rejects fast with STORE_UNAVAILABLE and can be retried
   assert.equal(ds.health().reason, 'closed');
 });
 
+// DataSource.batch on etcd: two datasources (two gateways) on a fresh prefix each time.
+batchContractTests('etcd', async () => {
+  const prefix = freshPrefix();
+  const writer = etcdSource(prefix);
+  const replica = etcdSource(prefix);
+  await Promise.all([writer.open(), replica.open()]);
+  return { writer, replica };
+});
+
+test('etcd: a batch over etcd\'s transaction limit is refused as too large, naming the limit; nothing is written', async () => {
+  const ds = etcdSource(freshPrefix());
+  await ds.open();
+  const operations = Array.from({ length: 129 }, (_, index) => ({ op: 'put' as const, kind: 'tds', id: `t${index}`, value: {} }));
+  await assert.rejects(requireBatch(ds).batch(operations), (error: unknown) => {
+    assert.ok(isGatewayError(error));
+    assert.equal(error.code, 'PAYLOAD_TOO_LARGE');
+    assert.match(error.message, /batch of 129 writes.*--max-txn-ops, default 128/);
+    return true;
+  });
+  assert.deepEqual(await ds.list('tds'), []);
+  const fits = await requireBatch(ds).batch(operations.slice(0, 128));
+  assert.equal((await ds.list('tds')).filter((record) => record.revision === fits.revision).length, 128);
+});
+
 // Last: it turns authentication on for the shared etcd.
 test('username and password authenticate; a wrong password fails open without naming the user or the password', async () => {
   await etcd.etcdctl('user', 'add', 'root:root-secret-4711', '--interactive=false');
@@ -426,3 +451,4 @@ test('TLS with a client certificate: the CA, certificate and key files connect; 
     await secure.close();
   }
 });
+

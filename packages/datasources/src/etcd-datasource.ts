@@ -4,7 +4,7 @@ import type { DataSource } from '@dynmcp/plugin';
 import { describeEtcdError, etcdError } from './etcd-errors.js';
 import { createEtcdFeed } from './etcd-feed.js';
 import { createEtcdKeys, ETCD_KEY_RULES } from './etcd-keys.js';
-import { probe, readOne, readRange, writeRecord, type EtcdCallContext } from './etcd-records.js';
+import { probe, readOne, readRange, writeBatch, writeRecord, type EtcdCallContext } from './etcd-records.js';
 import { createStoreDataSource, type StoreOptions } from './store-data-source.js';
 
 /** Options of {@link createEtcdDataSource}. */
@@ -123,6 +123,8 @@ export function createEtcdDataSource(options: EtcdDataSourceOptions): DataSource
     list: async (client, kind) => (await readRange(context(client), keys.kindPrefix(kind))).records.filter((record) => record.kind === kind),
     get: (client, kind, id) => readOne(context(client), kind, id),
     write: (client, write) => writeRecord(context(client), write),
+    writeBatch: (client, writes) => writeBatch(context(client), writes),
+    currentRevision: (client) => probe(context(client)),
 
     watch: ({ handlers, client, onState }) =>
       createEtcdFeed({

@@ -1,7 +1,8 @@
-import type { Etcd3, IRangeResponse } from 'etcd3';
-import type { Logger, StoredRecord } from '@dynmcp/plugin';
+import type { Etcd3, IRangeResponse, ITxnResponse } from 'etcd3';
+import { GatewayError, type Logger, type StoredRecord } from '@dynmcp/plugin';
 import { decodeRecord, prefixEnd, type EtcdKeys } from './etcd-keys.js';
 import { preconditionFailed, type RecordWrite } from './record-codec.js';
+import type { BatchOutcome } from './store-data-source.js';
 
 // The KV calls of the etcd datasource, one exported function per operation. Conditional writes are
 // one etcd transaction comparing the key's mod_revision; a key that does not exist has
@@ -77,27 +78,62 @@ export async function probe(context: EtcdCallContext): Promise<number> {
  * `PRECONDITION_FAILED` with the key's current revision, read in the same transaction.
  */
 export async function writeRecord(context: EtcdCallContext, write: RecordWrite): Promise<number | undefined> {
+  const { revision, applied } = await writeBatch(context, [write]);
+  return applied[0] === true ? revision : undefined;
+}
+
+// etcd refuses a transaction of more than `--max-txn-ops` operations (default 128) or a request over
+// `--max-request-bytes` (default 1.5 MiB) with InvalidArgument; the message is etcd's own, fixed text
+// (server/etcdserver/api/v3rpc/rpctypes/error.go) and carries no key or endpoint.
+const TOO_LARGE = /too many operations in txn request|request is too large|larger than max/i;
+
+/**
+ * Writes every record of a batch in one etcd transaction, so all of them share its revision and a
+ * watch sees them in one response: the compares are the `ifRevision` preconditions, the success
+ * branch every put and delete. On a failed compare nothing is written; the failure branch reads the
+ * conditioned keys, so the error names the first record whose revision differs. A delete of an
+ * absent key writes nothing (etcd takes no revision for a transaction that changes nothing).
+ */
+export async function writeBatch(context: EtcdCallContext, writes: readonly RecordWrite[]): Promise<BatchOutcome> {
   const { client, keys, timeoutMs } = context;
-  const { kind, id, text, ifRevision } = write;
-  const key = Buffer.from(keys.key(kind, id));
-  const value = text === null ? undefined : Buffer.from(text);
-  if (ifRevision === undefined) {
-    if (value !== undefined) return Number((await client.kv.put({ key, value }, callOptions(timeoutMs))).header.revision);
-    const deleted = await client.kv.deleteRange({ key }, callOptions(timeoutMs));
-    return Number(deleted.deleted) === 0 ? undefined : Number(deleted.header.revision);
+  const keyOf = (write: RecordWrite) => Buffer.from(keys.key(write.kind, write.id));
+  const conditioned = writes.filter((write) => write.ifRevision !== undefined);
+  let result: ITxnResponse;
+  try {
+    result = await client.kv.txn(
+      {
+        compare: conditioned.map((write) => ({ key: keyOf(write), target: 'Mod', result: 'Equal', mod_revision: write.ifRevision })),
+        success: writes.map((write) =>
+          write.text === null
+            ? { request_delete_range: { key: keyOf(write) } }
+            : { request_put: { key: keyOf(write), value: Buffer.from(write.text) } },
+        ),
+        failure: conditioned.map((write) => ({ request_range: { key: keyOf(write) } })),
+      },
+      callOptions(timeoutMs),
+    );
+  } catch (error) {
+    if (error instanceof Error && TOO_LARGE.test(error.message)) {
+      throw new GatewayError(
+        'PAYLOAD_TOO_LARGE',
+        `etcd refused a batch of ${writes.length} writes as too large for one transaction (its --max-txn-ops, default 128, ` +
+          'or --max-request-bytes, default 1.5 MiB); nothing was written. Write fewer records at once or raise those etcd limits',
+        { cause: error, data: { operations: writes.length } },
+      );
+    }
+    throw error;
   }
-  const result = await client.kv.txn(
-    {
-      compare: [{ key, target: 'Mod', result: 'Equal', mod_revision: ifRevision }],
-      success: [value === undefined ? { request_delete_range: { key } } : { request_put: { key, value } }],
-      failure: [{ request_range: { key } }],
-    },
-    callOptions(timeoutMs),
-  );
   if (!result.succeeded) {
-    const current = result.responses[0]?.response_range?.kvs[0];
-    throw preconditionFailed(kind, id, current === undefined ? 0 : Number(current.mod_revision), ifRevision);
+    for (const [index, write] of conditioned.entries()) {
+      const kv = result.responses[index]?.response_range?.kvs[0];
+      const current = kv === undefined ? 0 : Number(kv.mod_revision);
+      if (current !== write.ifRevision) throw preconditionFailed(write.kind, write.id, current, write.ifRevision as number);
+    }
+    // Not reached: the failure branch reads within the transaction, at the revision the compares saw.
+    throw new GatewayError('PRECONDITION_FAILED', 'a precondition of the batch failed; read the records again and retry');
   }
-  if (value === undefined && Number(result.responses[0]?.response_delete_range?.deleted ?? 0) === 0) return undefined;
-  return Number(result.header.revision);
+  const applied = writes.map(
+    (write, index) => write.text !== null || Number(result.responses[index]?.response_delete_range?.deleted ?? 0) > 0,
+  );
+  return { revision: Number(result.header.revision), applied };
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
-import { silentLogger, type DataSource, type Logger } from '@dynmcp/plugin';
+import { requireBatch, silentLogger, type DataSource, type Logger } from '@dynmcp/plugin';
 import { createLiveDefinitions, createSchemaCompiler, type LiveDefinitions, type DefinitionsChange } from '@dynmcp/common';
 import { createSqlDataSource } from './sql-datasource.js';
 
@@ -135,4 +135,44 @@ test('a snapshot after the live definitions started replaces everything: deletes
   await second.start();
   assert.deepEqual(second.instance('inst')?.missingToolIds, ['t']);
   await second.close();
+});
+
+test('a batch reaches the live definitions as one change, locally and on a replica of the same file', async () => {
+  await store.put('tds', 't1', tool('t1'));
+  await store.put('tds', 't2', tool('t2'));
+  await store.put('ids', 'shop', { id: 'shop', name: 'shop', tool_ids: ['t1', 't2'] });
+  await store.put('ids', 'other', { id: 'other', name: 'other', tool_ids: ['t2'] });
+  await definitions.start();
+  const replicaStore = createSqlDataSource({ client: 'sqlite', filename: join(dir, 'db.sqlite'), pollIntervalMs: 20, logger: silentLogger });
+  await replicaStore.open();
+  const replica = createLiveDefinitions({ datasource: replicaStore, compiler: createSchemaCompiler(), logger: silentLogger });
+  await replica.start();
+  const local: DefinitionsChange[] = [];
+  const remote: DefinitionsChange[] = [];
+  definitions.onChange((change) => local.push(change));
+  replica.onChange((change) => remote.push(change));
+
+  const result = await requireBatch(store).batch([
+    { op: 'put', kind: 'tds', id: 't1', value: tool('t1', 't1', { description: 'edited' }) },
+    { op: 'put', kind: 'tds', id: 't3', value: tool('t3') },
+    { op: 'delete', kind: 'tds', id: 't2' },
+    { op: 'put', kind: 'ids', id: 'shop', value: { id: 'shop', name: 'shop', tool_ids: ['t1', 't3'] } },
+  ]);
+  assert.ok(await definitions.waitForRevision(result.revision, 2000));
+  assert.ok(await replica.waitForRevision(result.revision, 2000));
+  await new Promise((resolve) => setTimeout(resolve, 100)); // a split batch would bring a second change now
+  for (const [where, changes, live] of [['local', local, definitions], ['replica', remote, replica]] as const) {
+    assert.equal(changes.length, 1, `${where}: one change for the batch`);
+    assert.equal(changes[0]?.revision, result.revision);
+    assert.deepEqual([...(changes[0]?.changedInstances ?? [])].sort(), ['other', 'shop'], where);
+    assert.deepEqual(changes[0]?.deletedInstances, [], where);
+    const shop = live.instance('shop');
+    assert.deepEqual(shop?.tools.map((t) => [t.definition.id, t.definition.description, t.revision]), [
+      ['t1', 'edited', result.revision],
+      ['t3', 'tool t3', result.revision],
+    ]);
+    assert.deepEqual(live.instance('other')?.missingToolIds, ['t2'], where);
+  }
+  await replica.close();
+  await replicaStore.close();
 });

@@ -1,4 +1,4 @@
-import { GatewayError, type Logger, type StoredRecord, type WriteOptions } from '@dynmcp/plugin';
+import { GatewayError, type BatchOperation, type Logger, type StoredRecord, type WriteOptions } from '@dynmcp/plugin';
 
 // What every built-in store does the same way with a record on its way in and out: key limits,
 // write preconditions, the JSON text stored, and reading that text back.
@@ -85,6 +85,34 @@ export function deleteWrite(kind: string, id: string, options: WriteOptions | un
   checkKey(kind, id, rules);
   const ifRevision = checkWriteOptions(options);
   return { kind, id, text: null, ifRevision };
+}
+
+/**
+ * The operations of a batch, each checked and serialised as its single write would be, before the
+ * store is touched. The same kind and id twice is refused: which of the two should win is the
+ * caller's decision, and a store could not give both one revision anyway.
+ */
+export function batchWrites(operations: readonly BatchOperation[], rules: KeyRules): RecordWrite[] {
+  if (!Array.isArray(operations)) throw new GatewayError('INVALID_PAYLOAD', 'a batch must be an array of operations');
+  const seen = new Set<string>();
+  return operations.map((operation, index) => {
+    const { op, kind, id } = operation;
+    if (op !== 'put' && op !== 'delete') {
+      throw new GatewayError('INVALID_PAYLOAD', `batch operation ${index} has op ${JSON.stringify(op)}; expected "put" or "delete"`);
+    }
+    if (typeof kind !== 'string' || typeof id !== 'string') {
+      throw new GatewayError('INVALID_PAYLOAD', `batch operation ${index} needs a string kind and id`);
+    }
+    const key = JSON.stringify([kind, id]);
+    if (seen.has(key)) {
+      throw new GatewayError('INVALID_PAYLOAD', `batch writes ${kind} '${id}' twice (operation ${index}); write each record once`, {
+        data: { kind, id, index },
+      });
+    }
+    seen.add(key);
+    const options = { ifRevision: operation.ifRevision };
+    return op === 'put' ? putWrite(kind, id, operation.value, options, rules) : deleteWrite(kind, id, options, rules);
+  });
 }
 
 /** The `PRECONDITION_FAILED` of a conditional write, with the record's current revision (0: absent). */

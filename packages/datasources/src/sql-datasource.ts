@@ -5,7 +5,7 @@ import type { DataSource, FeedEvent, Logger } from '@dynmcp/plugin';
 import { createSqlFeed } from './sql-feed.js';
 import { DEFAULT_MYSQL_LIMITS, mysqlKnexConfig, onLiveConnection, sqliteKnexConfig, type MysqlLimits } from './sql-knex-config.js';
 import { migrateToLatest, type SqlDialect } from './sql-migrations.js';
-import { pruneTombstones, readFeed, selectLive, selectOne, writeRecord } from './sql-records.js';
+import { pruneTombstones, readFeed, selectHead, selectLive, selectOne, writeBatch, writeRecord } from './sql-records.js';
 import { describeStoreError, storeError, withBusyRetry } from './sql-store-errors.js';
 import { createStoreDataSource, type StoreOptions } from './store-data-source.js';
 
@@ -142,6 +142,11 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
       const at = now();
       return withBusyRetry(() => writeRecord(knex, dialect, { ...write, now: at }));
     },
+    writeBatch(knex, writes) {
+      const at = now();
+      return withBusyRetry(() => writeBatch(knex, dialect, writes, at));
+    },
+    currentRevision: (knex) => read(() => selectHead(knex)),
 
     watch: ({ handlers, client, onState }) =>
       createSqlFeed({

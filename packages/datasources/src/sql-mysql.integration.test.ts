@@ -18,6 +18,7 @@ import {
 import { startMariaDb, type MariaDbServer } from '@dynmcp/testing';
 import { startTcpProxy, type TcpProxy } from '@dynmcp/testing';
 import { createSqlDataSource, type SqlDataSourceOptions } from './index.js';
+import { batchContractTests } from './test-support/batch-contract.js';
 
 let db: MariaDbServer;
 const opened: DataSource[] = [];
@@ -440,4 +441,10 @@ test('tombstone retention: a feed cut off while deletes were pruned gets a snaps
   assert.deepEqual(behind.state, await storeState(writer));
   await behind.close();
   await writerFeed.close();
+});
+
+// DataSource.batch on MariaDB: two datasources (two gateways) on a fresh database each time.
+batchContractTests('mariadb', async () => {
+  const { url } = await freshDatabase();
+  return { writer: await opening(url), replica: await opening(url) };
 });

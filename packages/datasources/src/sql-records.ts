@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Change, FeedEvent, Logger, StoredRecord } from '@dynmcp/plugin';
 import { parseStoredValue, preconditionFailed, type RecordWrite } from './record-codec.js';
+import type { BatchOutcome } from './store-data-source.js';
 import { DEAD_CONNECTION_ATTEMPTS, isConnectionGone } from './sql-knex-config.js';
 import { RECORDS_TABLE, REVISION_TABLE, type SqlDialect } from './sql-migrations.js';
 import { storeError } from './sql-store-errors.js';
@@ -132,22 +133,46 @@ export interface TimedWrite extends RecordWrite {
  * absent, revision 0) throws `PRECONDITION_FAILED` and rolls back.
  */
 export async function writeRecord(db: Knex, dialect: SqlDialect, write: TimedWrite): Promise<number | undefined> {
-  const { kind, id, text, ifRevision, now } = write;
+  const { revision, applied } = await writeBatch(db, dialect, [write], write.now);
+  return applied[0] === true ? revision : undefined;
+}
+
+/**
+ * Writes every record of a batch in one transaction at one revision, the counter's next, or none:
+ * every precondition is checked (a tombstone counts as absent) before anything is written, and a
+ * failure rolls back. Deletes of absent records write nothing; when nothing is left to write no
+ * revision is taken and the outcome carries the current one. The feed's poll reads up to the
+ * counter's head in one snapshot, so it sees the batch whole, in one `changes` event.
+ */
+export async function writeBatch(db: Knex, dialect: SqlDialect, writes: readonly RecordWrite[], now: number): Promise<BatchOutcome> {
   return inWriteTransaction(db, dialect, async (trx, counter) => {
-    const existing = (await trx(RECORDS_TABLE).select('revision', 'deleted').where({ kind, id }).forUpdate().first()) as
-      | Pick<RecordRow, 'revision' | 'deleted'>
-      | undefined;
-    const current = existing === undefined || isTrue(existing.deleted) ? 0 : revisionOf(existing.revision);
-    if (ifRevision !== undefined && ifRevision !== current) throw preconditionFailed(kind, id, current, ifRevision);
-    if (text === null && current === 0) return undefined;
+    const found: Array<{ exists: boolean; current: number }> = [];
+    for (const { kind, id, ifRevision } of writes) {
+      const existing = (await trx(RECORDS_TABLE).select('revision', 'deleted').where({ kind, id }).forUpdate().first()) as
+        | Pick<RecordRow, 'revision' | 'deleted'>
+        | undefined;
+      const current = existing === undefined || isTrue(existing.deleted) ? 0 : revisionOf(existing.revision);
+      if (ifRevision !== undefined && ifRevision !== current) throw preconditionFailed(kind, id, current, ifRevision);
+      found.push({ exists: existing !== undefined, current });
+    }
+    const applied = writes.map((write, index) => write.text !== null || found[index]?.current !== 0);
+    if (!applied.includes(true)) return { revision: counter.head, applied };
     const revision = counter.head + 1;
     if (!Number.isSafeInteger(revision)) throw storeError('DYNMCP_BAD_REVISION');
-    const row = { value: text, revision, deleted: text === null, updated_at: now };
-    if (existing === undefined) await trx(RECORDS_TABLE).insert({ kind, id, ...row });
-    else await trx(RECORDS_TABLE).where({ kind, id }).update(row);
+    for (const [index, { kind, id, text }] of writes.entries()) {
+      if (applied[index] !== true) continue;
+      const row = { value: text, revision, deleted: text === null, updated_at: now };
+      if (found[index]?.exists === true) await trx(RECORDS_TABLE).where({ kind, id }).update(row);
+      else await trx(RECORDS_TABLE).insert({ kind, id, ...row });
+    }
     await trx(REVISION_TABLE).where({ id: 1 }).update({ revision });
-    return revision;
+    return { revision, applied };
   });
+}
+
+/** The counter's head: the revision of the last write. */
+export async function selectHead(db: Knex): Promise<number> {
+  return (await readCounter(db, false)).head;
 }
 
 /**

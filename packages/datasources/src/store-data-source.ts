@@ -1,7 +1,15 @@
-import type { DataSource, FeedHandlers, FeedSubscription, Logger, StoredRecord } from '@dynmcp/plugin';
+import type {
+  BatchOperation,
+  BatchResult,
+  DataSource,
+  FeedHandlers,
+  FeedSubscription,
+  Logger,
+  StoredRecord,
+} from '@dynmcp/plugin';
 import type { FeedState } from './feed-loop.js';
 import { createHealthTracker, NOT_OPEN } from './health-tracker.js';
-import { checkKey, deleteWrite, putWrite, type KeyRules, type RecordWrite } from './record-codec.js';
+import { batchWrites, checkKey, deleteWrite, putWrite, type KeyRules, type RecordWrite } from './record-codec.js';
 import { storeUnavailable, type LifecycleErrorCode } from './store-errors.js';
 
 /** Options every built-in datasource takes besides its store's own. */
@@ -23,6 +31,14 @@ export interface StoreFeedContext<Client> {
   client(): Client;
   /** Every change of the feed's state. */
   onState(state: FeedState): void;
+}
+
+/** What a store's {@link StoreDriver.writeBatch} did. */
+export interface BatchOutcome {
+  /** The batch's revision, or the store's current one when nothing was written. */
+  revision: number;
+  /** Per write, in order: `false` for a delete of an absent record (nothing written for it). */
+  applied: boolean[];
 }
 
 /**
@@ -51,6 +67,13 @@ export interface StoreDriver<Client> {
   get(client: Client, kind: string, id: string): Promise<StoredRecord | undefined>;
   /** Resolves with the revision written, or `undefined` for a delete of an absent record. */
   write(client: Client, write: RecordWrite): Promise<number | undefined>;
+  /**
+   * Applies every write at one new revision in one store transaction, or none (a failed
+   * precondition throws `PRECONDITION_FAILED`). Never called with an empty list.
+   */
+  writeBatch(client: Client, writes: readonly RecordWrite[]): Promise<BatchOutcome>;
+  /** The store's current revision, for a batch that writes nothing. */
+  currentRevision(client: Client): Promise<number>;
   watch(context: StoreFeedContext<Client>): StoreFeed;
 }
 
@@ -114,11 +137,33 @@ export function createStoreDataSource<Client>(driver: StoreDriver<Client>): Data
     logger.info('store opened', driver.openedLog);
   }
 
+  // A local write is seen by this process's feeds within milliseconds (read-your-writes).
+  function kickFeeds(): void {
+    for (const feed of feeds.keys()) feed.kick?.();
+  }
+
   async function write(request: RecordWrite): Promise<number | undefined> {
     const revision = await run((open) => driver.write(open, request));
-    // A local write is seen by this process's feeds within milliseconds (read-your-writes).
-    if (revision !== undefined) for (const feed of feeds.keys()) feed.kick?.();
+    if (revision !== undefined) kickFeeds();
     return revision;
+  }
+
+  async function batch(operations: readonly BatchOperation[]): Promise<BatchResult> {
+    const writes = batchWrites(operations, keyRules);
+    if (writes.length === 0) {
+      return { revision: await run((open) => driver.currentRevision(open)), written: false, records: [], deleted: [] };
+    }
+    const { revision, applied } = await run((open) => driver.writeBatch(open, writes));
+    const records: StoredRecord[] = [];
+    const deleted: BatchResult['deleted'] = [];
+    writes.forEach(({ kind, id, text }, index) => {
+      // What the store holds (a JSON round trip), as put() returns it.
+      if (text !== null) records.push({ kind, id, value: JSON.parse(text) as unknown, revision });
+      else if (applied[index] === true) deleted.push({ kind, id });
+    });
+    const written = applied.includes(true);
+    if (written) kickFeeds();
+    return { revision, written, records, deleted };
   }
 
   return {
@@ -150,6 +195,8 @@ export function createStoreDataSource<Client>(driver: StoreDriver<Client>): Data
     async delete(kind, id, options) {
       return write(deleteWrite(kind, id, options, keyRules));
     },
+
+    batch,
 
     watch(handlers) {
       if (closed) throw unavailable(driver.lifecycleError('DYNMCP_CLOSED'));

@@ -22,7 +22,8 @@ export type Change =
 
 /**
  * What a feed delivers. The first event is always a `snapshot`; after that `changes` in revision
- * order. A datasource that lost track of the feed (reconnect, compaction, retention passed) sends a
+ * order, never splitting one revision: every change written at a revision (all of a
+ * {@link DataSource.batch}) arrives in the same `changes` event, so consumers apply it as one. A datasource that lost track of the feed (reconnect, compaction, retention passed) sends a
  * new `snapshot`, which replaces everything the consumer held.
  */
 export type FeedEvent =
@@ -46,6 +47,39 @@ export interface WriteOptions {
    * A mismatch fails with `GatewayError('PRECONDITION_FAILED')`.
    */
   ifRevision?: number;
+}
+
+/** One write of a {@link DataSource.batch}: a put (create or replace) or a delete, each with its own precondition. */
+export type BatchOperation =
+  | {
+      op: 'put';
+      kind: string;
+      id: string;
+      value: unknown;
+      /** As {@link WriteOptions.ifRevision}: the record's current revision, `0` for "only if absent". */
+      ifRevision?: number;
+    }
+  | {
+      op: 'delete';
+      kind: string;
+      id: string;
+      /** As {@link WriteOptions.ifRevision}; `0` makes the delete a checked no-op ("only if absent"). */
+      ifRevision?: number;
+    };
+
+/** What a {@link DataSource.batch} wrote. */
+export interface BatchResult {
+  /**
+   * The batch's revision: every put's new revision and the revision of every delete. When nothing
+   * was written (an empty batch, or only deletes of absent records) the store's current revision.
+   */
+  revision: number;
+  /** Whether anything was written; `false` means no revision was taken and the feed sees nothing. */
+  written: boolean;
+  /** The stored records of the puts, in the order of the operations, each at {@link revision}. */
+  records: StoredRecord[];
+  /** The deletes that removed a record, in the order of the operations; a delete of an absent record is left out. */
+  deleted: Array<{ kind: string; id: string }>;
 }
 
 /** Handlers of {@link DataSource.watch}. */
@@ -75,6 +109,16 @@ export interface DataSource {
   put(kind: string, id: string, value: unknown, options?: WriteOptions): Promise<StoredRecord>;
   /** Deletes a record; resolves with the delete's revision, or `undefined` when there was none. */
   delete(kind: string, id: string, options?: WriteOptions): Promise<number | undefined>;
+  /**
+   * Optional (plugin API 2): applies every operation at one new revision, or none. All puts get
+   * that revision and the deletes happen at it; the feed delivers the batch's changes together in
+   * one `changes` event. Any failed `ifRevision` rejects with `GatewayError('PRECONDITION_FAILED')`
+   * naming the record, and nothing is written. The same kind and id twice in one batch is refused
+   * with `INVALID_PAYLOAD`. A delete of an absent record is ignored (listed nowhere, no tombstone),
+   * as {@link delete} does. An empty batch writes nothing and resolves with the current revision.
+   * Features that need it check with `requireBatch()`.
+   */
+  batch?(operations: readonly BatchOperation[]): Promise<BatchResult>;
   /** Starts the change feed: a snapshot first, then changes, across reconnects. */
   watch(handlers: FeedHandlers): FeedSubscription;
   /** Current connectivity. */

@@ -15,7 +15,11 @@ export type {
   ToolDefinition,
   ToolHttpInfo,
 } from './model.js';
+export { requireBatch, supportsBatch } from './batch.js';
+export type { BatchingDataSource } from './batch.js';
 export type {
+  BatchOperation,
+  BatchResult,
   Change,
   DataSource,
   DataSourceContext,
@@ -36,14 +40,21 @@ export {
   defineAuthPlugin,
   defineDataSourcePlugin,
   defineToolExecutorPlugin,
+  isSupportedPluginApiVersion,
+  MIN_PLUGIN_API_VERSION,
   PLUGIN_API_VERSION,
 } from './plugin.js';
 export type {
   AuthPlugin,
   DataSourcePlugin,
   DynmcpPlugin,
+  ParsesOptions,
   PluginContext,
   PluginMeta,
+  PluginOptionsOf,
+  RawPluginOptions,
   ToolExecutorPlugin,
 } from './plugin.js';
+export { readPluginOptions } from './plugin-options.js';
+export type { PluginOptionsReader } from './plugin-options.js';
 export { mayUseInstance } from './access.js';

@@ -5,17 +5,35 @@ import type { Logger } from './logger.js';
 
 /**
  * The plugin API version this package describes. A plugin declares the version it was written
- * for in `apiVersion`; a gateway refuses, at start, a plugin whose version it does not provide.
- * It changes only when the interfaces below change incompatibly.
+ * for in `apiVersion`; a gateway accepts every version from {@link MIN_PLUGIN_API_VERSION} to this
+ * one and refuses, at start, any other. It goes up when the interfaces below gain something (2:
+ * the optional `DataSource.batch`); the minimum goes up only when they change incompatibly.
  */
-export const PLUGIN_API_VERSION = 1;
+export const PLUGIN_API_VERSION = 2;
+
+/**
+ * The oldest plugin API version a gateway still loads. A plugin for API 1 works unchanged: what
+ * API 2 added is optional, and the features that need it say so (`requireBatch()`).
+ */
+export const MIN_PLUGIN_API_VERSION = 1;
+
+/** True when a gateway providing {@link PLUGIN_API_VERSION} loads a plugin declaring `apiVersion`. */
+export function isSupportedPluginApiVersion(apiVersion: number): boolean {
+  return Number.isInteger(apiVersion) && apiVersion >= MIN_PLUGIN_API_VERSION && apiVersion <= PLUGIN_API_VERSION;
+}
+
+/** The options a plugin without `parseOptions` receives: the operator's object, as given. */
+export type RawPluginOptions = Readonly<Record<string, unknown>>;
 
 /** What a plugin's `create` receives. */
-export interface PluginContext {
+export interface PluginContext<O = RawPluginOptions> {
   /** A logger bound to the plugin's name. */
   logger: Logger;
-  /** The plugin's options from the gateway configuration (`plugins[].options`), as given. */
-  options: Readonly<Record<string, unknown>>;
+  /**
+   * The plugin's options from the gateway configuration (`plugins[].options`): what
+   * `parseOptions` returned, or the object as given when the plugin declares no `parseOptions`.
+   */
+  options: O;
 }
 
 /** What every plugin declares. */
@@ -28,41 +46,61 @@ export interface PluginMeta {
   apiVersion: number;
 }
 
+/**
+ * Optional on every plugin: checks the operator's options and returns them typed, so `create`
+ * works with `O` instead of an untyped record. The gateway calls it once, before `create`. It
+ * throws `GatewayError('PLUGIN_INVALID')` naming the option to fix ({@link readPluginOptions}
+ * does that).
+ */
+export interface ParsesOptions<O> {
+  parseOptions?(raw: unknown): O;
+}
+
 /** A plugin that adds a datasource, selected with `datasource.type: <name>`. */
-export interface DataSourcePlugin extends PluginMeta {
+export interface DataSourcePlugin<O = RawPluginOptions> extends PluginMeta, ParsesOptions<O> {
   kind: 'datasource';
-  create(context: PluginContext): DataSource | Promise<DataSource>;
+  create(context: PluginContext<O>): DataSource | Promise<DataSource>;
 }
 
 /** A plugin that adds an auth provider, enabled by listing `<name>` in `auth.providers`. */
-export interface AuthPlugin extends PluginMeta {
+export interface AuthPlugin<O = RawPluginOptions> extends PluginMeta, ParsesOptions<O> {
   kind: 'auth';
-  create(context: PluginContext): AuthProvider | Promise<AuthProvider>;
+  create(context: PluginContext<O>): AuthProvider | Promise<AuthProvider>;
 }
 
 /** A plugin that adds a tool kind: tools with `"kind": "<executor.kind>"` are run by it. */
-export interface ToolExecutorPlugin extends PluginMeta {
+export interface ToolExecutorPlugin<O = RawPluginOptions> extends PluginMeta, ParsesOptions<O> {
   kind: 'tool-executor';
-  create(context: PluginContext): ToolExecutor | Promise<ToolExecutor>;
+  create(context: PluginContext<O>): ToolExecutor | Promise<ToolExecutor>;
 }
 
-/** Any DynMCP plugin. A plugin package's default export is one plugin or an array of them. */
-export type DynmcpPlugin = DataSourcePlugin | AuthPlugin | ToolExecutorPlugin;
+/**
+ * Any DynMCP plugin, whatever its options type. A plugin package's default export is one plugin
+ * or an array of them.
+ */
+export type DynmcpPlugin = DataSourcePlugin<unknown> | AuthPlugin<unknown> | ToolExecutorPlugin<unknown>;
 
-/** Identity helper giving a datasource plugin its type: `export default defineDataSourcePlugin({...})`. */
-export function defineDataSourcePlugin(plugin: Omit<DataSourcePlugin, 'kind'>): DataSourcePlugin {
+/**
+ * Identity helper giving a datasource plugin its type: `export default defineDataSourcePlugin({...})`.
+ * With a `parseOptions`, `O` is inferred from what it returns and `create` receives that type;
+ * declare `parseOptions` before `create` so the inference sees it first.
+ */
+export function defineDataSourcePlugin<O = RawPluginOptions>(plugin: Omit<DataSourcePlugin<O>, 'kind'>): DataSourcePlugin<O> {
   return { ...plugin, kind: 'datasource' };
 }
 
-/** Identity helper for an auth plugin. */
-export function defineAuthPlugin(plugin: Omit<AuthPlugin, 'kind'>): AuthPlugin {
+/** Identity helper for an auth plugin (options typed as with {@link defineDataSourcePlugin}). */
+export function defineAuthPlugin<O = RawPluginOptions>(plugin: Omit<AuthPlugin<O>, 'kind'>): AuthPlugin<O> {
   return { ...plugin, kind: 'auth' };
 }
 
-/** Identity helper for a tool-executor plugin. */
-export function defineToolExecutorPlugin(plugin: Omit<ToolExecutorPlugin, 'kind'>): ToolExecutorPlugin {
+/** Identity helper for a tool-executor plugin (options typed as with {@link defineDataSourcePlugin}). */
+export function defineToolExecutorPlugin<O = RawPluginOptions>(plugin: Omit<ToolExecutorPlugin<O>, 'kind'>): ToolExecutorPlugin<O> {
   return { ...plugin, kind: 'tool-executor' };
 }
+
+/** The options type a plugin's `create` receives. */
+export type PluginOptionsOf<P> = P extends { create(context: PluginContext<infer O>): unknown } ? O : never;
 
 const KINDS = ['datasource', 'auth', 'tool-executor'] as const;
 
@@ -82,5 +120,8 @@ export function checkPluginShape(value: unknown): string | undefined {
     return `"${plugin.name}" has kind ${JSON.stringify(plugin.kind)}; expected one of ${KINDS.join(', ')}`;
   }
   if (typeof plugin.create !== 'function') return `"${plugin.name}" has no create() function`;
+  if (plugin.parseOptions !== undefined && typeof plugin.parseOptions !== 'function') {
+    return `"${plugin.name}" has a "parseOptions" that is not a function`;
+  }
   return undefined;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
-// A real etcd for integration tests, the recipe of TESTING.md: Debian's etcd-server on free
+// A real etcd for integration tests, isolated from any real cluster: Debian's etcd-server on free
 // loopback ports with its own data directory. Tests that use it fail (never skip) when the binary
 // is missing: `scripts/test.mjs` installs it, and a missing etcd must not look like a green run.
 

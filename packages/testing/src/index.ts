@@ -7,3 +7,5 @@ export { startTcpProxy } from './tcp-proxy.js';
 export type { TcpProxy } from './tcp-proxy.js';
 export { makeTestCertificates } from './test-certificates.js';
 export type { TestCertificates } from './test-certificates.js';
+export { echo, startUpstream } from './test-upstream.js';
+export type { TestUpstream, UpstreamHit, UpstreamRoute } from './test-upstream.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-// A throwaway MariaDB for integration tests, following docs TESTING.md: its own data directory,
+// A throwaway MariaDB for integration tests, isolated from any real server: its own data directory,
 // socket and loopback port, started and stopped by PID. Never skipped: a machine without
 // MariaDB fails loudly, naming the package to install.
 

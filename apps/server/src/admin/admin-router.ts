@@ -51,7 +51,7 @@ function requireJson(req: Request, _res: Response, next: NextFunction) {
 const etag = (res: Response, revision: number) => res.setHeader('etag', `"${revision}"`);
 
 /**
- * The admin API, exactly the seed's routes and envelope: `GET/PUT/DELETE /admin/tds/:id`,
+ * The admin API, exactly the routes and envelope of the Rust project dynmcp, so its clients work unchanged: `GET/PUT/DELETE /admin/tds/:id`,
  * `GET /admin/tds`, the same for `/admin/ids`, plus the published JSON Schemas under
  * `/admin/schemas`. Every route needs an admin credential.
  */

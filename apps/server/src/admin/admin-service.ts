@@ -6,6 +6,11 @@ import {
 } from '@dynmcp/common';
 import {
   GatewayError,
+  isGatewayError,
+  RECORD_KINDS,
+  requireBatch,
+  type BatchOperation,
+  type BatchResult,
   type DataSource,
   type InstanceDefinition,
   type RecordKind,
@@ -28,6 +33,14 @@ export interface AdminMeta {
   /** Tool: instances that list it. */
   used_by?: string[];
 }
+
+/**
+ * One change of {@link AdminService.applyBatch}: a tool (`tds`) or instance (`ids`) definition to
+ * put, or one to delete, each with an optional `ifRevision` precondition (`0`: only if absent).
+ */
+export type AdminBatchOperation =
+  | { op: 'put'; kind: RecordKind; id: string; value: unknown; ifRevision?: number }
+  | { op: 'delete'; kind: RecordKind; id: string; ifRevision?: number };
 
 /** Options of {@link createAdminService}. */
 export interface AdminServiceOptions {
@@ -73,11 +86,16 @@ export function createAdminService(options: AdminServiceOptions) {
     return definitions.tool(toolId)?.definition;
   }
 
-  /** Throws 409 when listing `toolIds` (with `override` replacing stored tools) repeats a tool name. */
+  /** Throws 409 when listing `toolIds` (with `replaced` standing in for the stored tool of the same id) repeats a tool name. */
   function assertUniqueNames(instanceId: string, toolIds: readonly string[], replaced?: ToolDefinition) {
+    assertUniqueNamesOf(instanceId, toolIds, (toolId) => (replaced?.id === toolId ? replaced : knownTool(toolId)));
+  }
+
+  /** Throws 409 when listing `toolIds`, each resolved by `toolOf`, repeats a tool name. */
+  function assertUniqueNamesOf(instanceId: string, toolIds: readonly string[], toolOf: (toolId: string) => ToolDefinition | undefined) {
     const seen = new Map<string, string>();
     for (const toolId of toolIds) {
-      const tool = replaced?.id === toolId ? replaced : knownTool(toolId);
+      const tool = toolOf(toolId);
       if (tool === undefined) continue;
       const other = seen.get(tool.name);
       if (other !== undefined && other !== toolId) {
@@ -92,6 +110,63 @@ export function createAdminService(options: AdminServiceOptions) {
   }
 
 
+
+  /** The tool definition in `body`, checked as a write of it is: schema, compiled schemas, its kind's own checks. */
+  function validateTool(id: string, body: unknown): ToolDefinition {
+    const compiled = compileToolDefinition(body, compiler, id);
+    compiled.release(); // validated here; the live definitions compile their own copy from the feed
+    const tool = compiled.definition;
+    const kind = tool.kind ?? 'http';
+    const executor = options.executorFor(kind);
+    if (executor === undefined) {
+      throw new GatewayError('INVALID_PAYLOAD', `invalid tool definition: unknown kind "${kind}"`);
+    }
+    executor.validate?.(tool);
+    return tool;
+  }
+
+  /** One batch operation, its definition validated as putTool/putInstance validate theirs. */
+  function validateOperation(operation: AdminBatchOperation, index: number): BatchOperation {
+    const { op, kind, id } = operation;
+    const where = `batch operation ${index} (${String(kind)} "${String(id)}")`;
+    if (!RECORD_KINDS.includes(kind)) {
+      throw new GatewayError('INVALID_PAYLOAD', `${where}: kind must be one of ${RECORD_KINDS.join(', ')}`, { data: { index } });
+    }
+    if (op === 'delete') return { op, kind, id, ifRevision: operation.ifRevision };
+    if (op !== 'put') throw new GatewayError('INVALID_PAYLOAD', `${where}: op must be "put" or "delete"`, { data: { index } });
+    try {
+      const value = kind === 'tds' ? validateTool(id, operation.value) : parseInstanceDefinition(operation.value, id);
+      return { op, kind, id, value, ifRevision: operation.ifRevision };
+    } catch (error) {
+      if (!isGatewayError(error)) throw error;
+      throw new GatewayError(error.code, `${where}: ${error.message}`, { cause: error, data: { ...error.data, index, kind, id } });
+    }
+  }
+
+  /**
+   * Throws 409 when the batch would give an instance two tools of one name: every instance the
+   * batch puts, and every live instance listing a tool it puts, checked against the tools as they
+   * will be after it (its puts replacing, its deletes removing the live ones).
+   */
+  function assertBatchNames(operations: readonly BatchOperation[]) {
+    const tools = new Map<string, ToolDefinition | undefined>();
+    const instances = new Map<string, InstanceDefinition | undefined>();
+    for (const operation of operations) {
+      const value = operation.op === 'put' ? operation.value : undefined;
+      if (operation.kind === 'tds') tools.set(operation.id, value as ToolDefinition | undefined);
+      else instances.set(operation.id, value as InstanceDefinition | undefined);
+    }
+    const toolOf = (toolId: string) => (tools.has(toolId) ? tools.get(toolId) : knownTool(toolId));
+    const checked = new Set<string>();
+    const check = (instanceId: string) => {
+      if (checked.has(instanceId)) return;
+      checked.add(instanceId);
+      const instance = instances.has(instanceId) ? instances.get(instanceId) : definitions.instance(instanceId)?.definition;
+      if (instance !== undefined) assertUniqueNamesOf(instanceId, instance.tool_ids, toolOf);
+    };
+    for (const instanceId of instances.keys()) check(instanceId);
+    for (const [toolId, tool] of tools) if (tool !== undefined) for (const instanceId of definitions.instancesUsing(toolId)) check(instanceId);
+  }
 
   async function get<T>(kind: RecordKind, id: string): Promise<StoredRecord & { value: T }> {
     assertStoreReachable();
@@ -115,15 +190,7 @@ export function createAdminService(options: AdminServiceOptions) {
     },
 
     async putTool(id: string, body: unknown, ifRevision?: number) {
-      const compiled = compileToolDefinition(body, compiler, id);
-      compiled.release(); // validated here; the live definitions compile their own copy from the feed
-      const tool = compiled.definition;
-      const kind = tool.kind ?? 'http';
-      const executor = options.executorFor(kind);
-      if (executor === undefined) {
-        throw new GatewayError('INVALID_PAYLOAD', `invalid tool definition: unknown kind "${kind}"`);
-      }
-      executor.validate?.(tool);
+      const tool = validateTool(id, body);
       assertStoreReachable();
       const users = definitions.instancesUsing(id);
       for (const instanceId of users) {
@@ -171,6 +238,25 @@ export function createAdminService(options: AdminServiceOptions) {
       if (revision === undefined) throw new GatewayError('INSTANCE_NOT_FOUND', `no instance with id "${id}"`);
       await settle(revision);
       return { revision };
+    },
+
+    /**
+     * Writes tools and instances together at one revision, or nothing (see `DataSource.batch`):
+     * every definition validated as putTool/putInstance validate theirs (an error names the
+     * operation's index, kind and id), name conflicts checked against the definitions as they will
+     * be after the batch, then one store write, then a wait until this replica's live definitions
+     * applied it. A delete of an absent record is ignored (left out of `deleted`). Throws
+     * `BATCH_UNSUPPORTED` (501) when the datasource cannot write batches.
+     */
+    async applyBatch(operations: readonly AdminBatchOperation[]): Promise<BatchResult> {
+      const store = requireBatch(datasource);
+      if (!Array.isArray(operations)) throw new GatewayError('INVALID_PAYLOAD', 'a batch must be an array of operations');
+      const checked = operations.map(validateOperation);
+      assertStoreReachable();
+      assertBatchNames(checked);
+      const result = await store.batch(checked);
+      if (result.written) await settle(result.revision);
+      return result;
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { Response } from 'express';
 import { GatewayError, isGatewayError, type Logger } from '@dynmcp/plugin';
 
-/** Sends the seed's success envelope: `{ code: 200, message: "success", data }`, plus `meta` when given. */
+/** Sends the success envelope of the Rust project dynmcp: `{ code: 200, message: "success", data }`, plus `meta` when given. */
 export function sendSuccess(res: Response, data: unknown, meta?: Record<string, unknown>): void {
   res.status(200).json(meta === undefined ? { code: 200, message: 'success', data } : { code: 200, message: 'success', data, meta });
 }

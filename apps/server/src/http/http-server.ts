@@ -9,6 +9,8 @@ export interface HttpServerOptions {
   requestTimeoutMs: number;
   /** Most time to receive the headers (0: no limit); capped at `requestTimeoutMs`, as node requires. */
   headersTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open between two requests. */
+  keepAliveTimeoutMs: number;
   /** Most open connections from one address (0: no cap); trusted proxies are exempt. */
   maxConnectionsPerAddress: number;
   clientAddress: ClientAddressResolver;
@@ -36,6 +38,11 @@ export function createHttpServer(listener: RequestListener, options: HttpServerO
   const shortest = Math.min(...[requestTimeout, headersTimeout].filter((ms) => ms > 0));
   const connectionsCheckingInterval = Number.isFinite(shortest) ? Math.max(10, Math.min(1_000, Math.floor(shortest / 4))) : 30_000;
   const server = createServer({ requestTimeout, headersTimeout, connectionsCheckingInterval }, listener);
+  // node's default (5 s) closes a connection while a client is still digesting the last answer
+  // (the official MCP client compiles a tools/list page's output schemas before asking for the
+  // next one), so its next request fails with "other side closed". Idle time between requests
+  // does not count against the header or request timeout: node starts both when a request begins.
+  server.keepAliveTimeout = options.keepAliveTimeoutMs;
   if (options.maxConnectionsPerAddress > 0) capConnectionsPerAddress(server, options);
   return server;
 }

@@ -1,14 +1,20 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { LiveDefinitions } from '@dynmcp/common';
+import type { InstanceView, LiveDefinitions } from '@dynmcp/common';
 import { isGatewayError, mayUseInstance, type AuthProvider, type Principal } from '@dynmcp/plugin';
 import { authenticate, UNAUTHORIZED_MESSAGE } from './authenticate.js';
 import { retryAfterSeconds, tooManyFailuresMessage, type FailureLimiter } from './failure-limiter.js';
 
-/** The outcome of {@link checkInstanceAccess}: go on (with the principal, if any), or refuse. */
+/**
+ * The outcome of {@link checkInstanceAccess}: go on with the instance's view (resolved once here
+ * and handed to the MCP gateway) and the principal, if any; or refuse.
+ */
 export type AccessDecision =
-  | { allowed: true; principal?: Principal }
+  | { allowed: true; view: InstanceView; principal?: Principal }
   | { allowed: false; status: 401 | 404; message: string }
-  | { allowed: false; status: 429; message: string; retryAfterSeconds: number };
+  | { allowed: false; status: 429 | 503; message: string; retryAfterSeconds: number };
+
+/** Before the first definitions load nothing is known; the answer until then (503, retry in a second). */
+export const NOT_LOADED_MESSAGE = 'Definitions not loaded yet; retry shortly';
 
 /** What {@link checkInstanceAccess} consults. */
 export interface InstanceAccessOptions {
@@ -24,8 +30,7 @@ export interface InstanceAccessOptions {
  * the caller needs a credential an auth provider accepts (401 otherwise, and a failure counted) and
  * access to the instance (else the same 404 as an unknown instance, so a principal learns nothing
  * about instances it may not use). 401 and 429 read the same whether the instance exists or not.
- * Before the first configuration load nothing is known: the request goes on and the gateway
- * answers 503.
+ * Before the first definitions load nothing is known: 503 to anyone, with Retry-After.
  */
 export async function checkInstanceAccess(
   options: InstanceAccessOptions,
@@ -33,10 +38,12 @@ export async function checkInstanceAccess(
   headers: IncomingHttpHeaders,
   client: string,
 ): Promise<AccessDecision> {
-  const instance = options.definitions.instance(instanceId)?.definition;
+  const view = options.definitions.instance(instanceId);
   // Checked only for an unknown instance, to keep the live definitions' status off the hot path.
-  if (instance === undefined && !options.definitions.status().loaded) return { allowed: true };
-  if (instance?.public === true) return { allowed: true };
+  if (view === undefined && !options.definitions.status().loaded) {
+    return { allowed: false, status: 503, message: NOT_LOADED_MESSAGE, retryAfterSeconds: 1 };
+  }
+  if (view?.definition.public === true) return { allowed: true, view };
   const waitMs = options.failures.blockedFor(client);
   if (waitMs > 0) {
     const retryAfter = retryAfterSeconds(waitMs);
@@ -52,8 +59,8 @@ export async function checkInstanceAccess(
     options.failures.fail(client);
     return { allowed: false, status: 401, message: `Unauthorized: ${UNAUTHORIZED_MESSAGE}` };
   }
-  if (instance === undefined || !mayUseInstance(principal, instance)) {
+  if (view === undefined || !mayUseInstance(principal, view.definition)) {
     return { allowed: false, status: 404, message: `Unknown MCP instance "${instanceId}"` };
   }
-  return { allowed: true, principal };
+  return { allowed: true, view, principal };
 }

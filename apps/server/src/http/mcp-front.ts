@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LiveDefinitions } from '@dynmcp/common';
-import type { McpGateway } from '@dynmcp/core';
+import { JsonRpcErrorCode, replyJsonRpcError, type McpGateway } from '@dynmcp/core';
 import type { AuthProvider, Logger } from '@dynmcp/plugin';
 import type { ClientAddressResolver } from './client-address.js';
 import type { FailureLimiter } from './failure-limiter.js';
 import { checkInstanceAccess, type AccessDecision, type InstanceAccessOptions } from './mcp-auth.js';
+import { createRequestContext, type RequestContext } from './request-context.js';
 
 /** Options of {@link createMcpFront}. */
 export interface McpFrontOptions {
@@ -21,21 +21,19 @@ export interface McpFrontOptions {
   logger: Logger;
 }
 
-const SAFE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 const MCP_PATH = /^\/mcp\/([^/?#]+)\/?(?:\?.*)?$/;
 const JSON_TYPE = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 
-function replyError(res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}) {
-  if (res.headersSent) return void res.end();
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code, message } }));
-}
-
-/** Headers of a refusal: how to authenticate (401), when to try again (429). */
+/** Headers of a refusal: how to authenticate (401), when to try again (429, 503). */
 function refusalHeaders(access: AccessDecision & { allowed: false }): Record<string, string> {
   if (access.status === 401) return { 'www-authenticate': 'Bearer' };
-  if (access.status === 429) return { 'retry-after': String(access.retryAfterSeconds) };
+  if (access.status === 429 || access.status === 503) return { 'retry-after': String(access.retryAfterSeconds) };
   return {};
+}
+
+/** The JSON-RPC code of a refusal: not ready yet (503) is a server error; the rest read as "not found". */
+function refusalCode(access: AccessDecision & { allowed: false }): number {
+  return access.status === 503 ? JsonRpcErrorCode.ServerError : JsonRpcErrorCode.NotFound;
 }
 
 /**
@@ -92,47 +90,54 @@ function readJson(req: IncomingMessage, limit: number): Promise<{ body: unknown 
 /**
  * The MCP endpoints, `/mcp/<instanceId>`, served straight from node:http: they are the hot path,
  * and Express's routing and middleware would cost more CPU than everything the gateway does itself
- * (research/perf.md §4a). In order: request id, Host/Origin guard (403), Accept normalisation,
- * failed-authentication limit, authentication and instance access (429/401/404), JSON body with the configured limit (413, parse
- * error 400), then the MCP gateway. Returns false for any other path, for the admin app to answer.
+ * on a plain call. In order: the request context shared with the admin door (request id, client
+ * address, access line; `request-context.ts`), Host/Origin guard (403), Accept normalisation,
+ * definitions loaded (503), failed-authentication limit, authentication and instance access
+ * (429/401/404; the instance's view is resolved here, once), JSON body with the configured limit
+ * (413, parse error 400), then the MCP gateway with that view. Returns false for any other path,
+ * for the admin app to answer.
  */
 export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const http = options.logger.child({ component: 'http' });
+  const startRequest = createRequestContext({
+    logger: options.logger,
+    clientAddress: options.clientAddress,
+    accessLevel: 'debug',
+  });
   const accessOptions: InstanceAccessOptions = {
     providers: options.authProviders,
     definitions: options.definitions,
     failures: options.authFailures,
   };
 
-  async function serve(req: IncomingMessage, res: ServerResponse, instanceId: string, requestId: string) {
+  async function serve(req: IncomingMessage, res: ServerResponse, instanceId: string, context: RequestContext) {
     if (!options.guard(req, res)) return;
     // Streamable HTTP wants clients to accept JSON and SSE; a client that accepts anything
-    // (curl's default `*/*`, or no Accept at all, as in the seed's examples) accepts both.
+    // (curl's default `*/*`, or no Accept at all, as in the curl examples of the Rust project dynmcp) accepts both.
     const accept = req.headers.accept?.trim();
     if (accept === undefined || accept === '' || accept === '*/*') {
       req.headers.accept = req.method === 'GET' ? 'text/event-stream' : 'application/json, text/event-stream';
     }
-    const client = options.clientAddress.of(req);
+    const client = context.clientAddress;
     const access = await checkInstanceAccess(accessOptions, instanceId, req.headers, client);
     if (!access.allowed) {
       req.resume();
-      return replyError(res, access.status, -32001, access.message, refusalHeaders(access));
+      return replyJsonRpcError(res, access.status, refusalCode(access), access.message, refusalHeaders(access));
     }
     let body: unknown;
     if (req.method === 'POST' && JSON_TYPE.test(req.headers['content-type'] ?? '')) {
       const read = await readJson(req, options.bodyLimitBytes);
       if ('gone' in read) {
-        http.info('client went away before its request body ended', { requestId, instanceId, client });
+        context.log.info('client went away before its request body ended', { instanceId, client });
         return void res.destroy();
       }
       if ('status' in read) {
         return read.status === 413
-          ? replyError(res, 413, -32600, 'Request body too large')
-          : replyError(res, 400, -32700, 'Parse error: body is not valid JSON');
+          ? replyJsonRpcError(res, 413, JsonRpcErrorCode.InvalidRequest, 'Request body too large')
+          : replyJsonRpcError(res, 400, JsonRpcErrorCode.ParseError, 'Parse error: body is not valid JSON');
       }
       body = read.body;
     }
-    await options.gateway.handle(req, res, instanceId, body, { principal: access.principal, address: client });
+    await options.gateway.handle(req, res, access.view, body, { principal: access.principal, address: client });
   }
 
   return (req, res) => {
@@ -144,26 +149,10 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
     } catch {
       return false;
     }
-    const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
-    // Downstream layers (the MCP SDK's request view included) read the id from the header.
-    req.headers['x-request-id'] = requestId;
-    res.setHeader('x-request-id', requestId);
-    const started = performance.now();
-    // Per-request lines are debug here: every tool call already writes its own info line, and a
-    // second line per MCP request would cost the hot path a winston write.
-    res.once('finish', () => {
-      http.debug('request', {
-        requestId,
-        method: req.method,
-        path: `/mcp/${instanceId}`,
-        status: res.statusCode,
-        latencyMs: Math.round((performance.now() - started) * 10) / 10,
-      });
-    });
-    serve(req, res, instanceId, requestId).catch((error: unknown) => {
-      http.error('mcp request failed', { requestId, error: (error as Error).message, stack: (error as Error).stack });
-      replyError(res, 500, -32603, 'Internal error; see the gateway log');
+    const context = startRequest(req, res, `/mcp/${instanceId}`);
+    serve(req, res, instanceId, context).catch((error: unknown) => {
+      context.log.error('mcp request failed', { error: (error as Error).message, stack: (error as Error).stack });
+      replyJsonRpcError(res, 500, JsonRpcErrorCode.InternalError, 'Internal error; see the gateway log');
     });
     return true;
   };

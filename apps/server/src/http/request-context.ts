@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '@dynmcp/plugin';
 import type { ClientAddressResolver } from './client-address.js';
 
+/**
+ * A caller's `x-request-id` is kept only when it is 1 to 128 printable ASCII characters without
+ * spaces: it goes into log lines and back out as a response header.
+ */
 const SAFE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
 declare global {
@@ -19,30 +24,95 @@ declare global {
   }
 }
 
+/** What every request gets on arrival, whichever door it came through. */
+export interface RequestContext {
+  /** The caller's `x-request-id` when sane, else a new UUID; echoed on the response. */
+  readonly requestId: string;
+  /** Who sent the request: see {@link ClientAddressResolver}. */
+  readonly clientAddress: string;
+  /** Logger bound to the request's id, made on first use: most /mcp requests never log. */
+  readonly log: Logger;
+}
+
+/** Options of {@link createRequestContext}. */
+export interface RequestContextOptions {
+  logger: Logger;
+  clientAddress: ClientAddressResolver;
+  /**
+   * Level of the one access line per request: `info` on the admin door; `debug` on /mcp, where
+   * every tool call already writes its own info line and a second one would cost the hot path a
+   * log write per request.
+   */
+  accessLevel: 'info' | 'debug';
+}
+
 /**
- * Gives every request an id (the caller's `x-request-id` when sane, else a new one; echoed in the
- * response), its client address and a child logger, and writes one access line per request when it
- * finishes.
+ * Starts a request: `path` is the access line's path, or how to read it once the request has
+ * finished.
  */
-export function requestContext(logger: Logger, clientAddress: ClientAddressResolver) {
-  const http = logger.child({ component: 'http' });
-  return (req: Request, res: Response, next: NextFunction) => {
+export type StartRequest = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string | ((req: IncomingMessage) => string),
+) => RequestContext;
+
+class Context implements RequestContext {
+  #log: Logger | undefined;
+
+  constructor(
+    readonly requestId: string,
+    readonly clientAddress: string,
+    private readonly http: Logger,
+  ) {}
+
+  get log(): Logger {
+    return (this.#log ??= this.http.child({ requestId: this.requestId }));
+  }
+}
+
+/**
+ * The request context of both doors, the same rule once: gives every request an id (the caller's
+ * `x-request-id` when sane, else a new one; written back into the request's headers and echoed on
+ * the response), its client address and a logger, and writes one access line when it finishes.
+ */
+export function createRequestContext(options: RequestContextOptions): StartRequest {
+  const http = options.logger.child({ component: 'http' });
+  const access = options.accessLevel === 'info' ? http.info.bind(http) : http.debug.bind(http);
+  return (req, res, path) => {
     const given = req.headers['x-request-id'];
-    req.requestId = typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
-    req.clientAddress = clientAddress.of(req);
+    const requestId = typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
     // Downstream layers (the MCP SDK's request view included) read the id from the header.
-    req.headers['x-request-id'] = req.requestId;
-    req.log = http.child({ requestId: req.requestId });
-    res.setHeader('x-request-id', req.requestId);
+    req.headers['x-request-id'] = requestId;
+    res.setHeader('x-request-id', requestId);
     const started = performance.now();
-    res.once('finish', () => {
-      req.log.info('request', {
+    // `on`, not `once`: a response finishes once, and `once` would allocate a wrapper per request.
+    res.on('finish', () => {
+      access('request', {
+        requestId,
         method: req.method,
-        path: req.path,
+        path: typeof path === 'string' ? path : path(req),
         status: res.statusCode,
         latencyMs: Math.round((performance.now() - started) * 10) / 10,
       });
     });
+    return new Context(requestId, options.clientAddress.of(req), http);
+  };
+}
+
+/** Express routes by `req.path`, read when the request finishes, as the router left it. */
+const expressPath = (req: IncomingMessage) => (req as Request).path;
+
+/**
+ * The request context as Express middleware, for the admin door (`/admin`, `/healthz`,
+ * `/readyz`): sets `req.requestId`, `req.clientAddress` and `req.log`.
+ */
+export function requestContext(logger: Logger, clientAddress: ClientAddressResolver) {
+  const start = createRequestContext({ logger, clientAddress, accessLevel: 'info' });
+  return (req: Request, res: Response, next: NextFunction) => {
+    const context = start(req, res, expressPath);
+    req.requestId = context.requestId;
+    req.clientAddress = context.clientAddress;
+    req.log = context.log;
     next();
   };
 }

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectLegacy, connectModern, TEST_AUTH, watchToolChanges } from '../test-support/mcp-clients.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
-import { startUpstream, type TestUpstream, type UpstreamHit } from '../test-support/upstream.js';
+import { startUpstream, type TestUpstream, type UpstreamHit } from '@dynmcp/testing';
 
 /** The upstream API: /users/{id}, /search (flat query), /orders (POST body), /boom (500), /slow (never answers). */
 function route(hit: UpstreamHit, res: ServerResponse) {

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectLegacy, connectModern, TEST_AUTH } from '../test-support/mcp-clients.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
-import { startUpstream, type TestUpstream, type UpstreamHit } from '../test-support/upstream.js';
+import { startUpstream, type TestUpstream, type UpstreamHit } from '@dynmcp/testing';
 
 /** Requests to /hang whose connection has closed, by the `n` query value. */
 const hangClosed = new Set<string>();

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { connectLegacy } from '../test-support/mcp-clients.js';
 import { startGatewayProcess, type GatewayProcess } from '../test-support/gateway-process.js';
-import { startUpstream, type TestUpstream } from '../test-support/upstream.js';
+import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { silentLogger, PLUGIN_API_VERSION } from '@dynmcp/plugin';
+import { MIN_PLUGIN_API_VERSION, silentLogger, PLUGIN_API_VERSION } from '@dynmcp/plugin';
 import { loadPlugins } from './load-plugins.js';
 import { createPluginHost } from './plugin-host.js';
 
@@ -79,6 +79,19 @@ test('a plugin needing another plugin API version is refused', async () => {
   await assert.rejects(
     loadPlugins([{ module: file }], dir),
     new RegExp(`"future".*needs plugin API ${PLUGIN_API_VERSION + 1}; this gateway provides API ${PLUGIN_API_VERSION}`),
+  );
+});
+
+test('a plugin written for an older plugin API still loads; one older than the minimum is refused', async () => {
+  assert.ok(MIN_PLUGIN_API_VERSION < PLUGIN_API_VERSION, 'API 2 keeps loading plugins written for API 1');
+  const old = pluginModule('old-api.mjs', executorPlugin('old-api', MIN_PLUGIN_API_VERSION));
+  const [entry] = await loadPlugins([{ module: old }], dir);
+  assert.equal(entry?.plugin.name, 'old-api');
+  assert.equal(entry?.plugin.apiVersion, MIN_PLUGIN_API_VERSION);
+  const ancient = pluginModule('ancient.mjs', executorPlugin('ancient', MIN_PLUGIN_API_VERSION - 1));
+  await assert.rejects(
+    loadPlugins([{ module: ancient }], dir),
+    new RegExp(`"ancient".*needs plugin API ${MIN_PLUGIN_API_VERSION - 1}; .*loads plugins for API ${MIN_PLUGIN_API_VERSION} to ${PLUGIN_API_VERSION}`),
   );
 });
 

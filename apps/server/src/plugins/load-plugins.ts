@@ -1,7 +1,14 @@
 import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { checkPluginShape, GatewayError, PLUGIN_API_VERSION, type DynmcpPlugin } from '@dynmcp/plugin';
+import {
+  checkPluginShape,
+  GatewayError,
+  isSupportedPluginApiVersion,
+  MIN_PLUGIN_API_VERSION,
+  PLUGIN_API_VERSION,
+  type DynmcpPlugin,
+} from '@dynmcp/plugin';
 
 /** One configured plugin: the module to load and the options it gets. */
 export interface PluginSpec {
@@ -10,10 +17,13 @@ export interface PluginSpec {
   options?: Record<string, unknown>;
 }
 
-/** A plugin ready to register: the plugin, its options, and where it came from (for messages). */
+/**
+ * A plugin ready to register: the plugin, its options (as configured; the plugin's `parseOptions`
+ * checks them), and where it came from (for messages).
+ */
 export interface PluginEntry {
   plugin: DynmcpPlugin;
-  options: Record<string, unknown>;
+  options: unknown;
   source: string;
 }
 
@@ -54,9 +64,10 @@ export async function loadPlugins(specs: readonly PluginSpec[], cwd: string): Pr
       const problem = checkPluginShape(plugin);
       if (problem !== undefined) throw refuse(`plugin "${spec.module}" is not a DynMCP plugin: its export ${problem}`);
       const checked = plugin as DynmcpPlugin;
-      if (checked.apiVersion !== PLUGIN_API_VERSION) {
+      if (!isSupportedPluginApiVersion(checked.apiVersion)) {
         throw refuse(
-          `plugin "${checked.name}" (${spec.module}) needs plugin API ${checked.apiVersion}; this gateway provides API ${PLUGIN_API_VERSION}`,
+          `plugin "${checked.name}" (${spec.module}) needs plugin API ${checked.apiVersion}; this gateway provides API ${PLUGIN_API_VERSION} ` +
+            `(and loads plugins for API ${MIN_PLUGIN_API_VERSION} to ${PLUGIN_API_VERSION})`,
         );
       }
       entries.push({ plugin: checked, options: spec.options ?? {}, source: spec.module });

@@ -20,9 +20,9 @@ type Entry<P extends DynmcpPlugin> = Omit<PluginEntry, 'plugin'> & { plugin: P }
  * ones alike. There are no global registries: each gateway (and each test) has its own.
  */
 export interface PluginHost {
-  datasources: PluginRegistry<Entry<DataSourcePlugin>>;
-  authProviders: PluginRegistry<Entry<AuthPlugin>>;
-  toolExecutors: PluginRegistry<Entry<ToolExecutorPlugin>>;
+  datasources: PluginRegistry<Entry<DataSourcePlugin<unknown>>>;
+  authProviders: PluginRegistry<Entry<AuthPlugin<unknown>>>;
+  toolExecutors: PluginRegistry<Entry<ToolExecutorPlugin<unknown>>>;
   /** Creates the datasource `name` selects. */
   createDataSource(name: string): Promise<DataSource>;
   /** Creates the auth providers `names` list, in that order. */
@@ -33,9 +33,9 @@ export interface PluginHost {
 
 /** Registers `entries` (built-ins first, then loaded plugins); a second plugin of one name is refused. */
 export function createPluginHost(entries: readonly PluginEntry[], logger: Logger): PluginHost {
-  const datasources = createPluginRegistry<Entry<DataSourcePlugin>>('datasource');
-  const authProviders = createPluginRegistry<Entry<AuthPlugin>>('auth provider');
-  const toolExecutors = createPluginRegistry<Entry<ToolExecutorPlugin>>('tool executor plugin');
+  const datasources = createPluginRegistry<Entry<DataSourcePlugin<unknown>>>('datasource');
+  const authProviders = createPluginRegistry<Entry<AuthPlugin<unknown>>>('auth provider');
+  const toolExecutors = createPluginRegistry<Entry<ToolExecutorPlugin<unknown>>>('tool executor plugin');
   const sources = new Map<string, string>();
   for (const entry of entries) {
     const key = `${entry.plugin.kind}:${entry.plugin.name}`;
@@ -47,14 +47,19 @@ export function createPluginHost(entries: readonly PluginEntry[], logger: Logger
       );
     }
     sources.set(key, entry.source);
-    if (entry.plugin.kind === 'datasource') datasources.register(entry.plugin.name, entry as Entry<DataSourcePlugin>);
-    else if (entry.plugin.kind === 'auth') authProviders.register(entry.plugin.name, entry as Entry<AuthPlugin>);
-    else toolExecutors.register(entry.plugin.name, entry as Entry<ToolExecutorPlugin>);
+    if (entry.plugin.kind === 'datasource') datasources.register(entry.plugin.name, entry as Entry<DataSourcePlugin<unknown>>);
+    else if (entry.plugin.kind === 'auth') authProviders.register(entry.plugin.name, entry as Entry<AuthPlugin<unknown>>);
+    else toolExecutors.register(entry.plugin.name, entry as Entry<ToolExecutorPlugin<unknown>>);
     if (entry.source !== 'built-in') {
       logger.info('plugin loaded', { plugin: entry.plugin.name, kind: entry.plugin.kind, version: entry.plugin.version, source: entry.source });
     }
   }
-  const context = (entry: Entry<DynmcpPlugin>) => ({ logger: logger.child({ plugin: entry.plugin.name }), options: entry.options });
+  // Options are parsed when the plugin is created, not when it registers: a datasource that is not
+  // selected never complains about options nobody set.
+  const context = (entry: Entry<DynmcpPlugin>) => ({
+    logger: logger.child({ plugin: entry.plugin.name }),
+    options: entry.plugin.parseOptions === undefined ? entry.options : entry.plugin.parseOptions(entry.options),
+  });
   async function create<T>(entry: Entry<DynmcpPlugin>, make: () => T | Promise<T>): Promise<T> {
     try {
       return await make();

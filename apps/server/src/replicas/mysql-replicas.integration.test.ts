@@ -9,10 +9,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startGatewayProcess, type GatewayProcess } from '../test-support/gateway-process.js';
-import { startMariaDb, startTcpProxy, type MariaDbServer, type TcpProxy } from '@dynmcp/testing';
+import { startMariaDb, startTcpProxy, startUpstream, type MariaDbServer, type TcpProxy, type TestUpstream } from '@dynmcp/testing';
 import { connectLegacy, connectModern, TEST_AUTH, watchToolChanges } from '../test-support/mcp-clients.js';
 import { startTestGateway, TEST_KEY, type AdminResponse, type TestGateway } from '../test-support/test-gateway.js';
-import { startUpstream, type TestUpstream } from '../test-support/upstream.js';
 
 let db: MariaDbServer;
 let upstream: TestUpstream;

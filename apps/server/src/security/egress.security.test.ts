@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Logger } from '@dynmcp/plugin';
 import { connectModern } from '../test-support/mcp-clients.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
-import { startUpstream, type TestUpstream } from '../test-support/upstream.js';
+import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 
 /** The strict policy under test: production defaults, one loopback address let through, one denied. */
 const STRICT = { env: 'production', executor: { egress: { allow: ['127.0.0.1'], deny: ['127.0.0.2'] } } };

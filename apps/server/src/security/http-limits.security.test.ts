@@ -65,6 +65,33 @@ const postHead = (port: number, contentLength: number) =>
   `Content-Length: ${contentLength}\r\n\r\n` +
   '{"jsonrpc":"2.0",';
 
+/** A complete 2026-07-28 `tools/list` request for the instance `shop`, for a raw keep-alive socket. */
+function toolsListRequest(port: number, id: number): string {
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/list',
+    params: {
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientCapabilities': {},
+        'io.modelcontextprotocol/clientInfo': { name: 'keep-alive-test', version: '1' },
+      },
+    },
+  });
+  return (
+    'POST /mcp/shop HTTP/1.1\r\n' +
+    `Host: 127.0.0.1:${port}\r\n` +
+    `Authorization: ${TEST_AUTH.authorization}\r\n` +
+    'Content-Type: application/json\r\n' +
+    'Accept: application/json, text/event-stream\r\n' +
+    'MCP-Protocol-Version: 2026-07-28\r\n' +
+    'Mcp-Method: tools/list\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n` +
+    body
+  );
+}
+
 describe('HTTP limits: slow requests, dropped bodies, connections per address', () => {
   test('a body trickled slower than server.requestTimeoutMs is cut off with 408, without an error line', async () => {
     const { logger, lines } = capturingLogger();
@@ -159,6 +186,55 @@ describe('HTTP limits: slow requests, dropped bodies, connections per address', 
       assert.match(received, /notifications\/tools\/list_changed/);
       stream.destroy();
     } finally {
+      await gw.stop();
+    }
+  });
+
+  test('a keep-alive connection idle for 6 s, longer than the header and request timeouts, still carries the next tools/list', async () => {
+    // The default keep-alive timeout, not a test value: node's own 5 s would close this connection.
+    const gw = await gatewayWithInstance({ server: { requestTimeoutMs: 800, headersTimeoutMs: 400 } });
+    const socket = await openSocket(gw.port);
+    try {
+      let received = '';
+      let closed = false;
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+      socket.on('close', () => (closed = true));
+      const answer = async () => {
+        const deadline = Date.now() + 5_000;
+        while (!/"tools":\[/.test(received) && !closed && Date.now() < deadline) await sleep(10);
+        const text = received;
+        received = '';
+        return text;
+      };
+      socket.write(toolsListRequest(gw.port, 1));
+      const first = await answer();
+      assert.match(first, /^HTTP\/1\.1 200/);
+      assert.match(first, /keep-alive: timeout=65/i, 'the client is told how long the connection stays open');
+      await sleep(6_000);
+      assert.equal(closed, false, 'the idle connection is still open after 6 s');
+      socket.write(toolsListRequest(gw.port, 2));
+      const second = await answer();
+      assert.match(second, /^HTTP\/1\.1 200/, 'no 408: idle time does not count against the header timeout');
+      assert.match(second, /"id":2/);
+    } finally {
+      socket.destroy();
+      await gw.stop();
+    }
+  });
+
+  test('server.keepAliveTimeoutMs closes an idle keep-alive connection when it runs out', async () => {
+    const gw = await gatewayWithInstance({ server: { keepAliveTimeoutMs: 500 } });
+    const socket = await openSocket(gw.port);
+    try {
+      socket.on('data', () => undefined);
+      socket.write(toolsListRequest(gw.port, 1));
+      await once(socket, 'data');
+      const idleFrom = performance.now();
+      await once(socket, 'close');
+      const idleMs = performance.now() - idleFrom;
+      assert.ok(idleMs >= 400 && idleMs < 3_000, `closed after ${Math.round(idleMs)} ms idle`);
+    } finally {
+      socket.destroy();
       await gw.stop();
     }
   });

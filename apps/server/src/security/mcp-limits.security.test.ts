@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectLegacy, connectModern } from '../test-support/mcp-clients.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
-import { startUpstream, type TestUpstream, type UpstreamHit } from '../test-support/upstream.js';
+import { startUpstream, type TestUpstream, type UpstreamHit } from '@dynmcp/testing';
 
 const KEYS = { a: 'team-a-key-0001', b: 'team-b-key-0002', c: 'team-c-key-0003', d: 'team-d-key-0004' };
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });

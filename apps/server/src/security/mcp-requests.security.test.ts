@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Logger } from '@dynmcp/plugin';
 import { connectLegacy, connectModern, TEST_AUTH } from '../test-support/mcp-clients.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
-import { startUpstream, type TestUpstream, type UpstreamHit } from '../test-support/upstream.js';
+import { startUpstream, type TestUpstream, type UpstreamHit } from '@dynmcp/testing';
 
 const RESULT_CAP = 1024 * 1024;
 

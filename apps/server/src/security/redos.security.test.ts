@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { startGatewayProcess, type GatewayProcess } from '../test-support/gateway-process.js';
 import { connectLegacy, connectModern, TEST_AUTH } from '../test-support/mcp-clients.js';
 import { TEST_KEY } from '../test-support/test-gateway.js';
-import { startUpstream, type TestUpstream } from '../test-support/upstream.js';
+import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 
 /** Patterns that backtrack catastrophically on V8's engine, with a 10k-character input that triggers it. */
 const EVIL: Array<{ tool: string; pattern: string; input: string }> = [

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { connectModern } from '../test-support/mcp-clients.js';
 import { startTestGateway, TEST_KEY, type TestGateway } from '../test-support/test-gateway.js';
-import { startUpstream, type TestUpstream } from '../test-support/upstream.js';
+import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 
 const LOOPBACK_UPSTREAM = { egress: { allow: ['127.0.0.1'] } };
 

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { connectModern } from '../test-support/mcp-clients.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
-import { startUpstream, type TestUpstream } from '../test-support/upstream.js';
+import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 
 const MiB = 1024 * 1024;
 const CEILING = MiB;

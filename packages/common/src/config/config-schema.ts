@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import convict from 'convict';
+import { oneOf } from './config-type.js';
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -168,6 +169,12 @@ export const configSchema = {
       default: 10_000,
       env: 'DYNMCP_HEADERS_TIMEOUT_MS',
     },
+    keepAliveTimeoutMs: {
+      doc: 'How long an idle keep-alive connection stays open between two requests. Above the idle timeout of a load balancer in front (often 60 s), so the balancer, not the gateway, closes idle connections.',
+      format: 'positive-int',
+      default: 65_000,
+      env: 'DYNMCP_KEEP_ALIVE_TIMEOUT_MS',
+    },
     maxConnectionsPerAddress: {
       doc: 'Most open connections from one client address; more are closed at once (0: no cap). Counts socket addresses: trusted proxies are exempt, so limit their clients at the proxy.',
       format: 'nat',
@@ -322,7 +329,7 @@ export const configSchema = {
   executor: {
     httpClient: {
       doc: 'HTTP client of the http tool kind: undici (fast, default) or got; both honour the same limits.',
-      format: ['undici', 'got'],
+      format: oneOf('undici', 'got'),
       default: 'undici',
       env: 'DYNMCP_HTTP_CLIENT',
     },
@@ -383,7 +390,7 @@ export const configSchema = {
     toolsPageSize: {
       doc: 'Most tools one tools/list page holds; clients follow nextCursor for the rest.',
       format: 'positive-int',
-      default: 500,
+      default: 100,
       env: 'DYNMCP_TOOLS_PAGE_SIZE',
     },
     maxSessionsPerPrincipal: {
@@ -418,7 +425,7 @@ export const configSchema = {
   log: {
     level: {
       doc: 'Log level: error, warn, info, debug, or silent.',
-      format: ['error', 'warn', 'info', 'debug', 'silent'],
+      format: oneOf('error', 'warn', 'info', 'debug', 'silent'),
       default: 'info',
       env: 'DYNMCP_LOG_LEVEL',
     },

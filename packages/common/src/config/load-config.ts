@@ -3,75 +3,15 @@ import { join } from 'node:path';
 import convict from 'convict';
 import { GatewayError } from '@dynmcp/plugin';
 import { configSchema } from './config-schema.js';
+import type { ConfigOf } from './config-type.js';
 
-/** The validated, frozen configuration. */
-export interface GatewayConfig {
-  env: string;
-  server: {
-    host: string;
-    port: number;
-    bodyLimitBytes: number;
-    allowedHosts: string[];
-    allowedOrigins: string[];
-    shutdownGraceMs: number;
-    requestTimeoutMs: number;
-    headersTimeoutMs: number;
-    maxConnectionsPerAddress: number;
-    trustedProxies: string[];
-  };
-  plugins: Array<{ module: string; options?: Record<string, unknown> }>;
-  auth: {
-    providers: string[];
-    keys: Array<{ id: string; key: string; admin?: boolean; instances?: '*' | string[] }>;
-    maxFailures: number;
-    failureWindowMs: number;
-  };
-  admin: {
-    /** Deprecated name of `auth.maxFailures`, already folded into it; `null` when not set. */
-    maxAuthFailures: number | null;
-    /** Deprecated name of `auth.failureWindowMs`, already folded into it; `null` when not set. */
-    authFailureWindowMs: number | null;
-    apiKeys: string[];
-  };
-  datasource: {
-    /** `sqlite`, `etcd`, `mysql`, or a datasource plugin's name. */
-    type: string;
-    startupWaitMs: number;
-    pollIntervalMs: number;
-    sqlite: { path: string };
-    etcd: {
-      endpoints: string[];
-      prefix: string;
-      username: string;
-      password: string;
-      caFile: string;
-      certFile: string;
-      keyFile: string;
-      keepaliveMs: number;
-    };
-    mysql: { url: string; host: string; port: number; user: string; password: string; database: string; poolMax: number };
-    tombstoneRetentionMs: number;
-  };
-  executor: {
-    httpClient: 'undici' | 'got';
-    timeoutMs: number;
-    maxResponseBytes: number;
-    /** Resolved by environment when not set (see {@link ENVIRONMENT_DEFAULTS}). */
-    toolEnvAllow: string[];
-    secretsDir: string;
-    /** `allow` is resolved by environment when not set (see {@link ENVIRONMENT_DEFAULTS}). */
-    egress: { allow: string[]; deny: string[] };
-  };
-  mcp: {
-    sessionIdleTimeoutMs: number;
-    maxSessions: number;
-    toolsPageSize: number;
-    maxSessionsPerPrincipal: number;
-    maxResultBytes: number;
-  };
-  limits: { principal: { ratePerMinute: number; concurrency: number } };
-  log: { level: 'error' | 'warn' | 'info' | 'debug' | 'silent' };
-}
+/**
+ * The validated, frozen configuration, derived from the schema: a key added to config-schema.ts
+ * appears here with its type. Settings "by environment" (see {@link ENVIRONMENT_DEFAULTS}) are
+ * never `null` once loaded; deprecated ones (`admin.maxAuthFailures`, `admin.authFailureWindowMs`)
+ * are `null` when not set, and already folded into their new names.
+ */
+export type GatewayConfig = ConfigOf<typeof configSchema, keyof typeof ENVIRONMENT_DEFAULTS>;
 
 /** Loopback and private networks (RFC 1918, RFC 6598 shared space, IPv6 unique local): where a developer's own upstreams run. */
 const LOCAL_NETWORKS = ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'];
@@ -83,12 +23,12 @@ const LOCAL_NETWORKS = ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12',
  * config-schema.ts, a rule here, and a docs/configuration.md row with the default `null` saying
  * what each environment gets.
  */
-export const ENVIRONMENT_DEFAULTS: Readonly<Record<string, (env: string) => unknown>> = {
+export const ENVIRONMENT_DEFAULTS = {
   // A developer's machine: its variables are the developer's own, so tools may read any but DYNMCP_*.
   'executor.toolEnvAllow': (env) => (env === 'development' ? ['*'] : []),
   // A developer's upstreams run on the same machine or network; link-local and metadata stay denied.
   'executor.egress.allow': (env) => (env === 'development' ? [...LOCAL_NETWORKS] : []),
-};
+} as const satisfies Readonly<Record<string, (env: string) => unknown>>;
 
 /** Where {@link loadConfig} reads from; all optional, defaulting to the process's own. */
 export interface LoadConfigOptions {

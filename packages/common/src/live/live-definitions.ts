@@ -68,6 +68,20 @@ interface InstanceEntry {
   revision: number;
 }
 
+/** One put or delete of a feed event, compiled but not yet visible; neither `tool` nor `instance`: a delete. */
+interface Prepared {
+  kind: string;
+  id: string;
+  at: number;
+  tool?: LiveTool;
+  instance?: InstanceEntry;
+  /** Why the put is not a valid definition. */
+  error?: unknown;
+}
+
+/** Longest stretch of compiling before the live definitions let other work (requests) run. */
+const SLICE_MS = 5;
+
 /** Options of {@link createLiveDefinitions}. */
 export interface LiveDefinitionsOptions {
   datasource: DataSource;
@@ -91,6 +105,10 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
   const startedAt = Date.now();
   let subscription: FeedSubscription | undefined;
   let onFirstSnapshot: (() => void) | undefined;
+  // Feed events wait here while an earlier one is still compiling, so they apply strictly in order.
+  const queue: FeedEvent[] = [];
+  let draining = false;
+  let closed = false;
 
   function link(entry: InstanceEntry, add: boolean) {
     for (const toolId of entry.definition.tool_ids) {
@@ -115,73 +133,117 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
     });
   }
 
-  /** Applies one put or delete; returns the instances it affects. */
-  function apply(kind: string, id: string, value: unknown, at: number, affected: Set<string>) {
+  /**
+   * Compiles or parses one put (`value` undefined: a delete) without touching what readers see.
+   * A tool's ajv validators are the expensive part, a millisecond or more each for large schemas.
+   */
+  function prepare(kind: string, id: string, value: unknown, at: number): Prepared {
+    if (value === undefined) return { kind, id, at };
+    try {
+      if (kind === 'tds') {
+        const compiled = compileToolDefinition(value, compiler, id);
+        return { kind, id, at, tool: { ...compiled, revision: at, listing: toolListing(compiled.definition) } };
+      }
+      if (kind === 'ids') {
+        const definition = parseInstanceDefinition(value, id);
+        return { kind, id, at, instance: { definition, protoType: instanceProtoType(definition), revision: at } };
+      }
+    } catch (error) {
+      return { kind, id, at, error };
+    }
+    return { kind, id, at };
+  }
+
+  /** Applies one prepared put or delete; adds the instances it affects to `affected`. */
+  function commit(change: Prepared, affected: Set<string>) {
+    const { kind, id, at } = change;
+    if (change.error !== undefined) return markInvalid(kind, id, at, change.error);
     if (kind === 'tds') {
       const previous = tools.get(id);
-      if (value === undefined) {
+      if (change.tool === undefined) {
         if (!previous) return;
         tools.delete(id);
-        previous.release();
       } else {
-        let compiled;
-        try {
-          compiled = compileToolDefinition(value, compiler, id);
-        } catch (error) {
-          return markInvalid(kind, id, at, error);
-        }
-        tools.set(id, { ...compiled, revision: at, listing: toolListing(compiled.definition) });
-        previous?.release();
+        tools.set(id, change.tool);
       }
+      previous?.release();
       invalid.delete(`${kind}/${id}`);
       for (const instanceId of usedBy.get(id) ?? []) affected.add(instanceId);
     } else if (kind === 'ids') {
       const previous = instances.get(id);
-      if (value === undefined) {
+      if (change.instance === undefined) {
         if (!previous) return;
         link(previous, false);
         instances.delete(id);
       } else {
-        let entry: InstanceEntry;
-        try {
-          const definition = parseInstanceDefinition(value, id);
-          entry = { definition, protoType: instanceProtoType(definition), revision: at };
-        } catch (error) {
-          return markInvalid(kind, id, at, error);
-        }
         if (previous) link(previous, false);
-        link(entry, true);
-        instances.set(id, entry);
+        link(change.instance, true);
+        instances.set(id, change.instance);
       }
       invalid.delete(`${kind}/${id}`);
       affected.add(id);
     }
   }
 
-  function applySnapshot(records: StoredRecord[], affected: Set<string>) {
+  /**
+   * The puts and deletes that turn what is held into the snapshot: deletes first, so a tool gone
+   * from the store stops being served, then tools before instances, and only records whose
+   * revision moved.
+   */
+  function snapshotChanges(records: StoredRecord[]): Array<{ kind: string; id: string; value: unknown; at: number }> {
     const seen = new Set(records.map((record) => `${record.kind}/${record.id}`));
-    // Deletes first, so a tool gone from the store stops being served.
-    for (const id of [...tools.keys()]) if (!seen.has(`tds/${id}`)) apply('tds', id, undefined, 0, affected);
-    for (const id of [...instances.keys()]) if (!seen.has(`ids/${id}`)) apply('ids', id, undefined, 0, affected);
-    for (const key of [...invalid]) if (!seen.has(key)) invalid.delete(key);
-    // Tools before instances, then only records whose revision moved.
+    const changes: Array<{ kind: string; id: string; value: unknown; at: number }> = [];
+    for (const id of tools.keys()) if (!seen.has(`tds/${id}`)) changes.push({ kind: 'tds', id, value: undefined, at: 0 });
+    for (const id of instances.keys()) if (!seen.has(`ids/${id}`)) changes.push({ kind: 'ids', id, value: undefined, at: 0 });
     const ordered = [...records].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'tds' ? -1 : 1));
     for (const record of ordered) {
       const known = record.kind === 'tds' ? tools.get(record.id) : instances.get(record.id);
       if (known && known.revision === record.revision) continue;
-      apply(record.kind, record.id, record.value, record.revision, affected);
+      changes.push({ kind: record.kind, id: record.id, value: record.value, at: record.revision });
     }
+    return changes;
   }
 
-  function onEvent(event: FeedEvent) {
+  /**
+   * Applies one feed event in two phases. First every changed record is compiled, in slices of
+   * about {@link SLICE_MS}: one event can carry a thousand tools (an imported REST API), whose
+   * validators take seconds to compile, and /mcp must keep answering meanwhile. Then everything
+   * is swapped in synchronously, so a reader sees the whole event or none of it, and `revision`,
+   * waiters and listeners move only then. An event that compiles within one slice, the common
+   * case, is applied before `onEvent` returns when no earlier event is still being applied.
+   *
+   * Compiling eagerly, rather than on a tool's first call, keeps "a record that fails validation
+   * never replaces a good one": whether the new version compiles is known before the swap.
+   */
+  async function applyEvent(event: FeedEvent): Promise<void> {
+    const pending =
+      event.type === 'snapshot'
+        ? snapshotChanges(event.records)
+        : (event.changes as Change[]).map((change) => ({
+            kind: change.kind,
+            id: change.id,
+            value: change.type === 'put' ? change.value : undefined,
+            at: change.revision,
+          }));
+    const prepared: Prepared[] = [];
+    let sliceStart = performance.now();
+    for (const change of pending) {
+      prepared.push(prepare(change.kind, change.id, change.value, change.at));
+      if (performance.now() - sliceStart < SLICE_MS) continue;
+      await new Promise((resolve) => setImmediate(resolve));
+      if (closed) {
+        for (const done of prepared) done.tool?.release();
+        return;
+      }
+      sliceStart = performance.now();
+    }
+
     const affected = new Set<string>();
     if (event.type === 'snapshot') {
-      applySnapshot(event.records, affected);
-    } else {
-      for (const change of event.changes as Change[]) {
-        apply(change.kind, change.id, change.type === 'put' ? change.value : undefined, change.revision, affected);
-      }
+      const seen = new Set(event.records.map((record) => `${record.kind}/${record.id}`));
+      for (const key of [...invalid]) if (!seen.has(key)) invalid.delete(key);
     }
+    for (const change of prepared) commit(change, affected);
     revision = Math.max(revision, event.revision);
     if (event.type === 'snapshot') revision = event.revision;
     const changedInstances: string[] = [];
@@ -209,6 +271,26 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
       } catch (error) {
         logger.error('definitions change listener failed', { error: (error as Error).message });
       }
+    }
+  }
+
+  function onEvent(event: FeedEvent) {
+    queue.push(event);
+    if (!draining) void drain();
+  }
+
+  async function drain() {
+    draining = true;
+    try {
+      for (let event = queue.shift(); event !== undefined && !closed; event = queue.shift()) {
+        try {
+          await applyEvent(event);
+        } catch (error) {
+          logger.error('feed event could not be applied', { revision: event.revision, error: (error as Error).message });
+        }
+      }
+    } finally {
+      draining = false;
     }
   }
 
@@ -266,6 +348,8 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
       return { ready, loaded: synced, staleMs, revision, store, invalidRecords: invalid.size };
     },
     async close() {
+      closed = true;
+      queue.length = 0;
       await subscription?.close();
       for (const waiter of waiters) waiter.resolve(false);
       waiters.clear();

@@ -114,7 +114,11 @@ export function compileToolDefinition(value: unknown, compiler: SchemaCompiler, 
   return { definition, validateArguments: validateArguments ?? (() => undefined), validateOutput, release };
 }
 
-/** Validates an instance definition; like {@link parseToolDefinition}. */
+/**
+ * Validates an instance definition against the published schema. `id` (from the URL path or the
+ * store key) fills in or must equal the body's id, as for {@link compileToolDefinition}. Throws
+ * `GatewayError` saying what to fix.
+ */
 export function parseInstanceDefinition(value: unknown, id?: string): InstanceDefinition {
   const record = withId(value, id, 'instance definition');
   if (Array.isArray(record.tool_ids)) {
@@ -129,7 +133,7 @@ export function parseInstanceDefinition(value: unknown, id?: string): InstanceDe
 
 const PROTO_TYPES: readonly ProtoType[] = ['streamable-stateful', 'streamable-stateless'];
 
-/** The instance's metadata as an object (the seed stores it as a JSON string); throws when malformed. */
+/** The instance's metadata as an object (the Rust project dynmcp stores it as a JSON string, and its clients still send it so); throws when malformed. */
 export function instanceMetadata(instance: InstanceDefinition): InstanceMetadata {
   let metadata: unknown = instance.metadata ?? {};
   if (typeof metadata === 'string') {

@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { GatewayError } from '@dynmcp/plugin';
 import type { ToolDefinition } from '@dynmcp/plugin';
+import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 import { HTTP_CLIENTS, createHttpExecutor } from './http-executor.js';
-import { callContext, capturingLogger, firstText, httpTool, startUpstream } from '../test-support/test-upstream.js';
-import type { TestUpstream } from '../test-support/test-upstream.js';
+import { callContext, capturingLogger, firstText, httpTool } from '../test-support/tool-fixtures.js';
 
 /** A listener on 127.0.0.2 that only counts connections: any count above zero means a packet got through. */
 async function startForbiddenListener(): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
@@ -89,11 +89,11 @@ for (const client of HTTP_CLIENTS) describe(`http executor: egress policy (${cli
     await forbidden.close();
   });
   beforeEach(() => {
-    upstream.requests.length = 0;
+    upstream.hits.length = 0;
   });
 
   it('reaches an allowed address', async () => {
-    const outcome = await executor.execute(httpTool({ domain: upstream.origin, path: '/api/v1/items/1' }), {}, callContext());
+    const outcome = await executor.execute(httpTool({ domain: upstream.url, path: '/api/v1/items/1' }), {}, callContext());
     assert.equal(outcome.upstreamStatus, 200);
   });
 
@@ -127,17 +127,17 @@ for (const client of HTTP_CLIENTS) describe(`http executor: egress policy (${cli
     assert.equal(forbidden.connections(), 0);
 
     // The resolved address is what the socket uses: good.test exists only in the test resolver.
-    const upstreamPort = new URL(upstream.origin).port;
+    const upstreamPort = new URL(upstream.url).port;
     const good = await executor.execute(httpTool({ domain: `http://good.test:${upstreamPort}`, path: '/api/v1/items/2' }), {}, callContext());
     assert.equal(good.upstreamStatus, 200);
-    assert.equal(upstream.requests[0]?.headers.host, `good.test:${upstreamPort}`);
+    assert.equal(upstream.hits[0]?.headers.host, `good.test:${upstreamPort}`);
     const mixed = await executor.execute(httpTool({ domain: `http://mixed.test:${upstreamPort}`, path: '/api/v1/items/3' }), {}, callContext());
     assert.equal(mixed.upstreamStatus, 200, 'the denied address was dropped, the allowed one used');
     assert.equal(forbidden.connections(), 0);
   });
 
   it('refuses loopback by default: localhost at write time, and after real DNS at call time', async () => {
-    const tool = httpTool({ domain: upstream.origin.replace('127.0.0.1', 'localhost'), path: '/api/v1/items/1' });
+    const tool = httpTool({ domain: upstream.url.replace('127.0.0.1', 'localhost'), path: '/api/v1/items/1' });
     refusedAtWrite(
       strict.validate,
       tool,
@@ -147,18 +147,18 @@ for (const client of HTTP_CLIENTS) describe(`http executor: egress policy (${cli
     // A definition stored before the policy was tightened is still refused when called.
     const outcome = await strict.execute(tool, {}, callContext());
     assert.match(firstText(outcome.result), /^upstream localhost \((127\.0\.0\.1|::1)\) is denied by the egress policy \(built-in rule "loopback /);
-    assert.equal(upstream.requests.length, 0);
+    assert.equal(upstream.hits.length, 0);
   });
 
   it('follows redirects only within the tool\'s origin and path prefix, with its secret headers', async () => {
     const headers = { 'X-Secret': '${env:TEST_SECRET}' };
     const call = (item: string) =>
-      executor.execute(httpTool({ domain: upstream.origin, path: '/api/v1/items/{item}', ext_info: { headers } }), { item }, callContext());
+      executor.execute(httpTool({ domain: upstream.url, path: '/api/v1/items/{item}', ext_info: { headers } }), { item }, callContext());
 
     const inside = await call('in');
     assert.equal(inside.upstreamStatus, 200);
     assert.deepEqual(
-      upstream.requests.map((request) => [request.pathname, request.headers['x-secret']]),
+      upstream.hits.map((request) => [request.pathname, request.headers['x-secret']]),
       [
         ['/api/v1/items/in', 'canary-secret'],
         ['/api/v1/items/other', 'canary-secret'],
@@ -166,11 +166,11 @@ for (const client of HTTP_CLIENTS) describe(`http executor: egress policy (${cli
     );
 
     for (const item of ['out', 'climb', 'sibling']) {
-      upstream.requests.length = 0;
+      upstream.hits.length = 0;
       const outcome = await call(item);
       assert.equal(outcome.upstreamStatus, 302);
       assert.equal(firstText(outcome.result), 'upstream redirected outside the tool\'s path prefix /api/v1/items/; not followed');
-      assert.deepEqual(upstream.requests.map((request) => request.pathname), [`/api/v1/items/${item}`]);
+      assert.deepEqual(upstream.hits.map((request) => request.pathname), [`/api/v1/items/${item}`]);
     }
 
     const away = await call('away');

@@ -4,10 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { GatewayError } from '@dynmcp/plugin';
+import { startUpstream, type TestUpstream, type UpstreamHit } from '@dynmcp/testing';
 import { HTTP_CLIENTS, createHttpExecutor } from './http-executor.js';
 import { MAX_JSON_DEPTH } from './json-depth.js';
-import { callContext, firstText, httpTool, startUpstream } from '../test-support/test-upstream.js';
-import type { RecordedRequest, TestUpstream } from '../test-support/test-upstream.js';
+import { callContext, firstText, httpTool } from '../test-support/tool-fixtures.js';
 
 const MiB = 1024 * 1024;
 const CAP = 1 * MiB;
@@ -93,10 +93,10 @@ for (const client of HTTP_CLIENTS) describe(`http executor: limits (${client})`,
   const egress = { allow: ['127.0.0.1'] };
   const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: CAP, env: {}, client, egress });
 
-  const routes: Record<string, (request: RecordedRequest, res: http.ServerResponse) => void> = {
-    // Accepts and never answers (reliability.md §6 item 17).
+  const routes: Record<string, (request: UpstreamHit, res: http.ServerResponse) => void> = {
+    // Accepts and never answers: only the tool's timeout ends the call.
     '/hang': () => {},
-    // One byte every 50 ms: only a total deadline stops it (item 18).
+    // One byte every 50 ms: an idle timeout never fires, only a total deadline stops it.
     '/drip': (_request, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       const timer = setInterval(() => res.write('x'), 50);
@@ -135,21 +135,21 @@ for (const client of HTTP_CLIENTS) describe(`http executor: limits (${client})`,
   });
 
   it('times out an upstream that never answers, and closes the socket', async () => {
-    const tool = httpTool({ domain: upstream.origin, path: '/hang', ext_info: { timeout_ms: 300 } });
+    const tool = httpTool({ domain: upstream.url, path: '/hang', ext_info: { timeout_ms: 300 } });
     const baseline = tcpSockets();
     const started = Date.now();
     const outcome = await executor.execute(tool, {}, callContext());
     const elapsed = Date.now() - started;
     assert.deepEqual(outcome, { result: { content: [{ type: 'text', text: 'upstream timed out after 300 ms' }], isError: true } });
     assert.ok(elapsed >= 290 && elapsed < 600, `answered after ${elapsed} ms`);
-    const request = upstream.requests.at(-1);
+    const request = upstream.hits.at(-1);
     await eventually(() => request?.socketClosed() === true);
     // Both ends (client and test server live in this process) are gone: no leaked handle.
     await eventually(() => tcpSockets() <= baseline);
   });
 
   it('times out a slow drip with the total deadline', async () => {
-    const tool = httpTool({ domain: upstream.origin, path: '/drip', ext_info: { timeout_ms: 400 } });
+    const tool = httpTool({ domain: upstream.url, path: '/drip', ext_info: { timeout_ms: 400 } });
     const started = Date.now();
     const outcome = await executor.execute(tool, {}, callContext());
     assert.equal(firstText(outcome.result), 'upstream timed out after 400 ms');
@@ -158,7 +158,7 @@ for (const client of HTTP_CLIENTS) describe(`http executor: limits (${client})`,
   });
 
   it('aborts the upstream request when the call signal aborts', async () => {
-    const tool = httpTool({ domain: upstream.origin, path: '/hang' });
+    const tool = httpTool({ domain: upstream.url, path: '/hang' });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
     const started = Date.now();
@@ -166,25 +166,25 @@ for (const client of HTTP_CLIENTS) describe(`http executor: limits (${client})`,
     assert.equal(firstText(outcome.result), 'upstream request cancelled');
     assert.equal(outcome.result.isError, true);
     assert.ok(Date.now() - started < 1_000);
-    const request = upstream.requests.at(-1);
+    const request = upstream.hits.at(-1);
     await eventually(() => request?.socketClosed() === true);
   });
 
   it('does not call upstream when the signal is already aborted', async () => {
-    const hits = upstream.requests.length;
-    const tool = httpTool({ domain: upstream.origin, path: '/hang' });
+    const hits = upstream.hits.length;
+    const tool = httpTool({ domain: upstream.url, path: '/hang' });
     const outcome = await executor.execute(tool, {}, callContext(AbortSignal.abort()));
     assert.equal(firstText(outcome.result), 'upstream request cancelled');
-    assert.equal(upstream.requests.length, hits);
+    assert.equal(upstream.hits.length, hits);
   });
 
   it('aborts a body far larger than the cap, with bounded memory', async () => {
-    const tool = httpTool({ domain: upstream.origin, path: '/huge' });
+    const tool = httpTool({ domain: upstream.url, path: '/huge' });
     const rssBefore = process.memoryUsage().rss;
     const outcome = await executor.execute(tool, {}, callContext());
     assert.equal(firstText(outcome.result), `upstream response too large (over ${CAP} bytes)`);
     assert.equal(outcome.upstreamStatus, 200);
-    const request = upstream.requests.at(-1);
+    const request = upstream.hits.at(-1);
     await eventually(() => request?.socketClosed() === true);
     // The upstream stopped soon after the cap (socket buffers aside) instead of sending its 1 GiB.
     assert.ok(produced.written < 32 * MiB, `upstream wrote ${produced.written} bytes`);
@@ -197,7 +197,7 @@ for (const client of HTTP_CLIENTS) describe(`http executor: limits (${client})`,
     try {
       for (const [path, bomb] of [['/bomb', bombs['gzip']], ['/brotli-bomb', bombs['br']]] as const) {
         assert.ok(bomb !== undefined && bomb.length < cap, 'the compressed bomb itself fits the cap');
-        const tool = httpTool({ domain: upstream.origin, path });
+        const tool = httpTool({ domain: upstream.url, path });
         const { result, rssGrowth, cpuMs } = await watched(() => roomy.execute(tool, {}, callContext()));
         assert.equal(firstText(result.result), `upstream response too large (over ${cap} bytes)`, path);
         assert.ok(rssGrowth < 64 * MiB, `${path}: rss grew by ${Math.round(rssGrowth / MiB)} MiB`);
@@ -210,10 +210,10 @@ for (const client of HTTP_CLIENTS) describe(`http executor: limits (${client})`,
   });
 
   it('applies a per-tool cap from ext_info.max_response_bytes, never above the executor\'s', async () => {
-    const tool = httpTool({ domain: upstream.origin, path: '/bomb', ext_info: { max_response_bytes: 1000 } });
+    const tool = httpTool({ domain: upstream.url, path: '/bomb', ext_info: { max_response_bytes: 1000 } });
     const outcome = await executor.execute(tool, {}, callContext());
     assert.equal(firstText(outcome.result), 'upstream response too large (over 1000 bytes)');
-    const greedy = httpTool({ domain: upstream.origin, path: '/bomb', ext_info: { max_response_bytes: 2 * CAP } });
+    const greedy = httpTool({ domain: upstream.url, path: '/bomb', ext_info: { max_response_bytes: 2 * CAP } });
     assert.throws(
       () => executor.validate(greedy),
       (error: unknown) =>
@@ -227,11 +227,11 @@ for (const client of HTTP_CLIENTS) describe(`http executor: limits (${client})`,
   });
 
   it('refuses JSON nested deeper than the limit, and passes JSON at the limit', async () => {
-    const deep = await executor.execute(httpTool({ domain: upstream.origin, path: '/deep' }), {}, callContext());
+    const deep = await executor.execute(httpTool({ domain: upstream.url, path: '/deep' }), {}, callContext());
     assert.equal(deep.result.isError, true);
     assert.equal(firstText(deep.result), `upstream answered 200 OK with JSON nested deeper than ${MAX_JSON_DEPTH} levels; not passed on`);
     const schema = { type: 'object' };
-    const enough = await executor.execute(httpTool({ domain: upstream.origin, path: '/deep-enough', output_schema: schema }), {}, callContext());
+    const enough = await executor.execute(httpTool({ domain: upstream.url, path: '/deep-enough', output_schema: schema }), {}, callContext());
     assert.equal(enough.result.isError, undefined);
     assert.ok(enough.result.structuredContent !== undefined);
   });
@@ -239,7 +239,7 @@ for (const client of HTTP_CLIENTS) describe(`http executor: limits (${client})`,
   it('answers calls after close() with an error', async () => {
     const closing = createHttpExecutor({ defaultTimeoutMs: 1_000, maxResponseBytes: CAP, env: {}, client, egress });
     await closing.close();
-    const outcome = await closing.execute(httpTool({ domain: upstream.origin, path: '/hang' }), {}, callContext());
+    const outcome = await closing.execute(httpTool({ domain: upstream.url, path: '/hang' }), {}, callContext());
     assert.equal(outcome.result.isError, true);
   });
 });

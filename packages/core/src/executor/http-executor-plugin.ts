@@ -1,5 +1,8 @@
-import { defineToolExecutorPlugin, PLUGIN_API_VERSION } from '@dynmcp/plugin';
-import { createHttpExecutor, type HttpExecutorOptions } from './http-executor.js';
+import { defineToolExecutorPlugin, PLUGIN_API_VERSION, readPluginOptions } from '@dynmcp/plugin';
+import { createHttpExecutor, HTTP_CLIENTS, type HttpClientName, type HttpExecutorOptions } from './http-executor.js';
+import type { HostResolver } from './egress-lookup.js';
+
+const isHttpClient = (value: unknown): value is HttpClientName => HTTP_CLIENTS.includes(value as HttpClientName);
 
 /**
  * The built-in `http` tool kind, registered through the same plugin interface as third-party
@@ -9,5 +12,30 @@ export const httpExecutorPlugin = defineToolExecutorPlugin({
   name: 'http',
   version: '0.1.0',
   apiVersion: PLUGIN_API_VERSION,
-  create: ({ options }) => createHttpExecutor(options as unknown as HttpExecutorOptions),
+  parseOptions(raw): HttpExecutorOptions {
+    const read = readPluginOptions('http', raw);
+    const client = read.raw.client;
+    if (client !== undefined && !isHttpClient(client)) throw read.invalid('client', HTTP_CLIENTS.join(' or '));
+    // Kept as the very object given (the process environment): `${env:…}` reads it at call time.
+    const env = read.object('env').raw;
+    if (!Object.values(env).every((value) => value === undefined || typeof value === 'string')) {
+      throw read.invalid('env', 'an object of strings (the environment)');
+    }
+    const egress = read.optional.object('egress');
+    const resolve = egress?.raw.resolve;
+    if (resolve !== undefined && typeof resolve !== 'function') throw read.invalid('egress.resolve', 'a function');
+    return {
+      client,
+      defaultTimeoutMs: read.number('defaultTimeoutMs'),
+      maxResponseBytes: read.number('maxResponseBytes'),
+      env: env as Readonly<Record<string, string | undefined>>,
+      toolEnvAllow: read.optional.stringList('toolEnvAllow'),
+      secretsDir: read.optional.string('secretsDir'),
+      protectedValues: read.optional.stringList('protectedValues'),
+      ...(egress === undefined
+        ? {}
+        : { egress: { allow: egress.optional.stringList('allow'), deny: egress.optional.stringList('deny'), resolve: resolve as HostResolver | undefined } }),
+    };
+  },
+  create: ({ options }) => createHttpExecutor(options),
 });

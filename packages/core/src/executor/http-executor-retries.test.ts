@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 import { HTTP_CLIENTS, createHttpExecutor } from './http-executor.js';
-import { callContext, firstText, httpTool, startUpstream, type TestUpstream } from '../test-support/test-upstream.js';
+import { callContext, firstText, httpTool } from '../test-support/tool-fixtures.js';
 
 for (const client of HTTP_CLIENTS) describe(`http executor: retries (${client})`, () => {
   let upstream: TestUpstream;
@@ -19,21 +20,21 @@ for (const client of HTTP_CLIENTS) describe(`http executor: retries (${client})`
     });
   });
   beforeEach(() => {
-    upstream.requests.length = 0;
+    upstream.hits.length = 0;
   });
   after(async () => {
     await executor.close();
     await upstream.close();
   });
 
-  const tool = (method: string, ext_info: Record<string, unknown>) => httpTool({ domain: upstream.origin, path: '/x', method, ext_info });
+  const tool = (method: string, ext_info: Record<string, unknown>) => httpTool({ domain: upstream.url, path: '/x', method, ext_info });
 
   it('retries an idempotent call after 502/503/504, as often as ext_info.retries says', async () => {
     script = [503, 502];
     const outcome = await executor.execute(tool('GET', { retries: 2 }), {}, callContext());
     assert.notEqual(outcome.result.isError, true);
     assert.equal(firstText(outcome.result), 'fine');
-    assert.equal(upstream.requests.length, 3);
+    assert.equal(upstream.hits.length, 3);
   });
 
   it('gives up after the last retry with the upstream status', async () => {
@@ -41,19 +42,19 @@ for (const client of HTTP_CLIENTS) describe(`http executor: retries (${client})`
     const outcome = await executor.execute(tool('PUT', { retries: 1 }), {}, callContext());
     assert.equal(outcome.result.isError, true);
     assert.equal(outcome.upstreamStatus, 503);
-    assert.equal(upstream.requests.length, 2);
+    assert.equal(upstream.hits.length, 2);
   });
 
   it('never retries POST, nor without ext_info.retries, nor other statuses', async () => {
     script = [503];
     assert.equal((await executor.execute(tool('POST', { retries: 3 }), {}, callContext())).result.isError, true);
-    assert.equal(upstream.requests.length, 1);
+    assert.equal(upstream.hits.length, 1);
     script = [503];
     assert.equal((await executor.execute(tool('GET', {}), {}, callContext())).result.isError, true);
-    assert.equal(upstream.requests.length, 2);
+    assert.equal(upstream.hits.length, 2);
     script = [500];
     assert.equal((await executor.execute(tool('GET', { retries: 3 }), {}, callContext())).result.isError, true);
-    assert.equal(upstream.requests.length, 3);
+    assert.equal(upstream.hits.length, 3);
   });
 
   it('retries a refused connection, within the call timeout', async () => {

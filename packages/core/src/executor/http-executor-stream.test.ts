@@ -3,9 +3,9 @@ import type http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger, type ToolCallContext, type ToolLogLevel } from '@dynmcp/plugin';
+import { startUpstream, type TestUpstream, type UpstreamHit } from '@dynmcp/testing';
 import { HTTP_CLIENTS, createHttpExecutor } from './http-executor.js';
-import { firstText, httpTool, startUpstream } from '../test-support/test-upstream.js';
-import type { RecordedRequest, TestUpstream } from '../test-support/test-upstream.js';
+import { firstText, httpTool } from '../test-support/tool-fixtures.js';
 
 /** Resolves when `check` holds, polling every 10 ms for at most 3 s. */
 async function eventually(check: () => boolean): Promise<void> {
@@ -38,7 +38,7 @@ for (const client of HTTP_CLIENTS) {
     const held: Array<() => void> = [];
     const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: 4096, env: {}, client, egress: { allow: ['127.0.0.1'] } });
 
-    const routes: Record<string, (request: RecordedRequest, res: http.ServerResponse) => void> = {
+    const routes: Record<string, (request: UpstreamHit, res: http.ServerResponse) => void> = {
       '/job': (_request, res) => {
         res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
         sse(res, 'progress', { progress: 0, total: 100 });
@@ -75,7 +75,7 @@ for (const client of HTTP_CLIENTS) {
 
     it('forwards progress and log events while the upstream still works, then maps the result', async () => {
       const { context, progress, logs } = recordingContext();
-      const call = executor.execute(httpTool({ domain: upstream.origin, path: '/job', output_schema: { type: 'object' } }), {}, context);
+      const call = executor.execute(httpTool({ domain: upstream.url, path: '/job', output_schema: { type: 'object' } }), {}, context);
       await eventually(() => progress.length === 1 && logs.length === 1 && held.length === 1);
       assert.deepEqual(progress, [[0, 100, undefined]], 'the first event arrived before the stream ended');
       held.shift()?.();
@@ -94,24 +94,24 @@ for (const client of HTTP_CLIENTS) {
     it('aborts the upstream stream when the call is cancelled', async () => {
       const controller = new AbortController();
       const { context, progress } = recordingContext(controller.signal);
-      const before = upstream.requests.length;
-      const call = executor.execute(httpTool({ domain: upstream.origin, path: '/endless' }), {}, context);
+      const before = upstream.hits.length;
+      const call = executor.execute(httpTool({ domain: upstream.url, path: '/endless' }), {}, context);
       await eventually(() => progress.length === 1);
       controller.abort();
       const outcome = await call;
       assert.equal(firstText(outcome.result), 'upstream request cancelled');
-      const request = upstream.requests[before];
+      const request = upstream.hits[before];
       await eventually(() => request?.socketClosed() === true);
     });
 
     it('counts stream bytes against the response cap', async () => {
-      const outcome = await executor.execute(httpTool({ domain: upstream.origin, path: '/chatter' }), {}, recordingContext().context);
+      const outcome = await executor.execute(httpTool({ domain: upstream.url, path: '/chatter' }), {}, recordingContext().context);
       assert.equal(firstText(outcome.result), 'upstream response too large (over 4096 bytes)');
     });
 
     it('reads a non-2xx event stream as an ordinary error answer', async () => {
       const { context, logs } = recordingContext();
-      const outcome = await executor.execute(httpTool({ domain: upstream.origin, path: '/refused' }), {}, context);
+      const outcome = await executor.execute(httpTool({ domain: upstream.url, path: '/refused' }), {}, context);
       assert.equal(outcome.result.isError, true);
       assert.equal(outcome.upstreamStatus, 429);
       assert.match(firstText(outcome.result), /^upstream answered 429 Too Many Requests: event: error/);

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { startUpstream, type TestUpstream, type UpstreamHit } from '@dynmcp/testing';
 import { HTTP_CLIENTS, createHttpExecutor, MAX_REDIRECTS } from './http-executor.js';
-import { callContext, firstText, httpTool, startUpstream } from '../test-support/test-upstream.js';
-import type { RecordedRequest, TestUpstream } from '../test-support/test-upstream.js';
+import { callContext, firstText, httpTool } from '../test-support/tool-fixtures.js';
 
 // 1×1 transparent PNG.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
@@ -15,7 +15,7 @@ for (const client of HTTP_CLIENTS) describe(`http executor: upstream answers (${
   const executor = createHttpExecutor({ defaultTimeoutMs: 5_000, maxResponseBytes: 1_000_000, env: {}, client, egress: { allow: ['127.0.0.1'] } });
 
   // Routes by path, so one upstream serves every case of this suite.
-  const routes: Record<string, (request: RecordedRequest, res: http.ServerResponse) => void> = {
+  const routes: Record<string, (request: UpstreamHit, res: http.ServerResponse) => void> = {
     '/json': (_request, res) => {
       res.setHeader('content-type', 'application/json; charset=utf-8');
       res.end('{"id":7,"name":"seven"}');
@@ -57,7 +57,7 @@ for (const client of HTTP_CLIENTS) describe(`http executor: upstream answers (${
       res.writeHead(302, { location: '/loop' }).end();
     },
     '/away': (_request, res) => {
-      res.writeHead(302, { location: `${elsewhere.origin}/steal` }).end();
+      res.writeHead(302, { location: `${elsewhere.url}/steal` }).end();
     },
     '/reset': (request, res) => {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '1000' });
@@ -81,12 +81,12 @@ for (const client of HTTP_CLIENTS) describe(`http executor: upstream answers (${
     await elsewhere.close();
   });
   beforeEach(() => {
-    upstream.requests.length = 0;
-    elsewhere.requests.length = 0;
+    upstream.hits.length = 0;
+    elsewhere.hits.length = 0;
   });
 
   const call = (path: string, extra: { output_schema?: Record<string, unknown> } = {}) =>
-    executor.execute(httpTool({ domain: upstream.origin, path, ...extra }), {}, callContext());
+    executor.execute(httpTool({ domain: upstream.url, path, ...extra }), {}, callContext());
 
   it('returns JSON as text, and as structuredContent when the tool has an output_schema', async () => {
     const plain = await call('/json');
@@ -115,7 +115,7 @@ for (const client of HTTP_CLIENTS) describe(`http executor: upstream answers (${
   it('returns undecodable bytes as a resource blob with the upstream URL', async () => {
     const outcome = await call('/binary');
     assert.deepEqual(outcome.result.content, [
-      { type: 'resource', resource: { uri: `${upstream.origin}/binary`, mimeType: 'application/octet-stream', blob: 'AP/+AQ==' } },
+      { type: 'resource', resource: { uri: `${upstream.url}/binary`, mimeType: 'application/octet-stream', blob: 'AP/+AQ==' } },
     ]);
   });
 
@@ -139,7 +139,7 @@ for (const client of HTTP_CLIENTS) describe(`http executor: upstream answers (${
     const outcome = await call('/start');
     assert.equal(outcome.upstreamStatus, 200);
     assert.deepEqual(
-      upstream.requests.map((request) => request.pathname),
+      upstream.hits.map((request) => request.pathname),
       ['/start', '/json'],
     );
   });
@@ -148,16 +148,16 @@ for (const client of HTTP_CLIENTS) describe(`http executor: upstream answers (${
     const outcome = await call('/loop');
     assert.equal(outcome.result.isError, true);
     assert.equal(firstText(outcome.result), `upstream redirected more than ${MAX_REDIRECTS} times`);
-    assert.equal(upstream.requests.length, MAX_REDIRECTS + 1);
+    assert.equal(upstream.hits.length, MAX_REDIRECTS + 1);
   });
 
   it('refuses a redirect to another host, which gets no request', async () => {
     const outcome = await call('/away');
     assert.equal(outcome.result.isError, true);
     assert.equal(outcome.upstreamStatus, 302);
-    const host = new URL(elsewhere.origin).host;
+    const host = new URL(elsewhere.url).host;
     assert.equal(firstText(outcome.result), `upstream redirected to another host (${host}); not followed`);
-    assert.equal(elsewhere.requests.length, 0);
+    assert.equal(elsewhere.hits.length, 0);
   });
 
   it('answers a reset in the middle of the body with an error, and the next call succeeds', async () => {

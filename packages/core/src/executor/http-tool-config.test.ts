@@ -13,8 +13,8 @@ const executor = createHttpExecutor({
   egress: { allow: ['127.0.0.1'] },
 });
 
-/** The seed README's example tool, with `overrides` merged into `tds_ext_info`. */
-function seedTool(overrides: JsonObject = {}, rest: Partial<ToolDefinition> = {}): ToolDefinition {
+/** A plain example tool, with `overrides` merged into `tds_ext_info`. */
+function exampleTool(overrides: JsonObject = {}, rest: Partial<ToolDefinition> = {}): ToolDefinition {
   return {
     id: 'example',
     name: 'example_tool',
@@ -32,16 +32,16 @@ function assertRefused(tool: ToolDefinition, pattern: RegExp): void {
 }
 
 describe('validate()', () => {
-  it('accepts the seed example', () => {
-    executor.validate(seedTool());
-    const compiled = compileHttpTool(seedTool());
+  it('accepts the example tool', () => {
+    executor.validate(exampleTool());
+    const compiled = compileHttpTool(exampleTool());
     assert.equal(compiled.origin, 'https://api.example.com');
     assert.equal(compiled.method, 'GET');
   });
 
   it('accepts ports, explicit schemes, lower-case methods and well-typed ext_info', () => {
     executor.validate(
-      seedTool({
+      exampleTool({
         domain: 'http://127.0.0.1:8080',
         method: 'post',
         path: '/v1/{org}/items/:id',
@@ -91,16 +91,16 @@ describe('validate()', () => {
     ['an image mapping with a non-image type', { ext_info: { result: { as: 'image', mime_type: 'audio/wav' } } }, /image\/\* type/],
   ];
   for (const [what, overrides, pattern] of refusals) {
-    it(`refuses ${what}`, () => assertRefused(seedTool(overrides), pattern));
+    it(`refuses ${what}`, () => assertRefused(exampleTool(overrides), pattern));
   }
 
   it('compiles ext_info.result, defaulting to auto', () => {
-    assert.deepEqual(compileHttpTool(seedTool()).result, { as: 'auto' });
+    assert.deepEqual(compileHttpTool(exampleTool()).result, { as: 'auto' });
     assert.deepEqual(
-      compileHttpTool(seedTool({ ext_info: { result: { as: 'resource', uri: 'test://embedded-resource', mime_type: 'Text/Markdown' } } })).result,
+      compileHttpTool(exampleTool({ ext_info: { result: { as: 'resource', uri: 'test://embedded-resource', mime_type: 'Text/Markdown' } } })).result,
       { as: 'resource', uri: 'test://embedded-resource', mimeType: 'text/markdown' },
     );
-    assert.deepEqual(compileHttpTool(seedTool({ ext_info: { result: { mime_type: 'image/png' } } })).result, { as: 'auto', mimeType: 'image/png' });
+    assert.deepEqual(compileHttpTool(exampleTool({ ext_info: { result: { mime_type: 'image/png' } } })).result, { as: 'auto', mimeType: 'image/png' });
   });
 
   it('refuses a missing tds_ext_info', () => {
@@ -109,12 +109,12 @@ describe('validate()', () => {
 
   it('never echoes a header value or domain credentials in its message', () => {
     assert.throws(
-      () => executor.validate(seedTool({ ext_info: { headers: { Authorization: 'Bearer canary\r\n' } } })),
+      () => executor.validate(exampleTool({ ext_info: { headers: { Authorization: 'Bearer canary\r\n' } } })),
       (error: unknown) => error instanceof Error && !error.message.includes('canary'),
     );
     for (const domain of ['https://user:canary@api.example.com:99999', 'ftp://user:canary@api.example.com', 'https://u:canary@h.example/p']) {
       assert.throws(
-        () => executor.validate(seedTool({ domain })),
+        () => executor.validate(exampleTool({ domain })),
         (error: unknown) => error instanceof GatewayError && !error.message.includes('canary'),
       );
     }
@@ -122,10 +122,10 @@ describe('validate()', () => {
 
   it('refuses a path placeholder the input schema does not declare', () => {
     const flat = { type: 'object', properties: { other: { type: 'string' } } };
-    assertRefused(seedTool({ path: '/v1/{id}' }, { input_schema: flat }), /"id" must be declared in input_schema.properties/);
+    assertRefused(exampleTool({ path: '/v1/{id}' }, { input_schema: flat }), /"id" must be declared in input_schema.properties/);
     const grouped = { type: 'object', properties: { path: { type: 'object', properties: { other: {} } } } };
-    assertRefused(seedTool({ path: '/v1/{id}' }, { input_schema: grouped }), /input_schema.properties.path.properties/);
-    executor.validate(seedTool({ path: '/v1/{id}' }, { input_schema: { type: 'object', properties: { id: {} } } }));
+    assertRefused(exampleTool({ path: '/v1/{id}' }, { input_schema: grouped }), /input_schema.properties.path.properties/);
+    executor.validate(exampleTool({ path: '/v1/{id}' }, { input_schema: { type: 'object', properties: { id: {} } } }));
   });
 });
 
@@ -148,7 +148,7 @@ describe('argumentStyleOf', () => {
 
 describe('compileHttpTool', () => {
   it('compiles once per definition object', () => {
-    const tool = seedTool();
+    const tool = exampleTool();
     assert.equal(compileHttpTool(tool), compileHttpTool(tool));
   });
 });

@@ -12,7 +12,7 @@ export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'O
 /** One of {@link HTTP_METHODS}. */
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
-/** The four argument groups of the seed project's convention. */
+/** The four argument groups of the grouped convention, taken from the Rust project dynmcp. */
 export const ARGUMENT_GROUPS = ['path', 'query', 'body', 'headers'] as const;
 
 /** Upper bound of `ext_info.timeout_ms`: ten minutes. */
@@ -40,6 +40,21 @@ export const FORBIDDEN_HEADER_NAMES: ReadonlySet<string> = new Set([
 // RFC 9110 §5.6.2 token.
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/**
+ * How a query argument is serialised: OpenAPI 3's query styles (OpenAPI 3.1 §4.8.12.4, "Style
+ * Values"). `form` with `explode` is what the executor does for an argument it has no entry for.
+ */
+export const QUERY_STYLES = ['form', 'spaceDelimited', 'pipeDelimited', 'deepObject'] as const;
+/** One of {@link QUERY_STYLES}. */
+export type QueryStyle = (typeof QUERY_STYLES)[number];
+
+/** `ext_info.parameters.query.<argument>`: the name sent on the wire and how the value is serialised. */
+export interface QueryParameter {
+  readonly name: string;
+  readonly style: QueryStyle;
+  readonly explode: boolean;
+}
+
 /** How a tool's arguments are laid out; `auto` decides per call from the arguments themselves. */
 export type ArgumentStyle = 'grouped' | 'flat' | 'auto';
 
@@ -59,6 +74,14 @@ export interface CompiledHttpTool {
    */
   readonly redirectPrefix: string;
   readonly requiredParams: readonly string[];
+  /**
+   * `ext_info.parameters.query`: query arguments whose wire name differs from the argument name
+   * (`filter[status]`, `ids[]`: names MCP clients refuse as property names) or whose value is not
+   * serialised as `form` + `explode`. Empty for most tools.
+   */
+  readonly queryParameters: ReadonlyMap<string, QueryParameter>;
+  /** `ext_info.parameters.headers`: argument name → header name sent, for header names that are no safe argument names. */
+  readonly headerNames: ReadonlyMap<string, string>;
   /** Configured headers, names lower-cased, values as env templates. */
   readonly headers: readonly { readonly name: string; readonly value: EnvTemplate }[];
   readonly timeoutMs: number | undefined;
@@ -140,6 +163,56 @@ function parseHeaders(value: unknown): CompiledHttpTool['headers'] {
   });
 }
 
+type ParameterMaps = Pick<CompiledHttpTool, 'queryParameters' | 'headerNames'>;
+
+function parseQueryParameter(argument: string, value: unknown): QueryParameter {
+  const where = `ext_info.parameters.query.${argument}`;
+  if (!isPlainObject(value)) throw invalid(`${where} must be an object such as {"name": "filter[status]", "style": "form", "explode": true}`);
+  const unknown = Object.keys(value).filter((key) => !['name', 'style', 'explode'].includes(key));
+  if (unknown.length > 0) throw invalid(`${where} has unknown key(s) ${unknown.map((key) => `"${key}"`).join(', ')}; known: name, style, explode`);
+  const name = value['name'] ?? argument;
+  if (typeof name !== 'string' || name === '' || name.length > 256) throw invalid(`${where}.name must be a string of 1 to 256 characters`);
+  const style = value['style'] ?? 'form';
+  if (typeof style !== 'string' || !(QUERY_STYLES as readonly string[]).includes(style)) {
+    throw invalid(`${where}.style must be one of ${QUERY_STYLES.join(', ')}`);
+  }
+  // OpenAPI's default: `explode` is true for `form` and false for the other styles.
+  const explode = value['explode'] ?? style === 'form';
+  if (typeof explode !== 'boolean') throw invalid(`${where}.explode must be true or false`);
+  return { name, style: style as QueryStyle, explode };
+}
+
+/**
+ * `ext_info.parameters`: `{ query: { <argument>: { name, style, explode } }, headers: { <argument>:
+ * { name } } }`. It lets an input schema use argument names every MCP client accepts while the
+ * upstream receives the names its API defines.
+ */
+function parseParameters(value: unknown): ParameterMaps {
+  const queryParameters = new Map<string, QueryParameter>();
+  const headerNames = new Map<string, string>();
+  if (value === undefined) return { queryParameters, headerNames };
+  if (!isPlainObject(value)) throw invalid('ext_info.parameters must be an object such as {"query": {"filter_status": {"name": "filter[status]"}}}');
+  const unknown = Object.keys(value).filter((key) => key !== 'query' && key !== 'headers');
+  if (unknown.length > 0) throw invalid(`ext_info.parameters has unknown key(s) ${unknown.map((key) => `"${key}"`).join(', ')}; known: query, headers`);
+  const query = value['query'];
+  if (query !== undefined) {
+    if (!isPlainObject(query)) throw invalid('ext_info.parameters.query must be an object of argument name to {name, style, explode}');
+    for (const [argument, entry] of Object.entries(query)) queryParameters.set(argument, parseQueryParameter(argument, entry));
+  }
+  const headers = value['headers'];
+  if (headers !== undefined) {
+    if (!isPlainObject(headers)) throw invalid('ext_info.parameters.headers must be an object of argument name to {name}');
+    for (const [argument, entry] of Object.entries(headers)) {
+      const name = isPlainObject(entry) ? entry['name'] : undefined;
+      if (typeof name !== 'string' || !isAllowedHeaderName(name) || Object.keys(entry as JsonObject).length !== 1) {
+        throw invalid(`ext_info.parameters.headers.${argument} must be {"name": "<header name>"} naming a header that may be set`);
+      }
+      headerNames.set(argument, name);
+    }
+  }
+  return { queryParameters, headerNames };
+}
+
 /** Most extra attempts a tool may ask for. */
 export const MAX_RETRIES = 3;
 
@@ -210,7 +283,7 @@ export function argumentStyleOf(inputSchema: unknown): ArgumentStyle {
 }
 
 // A placeholder the schema does not declare can never be filled by a client that follows the schema,
-// so every call would fail; refuse the definition instead (reliability.md §6 item 31).
+// so every call would fail; refuse the definition at write time instead, where the operator sees why.
 function assertPlaceholdersDeclared(path: PathTemplate, inputSchema: unknown): void {
   const style = argumentStyleOf(inputSchema);
   if (style === 'auto' || path.names.length === 0) return;
@@ -254,6 +327,7 @@ function compile(tool: ToolDefinition): CompiledHttpTool {
     redirectPrefix: redirectPrefixOf(path),
     requiredParams: Object.keys(required ?? {}),
     headers: parseHeaders(extInfo?.['headers']),
+    ...parseParameters(extInfo?.['parameters']),
     timeoutMs: parsePositiveInteger(extInfo?.['timeout_ms'], 'timeout_ms', MAX_TIMEOUT_MS),
     maxResponseBytes: parsePositiveInteger(extInfo?.['max_response_bytes'], 'max_response_bytes'),
     retries: parseRetries(extInfo?.['retries']),

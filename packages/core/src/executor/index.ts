@@ -7,13 +7,14 @@ export {
   FORBIDDEN_HEADER_NAMES,
   HTTP_METHODS,
   MAX_TIMEOUT_MS,
+  QUERY_STYLES,
   argumentStyleOf,
   compileHttpTool,
   isAllowedHeaderName,
   parseDomain,
   redirectPrefixOf,
 } from './http-tool-config.js';
-export type { ArgumentStyle, CompiledHttpTool, HttpMethod } from './http-tool-config.js';
+export type { ArgumentStyle, CompiledHttpTool, HttpMethod, QueryParameter, QueryStyle } from './http-tool-config.js';
 export { REFERENCE_SOURCES, parseEnvTemplate, referenceText, resolveEnvTemplate } from './env-template.js';
 export type {
   EnvResolution,

@@ -5,7 +5,7 @@ import { compileHttpTool } from './http-tool-config.js';
 import { buildHttpRequest } from './request-builder.js';
 import type { RequestBuild } from './request-builder.js';
 import { createTemplateValues } from './template-values.js';
-import { httpTool } from '../test-support/test-upstream.js';
+import { httpTool } from '../test-support/tool-fixtures.js';
 
 /** Header values from `env`, every name allowed (the allow-list has tests of its own). */
 function values(env: Record<string, string> = {}) {

@@ -1,7 +1,7 @@
 import { resolveEnvTemplate } from './env-template.js';
 import type { TemplateValues } from './env-template.js';
 import { ARGUMENT_GROUPS, isAllowedHeaderName } from './http-tool-config.js';
-import type { CompiledHttpTool, HttpMethod } from './http-tool-config.js';
+import type { CompiledHttpTool, HttpMethod, QueryParameter } from './http-tool-config.js';
 import { expandPathTemplate } from './path-template.js';
 
 /** An upstream request, ready for the HTTP client. */
@@ -103,11 +103,46 @@ function queryText(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Arrays repeat the key, objects are sent as JSON text, `null` and `undefined` are left out. */
-function buildQuery(query: Readonly<Record<string, unknown>>): URLSearchParams {
+// The delimiter of a non-exploded array or object, per style (OpenAPI 3.1 §4.8.12.4).
+const DELIMITERS = { form: ',', spaceDelimited: ' ', pipeDelimited: '|', deepObject: ',' } as const;
+
+/** Appends one argument serialised as its `ext_info.parameters.query` entry says. */
+function appendStyled(params: URLSearchParams, value: unknown, parameter: QueryParameter): void {
+  const { name, style, explode } = parameter;
+  if (isPlainObject(value)) {
+    const entries = Object.entries(value).filter(([, item]) => isPresent(item));
+    if (style === 'deepObject') {
+      for (const [key, item] of entries) {
+        for (const one of Array.isArray(item) ? item : [item]) if (isPresent(one)) params.append(`${name}[${key}]`, queryText(one));
+      }
+    } else if (explode) {
+      for (const [key, item] of entries) params.append(key, queryText(item));
+    } else if (entries.length > 0) {
+      params.append(name, entries.flatMap(([key, item]) => [key, queryText(item)]).join(DELIMITERS[style]));
+    }
+    return;
+  }
+  const items = (Array.isArray(value) ? value : [value]).filter(isPresent);
+  if (explode || !Array.isArray(value)) {
+    for (const item of items) params.append(name, queryText(item));
+  } else if (items.length > 0) {
+    params.append(name, items.map(queryText).join(DELIMITERS[style]));
+  }
+}
+
+/**
+ * Arguments with an `ext_info.parameters.query` entry are sent under its name and style. Others:
+ * arrays repeat the key, objects are sent as JSON text. `null` and `undefined` are left out.
+ */
+function buildQuery(query: Readonly<Record<string, unknown>>, styled: ReadonlyMap<string, QueryParameter>): URLSearchParams {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {
     if (!isPresent(value)) continue;
+    const parameter = styled.get(key);
+    if (parameter !== undefined) {
+      appendStyled(params, value, parameter);
+      continue;
+    }
     for (const item of Array.isArray(value) ? value : [value]) {
       if (isPresent(item)) params.append(key, queryText(item));
     }
@@ -136,8 +171,9 @@ function buildHeaders(
     headers[name] = resolved.value;
     configured.add(name);
   }
-  for (const [rawName, value] of Object.entries(fromArgs)) {
+  for (const [argument, value] of Object.entries(fromArgs)) {
     if (!isPresent(value)) continue;
+    const rawName = tool.headerNames.get(argument) ?? argument;
     const name = rawName.toLowerCase();
     if (!isAllowedHeaderName(rawName)) return { ok: false, message: `header ${JSON.stringify(rawName)} may not be set` };
     if (configured.has(name)) {
@@ -178,7 +214,7 @@ export function buildHttpRequest(tool: CompiledHttpTool, args: Record<string, un
 
   // Concatenation, not `new URL(path, origin)`: a path starting with `//` must not become a host.
   const url = new URL(tool.origin + expansion.path);
-  const query = buildQuery(sorted.query).toString();
+  const query = buildQuery(sorted.query, tool.queryParameters).toString();
   if (query !== '') url.search = query;
   const staysInside =
     url.origin === tool.origin && url.pathname === expansion.path && url.pathname.startsWith(tool.path.staticPrefix);

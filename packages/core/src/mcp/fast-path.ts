@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LiveDefinitions, InstanceView } from '@dynmcp/common';
+import type { InstanceView } from '@dynmcp/common';
+import type { ToolResult } from '@dynmcp/plugin';
+import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { requestCallTag } from './mcp-caller.js';
 import { MODERN_PROTOCOL_VERSION } from './request-checks.js';
 import type { FastSession } from './session-store.js';
@@ -10,78 +12,109 @@ const MODERN = MODERN_PROTOCOL_VERSION;
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
 const META_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 const META_LOG_LEVEL = 'io.modelcontextprotocol/logLevel';
+const META_SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
 const ALLOWED_META = new Set([META_VERSION, META_CAPABILITIES, 'io.modelcontextprotocol/clientInfo']);
 
-/** What the fast path needs; the call itself is the same function the SDK handler runs. */
+/** What the fast paths need; the call itself is the same function the SDK handler runs. */
 export interface FastPathDeps {
-  definitions: LiveDefinitions;
   serverInfo: { name: string; version: string };
   /** Tools per tools/list page; an instance with more is listed through the SDK. */
   pageSize: number;
-  /** Runs one tools/call, as every other leg does. */
+  /** Runs one tools/call, as every other route does. */
   callTool: ToolCaller;
 }
 
-type JsonRpcRequest = { jsonrpc: '2.0'; id: string | number; method: string; params: Record<string, unknown> };
+type JsonRpcId = string | number;
+type JsonRpcRequest = { jsonrpc: '2.0'; id: JsonRpcId; method: string; params: Record<string, unknown> };
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
 
+// Replies are built as objects and encoded with one JSON.stringify, in the key order the SDK
+// writes (result or error first as below), so the session equality tests can compare bytes.
+
+/** A JSON-RPC result reply, encoded. */
+const resultReply = (id: JsonRpcId, result: unknown) => JSON.stringify({ result, jsonrpc: '2.0', id });
+
+/** A JSON-RPC error reply, encoded. */
+const errorReply = (id: JsonRpcId, code: number, message: string) => JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } });
+
 /**
- * Whether `body` is a plain, well-formed 2026-07-28 `tools/list` or `tools/call` that the fast path
- * answers byte-for-byte as the SDK would (MCP 2026-07-28 basic/transports/streamable-http: the
- * per-request `_meta` envelope and the Mcp-Method / Mcp-Name / MCP-Protocol-Version headers).
- * Everything else — other methods, progress tokens, log levels, cursors, encoded names, any
- * mismatch — returns false and the SDK answers it, including every error answer.
+ * The encoded reply of `result` up to its id: the reply of id 0 ends with `"id":0}`, everything
+ * before the `0` is the same for every request. Cached per instance view, so a 500-tool listing
+ * (~230 KB) is encoded once per definitions change, not per request; the caller appends the id
+ * and the closing brace.
  */
-function plainModernRequest(req: IncomingMessage, body: unknown): JsonRpcRequest | undefined {
-  if (!isObject(body) || body.jsonrpc !== '2.0') return undefined;
-  const { id, method, params } = body;
-  if ((typeof id !== 'string' && typeof id !== 'number') || !isObject(params)) return undefined;
-  if (method !== 'tools/call' && method !== 'tools/list') return undefined;
-  const meta = params._meta;
-  if (!isObject(meta) || meta[META_VERSION] !== MODERN || !isObject(meta[META_CAPABILITIES])) return undefined;
-  if (META_LOG_LEVEL in meta || Object.keys(meta).some((key) => !ALLOWED_META.has(key))) return undefined;
-  const headers = req.headers;
-  if (headers['mcp-protocol-version'] !== MODERN || headers['mcp-method'] !== method) return undefined;
-  if (!(headers.accept ?? '').includes('application/json')) return undefined;
-  if (method === 'tools/list') {
-    return Object.keys(params).length === 1 ? (body as JsonRpcRequest) : undefined;
-  }
-  const { name, arguments: args } = params;
-  if (typeof name !== 'string' || headers['mcp-name'] !== name || name.startsWith('=?')) return undefined;
-  if (args !== undefined && !isObject(args)) return undefined;
-  if (Object.keys(params).some((key) => key !== 'name' && key !== 'arguments' && key !== '_meta')) return undefined;
-  return body as JsonRpcRequest;
+function replyPrefix(result: unknown): string {
+  return resultReply(0, result).slice(0, -'0}'.length);
 }
 
 /**
- * The hot path of a stateless gateway: plain 2026-07-28 `tools/list` and `tools/call` answered
- * without building an SDK server per request. The tools/list answer is rendered once per instance
- * view (that is, per configuration change), so listing 500 tools costs what listing 10 does.
+ * Whether the fast path answers this request: a plain, well-formed 2026-07-28 `tools/list` (one
+ * page) or `tools/call` without a session, which it answers byte-for-byte as the SDK would (MCP
+ * 2026-07-28 basic/transports/streamable-http: the per-request `_meta` envelope and the Mcp-Method
+ * / Mcp-Name / MCP-Protocol-Version headers). Everything else — other methods, progress tokens,
+ * log levels, cursors, encoded names, any mismatch — is answered by the SDK, every error answer
+ * included.
+ */
+export function isFastRequest(req: IncomingMessage, body: unknown, view: InstanceView, pageSize: number): boolean {
+  if (req.method !== 'POST' || req.headers['mcp-session-id'] !== undefined) return false;
+  if (!isObject(body) || body.jsonrpc !== '2.0') return false;
+  const { id, method, params } = body;
+  if ((typeof id !== 'string' && typeof id !== 'number') || !isObject(params)) return false;
+  if (method !== 'tools/call' && method !== 'tools/list') return false;
+  const meta = params._meta;
+  if (!isObject(meta) || meta[META_VERSION] !== MODERN || !isObject(meta[META_CAPABILITIES])) return false;
+  if (META_LOG_LEVEL in meta || Object.keys(meta).some((key) => !ALLOWED_META.has(key))) return false;
+  const headers = req.headers;
+  if (headers['mcp-protocol-version'] !== MODERN || headers['mcp-method'] !== method) return false;
+  if (!(headers.accept ?? '').includes('application/json')) return false;
+  // A longer listing needs pages, which the SDK's cursors serve.
+  if (method === 'tools/list') return Object.keys(params).length === 1 && view.listings.length <= pageSize;
+  const { name, arguments: args } = params;
+  if (typeof name !== 'string' || headers['mcp-name'] !== name || name.startsWith('=?')) return false;
+  if (args !== undefined && !isObject(args)) return false;
+  return Object.keys(params).every((key) => key === 'name' || key === 'arguments' || key === '_meta');
+}
+
+/**
+ * A tool result as the SDK's 2026-07-28 encoder sends it: `resultType: "complete"` unless the
+ * result has one, and the server's identity in `_meta` unless the result's `_meta` already names
+ * one (or is not an object, which the SDK leaves alone too).
+ */
+function modernResult(result: ToolResult, serverMeta: Record<string, unknown>): Record<string, unknown> {
+  const own = result as ToolResult & { resultType?: unknown };
+  const stamped: Record<string, unknown> = own.resultType === undefined ? { ...result, resultType: 'complete' } : { ...result };
+  const meta = stamped._meta;
+  if (meta === undefined) stamped._meta = serverMeta;
+  else if (isObject(meta) && meta[META_SERVER_INFO] === undefined) stamped._meta = { ...meta, ...serverMeta };
+  return stamped;
+}
+
+/**
+ * The hot path of a stateless gateway: the requests {@link isFastRequest} accepts, answered without
+ * building an SDK server per request. The tools/list answer is encoded once per instance view
+ * (that is, per definitions change), so listing 500 tools costs what listing 10 does.
  */
 export function createFastPath(deps: FastPathDeps) {
-  const metas = new Map<string, string>();
+  const metas = new Map<string, Record<string, unknown>>();
   const serverMeta = (instanceId: string) => {
     let meta = metas.get(instanceId);
     if (meta === undefined) {
-      const info = { name: `${deps.serverInfo.name}/${instanceId}`, version: deps.serverInfo.version };
-      meta = JSON.stringify({ 'io.modelcontextprotocol/serverInfo': info });
-      // Bounded: instance ids come from the configuration, but keep a deleted id from lingering forever.
+      meta = { [META_SERVER_INFO]: { name: `${deps.serverInfo.name}/${instanceId}`, version: deps.serverInfo.version } };
+      // Bounded: instance ids come from the definitions, but keep a deleted id from lingering forever.
       if (metas.size > 10_000) metas.clear();
       metas.set(instanceId, meta);
     }
     return meta;
   };
-  // Encoded once per instance view: a 500-tool listing is ~230 KB that is never re-serialised.
   const listings = new WeakMap<InstanceView, Buffer>();
 
   function listPrefix(view: InstanceView): Buffer {
     let prefix = listings.get(view);
     if (prefix === undefined) {
-      prefix = Buffer.from(
-        `{"result":{"tools":${JSON.stringify(view.listings)},"resultType":"complete","ttlMs":0,"cacheScope":"private","_meta":${serverMeta(view.id)}},"jsonrpc":"2.0","id":`,
-      );
+      const result = { tools: view.listings, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: serverMeta(view.id) };
+      prefix = Buffer.from(replyPrefix(result));
       listings.set(view, prefix);
     }
     return prefix;
@@ -92,25 +125,21 @@ export function createFastPath(deps: FastPathDeps) {
     res.end(text);
   }
 
-  /** Answers the request and returns true, or returns false (nothing written) for the SDK to answer. */
-  return function tryFastPath(req: IncomingMessage, res: ServerResponse, view: InstanceView, body: unknown): boolean {
-    const request = plainModernRequest(req, body);
-    if (request === undefined) return false;
-    const id = JSON.stringify(request.id);
+  /** Answers a request {@link isFastRequest} accepted for `view`. */
+  return function answerFast(req: IncomingMessage, res: ServerResponse, view: InstanceView, body: unknown): void {
+    const request = body as JsonRpcRequest;
+    const id = request.id;
     if (request.method === 'tools/list') {
-      if (view.listings.length > deps.pageSize) return false;
       const prefix = listPrefix(view);
-      const tail = `${id}}`;
+      const tail = `${JSON.stringify(id)}}`;
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': prefix.length + Buffer.byteLength(tail) });
       res.write(prefix);
       res.end(tail);
-      return true;
+      return;
     }
     const name = request.params.name as string;
-    if (!view.toolsByName.has(name)) {
-      send(res, `{"jsonrpc":"2.0","id":${id},"error":{"code":-32602,"message":${JSON.stringify(`Unknown tool: ${name}`)}}}`);
-      return true;
-    }
+    const tool = view.toolsByName.get(name);
+    if (tool === undefined) return send(res, errorReply(id, JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`));
     // Closing the response stream is cancellation in 2026-07-28: abort the upstream call.
     const abort = new AbortController();
     const onClose = () => {
@@ -120,7 +149,7 @@ export function createFastPath(deps: FastPathDeps) {
     const requestId = req.headers['x-request-id'];
     const tag = requestCallTag(req);
     deps
-      .callTool(view.id, name, (request.params.arguments ?? {}) as Record<string, unknown>, {
+      .callTool(view.id, tool, (request.params.arguments ?? {}) as Record<string, unknown>, {
         signal: abort.signal,
         requestId: typeof requestId === 'string' ? requestId : undefined,
         caller: tag?.owner,
@@ -128,15 +157,12 @@ export function createFastPath(deps: FastPathDeps) {
       })
       .then((result) => {
         if (abort.signal.aborted) return;
-        const payload = result ?? { content: [{ type: 'text', text: `Unknown tool: ${name}` }], isError: true };
-        const text = JSON.stringify(payload);
-        send(res, `{"result":${text.slice(0, -1)}${text.length > 2 ? ',' : ''}"resultType":"complete","_meta":${serverMeta(view.id)}},"jsonrpc":"2.0","id":${id}}`);
+        send(res, resultReply(id, modernResult(result, serverMeta(view.id))));
       })
       .catch(() => {
-        if (!res.headersSent) send(res, `{"jsonrpc":"2.0","id":${id},"error":{"code":-32603,"message":"Internal error"}}`);
+        if (!res.headersSent) send(res, errorReply(id, JsonRpcErrorCode.InternalError, 'Internal error'));
       })
       .finally(() => res.off('close', onClose));
-    return true;
   };
 }
 
@@ -170,10 +196,10 @@ function plainSessionRequest(req: IncomingMessage, body: unknown, session: FastS
  */
 export function createSessionFastPath(deps: FastPathDeps) {
   const listings = new WeakMap<InstanceView, string>();
-  const listingOf = (view: InstanceView) => {
-    let tools = listings.get(view);
-    if (tools === undefined) listings.set(view, (tools = JSON.stringify(view.listings)));
-    return tools;
+  const listPrefix = (view: InstanceView) => {
+    let prefix = listings.get(view);
+    if (prefix === undefined) listings.set(view, (prefix = replyPrefix({ tools: view.listings })));
+    return prefix;
   };
 
   function send(res: ServerResponse, session: FastSession, json: string) {
@@ -188,34 +214,34 @@ export function createSessionFastPath(deps: FastPathDeps) {
     res.end(text);
   }
 
+  /** Answers the request and returns true, or returns false (nothing written) for the SDK transport to answer. */
   return function trySessionFastPath(
     req: IncomingMessage,
     res: ServerResponse,
-    instanceId: string,
+    view: InstanceView,
     body: unknown,
     session: FastSession,
   ): boolean {
     const request = plainSessionRequest(req, body, session);
     if (request === undefined) return false;
-    const view = deps.definitions.instance(instanceId);
-    if (view === undefined) return false;
-    const id = JSON.stringify(request.id);
+    const id = request.id;
     if (request.method === 'tools/list') {
       if (view.listings.length > deps.pageSize) return false;
-      send(res, session, `{"result":{"tools":${listingOf(view)}},"jsonrpc":"2.0","id":${id}}`);
+      send(res, session, `${listPrefix(view)}${JSON.stringify(id)}}`);
       return true;
     }
     const name = request.params.name as string;
-    if (!view.toolsByName.has(name)) {
-      send(res, session, `{"jsonrpc":"2.0","id":${id},"error":{"code":-32602,"message":${JSON.stringify(`Unknown tool: ${name}`)}}}`);
+    const tool = view.toolsByName.get(name);
+    if (tool === undefined) {
+      send(res, session, errorReply(id, JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`));
       return true;
     }
     const abort = new AbortController();
-    session.inflight.set(request.id, abort);
+    session.inflight.set(id, abort);
     const requestId = req.headers['x-request-id'];
     const tag = requestCallTag(req);
     deps
-      .callTool(instanceId, name, (request.params.arguments ?? {}) as Record<string, unknown>, {
+      .callTool(view.id, tool, (request.params.arguments ?? {}) as Record<string, unknown>, {
         signal: abort.signal,
         requestId: typeof requestId === 'string' ? requestId : undefined,
         caller: tag?.owner,
@@ -224,13 +250,12 @@ export function createSessionFastPath(deps: FastPathDeps) {
       .then((result) => {
         // A cancelled request gets no response (MCP basic/utilities/cancellation).
         if (abort.signal.aborted) return void res.end();
-        const payload = result ?? { content: [{ type: 'text', text: `Unknown tool: ${name}` }], isError: true };
-        send(res, session, `{"result":${JSON.stringify(payload)},"jsonrpc":"2.0","id":${id}}`);
+        send(res, session, resultReply(id, result));
       })
       .catch(() => {
-        if (!res.headersSent) send(res, session, `{"jsonrpc":"2.0","id":${id},"error":{"code":-32603,"message":"Internal error"}}`);
+        if (!res.headersSent) send(res, session, errorReply(id, JsonRpcErrorCode.InternalError, 'Internal error'));
       })
-      .finally(() => session.inflight.delete(request.id));
+      .finally(() => session.inflight.delete(id));
     return true;
   };
 }

@@ -5,6 +5,8 @@ export type { McpCaller } from './mcp-caller.js';
 export { createCallLimiter } from './call-limits.js';
 export type { Admission, CallLease, CallLimiter, CallLimiterOptions, PrincipalLimits } from './call-limits.js';
 export { MAX_BATCH_MESSAGES, MAX_BODY_DEPTH, SUPPORTED_VERSIONS } from './request-checks.js';
+export { JsonRpcErrorCode } from './json-rpc-errors.js';
+export { replyJsonRpc, replyJsonRpcError } from './json-rpc-reply.js';
 export { DEFAULT_MAX_RESULT_BYTES } from './result-size.js';
 export { createInstanceServerFactory, DEFAULT_TOOLS_PAGE_SIZE } from './instance-server.js';
 export type { InstanceServerDeps, InstanceServerOptions } from './instance-server.js';

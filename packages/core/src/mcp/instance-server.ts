@@ -6,8 +6,11 @@ import { callTagOf } from './mcp-caller.js';
 import { createToolCaller, type ToolCaller, type ToolCallRequestContext } from './tool-call.js';
 import { pageOfTools } from './tool-pages.js';
 
-/** The default `tools/list` page size (`mcp.toolsPageSize`). */
-export const DEFAULT_TOOLS_PAGE_SIZE = 500;
+/**
+ * The default `tools/list` page size (`mcp.toolsPageSize`): small enough that a client compiling
+ * every output schema of a page (the official SDK client does) answers each page quickly.
+ */
+export const DEFAULT_TOOLS_PAGE_SIZE = 100;
 
 /** What every per-instance MCP server needs; built once by the gateway and shared. */
 export interface InstanceServerDeps {
@@ -68,6 +71,9 @@ export function createInstanceServerFactory(deps: InstanceServerDeps): (instance
 
     server.setRequestHandler('tools/call', async (request, ctx) => {
       const { name } = request.params;
+      // Read at call time, as tools/list does: a server built before a change serves the change.
+      const tool = deps.definitions.instance(instanceId)?.toolsByName.get(name);
+      if (tool === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
       const progressToken = ctx.mcpReq._meta?.progressToken;
       const tag = callTagOf(ctx.http?.authInfo);
       const context: ToolCallRequestContext = {
@@ -86,8 +92,7 @@ export function createInstanceServerFactory(deps: InstanceServerDeps): (instance
         caller: tag?.owner,
         lease: tag?.lease,
       };
-      const result = await callTool(instanceId, name, (request.params.arguments ?? {}) as Record<string, unknown>, context);
-      if (result === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+      const result = await callTool(instanceId, tool, (request.params.arguments ?? {}) as Record<string, unknown>, context);
       return result as CallToolResult;
     });
 

@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LiveDefinitions, DefinitionsChange } from '@dynmcp/common';
+import type { DefinitionsChange, InstanceView, LiveDefinitions } from '@dynmcp/common';
 import type { Logger, ToolExecutor } from '@dynmcp/plugin';
 import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { createCallLimiter, type PrincipalLimits } from './call-limits.js';
-import { createFastPath, createSessionFastPath } from './fast-path.js';
+import { createFastPath, createSessionFastPath, isFastRequest } from './fast-path.js';
 import { createInstanceServerFactory, DEFAULT_TOOLS_PAGE_SIZE } from './instance-server.js';
-import { replyJsonRpc, replyJsonRpcError } from './json-rpc-reply.js';
+import { JsonRpcErrorCode } from './json-rpc-errors.js';
+import { replyJsonRpc } from './json-rpc-reply.js';
 import { ownerKey, tagRequest, type McpCaller } from './mcp-caller.js';
 import { checkRequest } from './request-checks.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
@@ -30,18 +31,21 @@ export interface McpGatewayOptions {
   maxRequestBodySize: number;
   /** Window in which a burst of changes collapses into one notification. Default 25 ms. */
   notifyCoalesceMs?: number;
-  /** Most tools per `tools/list` page (`mcp.toolsPageSize`); default 500. */
+  /** Most tools per `tools/list` page (`mcp.toolsPageSize`); default 100. */
   toolsPageSize?: number;
 }
 
 /** Serves every instance's MCP endpoint; the HTTP layer hands it requests for `/mcp/:instanceId`. */
 export interface McpGateway {
   /**
-   * Answers one request for an instance. `body` is the parsed JSON body when a body parser ran
-   * before (POST), `undefined` otherwise. Host/Origin checks and auth happen before this; `caller`
-   * says who passed them: sessions belong to it, and its tools/call count against its limits.
+   * Answers one request for the instance `view` shows. The HTTP layer resolved the instance once
+   * (`LiveDefinitions.instance`; it answers 503 before the first load and 404 for an unknown
+   * instance) and hands its view down, so the routes never look it up again. `body` is the parsed
+   * JSON body when a body parser ran before (POST), `undefined` otherwise. Host/Origin checks and
+   * auth happen before this; `caller` says who passed them: sessions belong to it, and its
+   * tools/call count against its limits.
    */
-  handle(req: IncomingMessage, res: ServerResponse, instanceId: string, body: unknown, caller: McpCaller): Promise<void>;
+  handle(req: IncomingMessage, res: ServerResponse, view: InstanceView, body: unknown, caller: McpCaller): Promise<void>;
   /** Open 2025-era sessions. */
   sessionCount(instanceId?: string): number;
   close(): Promise<void>;
@@ -72,29 +76,60 @@ function errorReply(body: unknown, error: { code: number; message: string; data?
   return ids.length === 0 ? reply(null) : ids.map(reply);
 }
 
+/** Which part of the gateway answers a request; see {@link routeOf}. */
+export type McpRoute = 'fast' | 'session' | 'sdk';
+
+/**
+ * The dispatch table of `/mcp/<instanceId>`: which route answers a request that passed the request
+ * checks and the call limits. Rows are tried in order; the first that matches wins.
+ *
+ *   route      era         instance   requests                              answered by
+ *   'fast'     2026-07-28  any        a plain session-less POST of          fast-path.ts (createFastPath)
+ *                                     tools/list (one page) or tools/call:
+ *                                     no progress token, log level or
+ *                                     cursor, headers matching the body
+ *   'session'  2025        stateful   POST initialize, any request with     session-store.ts; plain tools/list and
+ *                                     Mcp-Session-Id, the GET stream,       tools/call of a live session by its own
+ *                                     DELETE                                fast path (createSessionFastPath)
+ *   'sdk'      2026-07-28  any        everything else: server/discover,     the instance's createMcpHandler of the
+ *                                     subscriptions/listen, progress,       official SDK (its 2026-07-28 leg),
+ *                                     cursors, every error answer           servers from instance-server.ts
+ *              2025        stateless  every request                         the same handler's stateless legacy leg
+ *              2025        stateful   a session-less request that is not    the same handler's stateless legacy leg
+ *                                     initialize (the plain JSON-RPC POST
+ *                                     of the Rust project dynmcp's curl
+ *                                     example)
+ */
+export function routeOf(req: IncomingMessage, body: unknown, view: InstanceView, pageSize: number): McpRoute {
+  if (isFastRequest(req, body, view, pageSize)) return 'fast';
+  if (
+    view.protoType === 'streamable-stateful' &&
+    (req.method === 'GET' ||
+      req.method === 'DELETE' ||
+      req.headers['mcp-session-id'] !== undefined ||
+      (req.method === 'POST' && isInitializeRequest(body)))
+  ) {
+    return 'session';
+  }
+  return 'sdk';
+}
+
 /**
  * Before routing, every request passes the same checks (request-checks.ts: protocol version,
- * batches, nesting depth) and every tools/call the same limits (call-limits.ts), so no leg can
- * skip them. Then each request is routed by protocol era and instance mode:
- * - 2026-07-28 requests (per-request `_meta` envelope) go to the instance's `createMcpHandler`;
- * - 2025-era sessions on a stateful instance (`initialize`, then `Mcp-Session-Id`, GET stream,
- *   DELETE) go to its session store;
- * - other 2025-era requests go to the same handler's stateless legacy leg.
- * Definition changes become `list_changed` notifications on both legs, coalesced per instance.
+ * batches, nesting depth) and every tools/call the same limits (call-limits.ts), so no route can
+ * skip them; then {@link routeOf} picks the route. Every route runs tool calls through the one
+ * tool caller (tool-call.ts). Definition changes become `list_changed` notifications on 2025-era
+ * sessions and 2026-07-28 `subscriptions/listen` streams, coalesced per instance.
  */
 export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   const logger = options.logger.child({ component: 'mcp-gateway' });
-  // One tool caller for every leg, so each runs calls (validation, executor, output check, log line) alike.
+  // One tool caller for every route, so each runs calls (validation, executor, output check, log line) alike.
   const callTool = createToolCaller(options);
   const limiter = createCallLimiter({ principal: options.principalLimits });
   const createServer = createInstanceServerFactory({ ...options, callTool });
-  const fastDeps = {
-    definitions: options.definitions,
-    serverInfo: options.serverInfo,
-    pageSize: options.toolsPageSize ?? DEFAULT_TOOLS_PAGE_SIZE,
-    callTool,
-  };
-  const tryFastPath = createFastPath(fastDeps);
+  const pageSize = options.toolsPageSize ?? DEFAULT_TOOLS_PAGE_SIZE;
+  const fastDeps = { serverInfo: options.serverInfo, pageSize, callTool };
+  const answerFast = createFastPath(fastDeps);
   const sessions: SessionStore = createSessionStore({
     createServer,
     fastPath: createSessionFastPath(fastDeps),
@@ -150,51 +185,51 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     flushTimer ??= setTimeout(() => void flush(), options.notifyCoalesceMs ?? 25);
   });
 
+  /** Answers a request the request checks refuse (request-checks.ts); true when it did. */
+  function refused(req: IncomingMessage, res: ServerResponse, view: InstanceView, body: unknown): boolean {
+    const refusal = checkRequest(req, body);
+    if (refusal === undefined) return false;
+    logger.debug('mcp request refused', { instanceId: view.id, code: refusal.code, error: refusal.message });
+    const { code, message, data } = refusal;
+    replyJsonRpc(res, refusal.status, { jsonrpc: '2.0', id: refusal.id, error: { code, message, ...(data && { data }) } });
+    return true;
+  }
+
+  /**
+   * Admits the request's tool calls under the caller's limits (call-limits.ts) and tags the request
+   * with its lease for the tool caller; answers 429 and returns true when a limit refuses them.
+   */
+  function overLimit(req: IncomingMessage, res: ServerResponse, view: InstanceView, body: unknown, owner: string): boolean {
+    const calls = req.method === 'POST' ? toolCallNames(body) : undefined;
+    if (calls === undefined) return false;
+    // Over a limit, the calls are answered at once and never reach an upstream; nothing queues.
+    const admission = limiter.admit(owner, view, calls);
+    if (!admission.admitted) {
+      const { message, retryAfterSeconds } = admission;
+      logger.info('tool call refused by a limit', { instanceId: view.id, caller: owner, calls: calls.length, error: message });
+      const error = { code: JsonRpcErrorCode.ServerError, message, data: { retryAfterSeconds } };
+      replyJsonRpc(res, 429, errorReply(body, error), { 'retry-after': String(retryAfterSeconds) });
+      return true;
+    }
+    const lease = admission.lease;
+    if (lease !== undefined) res.once('close', () => lease.end());
+    tagRequest(req, { owner, lease });
+    return false;
+  }
+
   return {
-    async handle(req, res, instanceId, body, caller) {
-      const view = options.definitions.instance(instanceId);
-      if (view === undefined && !options.definitions.status().loaded) {
-        return replyJsonRpcError(res, 503, -32000, 'Definitions not loaded yet; retry shortly', { 'retry-after': '1' });
-      }
-      if (view === undefined) {
-        return replyJsonRpcError(res, 404, -32001, `Unknown MCP instance "${instanceId}"`);
-      }
-      const refusal = checkRequest(req, body);
-      if (refusal !== undefined) {
-        logger.debug('mcp request refused', { instanceId, code: refusal.code, error: refusal.message });
-        const { code, message, data } = refusal;
-        return replyJsonRpc(res, refusal.status, { jsonrpc: '2.0', id: refusal.id, error: { code, message, ...(data && { data }) } });
-      }
+    async handle(req, res, view, body, caller) {
+      if (refused(req, res, view, body)) return;
       const owner = ownerKey(caller);
-      const calls = req.method === 'POST' ? toolCallNames(body) : undefined;
-      if (calls !== undefined) {
-        // Over a limit, the calls are answered at once and never reach an upstream; nothing queues.
-        const admission = limiter.admit(owner, view, calls);
-        if (!admission.admitted) {
-          const { message, retryAfterSeconds } = admission;
-          logger.info('tool call refused by a limit', { instanceId, caller: owner, calls: calls.length, error: message });
-          const error = { code: -32000, message, data: { retryAfterSeconds } };
-          return replyJsonRpc(res, 429, errorReply(body, error), { 'retry-after': String(retryAfterSeconds) });
-        }
-        const lease = admission.lease;
-        if (lease !== undefined) res.once('close', () => lease.end());
-        tagRequest(req, { owner, lease });
+      if (overLimit(req, res, view, body, owner)) return;
+      switch (routeOf(req, body, view, pageSize)) {
+        case 'fast':
+          return answerFast(req, res, view, body);
+        case 'session':
+          return sessions.handle(req, res, body, view, owner);
+        case 'sdk':
+          return endpoint(view.id).node(req, res, body);
       }
-      // Plain 2026-07-28 tools/list and tools/call skip the per-request SDK server (see fast-path.ts).
-      if (req.method === 'POST' && req.headers['mcp-session-id'] === undefined && tryFastPath(req, res, view, body)) return;
-      // A 2025-era session starts with `initialize` and then carries its id; everything else,
-      // including a plain session-less JSON-RPC POST (the seed's curl example), is answered
-      // per request by the instance handler: 2026-07-28 traffic, or the stateless 2025 leg.
-      if (
-        view.protoType === 'streamable-stateful' &&
-        (req.method === 'GET' ||
-          req.method === 'DELETE' ||
-          req.headers['mcp-session-id'] !== undefined ||
-          (req.method === 'POST' && isInitializeRequest(body)))
-      ) {
-        return sessions.handle(req, res, body, instanceId, owner);
-      }
-      await endpoint(instanceId).node(req, res, body);
     },
     sessionCount: (instanceId) => sessions.count(instanceId),
     async close() {

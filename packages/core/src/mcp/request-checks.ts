@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
+import { JsonRpcErrorCode } from './json-rpc-errors.js';
 
 /** The 2026-07-28 revision: per-request `_meta` envelope, no sessions, no batches. */
 export const MODERN_PROTOCOL_VERSION = '2026-07-28';
@@ -59,7 +60,7 @@ export function checkRequest(req: IncomingMessage, body: unknown): RequestRefusa
   if (nestsDeeperThan(body, MAX_BODY_DEPTH)) {
     return {
       status: 400,
-      code: -32602,
+      code: JsonRpcErrorCode.InvalidParams,
       message: `Invalid params: the request nests objects and arrays deeper than ${MAX_BODY_DEPTH} levels; flatten the arguments`,
       id: requestIdOf(body),
     };
@@ -70,7 +71,8 @@ export function checkRequest(req: IncomingMessage, body: unknown): RequestRefusa
 /**
  * Names every revision the gateway speaks, 2026-07-28 included (the SDK's 2025-era transports list
  * only their own). A 2026-07-28 request (it carries the `_meta` envelope) gets the revision's
- * `-32022` with `data.supported`; a 2025-era one the `-32000` its transport answered with.
+ * `UnsupportedProtocolVersion` with `data.supported`; a 2025-era one the `ServerError` its transport
+ * answered with.
  */
 function unsupportedVersion(version: string, body: unknown): RequestRefusal {
   const requested = version.length > 64 ? `${version.slice(0, 64)}…` : version;
@@ -78,7 +80,7 @@ function unsupportedVersion(version: string, body: unknown): RequestRefusal {
   const modern = isObject(params) && isObject(params._meta) && VERSION_META in params._meta;
   return {
     status: 400,
-    code: modern ? -32022 : -32000,
+    code: modern ? JsonRpcErrorCode.UnsupportedProtocolVersion : JsonRpcErrorCode.ServerError,
     message: `Bad Request: Unsupported protocol version: ${requested} (supported versions: ${SUPPORTED_VERSIONS.join(', ')})`,
     id: requestIdOf(body),
     // A request in the 2026-07-28 envelope is told the versions that envelope serves, as
@@ -97,16 +99,16 @@ function checkBatch(batch: unknown[], version: string | undefined): RequestRefus
   if (version !== undefined && version >= FIRST_WITHOUT_BATCHES) {
     return {
       status: 400,
-      code: -32600,
+      code: JsonRpcErrorCode.InvalidRequest,
       message: `Invalid Request: JSON-RPC batches are not part of MCP ${version} (removed in ${FIRST_WITHOUT_BATCHES}); send one message per request`,
       id: null,
     };
   }
-  if (batch.length === 0) return { status: 400, code: -32600, message: 'Invalid Request: empty JSON-RPC batch', id: null };
+  if (batch.length === 0) return { status: 400, code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: empty JSON-RPC batch', id: null };
   if (batch.length > MAX_BATCH_MESSAGES) {
     return {
       status: 400,
-      code: -32600,
+      code: JsonRpcErrorCode.InvalidRequest,
       message: `Invalid Request: a JSON-RPC batch may hold at most ${MAX_BATCH_MESSAGES} messages (this one holds ${batch.length}); split it`,
       id: null,
     };

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { InstanceView } from '@dynmcp/common';
 import type { Logger } from '@dynmcp/plugin';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { isInitializeRequest, type Server } from '@modelcontextprotocol/server';
+import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { replyJsonRpcError } from './json-rpc-reply.js';
 
 interface Session {
@@ -32,7 +34,7 @@ export interface FastSession {
 export interface SessionStoreOptions {
   createServer(instanceId: string): Server;
   /** Answers a plain request of a live session without the SDK, or returns false (see fast-path.ts). */
-  fastPath?(req: IncomingMessage, res: ServerResponse, instanceId: string, body: unknown, session: FastSession): boolean;
+  fastPath?(req: IncomingMessage, res: ServerResponse, view: InstanceView, body: unknown, session: FastSession): boolean;
   idleTimeoutMs: number;
   maxSessions: number;
   /** Most sessions one caller may hold (0: no cap of its own, only `maxSessions`). */
@@ -48,8 +50,8 @@ export interface SessionStoreOptions {
  * `transport.close()` so nothing leaks.
  */
 export interface SessionStore {
-  /** Serves one request of `owner` (`ownerKey` of the caller) for a session of `instanceId`. */
-  handle(req: IncomingMessage, res: ServerResponse, body: unknown, instanceId: string, owner: string): Promise<void>;
+  /** Serves one request of `owner` (`ownerKey` of the caller) for a session of the instance `view` shows. */
+  handle(req: IncomingMessage, res: ServerResponse, body: unknown, view: InstanceView, owner: string): Promise<void>;
   /** Sends `notifications/tools/list_changed` to every session of the instance. */
   notifyToolsChanged(instanceId: string): void;
   /** Ends every session of the instance (it was deleted or became stateless). */
@@ -107,11 +109,11 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       const message =
         `Too many sessions: caller "${owner}" holds ${cap}, the most one caller may (mcp.maxSessionsPerPrincipal); ` +
         'end unused ones with DELETE or wait for idle ones to expire';
-      replyJsonRpcError(res, 429, -32000, message);
+      replyJsonRpcError(res, 429, JsonRpcErrorCode.ServerError, message);
       return;
     }
     if (sessions.size + opening >= options.maxSessions) {
-      replyJsonRpcError(res, 503, -32000, 'Too many sessions on this gateway; retry later', { 'retry-after': '5' });
+      replyJsonRpcError(res, 503, JsonRpcErrorCode.ServerError, 'Too many sessions on this gateway; retry later', { 'retry-after': '5' });
       return;
     }
     opening += 1;
@@ -145,18 +147,19 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   }
 
   return {
-    async handle(req, res, body, instanceId, owner) {
+    async handle(req, res, body, view, owner) {
+      const instanceId = view.id;
       const header = req.headers['mcp-session-id'];
       const sessionId = Array.isArray(header) ? header[0] : header;
       if (sessionId === undefined) {
         if (req.method === 'POST' && isInitializeRequest(body)) return open(req, res, body, instanceId, owner);
-        return replyJsonRpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+        return replyJsonRpcError(res, 400, JsonRpcErrorCode.ServerError, 'Bad Request: Mcp-Session-Id header is required');
       }
       const session = sessions.get(sessionId);
       // A session of another instance, or opened by another caller, is as unknown here as a made-up
       // id: the same 404, so a session id learnt from a log or a proxy is worth nothing to anyone else.
       if (session === undefined || session.instanceId !== instanceId || session.owner !== owner) {
-        return replyJsonRpcError(res, 404, -32001, 'Session not found');
+        return replyJsonRpcError(res, 404, JsonRpcErrorCode.NotFound, 'Session not found');
       }
       session.lastSeen = now();
       if (req.method === 'POST' && isNotificationOrRequest(body)) {
@@ -165,7 +168,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
           const requestId = (body.params as { requestId?: unknown } | undefined)?.requestId;
           if (typeof requestId === 'string' || typeof requestId === 'number') session.inflight.get(requestId)?.abort();
         }
-        if (options.fastPath?.(req, res, instanceId, body, session)) return;
+        if (options.fastPath?.(req, res, view, body, session)) return;
       }
       if (req.method === 'GET') {
         session.openStreams += 1;

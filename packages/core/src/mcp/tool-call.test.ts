@@ -5,7 +5,6 @@ import {
   compileToolDefinition,
   createSchemaCompiler,
   toolListing,
-  type LiveDefinitions,
   type InstanceView,
   type LiveTool,
 } from '@dynmcp/common';
@@ -20,16 +19,10 @@ function registryTool(definition: Record<string, unknown>): LiveTool {
   return { ...compiled, revision: 1, listing: toolListing(compiled.definition) };
 }
 
-/** A definitions holding one instance `inst` with `tools`; only what the caller reads. */
-function registryOf(...tools: LiveTool[]): LiveDefinitions {
+/** The view of an instance `inst` serving `tools`, for the call limiter. */
+function viewOf(...tools: LiveTool[]): InstanceView {
   const byId = new Map(tools.map((tool) => [tool.definition.id, tool]));
-  const view: InstanceView = buildInstanceView(
-    { id: 'inst', name: 'inst', tool_ids: [...byId.keys()] },
-    'streamable-stateful',
-    byId,
-    silentLogger,
-  );
-  return { instance: (id: string) => (id === 'inst' ? view : undefined), revision: 1 } as unknown as LiveDefinitions;
+  return buildInstanceView({ id: 'inst', name: 'inst', tool_ids: [...byId.keys()] }, 'streamable-stateful', byId, silentLogger);
 }
 
 const definition = (extra: Record<string, unknown> = {}) => ({
@@ -59,20 +52,10 @@ const outputSchema = {
 };
 
 describe('createToolCaller', () => {
-  it('returns undefined for a tool the instance does not have, and for an unknown instance', async () => {
-    const call = createToolCaller({ definitions: registryOf(registryTool(definition())), executorFor: () => undefined, logger: silentLogger });
-    assert.equal(await call('inst', 'nope', {}, request()), undefined);
-    assert.equal(await call('other', 'report', {}, request()), undefined);
-  });
-
   it('answers invalid arguments with an error result and never runs the executor', async () => {
     let ran = false;
-    const call = createToolCaller({
-      definitions: registryOf(registryTool(definition())),
-      executorFor: () => executor({ content: [] }, () => (ran = true)),
-      logger: silentLogger,
-    });
-    const result = await call('inst', 'report', { n: 'x' }, request());
+    const call = createToolCaller({ executorFor: () => executor({ content: [] }, () => (ran = true)), logger: silentLogger });
+    const result = await call('inst', registryTool(definition()), { n: 'x' }, request());
     assert.equal(result?.isError, true);
     assert.match((result?.content[0] as { text: string }).text, /Invalid arguments for tool "report": \/n must be integer/);
     assert.equal(ran, false);
@@ -81,7 +64,7 @@ describe('createToolCaller', () => {
   it('checks structuredContent against output_schema: conforming passes, missing or wrong is an error', async () => {
     const tool = registryTool(definition({ output_schema: outputSchema }));
     const run = (result: ToolResult) =>
-      createToolCaller({ definitions: registryOf(tool), executorFor: () => executor(result), logger: silentLogger })('inst', 'report', {}, request());
+      createToolCaller({ executorFor: () => executor(result), logger: silentLogger })('inst', tool, {}, request());
 
     const ok = await run({ content: [{ type: 'text', text: '{"total":3}' }], structuredContent: { total: 3 } });
     assert.deepEqual(ok, { content: [{ type: 'text', text: '{"total":3}' }], structuredContent: { total: 3 } });
@@ -105,7 +88,6 @@ describe('createToolCaller', () => {
     const progress: Array<[number, number | undefined]> = [];
     const logs: Array<[string, unknown]> = [];
     const call = createToolCaller({
-      definitions: registryOf(registryTool(definition())),
       executorFor: () =>
         executor({ content: [] }, (context) => {
           for (const value of [0, 50, 50, 20, 100]) context.progress(value, 100);
@@ -114,7 +96,7 @@ describe('createToolCaller', () => {
         }),
       logger: silentLogger,
     });
-    await call('inst', 'report', {}, {
+    await call('inst', registryTool(definition()), {}, {
       ...request(),
       progress: (value, total) => progress.push([value, total]),
       log: (level, data) => logs.push([level, data]),
@@ -134,7 +116,6 @@ describe('createToolCaller', () => {
     const controller = new AbortController();
     let seen: AbortSignal | undefined;
     const call = createToolCaller({
-      definitions: registryOf(registryTool(definition())),
       executorFor: () =>
         executor({ content: [] }, (context) => {
           context.progress(1);
@@ -143,7 +124,7 @@ describe('createToolCaller', () => {
         }),
       logger: silentLogger,
     });
-    await call('inst', 'report', {}, { signal: controller.signal, requestId: undefined });
+    await call('inst', registryTool(definition()), {}, { signal: controller.signal, requestId: undefined });
     assert.equal(seen, controller.signal);
   });
 
@@ -151,9 +132,9 @@ describe('createToolCaller', () => {
     // 9 000 control characters: 9 000 units of text, 54 000 bytes once JSON-escaped.
     const answer = { content: [{ type: 'text' as const, text: '\u0001'.repeat(9000) }] };
     const call = (maxResultBytes: number) =>
-      createToolCaller({ definitions: registryOf(registryTool(definition())), executorFor: () => executor(answer), logger: silentLogger, maxResultBytes })(
+      createToolCaller({ executorFor: () => executor(answer), logger: silentLogger, maxResultBytes })(
         'inst',
-        'report',
+        registryTool(definition()),
         {},
         request(),
       );
@@ -167,8 +148,8 @@ describe('createToolCaller', () => {
 
   it('holds one unit of the request lease while the call runs', async () => {
     const limiter = createCallLimiter({ principal: { ratePerMinute: 0, concurrency: 1 } });
-    const definitions = registryOf(registryTool(definition()));
-    const view = definitions.instance('inst')!;
+    const tool = registryTool(definition());
+    const view = viewOf(tool);
     let admittedDuringCall: boolean | undefined;
     const slow: ToolExecutor = {
       kind: 'http',
@@ -178,11 +159,11 @@ describe('createToolCaller', () => {
         return { result: { content: [] } };
       },
     };
-    const call = createToolCaller({ definitions, executorFor: () => slow, logger: silentLogger });
+    const call = createToolCaller({ executorFor: () => slow, logger: silentLogger });
     const admission = limiter.admit('a', view, ['report']);
     assert.ok(admission.admitted && admission.lease);
     // The response closed before the call ended: the running call still holds its unit.
-    const running = call('inst', 'report', {}, { ...request(), lease: admission.lease });
+    const running = call('inst', tool, {}, { ...request(), lease: admission.lease });
     admission.lease.end();
     await running;
     assert.equal(admittedDuringCall, false);

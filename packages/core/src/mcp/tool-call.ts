@@ -1,4 +1,4 @@
-import type { LiveDefinitions, LiveTool } from '@dynmcp/common';
+import type { LiveTool } from '@dynmcp/common';
 import type { Logger, ToolCallContext, ToolExecutor, ToolLogLevel, ToolResult } from '@dynmcp/plugin';
 import type { CallLease } from './call-limits.js';
 import { DEFAULT_MAX_RESULT_BYTES, resultOverCap } from './result-size.js';
@@ -18,17 +18,20 @@ export interface ToolCallRequestContext {
   lease?: CallLease;
 }
 
-/** Runs one `tools/call` of an instance; `undefined` when the instance has no tool of that name. */
+/**
+ * Runs one `tools/call` of `tool`, served by instance `instanceId`. The route that received the
+ * request found the tool in the instance's view (an unknown name is that route's protocol error),
+ * so the call never looks the definitions up again.
+ */
 export type ToolCaller = (
   instanceId: string,
-  name: string,
+  tool: LiveTool,
   args: Record<string, unknown>,
   context: ToolCallRequestContext,
-) => Promise<ToolResult | undefined>;
+) => Promise<ToolResult>;
 
 /** What {@link createToolCaller} needs. */
 export interface ToolCallerDeps {
-  definitions: LiveDefinitions;
   /** Finds the executor of a tool kind (`http` when a tool names none). */
   executorFor(kind: string): ToolExecutor | undefined;
   logger: Logger;
@@ -46,26 +49,24 @@ export function errorResult(text: string): ToolResult {
  * call is an `isError` result, MCP 2025-11-25 SEP-1303), the tool kind's executor with the
  * client's cancellation signal, progress and log channels, the output schema check, the cap on the
  * result's size as sent, and the call log line. While it runs, the call holds one unit of its
- * request's concurrency lease. Failures the model should read are results; only an unknown tool is
- * `undefined`.
+ * request's concurrency lease. Failures the model should read are results.
  */
 export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
   const logger = deps.logger.child({ component: 'mcp' });
   const maxResultBytes = deps.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
-  return async (instanceId, name, args, request) => {
-    const tool = deps.definitions.instance(instanceId)?.toolsByName.get(name);
-    if (tool === undefined) return undefined;
-    if (request.lease === undefined) return run(tool, instanceId, name, args, request);
+  return async (instanceId, tool, args, request) => {
+    if (request.lease === undefined) return run(tool, instanceId, args, request);
     const release = request.lease.claim(tool.definition.id);
     try {
-      return await run(tool, instanceId, name, args, request);
+      return await run(tool, instanceId, args, request);
     } finally {
       release();
     }
   };
 
-  async function run(tool: LiveTool, instanceId: string, name: string, args: Record<string, unknown>, request: ToolCallRequestContext) {
+  async function run(tool: LiveTool, instanceId: string, args: Record<string, unknown>, request: ToolCallRequestContext) {
     const started = performance.now();
+    const name = tool.definition.name;
     const callLog = { requestId: request.requestId, caller: request.caller, instanceId, tool: name, toolId: tool.definition.id };
     const problem = tool.validateArguments(args);
     if (problem !== undefined) {

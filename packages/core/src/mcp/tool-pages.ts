@@ -38,7 +38,7 @@ export interface ToolsPage<T> {
  * between two pages never repeats or skips a tool that exists in both listings: a tool added
  * before the cursor's name is not in this pass, a removed one simply no longer appears (clients
  * are told to re-list by `notifications/tools/list_changed`).
- * @throws ProtocolError `-32602` (invalid params) for a cursor this gateway did not make (MCP
+ * @throws ProtocolError `InvalidParams` for a cursor this gateway did not make (MCP
  *   2025-11-25 server/utilities/pagination: invalid cursors SHOULD be -32602).
  */
 export function pageOfTools<T extends { name: string }>(

@@ -1,0 +1,72 @@
+// Every built-in plugin of the gateway, with the settings its options come from. They register
+// through the same registries as third-party plugins, so a plugin can stand in for any of them.
+// Each plugin's options type comes from the plugin (its `parseOptions`), so an option renamed
+// there fails to compile here.
+import { isAbsolute, resolve } from 'node:path';
+import { apiKeyAuthPlugin, type GatewayConfig } from '@dynmcp/common';
+import { httpExecutorPlugin } from '@dynmcp/core';
+import { etcdDataSourcePlugin, mysqlDataSourcePlugin, sqliteDataSourcePlugin, type SqliteDataSourcePluginOptions } from '@dynmcp/datasources';
+import type { DynmcpPlugin, PluginOptionsOf } from '@dynmcp/plugin';
+import type { PluginEntry } from '../plugins/load-plugins.js';
+
+const builtin = <P extends DynmcpPlugin>(plugin: P, options: PluginOptionsOf<P>): PluginEntry => ({ plugin, options, source: 'built-in' });
+
+/** The built-in plugins (SQLite, MySQL, etcd, API keys, `http` tools) with their options from `config`. */
+export function builtinPlugins(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>): PluginEntry[] {
+  const { mysql, etcd, sqlite } = config.datasource;
+  const feed = {
+    pollIntervalMs: config.datasource.pollIntervalMs,
+    tombstoneRetentionMs: config.datasource.tombstoneRetentionMs,
+  } satisfies Omit<SqliteDataSourcePluginOptions, 'filename'>;
+  return [
+    builtin(sqliteDataSourcePlugin, {
+      filename: isAbsolute(sqlite.path) ? sqlite.path : resolve(process.cwd(), sqlite.path),
+      ...feed,
+    }),
+    builtin(mysqlDataSourcePlugin, {
+      connection:
+        mysql.url !== ''
+          ? mysql.url
+          : { host: mysql.host, port: mysql.port, user: mysql.user, password: mysql.password, database: mysql.database },
+      pool: { min: 0, max: mysql.poolMax },
+      ...feed,
+    }),
+    builtin(etcdDataSourcePlugin, {
+      endpoints: etcd.endpoints,
+      prefix: etcd.prefix,
+      username: etcd.username === '' ? undefined : etcd.username,
+      password: etcd.username === '' ? undefined : etcd.password,
+      tls: { caFile: etcd.caFile || undefined, certFile: etcd.certFile || undefined, keyFile: etcd.keyFile || undefined },
+      keepaliveMs: etcd.keepaliveMs,
+    }),
+    builtin(apiKeyAuthPlugin, { adminKeys: config.admin.apiKeys, keys: config.auth.keys }),
+    builtin(httpExecutorPlugin, {
+      client: config.executor.httpClient,
+      defaultTimeoutMs: config.executor.timeoutMs,
+      maxResponseBytes: config.executor.maxResponseBytes,
+      env,
+      toolEnvAllow: config.executor.toolEnvAllow,
+      secretsDir: config.executor.secretsDir,
+      egress: config.executor.egress,
+      protectedValues: gatewayCredentials(config),
+    }),
+  ];
+}
+
+/**
+ * The gateway's own credentials, whatever variable or file they came from: a tool's header value
+ * holding one is never sent upstream (an operator may have copied one into a variable a tool reads).
+ */
+function gatewayCredentials(config: GatewayConfig): string[] {
+  const { mysql, etcd } = config.datasource;
+  const credentials = [...config.admin.apiKeys, ...config.auth.keys.map((key) => key.key), mysql.password, etcd.password, mysql.url];
+  if (mysql.url !== '') {
+    try {
+      const password = decodeURIComponent(new URL(mysql.url).password);
+      credentials.push(password);
+    } catch {
+      // An unparsable URL fails the store's connect with its own message; the URL itself is still listed.
+    }
+  }
+  return credentials.filter((value) => value !== '');
+}
