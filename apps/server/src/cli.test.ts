@@ -81,6 +81,8 @@ test('a tool call writes one JSON log line with instance, tool, upstream status 
   assert.equal(upstream.hits.at(-1)?.headers.authorization, undefined, "the client's Authorization is not forwarded");
 
   await sleep(100);
+  const adminAccess = gateway.lines.find((line) => line.message === 'request' && line.method === 'PUT');
+  assert.match(String(adminAccess?.path), /^\/admin\/(tds|ids)\/[^?]+$/, 'the admin access line names the whole path, without the query');
   const call = gateway.lines.find((line) => line.message === 'tool call');
   assert.ok(call, 'a tool call line was logged');
   assert.equal(call.instanceId, 'cli');

@@ -99,8 +99,15 @@ export function createRequestContext(options: RequestContextOptions): StartReque
   };
 }
 
-/** Express routes by `req.path`, read when the request finishes, as the router left it. */
-const expressPath = (req: IncomingMessage) => (req as Request).path;
+/**
+ * The path the client asked for, without the query (which may carry values). Read from
+ * `originalUrl`: a mounted router (`/admin`) rewrites `req.url` and `req.path` to its own part.
+ */
+const expressPath = (req: IncomingMessage) => {
+  const url = (req as Request).originalUrl ?? req.url ?? '';
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
+};
 
 /**
  * The request context as Express middleware, for the admin door (`/admin`, `/healthz`,

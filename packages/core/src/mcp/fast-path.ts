@@ -5,7 +5,14 @@ import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { requestCallTag } from './mcp-caller.js';
 import { MODERN_PROTOCOL_VERSION } from './request-checks.js';
 import type { FastSession } from './session-store.js';
-import type { ToolCaller } from './tool-call.js';
+import type { ToolCaller, ToolCallRequestContext } from './tool-call.js';
+
+/** What a fast-path call runs with: its cancellation, the request id, and the caller's lease of the limits. */
+function callContext(req: IncomingMessage, signal: AbortSignal): ToolCallRequestContext {
+  const requestId = req.headers['x-request-id'];
+  const tag = requestCallTag(req);
+  return { signal, requestId: typeof requestId === 'string' ? requestId : undefined, caller: tag?.owner, lease: tag?.lease };
+}
 
 /** The revision the fast path answers; anything else goes through the SDK. */
 const MODERN = MODERN_PROTOCOL_VERSION;
@@ -146,15 +153,8 @@ export function createFastPath(deps: FastPathDeps) {
       if (!res.writableFinished) abort.abort();
     };
     res.once('close', onClose);
-    const requestId = req.headers['x-request-id'];
-    const tag = requestCallTag(req);
     deps
-      .callTool(view.id, tool, (request.params.arguments ?? {}) as Record<string, unknown>, {
-        signal: abort.signal,
-        requestId: typeof requestId === 'string' ? requestId : undefined,
-        caller: tag?.owner,
-        lease: tag?.lease,
-      })
+      .callTool(view.id, tool, (request.params.arguments ?? {}) as Record<string, unknown>, callContext(req, abort.signal))
       .then((result) => {
         if (abort.signal.aborted) return;
         send(res, resultReply(id, modernResult(result, serverMeta(view.id))));
@@ -238,15 +238,8 @@ export function createSessionFastPath(deps: FastPathDeps) {
     }
     const abort = new AbortController();
     session.inflight.set(id, abort);
-    const requestId = req.headers['x-request-id'];
-    const tag = requestCallTag(req);
     deps
-      .callTool(view.id, tool, (request.params.arguments ?? {}) as Record<string, unknown>, {
-        signal: abort.signal,
-        requestId: typeof requestId === 'string' ? requestId : undefined,
-        caller: tag?.owner,
-        lease: tag?.lease,
-      })
+      .callTool(view.id, tool, (request.params.arguments ?? {}) as Record<string, unknown>, callContext(req, abort.signal))
       .then((result) => {
         // A cancelled request gets no response (MCP basic/utilities/cancellation).
         if (abort.signal.aborted) return void res.end();
