@@ -13,6 +13,7 @@ import { gatewayBin } from './lib/gateway.mjs';
 import { judgeTargets, renderReport } from './lib/report.mjs';
 import { HAVE_TASKSET, killAllSync, pinSelf, stopAll } from './lib/proc.mjs';
 import { runClients } from './scenarios/clients.mjs';
+import { runImport } from './scenarios/import.mjs';
 import { runLargeAnswers, runMemory } from './scenarios/memory.mjs';
 import { runPropagation } from './scenarios/propagation.mjs';
 import { runThroughput, startScript } from './scenarios/throughput.mjs';
@@ -36,6 +37,7 @@ const PROFILES = {
     propagationWrites: 50,
     largeAnswerCalls: 20,
     largeAnswerRounds: 3,
+    importRounds: 3,
     totalBudgetMs: 570_000,
   },
   quick: {
@@ -53,10 +55,11 @@ const PROFILES = {
     propagationWrites: 5,
     largeAnswerCalls: 20,
     largeAnswerRounds: 1,
+    importRounds: 1,
     totalBudgetMs: 120_000,
   },
 };
-const SECTIONS = ['throughput', 'clients', 'memory', 'large-answers', 'propagation'];
+const SECTIONS = ['throughput', 'clients', 'memory', 'large-answers', 'propagation', 'import'];
 
 class UsageError extends Error {}
 
@@ -64,7 +67,8 @@ function usage() {
   return `usage: node bench/run.mjs [--quick] [--only ${SECTIONS.join(',')}] [--out FILE] [--set KEY=N]…
 
   --quick   about 75 s: 1 s windows, 3k requests per heap mode, 300 idle
-            sessions, 1k tools, 1 burst of large answers, 5 propagation writes
+            sessions, 1k tools, 1 burst of large answers, 5 propagation writes,
+            1 import of GitHub's OpenAPI description (3 in a full run)
             (figures labelled as a quick run)
   --only    run only these sections (comma-separated)
   --out     write the JSON here instead of bench/results/<timestamp>.json
@@ -158,6 +162,7 @@ async function main() {
     memory: runMemory,
     'large-answers': runLargeAnswers,
     propagation: runPropagation,
+    import: runImport,
   };
   for (const name of SECTIONS.filter((s) => args.only.includes(s))) {
     const t0 = performance.now();

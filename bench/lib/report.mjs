@@ -118,6 +118,16 @@ function propagationTable(section) {
   return table(['propagation A → B', 'writes', 'p50 ms', 'p99 ms', 'max ms', 'admin write p50 ms', 'poll round trip ms'], rows);
 }
 
+function importTable(section) {
+  if (!section) return '';
+  const g = section.figures.github;
+  const label = `GitHub REST description (${fmt(g.bytes / 2 ** 20, 1)} MB, ${g.tools} tools${g.skipped ? `, ${g.skipped} skipped` : ''})`;
+  return table(
+    ['OpenAPI import', 'rounds', 'dry run p50 ms', 'import p50 ms', 'import max ms', 'all tools listed p50 ms', 'list pages', 'RSS after MB'],
+    [[label, fmt(g.rounds), fmt(g.dryRun.p50Ms), fmt(g.import.p50Ms), fmt(g.import.maxMs), fmt(g.visible.p50Ms), fmt(g.listPages), fmt(g.rssAfterMB)]],
+  );
+}
+
 /**
  * Judges the performance targets (the table in docs/performance.md). Each: { target, measured, value (shown with its unit), ratio, status }
  * where status is met, NOT MET, "met, but …" (measured on less than the target asks, e.g. a quick
@@ -238,6 +248,7 @@ export function renderReport(results) {
   const large = results.sections['large-answers'];
   if (large && !large.error) parts.push(largeAnswersTable(large));
   if (results.sections.propagation && !results.sections.propagation.error) parts.push(propagationTable(results.sections.propagation));
+  if (results.sections.import && !results.sections.import.error) parts.push(importTable(results.sections.import));
   parts.push(targetsTable(results.targets));
   for (const [name, s] of failed) parts.push(`Section ${name} failed: ${s.error}`);
   return parts.filter(Boolean).join('\n\n');

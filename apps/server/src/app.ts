@@ -5,6 +5,7 @@ import { GatewayError, type AuthProvider, type Logger } from '@dynmcp/plugin';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { createAdminRouter } from './admin/admin-router.js';
 import type { AdminService } from './admin/admin-service.js';
+import type { OpenApiImporter } from './admin/openapi-import.js';
 import type { ClientAddressResolver } from './http/client-address.js';
 import { sendError, toGatewayError } from './http/envelope.js';
 import { createFailureLimiter } from './http/failure-limiter.js';
@@ -20,6 +21,8 @@ export interface AppDeps {
   authProviders: readonly AuthProvider[];
   mcpGuard(req: IncomingMessage, res: ServerResponse): boolean;
   bodyLimitBytes: number;
+  /** `POST /admin/import/openapi` and its own body limit (API documents are larger than definitions). */
+  openApiImport?: { importer: OpenApiImporter; bodyLimitBytes: number };
   /**
    * Failed authentications allowed per client address within the window (0: no limit), counted
    * over `/mcp` and `/admin` together.
@@ -76,6 +79,9 @@ export function createApp(deps: AppDeps): RequestListener {
       authProviders: deps.authProviders,
       authFailures,
       bodyLimitBytes: deps.bodyLimitBytes,
+      ...(deps.openApiImport === undefined
+        ? {}
+        : { openApiImporter: deps.openApiImport.importer, importBodyLimitBytes: deps.openApiImport.bodyLimitBytes }),
     }),
   );
 

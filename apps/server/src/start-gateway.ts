@@ -6,6 +6,8 @@ import { createLiveDefinitions, createSchemaCompiler, type LiveDefinitions, type
 import { createMcpGateway, createRequestGuards } from '@dynmcp/core';
 import type { DataSource, Logger } from '@dynmcp/plugin';
 import { createAdminService } from './admin/admin-service.js';
+import { createOpenApiImporter } from './admin/openapi-import.js';
+import { DEFAULT_IMPORT_LIMITS } from './openapi/index.js';
 import { createApp } from './app.js';
 import { builtinPlugins } from './builtins/index.js';
 import { createClientAddressResolver } from './http/client-address.js';
@@ -106,11 +108,21 @@ export async function startGateway(
       );
     }
     const clientAddress = createClientAddressResolver(config.server.trustedProxies);
+    const adminService = createAdminService({ datasource, definitions, compiler, executorFor });
     const app = createApp({
       logger,
       definitions,
       gateway,
-      adminService: createAdminService({ datasource, definitions, compiler, executorFor }),
+      adminService,
+      openApiImport: {
+        importer: createOpenApiImporter({
+          service: adminService,
+          datasource,
+          definitions,
+          limits: { ...DEFAULT_IMPORT_LIMITS, maxBytes: config.admin.importBodyLimitBytes, timeoutMs: config.admin.importTimeoutMs },
+        }),
+        bodyLimitBytes: config.admin.importBodyLimitBytes,
+      },
       authProviders,
       mcpGuard: createRequestGuards({
         listenHost: config.server.host,

@@ -5,7 +5,9 @@ import { requireAdmin } from '../http/admin-auth.js';
 import type { FailureLimiter } from '../http/failure-limiter.js';
 import { sendSuccess } from '../http/envelope.js';
 import type { AdminService } from './admin-service.js';
-import { assertJsonShape, isUtf8 } from './json-body-guard.js';
+import { parseImportRequest } from './import-request.js';
+import { assertJsonShape, isUtf8, MAX_ADMIN_JSON_DEPTH } from './json-body-guard.js';
+import type { OpenApiImporter } from './openapi-import.js';
 
 /** Options of {@link createAdminRouter}. */
 export interface AdminRouterOptions {
@@ -14,6 +16,10 @@ export interface AdminRouterOptions {
   /** Slows down key guessing: failed authentications per client address. */
   authFailures: FailureLimiter;
   bodyLimitBytes: number;
+  /** `POST /admin/import/openapi`; the route answers 404 without it. */
+  openApiImporter?: OpenApiImporter;
+  /** Body limit of the import route, which carries whole API documents (default: `bodyLimitBytes`). */
+  importBodyLimitBytes?: number;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -58,19 +64,20 @@ const etag = (res: Response, revision: number) => res.setHeader('etag', `"${revi
 export function createAdminRouter(options: AdminRouterOptions): express.Router {
   const { service } = options;
   const router = express.Router({ caseSensitive: true, strict: false });
-  const json = express.json({
-    limit: options.bodyLimitBytes,
-    strict: false,
-    type: () => true,
-    // Runs on the raw bytes before anything parses or walks them: depth and duplicate keys.
-    verify: (_req, _res, raw, charset) => {
-      if (!isUtf8(charset)) {
-        throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', `send the definition as UTF-8 JSON, not ${charset} (RFC 8259 § 8.1)`);
-      }
-      assertJsonShape(raw);
-    },
-  });
-  const body = [requireJson, json];
+  const jsonParser = (limit: number, maxDepth?: number) =>
+    express.json({
+      limit,
+      strict: false,
+      type: () => true,
+      // Runs on the raw bytes before anything parses or walks them: depth and duplicate keys.
+      verify: (_req, _res, raw, charset) => {
+        if (!isUtf8(charset)) {
+          throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', `send the definition as UTF-8 JSON, not ${charset} (RFC 8259 § 8.1)`);
+        }
+        assertJsonShape(raw, maxDepth);
+      },
+    });
+  const body = [requireJson, jsonParser(options.bodyLimitBytes)];
 
   router.use(requireAdmin(options.authProviders, options.authFailures));
 
@@ -84,6 +91,17 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
 
   router.get('/schemas/tds', (_req, res) => sendSuccess(res, toolJsonSchema));
   router.get('/schemas/ids', (_req, res) => sendSuccess(res, instanceJsonSchema));
+
+  const importer = options.openApiImporter;
+  if (importer !== undefined) {
+    // API documents nest deeper than definitions (schemas within schemas): twice the usual depth.
+    const importBody = [requireJson, jsonParser(options.importBodyLimitBytes ?? options.bodyLimitBytes, 2 * MAX_ADMIN_JSON_DEPTH)];
+    router.post(
+      '/import/openapi',
+      importBody,
+      route(async (req, res) => sendSuccess(res, await importer(parseImportRequest(req.body)))),
+    );
+  }
 
   router.get('/tds', route(async (_req, res) => sendSuccess(res, await service.listTools())));
   router.get(
@@ -145,7 +163,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
 
   const methodNotAllowed: RequestHandler = (req, _res, next) =>
     next(new GatewayError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${req.baseUrl}${req.path}`));
-  router.all(['/tds', '/ids', '/tds/:id', '/ids/:id'], methodNotAllowed);
+  router.all(['/tds', '/ids', '/tds/:id', '/ids/:id', ...(importer === undefined ? [] : ['/import/openapi'])], methodNotAllowed);
   router.use((req, _res, next) => next(new GatewayError('NOT_FOUND', `no admin route ${req.method} ${req.baseUrl}${req.path}`)));
   return router;
 }

@@ -179,6 +179,13 @@ export function createAdminService(options: AdminServiceOptions) {
   }
 
   return {
+    /**
+     * The checks a write of a tool runs, without writing: the definition's schema, its compiled
+     * schemas, its kind's own write-time checks (the http executor's egress policy, env allow-list,
+     * size ceiling). Returns the definition as it would be stored.
+     */
+    validateTool,
+
     async listTools(): Promise<ToolDefinition[]> {
       assertStoreReachable();
       return (await datasource.list('tds')).map((record) => record.value as ToolDefinition);

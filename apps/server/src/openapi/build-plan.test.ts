@@ -22,8 +22,8 @@ const at = (value: unknown, ...keys: string[]): unknown => keys.reduce<unknown>(
 describe('buildPlan (OpenAPI 3.0)', () => {
   it('maps one tool per operation with ids, names, descriptions, annotations and provenance', async () => {
     const result = await plan();
-    assert.deepEqual(result.tools.map((tool) => tool.name), ['listPets', 'createPet', 'get_pet_by_id', 'replacePet', 'delete_pets_pet.id']);
-    assert.deepEqual(result.skipped, [{ operation: 'POST /pets/{id}/photo', reason: 'request body multipart/form-data is not supported: tools send JSON bodies only' }]);
+    assert.deepEqual(result.tools.map((tool) => tool.name), ['listPets', 'createPet', 'get_pet_by_id', 'replacePet', 'delete_pets_pet.id', 'uploadPhoto']);
+    assert.deepEqual(result.skipped, []);
     const list = toolNamed(result.tools, 'listPets');
     assert.equal(list.id, 'pets.listPets');
     assert.equal(list.description, 'List pets\n\nPages through all pets.');
@@ -126,13 +126,52 @@ describe('buildPlan (OpenAPI 3.0)', () => {
     assert.deepEqual(extInfo(toolNamed(result.tools, 'createPet'))['headers'], { 'X-Api-Key': '${secret:pets_key}', Cookie: 'sid=${env:PETS_SESSION}' });
     // `security: []` turns the document's default off.
     assert.equal(extInfo(toolNamed(result.tools, 'get_pet_by_id'))['headers'], undefined);
-    // A query key is not sent: the upstream URL can reach results.
-    assert.equal(extInfo(toolNamed(result.tools, 'delete_pets_pet.id'))['headers'], undefined);
-    assert.ok(result.warnings.some((warning) => warning.startsWith('DELETE /pets/{pet.id}: security scheme "queryKey" sends the key in the query string')));
+    // A query key is a configured query parameter, which the executor keeps out of results and logs.
+    const remove = toolNamed(result.tools, 'delete_pets_pet.id');
+    assert.equal(extInfo(remove)['headers'], undefined);
+    assert.deepEqual(extInfo(remove)['query'], { api_key: '${env:Q}' });
+    assert.ok(!result.warnings.some((warning) => warning.includes('queryKey')), result.warnings.join('\n'));
 
     const without = await plan({ auth: {} });
     assert.equal(extInfo(toolNamed(without.tools, 'listPets'))['headers'], undefined);
     assert.ok(without.warnings.includes('GET /pets: requires security bearer, which auth does not map; the tool sends no credentials'));
+  });
+
+  it('maps a multipart body: binary properties take file values, ext_info.body names the encoding', async () => {
+    const result = await plan();
+    const upload = toolNamed(result.tools, 'uploadPhoto');
+    assert.deepEqual(extInfo(upload)['body'], { content_type: 'multipart/form-data' });
+    assert.deepEqual(at(upload.input_schema, 'required'), ['path', 'body']);
+    assert.deepEqual(at(upload.input_schema, 'properties', 'body', 'properties', 'file', 'required'), ['content_base64']);
+    assert.deepEqual(Object.keys(at(upload.input_schema, 'properties', 'body', 'properties', 'file', 'properties') as object), ['filename', 'content_base64', 'content_type']);
+    // JSON is the executor's default, so JSON bodies name no encoding.
+    assert.equal(extInfo(toolNamed(result.tools, 'createPet'))['body'], undefined);
+  });
+
+  it('maps a form-urlencoded body, prefers JSON when both are offered, and drops a query parameter the key fills', async () => {
+    const document = petsOpenApi30();
+    const paths = document['paths'] as Record<string, Record<string, Record<string, unknown>>>;
+    const schema = { type: 'object', required: ['grant_type'], properties: { grant_type: { type: 'string' }, scope: { type: 'array', items: { type: 'string' } } } };
+    paths['/token'] = {
+      post: {
+        operationId: 'token',
+        security: [{ queryKey: [] }],
+        parameters: [{ name: 'api_key', in: 'query', required: true, schema: { type: 'string' } }, { name: 'trace', in: 'query', schema: { type: 'string' } }],
+        requestBody: { required: true, content: { 'application/x-www-form-urlencoded; charset=utf-8': { schema } } },
+        responses: { '200': { description: 'ok' } },
+      },
+      put: { operationId: 'both', requestBody: { content: { 'multipart/form-data': { schema }, 'application/json': { schema } } }, responses: { '200': { description: 'ok' } } },
+      patch: { operationId: 'scalar', requestBody: { required: true, content: { 'multipart/form-data': { schema: { type: 'string' } } } }, responses: { '200': { description: 'ok' } } },
+    };
+    const result = await plan({ document });
+    const token = toolNamed(result.tools, 'token');
+    assert.deepEqual(extInfo(token)['body'], { content_type: 'application/x-www-form-urlencoded' });
+    assert.deepEqual(extInfo(token)['query'], { api_key: '${env:Q}' });
+    assert.deepEqual(at(token.input_schema, 'properties', 'body'), schema);
+    assert.deepEqual(Object.keys(at(token.input_schema, 'properties', 'query', 'properties') as object), ['trace']);
+    assert.equal(extInfo(toolNamed(result.tools, 'both'))['body'], undefined);
+    assert.deepEqual(result.skipped, [{ operation: 'PATCH /token', reason: 'request body multipart/form-data has a schema of type "string"; form bodies are sent from an object' }]);
+    await assertToolsValid(result.tools);
   });
 
   it('warns about every changed name and hashes shortened or duplicate names stably', async () => {

@@ -31,6 +31,18 @@ export interface OperationRef {
 export type OperationMapping = { ok: true; tool: ToolDefinition } | { ok: false; reason: string };
 
 const JSON_MEDIA = /^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i;
+// The body encodings the http executor sends besides JSON (ext_info.body.content_type), in order of preference.
+const FORM_MEDIA = ['application/x-www-form-urlencoded', 'multipart/form-data'] as const;
+// What a multipart file part takes as an argument: the executor's file value (docs/tool-definition.md).
+const FILE_SCHEMA = {
+  type: 'object',
+  properties: {
+    filename: { type: 'string' },
+    content_base64: { type: 'string', contentEncoding: 'base64', description: 'The file content, base64-encoded' },
+    content_type: { type: 'string', description: 'Media type of the file, e.g. image/png' },
+  },
+  required: ['content_base64'],
+};
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -78,14 +90,23 @@ function describe(ref: OperationRef): string {
   return text.length > MAX_DESCRIPTION ? `${text.slice(0, MAX_DESCRIPTION - 1)}…` : text;
 }
 
+/** Configured credentials: `ext_info.headers` and `ext_info.query`. */
+interface Credentials {
+  headers: Record<string, string>;
+  query: Record<string, string>;
+}
+
 /**
  * Credentials by reference: the first security alternative whose schemes `auth` all maps becomes
  * configured headers (`apiKey` in a header or cookie, `http`/`oauth2`/`openIdConnect` as
- * Authorization). Nothing is invented: an unmapped requirement is a warning.
+ * Authorization) and query parameters (`apiKey` in the query, which the executor keeps out of
+ * results). Nothing is invented: an unmapped requirement is a warning.
  */
-function authHeaders(ref: OperationRef, route: string, context: DocumentContext): Record<string, string> {
+function authCredentials(ref: OperationRef, route: string, context: DocumentContext): Credentials {
+  const headers: Record<string, string> = {};
+  const query: Record<string, string> = {};
   const requirements = ref.operation['security'] ?? context.api['security'];
-  if (!Array.isArray(requirements) || requirements.length === 0) return {};
+  if (!Array.isArray(requirements) || requirements.length === 0) return { headers, query };
   const schemes = isRecord(context.api['components']) && isRecord(context.api['components']['securitySchemes']) ? context.api['components']['securitySchemes'] : {};
   const alternatives = requirements.filter(isRecord).map((requirement) => Object.keys(requirement));
   const optional = alternatives.some((names) => names.length === 0);
@@ -93,9 +114,8 @@ function authHeaders(ref: OperationRef, route: string, context: DocumentContext)
   if (chosen === undefined) {
     const wanted = alternatives.map((names) => names.join(' + ')).join(' or ');
     context.warn(`${route}: requires security ${wanted}, which auth does not map; the tool sends no credentials`);
-    return {};
+    return { headers, query };
   }
-  const headers: Record<string, string> = {};
   const cookies: string[] = [];
   for (const name of chosen) {
     const scheme = schemes[name];
@@ -106,33 +126,67 @@ function authHeaders(ref: OperationRef, route: string, context: DocumentContext)
       headers[scheme['name']] = value;
     } else if (scheme['type'] === 'apiKey' && scheme['in'] === 'cookie' && typeof scheme['name'] === 'string') {
       cookies.push(`${scheme['name']}=${value}`);
+    } else if (scheme['type'] === 'apiKey' && scheme['in'] === 'query' && typeof scheme['name'] === 'string' && scheme['name'] !== '') {
+      query[scheme['name']] = value;
     } else if (scheme['type'] === 'apiKey') {
-      // A query credential would show in the upstream URL, which results and logs may carry.
-      context.warn(`${route}: security scheme "${name}" sends the key in the query string, which tools do not do (the URL can reach results); not mapped`);
+      context.warn(`${route}: security scheme "${name}" is an apiKey without a usable "in" and "name"; not mapped`);
     } else {
       headers['Authorization'] = value;
     }
   }
   if (cookies.length > 0) headers['Cookie'] = cookies.join('; ');
-  return headers;
+  return { headers, query };
 }
 
-function bodySchema(ref: OperationRef, route: string, context: DocumentContext): { schema: JsonObject; required: boolean } | undefined {
+/** A binary string schema (`format: binary`, or 3.1's `contentMediaType` without `contentEncoding`): a file part. */
+function isBinary(schema: unknown): schema is Record<string, unknown> {
+  if (!isRecord(schema) || schema['type'] !== 'string') return false;
+  return schema['format'] === 'binary' || (schema['contentMediaType'] !== undefined && schema['contentEncoding'] === undefined);
+}
+
+/** Top-level binary properties of a multipart body (and arrays of them) take the executor's file value. */
+function withFileArguments(schema: Record<string, unknown>): void {
+  const properties = schema['properties'];
+  if (!isRecord(properties)) return;
+  for (const [name, property] of Object.entries(properties)) {
+    const description = isRecord(property) && typeof property['description'] === 'string' ? { description: property['description'] } : {};
+    if (isBinary(property)) properties[name] = { ...structuredClone(FILE_SCHEMA), ...description };
+    else if (isRecord(property) && property['type'] === 'array' && isBinary(property['items'])) properties[name] = { ...property, items: structuredClone(FILE_SCHEMA) };
+  }
+}
+
+interface MappedBody {
+  schema: JsonObject;
+  required: boolean;
+  /** The `ext_info.body.content_type` to set; `undefined` for JSON, the executor's default. */
+  contentType: string | undefined;
+}
+
+function bodySchema(ref: OperationRef, route: string, context: DocumentContext): MappedBody | undefined {
   const body = ref.operation['requestBody'];
   if (!isRecord(body) || !isRecord(body['content'])) return undefined;
   const required = body['required'] === true;
   const types = Object.keys(body['content']);
   const json = types.find((type) => JSON_MEDIA.test(type));
-  if (json === undefined || ref.method === 'head') {
-    const why = ref.method === 'head' ? 'a HEAD request carries no body' : `request body ${types.join(', ')} is not supported: tools send JSON bodies only`;
+  const form = json === undefined ? FORM_MEDIA.find((wanted) => types.some((type) => type.split(';')[0]?.trim().toLowerCase() === wanted)) : undefined;
+  const chosen = json ?? types.find((type) => type.split(';')[0]?.trim().toLowerCase() === form);
+  const refuse = (why: string): undefined => {
     if (required) throw new UnmappableOperation(why);
     context.warn(`${route}: optional ${why}; left out`);
     return undefined;
+  };
+  if (ref.method === 'head') return refuse('a HEAD request carries no body');
+  if (chosen === undefined) {
+    return refuse(`request body ${types.join(', ')} is not supported: tools send JSON, application/x-www-form-urlencoded and multipart/form-data bodies only`);
   }
-  const media = body['content'][json];
+  const media = body['content'][chosen];
   const schema = convertSchema(isRecord(media) ? media['schema'] ?? {} : {}, `${route}: request body schema`, 2, 'input', context);
+  if (form !== undefined && schema['type'] !== undefined && schema['type'] !== 'object') {
+    return refuse(`request body ${form} has a schema of type ${JSON.stringify(schema['type'])}; form bodies are sent from an object`);
+  }
+  if (form === 'multipart/form-data') withFileArguments(schema);
   if (typeof body['description'] === 'string' && schema['description'] === undefined) schema['description'] = body['description'];
-  return { schema: schema as JsonObject, required };
+  return { schema: schema as JsonObject, required, contentType: form };
 }
 
 function outputSchema(ref: OperationRef, route: string, context: DocumentContext): JsonObject | undefined {
@@ -173,7 +227,7 @@ export function mapOperation(ref: OperationRef, name: string, id: string, contex
     if (/\/:|[?#]/.test(ref.path)) return { ok: false, reason: 'the path has ":" at a segment start, "?" or "#", which tool path templates treat differently' };
     const base = baseFor(ref, context);
     if ('error' in base) return { ok: false, reason: base.error };
-    const headers = authHeaders(ref, route, context);
+    const { headers, query } = authCredentials(ref, route, context);
     const parameters = mergeParameters(ref.pathItem, ref.operation);
     for (const placeholder of placeholders(ref.path)) {
       if (!parameters.some((parameter) => parameter.in === 'path' && parameter.name === placeholder)) {
@@ -182,7 +236,7 @@ export function mapOperation(ref: OperationRef, name: string, id: string, contex
       }
     }
     const skipHeaders = new Set(Object.keys(headers).map((header) => header.toLowerCase()));
-    const mapped = mapParameters(parameters, skipHeaders, route, context);
+    const mapped = mapParameters(parameters, skipHeaders, route, context, new Set(Object.keys(query)));
     const properties: JsonObject = { ...mapped.groups };
     const required = Object.entries(mapped.groups).filter(([, group]) => Array.isArray(group['required'])).map(([group]) => group);
     const body = bodySchema(ref, route, context);
@@ -196,6 +250,8 @@ export function mapOperation(ref: OperationRef, name: string, id: string, contex
     });
     const extInfo: JsonObject = {};
     if (Object.keys(headers).length > 0) extInfo['headers'] = headers;
+    if (Object.keys(query).length > 0) extInfo['query'] = query;
+    if (body?.contentType !== undefined) extInfo['body'] = { content_type: body.contentType };
     if (mapped.parameters !== undefined) extInfo['parameters'] = mapped.parameters;
     const operationId = typeof ref.operation['operationId'] === 'string' ? ref.operation['operationId'] : undefined;
     extInfo['openapi'] = { title: context.title, version: context.version, operation: route, ...(operationId === undefined ? {} : { operation_id: operationId }) };

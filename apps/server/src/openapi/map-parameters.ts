@@ -68,10 +68,17 @@ const isObjectSchema = (schema: Record<string, unknown>) => schema['type'] === '
  * Maps an operation's parameters to the `path`, `query` and `headers` argument groups. Names MCP
  * clients may refuse get safe argument names; the real ones travel in `ext_info.parameters` (query,
  * headers) or the path template (path). Query `style`/`explode` other than the executor's default
- * go to `ext_info.parameters` too.
+ * go to `ext_info.parameters` too. Headers in `skipHeaders` (lower-case) and query parameters in
+ * `skipQuery` are the configured credentials' and get no argument.
  * @throws UnmappableOperation when a required parameter cannot be sent (a cookie, an unsupported style).
  */
-export function mapParameters(list: readonly Parameter[], skipHeaders: ReadonlySet<string>, route: string, context: ConvertContext): MappedParameters {
+export function mapParameters(
+  list: readonly Parameter[],
+  skipHeaders: ReadonlySet<string>,
+  route: string,
+  context: ConvertContext,
+  skipQuery: ReadonlySet<string> = new Set(),
+): MappedParameters {
   const groups: Record<string, { properties: JsonObject; required: string[] }> = {};
   const pathRenames = new Map<string, string>();
   const query: JsonObject = {};
@@ -85,6 +92,8 @@ export function mapParameters(list: readonly Parameter[], skipHeaders: ReadonlyS
     }
     const lower = parameter.name.toLowerCase();
     if (parameter.in === 'header' && (IGNORED_HEADERS.has(lower) || skipHeaders.has(lower))) continue;
+    // A query parameter the security scheme fills (ext_info.query) is not the model's to send.
+    if (parameter.in === 'query' && skipQuery.has(parameter.name)) continue;
     if (parameter.in === 'header' && (FORBIDDEN_HEADERS.has(lower) || !HEADER_TOKEN.test(parameter.name))) {
       if (parameter.required === true) throw new UnmappableOperation(`required header "${parameter.name}" may not be set by a tool`);
       context.warn(`${where} left out: a tool may not set this header`);

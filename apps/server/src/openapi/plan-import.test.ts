@@ -59,13 +59,19 @@ describe('planImport', () => {
     assert.deepEqual(add.input_schema['required'], ['body']);
     assert.deepEqual((add.input_schema['properties'] as Record<string, unknown>)['body'], { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 50 } } });
     assert.deepEqual(add.tds_ext_info.ext_info?.['headers'], { Authorization: 'Basic ${secret:pets_basic}' });
-    assert.deepEqual(plan.skipped, [{ operation: 'POST /pets/{id}/photo', reason: 'request body multipart/form-data is not supported: tools send JSON bodies only' }]);
+    assert.deepEqual(plan.skipped, []);
+    // A formData file parameter is a multipart body whose file takes the executor's file value.
+    const upload = toolNamed(plan.tools, 'uploadPhoto');
+    assert.deepEqual(upload.tds_ext_info.ext_info?.['body'], { content_type: 'multipart/form-data' });
+    const body = (upload.input_schema['properties'] as Record<string, Record<string, unknown>>)['body'];
+    assert.deepEqual(body?.['required'], ['file']);
+    assert.deepEqual((body?.['properties'] as Record<string, Record<string, unknown>>)['file']?.['required'], ['content_base64']);
     await assertToolsValid(plan.tools);
   });
 
   it('maps an OpenAPI 3.0 object whose tools all pass the definition and executor checks', async () => {
     const plan = await planImport(input(petsOpenApi30(), { auth: { bearer: 'Bearer ${env:PETS_TOKEN}' } }), LIMITS);
-    assert.equal(plan.tools.length, 5);
+    assert.equal(plan.tools.length, 6);
     await assertToolsValid(plan.tools);
   });
 

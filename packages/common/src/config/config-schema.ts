@@ -244,6 +244,18 @@ export const configSchema = {
       env: 'DYNMCP_API_KEYS',
       sensitive: true,
     },
+    importBodyLimitBytes: {
+      doc: 'Largest accepted body of POST /admin/import/openapi (413 above it); also the largest OpenAPI document it reads. Real API descriptions reach 13 MB.',
+      format: 'nat',
+      default: 20 * 1024 * 1024,
+      env: 'DYNMCP_ADMIN_IMPORT_BODY_LIMIT_BYTES',
+    },
+    importTimeoutMs: {
+      doc: 'Longest time POST /admin/import/openapi may spend reading and mapping one document (400 OPENAPI_TOO_COMPLEX after it).',
+      format: 'nat',
+      default: 10_000,
+      env: 'DYNMCP_ADMIN_IMPORT_TIMEOUT_MS',
+    },
   },
   datasource: {
     type: {

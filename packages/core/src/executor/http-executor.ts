@@ -10,6 +10,7 @@ import { buildHttpRequest } from './request-builder.js';
 import type { BuiltRequest } from './request-builder.js';
 import { createGotTransport } from './got-transport.js';
 import { errorOutcome, mapEventStreamOutcome, mapUpstreamAnswer } from './response-mapper.js';
+import { redactAnswer, redactEventOutcome } from './query-secrets.js';
 import { DEFAULT_SECRETS_DIR } from './secret-files.js';
 import { createTemplateValues } from './template-values.js';
 import {
@@ -161,6 +162,7 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
       );
     }
     for (const header of tool.headers) values.check(header.value, `ext_info.headers.${header.name}`);
+    for (const parameter of tool.queryCredentials) values.check(parameter.value, `ext_info.query.${parameter.name}`);
     const denial = egress.checkTarget(tool.hostname);
     if (denial !== undefined) {
       const target = denial.address === undefined || denial.address === denial.host ? denial.host : `${denial.host} (${denial.address})`;
@@ -186,7 +188,7 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
       const pause = RETRY_BASE_DELAY_MS * 2 ** attempt;
       const mayRetry = () => attempt < retries && !context.signal.aborted && Date.now() + pause < deadline;
       try {
-        const { answer, location, streamed } = await transport.fetch(request, {
+        const fetched = await transport.fetch(request, {
           follows,
           timeoutMs: Math.max(1, deadline - Date.now()),
           maxBytes,
@@ -194,11 +196,15 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
           onStatus: (value) => (status = value),
           onEvent: (event) => events.onEvent(event),
         });
-        if (streamed !== true && RETRY_STATUSES.has(answer.status) && mayRetry()) {
-          context.logger.debug('upstream answered a retryable status; retrying', { status: answer.status, attempt });
+        const { location, streamed } = fetched;
+        if (streamed !== true && RETRY_STATUSES.has(fetched.answer.status) && mayRetry()) {
+          context.logger.debug('upstream answered a retryable status; retrying', { status: fetched.answer.status, attempt });
           if (await pauseUnlessCancelled(pause, context.signal)) continue;
         }
-        const target = REDIRECT_STATUSES.has(answer.status) ? redirectTarget(location, answer.url) : undefined;
+        const secrets = request.secretQuery;
+        // Configured query parameters are credentials: out of the URL and body the model will see.
+        const answer = secrets === undefined ? fetched.answer : redactAnswer(fetched.answer, secrets);
+        const target = REDIRECT_STATUSES.has(answer.status) ? redirectTarget(location, fetched.answer.url) : undefined;
         if (target !== undefined && target.origin !== tool.origin) {
           return errorOutcome(`upstream redirected to another host (${target.host}); not followed`, answer.status);
         }
@@ -206,7 +212,10 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
           return errorOutcome(`upstream redirected outside the tool's path prefix ${tool.redirectPrefix}; not followed`, answer.status);
         }
         const mapping = { hasOutputSchema: tool.hasOutputSchema, result: tool.result };
-        if (streamed === true) return mapEventStreamOutcome(events.outcome(), answer, mapping);
+        if (streamed === true) {
+          const outcome = secrets === undefined ? events.outcome() : redactEventOutcome(events.outcome(), secrets);
+          return mapEventStreamOutcome(outcome, answer, mapping);
+        }
         return mapUpstreamAnswer(answer, mapping);
       } catch (error) {
         if (error instanceof TransportError && error.failure.kind === 'egress-denied') logDenial(context, tool, error.failure.denial);
@@ -252,7 +261,8 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
         logDenial(context, compiled, denial);
         return errorOutcome(egressMessage(denial));
       }
-      const build = buildHttpRequest(compiled, args ?? {}, values);
+      // An encoded form body may be several times the size of its arguments; the response cap bounds it too.
+      const build = buildHttpRequest(compiled, args ?? {}, values, { maxBodyBytes: maxBytesCeiling });
       if (!build.ok) {
         context.logger.debug('http tool call refused before sending', { tool: tool.name });
         return errorOutcome(build.message);

@@ -48,6 +48,10 @@ describe('validate()', () => {
         ext_info: { headers: { 'X-Api-Key': '${env:KEY}', Accept: 'application/json' }, timeout_ms: 600_000, max_response_bytes: 10, retries: 2 },
       }),
     );
+    const form = compileHttpTool(exampleTool({ method: 'POST', ext_info: { body: { content_type: 'Multipart/Form-Data' }, query: { key: '${env:KEY}' } } }));
+    assert.equal(form.bodyContentType, 'multipart/form-data');
+    assert.deepEqual(form.queryCredentials.map((parameter) => parameter.name), ['key']);
+    assert.equal(compileHttpTool(exampleTool()).bodyContentType, 'application/json');
   });
 
   const refusals: [string, JsonObject, RegExp][] = [
@@ -89,6 +93,13 @@ describe('validate()', () => {
     ['a relative resource uri', { ext_info: { result: { as: 'resource', uri: 'readme.md' } } }, /must be an absolute URI/],
     ['a mime_type with parameters', { ext_info: { result: { mime_type: 'text/plain; charset=utf-8' } } }, /type\/subtype, no parameters/],
     ['an image mapping with a non-image type', { ext_info: { result: { as: 'image', mime_type: 'audio/wav' } } }, /image\/\* type/],
+    [
+      'an unknown body content type',
+      { ext_info: { body: { content_type: 'text/csv' } } },
+      /^ext_info.body.content_type must be one of application\/json, application\/x-www-form-urlencoded, multipart\/form-data$/,
+    ],
+    ['a body encoding that is not an object', { ext_info: { body: 'multipart/form-data' } }, /ext_info.body must be an object/],
+    ['an unknown body key', { ext_info: { body: { content_type: 'multipart/form-data', boundary: 'x' } } }, /unknown key\(s\) "boundary"; known: content_type/],
   ];
   for (const [what, overrides, pattern] of refusals) {
     it(`refuses ${what}`, () => assertRefused(exampleTool(overrides), pattern));

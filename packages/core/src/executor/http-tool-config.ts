@@ -55,6 +55,20 @@ export interface QueryParameter {
   readonly explode: boolean;
 }
 
+/**
+ * How a tool's `body` argument is sent (`ext_info.body.content_type`). JSON is the default; the form
+ * encodings are what OpenAPI operations that upload files or post HTML-style forms declare.
+ */
+export const BODY_CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'] as const;
+/** One of {@link BODY_CONTENT_TYPES}. */
+export type BodyContentType = (typeof BODY_CONTENT_TYPES)[number];
+
+/** A configured query parameter (`ext_info.query`): the wire name and its value template. */
+export interface QueryCredential {
+  readonly name: string;
+  readonly value: EnvTemplate;
+}
+
 /** How a tool's arguments are laid out; `auto` decides per call from the arguments themselves. */
 export type ArgumentStyle = 'grouped' | 'flat' | 'auto';
 
@@ -84,6 +98,13 @@ export interface CompiledHttpTool {
   readonly headerNames: ReadonlyMap<string, string>;
   /** Configured headers, names lower-cased, values as env templates. */
   readonly headers: readonly { readonly name: string; readonly value: EnvTemplate }[];
+  /**
+   * `ext_info.query`: configured query parameters, usually an API key an OpenAPI `apiKey` scheme
+   * puts `in: query`. Treated as secrets: kept out of results and logs (see http-executor.ts).
+   */
+  readonly queryCredentials: readonly QueryCredential[];
+  /** `ext_info.body.content_type`: how the `body` argument is encoded; `application/json` by default. */
+  readonly bodyContentType: BodyContentType;
   readonly timeoutMs: number | undefined;
   readonly maxResponseBytes: number | undefined;
   /** Extra attempts for idempotent methods after a 502/503/504 or a failed connection (0–3). */
@@ -161,6 +182,34 @@ function parseHeaders(value: unknown): CompiledHttpTool['headers'] {
     if (/[\r\n\0]/.test(template)) throw invalid(`ext_info.headers.${name} must not contain CR, LF or NUL`);
     return { name: lower, value: parseEnvTemplate(template, `ext_info.headers.${name}`) };
   });
+}
+
+/** Longest name of a configured query parameter. */
+const MAX_QUERY_NAME = 256;
+
+function parseQueryCredentials(value: unknown): QueryCredential[] {
+  if (value === undefined) return [];
+  if (!isPlainObject(value)) throw invalid('ext_info.query must be an object of query parameter name to string value, such as {"api_key": "${env:API_KEY}"}');
+  return Object.entries(value).map(([name, template]) => {
+    if (name === '' || name.length > MAX_QUERY_NAME) throw invalid(`ext_info.query: parameter names must have 1 to ${MAX_QUERY_NAME} characters`);
+    // Never echo the value: it is usually a credential or a template around one.
+    if (typeof template !== 'string') throw invalid(`ext_info.query.${name} must be a string`);
+    if (/[\r\n\0]/.test(template)) throw invalid(`ext_info.query.${name} must not contain CR, LF or NUL`);
+    return { name, value: parseEnvTemplate(template, `ext_info.query.${name}`) };
+  });
+}
+
+function parseBodyEncoding(value: unknown): BodyContentType {
+  if (value === undefined) return 'application/json';
+  const allowed = BODY_CONTENT_TYPES.join(', ');
+  if (!isPlainObject(value)) throw invalid(`ext_info.body must be an object such as {"content_type": "multipart/form-data"} (content_type one of ${allowed})`);
+  const unknown = Object.keys(value).filter((key) => key !== 'content_type');
+  if (unknown.length > 0) throw invalid(`ext_info.body has unknown key(s) ${unknown.map((key) => `"${key}"`).join(', ')}; known: content_type`);
+  const type = value['content_type'] ?? 'application/json';
+  if (typeof type !== 'string' || !(BODY_CONTENT_TYPES as readonly string[]).includes(type.toLowerCase())) {
+    throw invalid(`ext_info.body.content_type must be one of ${allowed}`);
+  }
+  return type.toLowerCase() as BodyContentType;
 }
 
 type ParameterMaps = Pick<CompiledHttpTool, 'queryParameters' | 'headerNames'>;
@@ -327,6 +376,8 @@ function compile(tool: ToolDefinition): CompiledHttpTool {
     redirectPrefix: redirectPrefixOf(path),
     requiredParams: Object.keys(required ?? {}),
     headers: parseHeaders(extInfo?.['headers']),
+    queryCredentials: parseQueryCredentials(extInfo?.['query']),
+    bodyContentType: parseBodyEncoding(extInfo?.['body']),
     ...parseParameters(extInfo?.['parameters']),
     timeoutMs: parsePositiveInteger(extInfo?.['timeout_ms'], 'timeout_ms', MAX_TIMEOUT_MS),
     maxResponseBytes: parsePositiveInteger(extInfo?.['max_response_bytes'], 'max_response_bytes'),

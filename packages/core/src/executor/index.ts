@@ -4,6 +4,7 @@ export { createHttpExecutor, MAX_REDIRECTS } from './http-executor.js';
 export type { HttpExecutor, HttpExecutorOptions } from './http-executor.js';
 export {
   ARGUMENT_GROUPS,
+  BODY_CONTENT_TYPES,
   FORBIDDEN_HEADER_NAMES,
   HTTP_METHODS,
   MAX_TIMEOUT_MS,
@@ -14,7 +15,15 @@ export {
   parseDomain,
   redirectPrefixOf,
 } from './http-tool-config.js';
-export type { ArgumentStyle, CompiledHttpTool, HttpMethod, QueryParameter, QueryStyle } from './http-tool-config.js';
+export type {
+  ArgumentStyle,
+  BodyContentType,
+  CompiledHttpTool,
+  HttpMethod,
+  QueryCredential,
+  QueryParameter,
+  QueryStyle,
+} from './http-tool-config.js';
 export { REFERENCE_SOURCES, parseEnvTemplate, referenceText, resolveEnvTemplate } from './env-template.js';
 export type {
   EnvResolution,
@@ -37,7 +46,7 @@ export { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-depth.js';
 export { compilePathTemplate, expandPathTemplate } from './path-template.js';
 export type { PathExpansion, PathPlaceholder, PathTemplate } from './path-template.js';
 export { buildHttpRequest } from './request-builder.js';
-export type { BuiltRequest, RequestBuild } from './request-builder.js';
+export type { BuiltRequest, RequestBuild, RequestLimits } from './request-builder.js';
 export { EXCERPT_BYTES, RESULT_MAPPINGS, bodyExcerpt, errorOutcome, mapEventStreamOutcome, mapUpstreamAnswer } from './response-mapper.js';
 export type { ResponseMapping, ResultMapping, ResultMappingKind, UpstreamAnswer } from './response-mapper.js';
 export { createEventStreamParser, createUpstreamEventHandler } from './event-stream.js';

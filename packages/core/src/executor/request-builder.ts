@@ -1,3 +1,5 @@
+import { encodeForm, encodeMultipart } from './body-encoding.js';
+import type { EncodedBody } from './body-encoding.js';
 import { resolveEnvTemplate } from './env-template.js';
 import type { TemplateValues } from './env-template.js';
 import { ARGUMENT_GROUPS, isAllowedHeaderName } from './http-tool-config.js';
@@ -10,8 +12,19 @@ export interface BuiltRequest {
   readonly url: URL;
   /** Lower-case names. Values may hold secrets: never log or echo them. */
   readonly headers: Readonly<Record<string, string>>;
-  /** JSON text, or `undefined` for no body. */
-  readonly body: string | undefined;
+  /** JSON or form-urlencoded text, multipart bytes, or `undefined` for no body. */
+  readonly body: string | Buffer | undefined;
+  /**
+   * The configured query parameters (`ext_info.query`) with their resolved values, for removal
+   * wherever the upstream URL could reach a result or a log; `undefined` when the tool has none.
+   */
+  readonly secretQuery?: readonly { readonly name: string; readonly value: string }[];
+}
+
+/** Limits of {@link buildHttpRequest}. */
+export interface RequestLimits {
+  /** Largest form-urlencoded or multipart body, in bytes, once encoded. */
+  maxBodyBytes: number;
 }
 
 /** The outcome of {@link buildHttpRequest}: a request, or a message the model can act on. */
@@ -157,10 +170,10 @@ function buildHeaders(
   tool: CompiledHttpTool,
   fromArgs: Readonly<Record<string, unknown>>,
   values: TemplateValues,
-  hasBody: boolean,
+  contentType: string | undefined,
 ): HeaderBuild {
   const headers: Record<string, string> = { 'user-agent': 'dynmcp' };
-  if (hasBody) headers['content-type'] = 'application/json';
+  if (contentType !== undefined) headers['content-type'] = contentType;
   const configured = new Set<string>();
   for (const { name, value } of tool.headers) {
     const resolved = resolveEnvTemplate(value, values);
@@ -188,14 +201,47 @@ function buildHeaders(
   return { ok: true, headers };
 }
 
+/** The body as `ext_info.body.content_type` says, within `limits`; JSON needs no cap (it is no larger than the arguments). */
+function encodeBody(tool: CompiledHttpTool, body: unknown, limits: RequestLimits | undefined): EncodedBody {
+  if (tool.bodyContentType === 'application/json') return { ok: true, body: JSON.stringify(body), contentType: 'application/json' };
+  const encoded = tool.bodyContentType === 'multipart/form-data' ? encodeMultipart(body) : encodeForm(body);
+  if (encoded.ok && limits !== undefined && Buffer.byteLength(encoded.body) > limits.maxBodyBytes) {
+    return { ok: false, message: `the encoded ${tool.bodyContentType} body is larger than ${limits.maxBodyBytes} bytes; nothing was sent` };
+  }
+  return encoded;
+}
+
+type QueryBuild = { ok: true; query: string; secretQuery: BuiltRequest['secretQuery'] } | { ok: false; message: string };
+
+/** Argument query parameters, then the configured ones (`ext_info.query`), which arguments may not shadow. */
+function buildFullQuery(tool: CompiledHttpTool, fromArgs: Readonly<Record<string, unknown>>, values: TemplateValues): QueryBuild {
+  const params = buildQuery(fromArgs, tool.queryParameters);
+  if (tool.queryCredentials.length === 0) return { ok: true, query: params.toString(), secretQuery: undefined };
+  const secretQuery: { name: string; value: string }[] = [];
+  for (const { name, value } of tool.queryCredentials) {
+    if (params.has(name)) return { ok: false, message: `query parameter ${JSON.stringify(name)} is set by the tool definition and cannot be overridden` };
+    const resolved = resolveEnvTemplate(value, values);
+    if (!resolved.ok) return { ok: false, message: `${resolved.problem} (needed by query parameter ${JSON.stringify(name)} of this tool)` };
+    secretQuery.push({ name, value: resolved.value });
+  }
+  for (const { name, value } of secretQuery) params.append(name, value);
+  return { ok: true, query: params.toString(), secretQuery };
+}
+
 /**
  * Builds the upstream request of one call: sorts the arguments (grouped or flat), checks required
- * parameters, encodes path and query values, resolves `${env:NAME}` and `${secret:NAME}` headers
- * through `values` and finally
+ * parameters, encodes path and query values and the body (`ext_info.body.content_type`, encoded
+ * forms capped by `limits`), resolves `${env:NAME}` and `${secret:NAME}` headers and configured
+ * query parameters through `values` and finally
  * checks that the URL stayed on the configured origin and under the template's static prefix.
  * Nothing here does I/O; every refusal is a message meant for the model.
  */
-export function buildHttpRequest(tool: CompiledHttpTool, args: Record<string, unknown>, values: TemplateValues): RequestBuild {
+export function buildHttpRequest(
+  tool: CompiledHttpTool,
+  args: Record<string, unknown>,
+  values: TemplateValues,
+  limits?: RequestLimits,
+): RequestBuild {
   const grouped = tool.argumentStyle === 'auto' ? detectGrouped(args) : tool.argumentStyle === 'grouped';
   const missing = missingRequired(tool, args, grouped);
   if (missing.length > 0) {
@@ -208,16 +254,21 @@ export function buildHttpRequest(tool: CompiledHttpTool, args: Record<string, un
   const expansion = expandPathTemplate(tool.path, sorted.path);
   if (!expansion.ok) return expansion;
   if (sorted.body !== undefined && tool.method === 'HEAD') return { ok: false, message: 'a HEAD request cannot carry a body' };
-  const body = sorted.body === undefined ? undefined : JSON.stringify(sorted.body);
-  const headerBuild = buildHeaders(tool, sorted.headers, values, body !== undefined);
+  const encoded = sorted.body === undefined ? undefined : encodeBody(tool, sorted.body, limits);
+  if (encoded !== undefined && !encoded.ok) return encoded;
+  const headerBuild = buildHeaders(tool, sorted.headers, values, encoded?.contentType);
   if (!headerBuild.ok) return headerBuild;
+  // A multipart boundary or a form type must reach the upstream as encoded, whatever a header says.
+  if (encoded !== undefined && tool.bodyContentType !== 'application/json') headerBuild.headers['content-type'] = encoded.contentType;
 
   // Concatenation, not `new URL(path, origin)`: a path starting with `//` must not become a host.
   const url = new URL(tool.origin + expansion.path);
-  const query = buildQuery(sorted.query, tool.queryParameters).toString();
-  if (query !== '') url.search = query;
+  const queryBuild = buildFullQuery(tool, sorted.query, values);
+  if (!queryBuild.ok) return queryBuild;
+  if (queryBuild.query !== '') url.search = queryBuild.query;
   const staysInside =
     url.origin === tool.origin && url.pathname === expansion.path && url.pathname.startsWith(tool.path.staticPrefix);
   if (!staysInside) return { ok: false, message: 'the arguments would move the request outside the tool\'s configured path' };
-  return { ok: true, request: { method: tool.method, url, headers: headerBuild.headers, body } };
+  const request: BuiltRequest = { method: tool.method, url, headers: headerBuild.headers, body: encoded?.body };
+  return { ok: true, request: queryBuild.secretQuery === undefined ? request : { ...request, secretQuery: queryBuild.secretQuery } };
 }
