@@ -4,8 +4,14 @@ import type { McpGateway } from '@dynmcp/core';
 import { GatewayError, type AuthProvider, type Logger } from '@dynmcp/plugin';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { createAdminRouter } from './admin/admin-router.js';
+import { requireAdmin } from './http/admin-auth.js';
+import type { GatewayMetrics } from './metrics/gateway-metrics.js';
+import { metricsHandler } from './metrics/metrics-route.js';
+import type { McpRequestTracing } from './tracing/gateway-tracing.js';
+import type { AdminHistory } from './admin/admin-history.js';
 import type { AdminService } from './admin/admin-service.js';
 import type { OpenApiImporter } from './admin/openapi-import.js';
+import type { ToolTester } from './admin/tool-test.js';
 import type { ClientAddressResolver } from './http/client-address.js';
 import { sendError, toGatewayError } from './http/envelope.js';
 import { createFailureLimiter } from './http/failure-limiter.js';
@@ -18,6 +24,10 @@ export interface AppDeps {
   definitions: LiveDefinitions;
   gateway: McpGateway;
   adminService: AdminService;
+  /** History, rollback and audit of definitions (`/admin/{tds,ids}/:id/history`, `…/rollback`, `/admin/audit`). */
+  adminHistory?: AdminHistory;
+  /** Test calls of tools (`POST /admin/tds/:id/test`). */
+  toolTester?: ToolTester;
   authProviders: readonly AuthProvider[];
   mcpGuard(req: IncomingMessage, res: ServerResponse): boolean;
   bodyLimitBytes: number;
@@ -30,6 +40,14 @@ export interface AppDeps {
   authFailures: { maxFailures: number; windowMs: number };
   /** The one way both doors tell who a request comes from. */
   clientAddress: ClientAddressResolver;
+  /**
+   * The gateway's metrics: the MCP front counts its refusals into them, and `GET /metrics` serves
+   * them here with an admin credential (`admin`), to anyone (`public`), or not at all when they
+   * have a listener of their own (`elsewhere`, `metrics.port`).
+   */
+  metrics?: { metrics: GatewayMetrics; access: 'admin' | 'public' | 'elsewhere' };
+  /** Server spans of `/mcp` requests, when tracing is on. */
+  tracing?: McpRequestTracing;
 }
 
 /**
@@ -49,6 +67,8 @@ export function createApp(deps: AppDeps): RequestListener {
     guard: deps.mcpGuard,
     bodyLimitBytes: deps.bodyLimitBytes,
     logger: deps.logger,
+    ...(deps.metrics === undefined ? {} : { metrics: deps.metrics.metrics.calls }),
+    ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
   });
   const app = express();
   app.disable('x-powered-by');
@@ -72,6 +92,13 @@ export function createApp(deps: AppDeps): RequestListener {
     res.status(status.ready ? 200 : 503).json(body);
   });
 
+  if (deps.metrics !== undefined && deps.metrics.access !== 'elsewhere') {
+    const serve = metricsHandler(deps.metrics.metrics);
+    // Admin credentials, through the same providers and failure limiter as /admin.
+    if (deps.metrics.access === 'admin') app.get('/metrics', requireAdmin(deps.authProviders, authFailures), serve);
+    else app.get('/metrics', serve);
+  }
+
   app.use(
     '/admin',
     createAdminRouter({
@@ -79,6 +106,8 @@ export function createApp(deps: AppDeps): RequestListener {
       authProviders: deps.authProviders,
       authFailures,
       bodyLimitBytes: deps.bodyLimitBytes,
+      ...(deps.adminHistory === undefined ? {} : { history: deps.adminHistory }),
+      ...(deps.toolTester === undefined ? {} : { toolTester: deps.toolTester }),
       ...(deps.openApiImport === undefined
         ? {}
         : { openApiImporter: deps.openApiImport.importer, importBodyLimitBytes: deps.openApiImport.bodyLimitBytes }),

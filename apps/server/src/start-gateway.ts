@@ -3,18 +3,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLiveDefinitions, createSchemaCompiler, type LiveDefinitions, type GatewayConfig } from '@dynmcp/common';
-import { createMcpGateway, createRequestGuards } from '@dynmcp/core';
+import { createMcpGateway, createRequestGuards, createToolCaller } from '@dynmcp/core';
 import type { DataSource, Logger } from '@dynmcp/plugin';
+import { createAdminHistory } from './admin/admin-history.js';
 import { createAdminService } from './admin/admin-service.js';
+import { createToolTester } from './admin/tool-test.js';
 import { createOpenApiImporter } from './admin/openapi-import.js';
 import { DEFAULT_IMPORT_LIMITS } from './openapi/index.js';
 import { createApp } from './app.js';
 import { builtinPlugins } from './builtins/index.js';
-import { createClientAddressResolver } from './http/client-address.js';
+import { createClientAddressResolver, type ClientAddressResolver } from './http/client-address.js';
 import { createHttpServer } from './http/http-server.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics/gateway-metrics.js';
+import { createMetricsListener } from './metrics/metrics-route.js';
 import { loadPlugins } from './plugins/load-plugins.js';
 import { createPluginHost } from './plugins/plugin-host.js';
 import { SERVER_INFO } from './server-info.js';
+import { createReplicaAnnouncer, createReplicaIdentity } from './replicas/replica-announcer.js';
+import { replicaStatus } from './replicas/replica-status.js';
+import { startTracing } from './tracing/gateway-tracing.js';
 
 /** A running gateway. */
 export interface RunningGateway {
@@ -22,6 +29,8 @@ export interface RunningGateway {
   url: string;
   port: number;
   definitions: LiveDefinitions;
+  /** Port of the listener of `GET /metrics` when it has one of its own (`metrics.port`). */
+  metricsPort?: number;
   /** Graceful stop: refuse new connections, end sessions, close store and pools, in reverse order of start. */
   close(): Promise<void>;
 }
@@ -57,9 +66,16 @@ export async function startGateway(
     closing = true;
     for (const close of closers.reverse()) await close().catch(() => undefined);
   };
+  // The executors are built before the metrics (which follow the live definitions): they report
+  // egress denials through this, bound once the metrics exist.
+  let metrics: GatewayMetrics | undefined;
+  const onEgressDenied = () => metrics?.calls.rejected('egress');
   try {
+    // First to start, last to close: the spans of the final requests are exported on the way out.
+    const tracing = await startTracing(env, logger);
+    if (tracing !== undefined) closers.push(() => tracing.close());
     const plugins = createPluginHost(
-      [...builtinPlugins(config, env), ...(await loadPlugins(config.plugins, process.cwd()))],
+      [...builtinPlugins(config, env, onEgressDenied, tracing?.tracer), ...(await loadPlugins(config.plugins, process.cwd()))],
       logger.child({ component: 'plugins' }),
     );
     const datasource = await plugins.createDataSource(config.datasource.type);
@@ -67,6 +83,11 @@ export async function startGateway(
     const compiler = createSchemaCompiler();
     const definitions = createLiveDefinitions({ datasource, compiler, logger });
     closers.push(() => definitions.close());
+    // The MCP gateway counts into the metrics, so it comes after them; they ask it for sessions.
+    let countSessions = () => 0;
+    const gatewayMetrics = createGatewayMetrics({ definitions, sessions: () => countSessions() });
+    metrics = gatewayMetrics;
+    closers.push(async () => gatewayMetrics.close());
     // The store may be down at start: connect in the background and serve (alive, not ready)
     // meanwhile; the live definitions load as soon as the store answers.
     const storeOpened = openWithRetry(datasource, logger, () => closing);
@@ -75,6 +96,16 @@ export async function startGateway(
       () => false,
     );
     closers.push(() => storeOpened.catch(() => undefined));
+    // Closed before the store (reverse order): a graceful stop removes this replica's entry.
+    const announcer = createReplicaAnnouncer({
+      datasource,
+      definitions,
+      identity: createReplicaIdentity(SERVER_INFO.version),
+      heartbeatMs: config.replicas.heartbeatMs,
+      ttlMs: config.replicas.ttlMs,
+      logger,
+    });
+    closers.push(() => announcer.close());
 
     const executors = await plugins.createToolExecutors();
     for (const kind of executors.names()) closers.push(async () => executors.get(kind)?.close?.());
@@ -83,6 +114,8 @@ export async function startGateway(
 
     const gateway = createMcpGateway({
       definitions,
+      metrics: gatewayMetrics.calls,
+      ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
       executorFor,
       logger,
       serverInfo: SERVER_INFO,
@@ -95,6 +128,7 @@ export async function startGateway(
       maxRequestBodySize: config.server.bodyLimitBytes,
     });
     closers.push(() => gateway.close());
+    countSessions = () => gateway.sessionCount();
 
     if (config.admin.apiKeys.length === 0 && !config.auth.keys.some((key) => key.admin)) {
       logger.warn('no admin API keys configured: the admin API refuses every request; set DYNMCP_API_KEYS');
@@ -108,12 +142,26 @@ export async function startGateway(
       );
     }
     const clientAddress = createClientAddressResolver(config.server.trustedProxies);
-    const adminService = createAdminService({ datasource, definitions, compiler, executorFor });
+    const adminService = createAdminService({
+      datasource,
+      definitions,
+      compiler,
+      executorFor,
+      status: () => replicaStatus(datasource, announcer),
+    });
     const app = createApp({
       logger,
       definitions,
       gateway,
       adminService,
+      adminHistory: createAdminHistory({ service: adminService, datasource }),
+      // Its own tool caller, without metrics: test calls are served by no instance, so they stay out of /metrics.
+      toolTester: createToolTester({
+        definitions,
+        service: adminService,
+        executorFor,
+        callTool: createToolCaller({ executorFor, logger, maxResultBytes: config.mcp.maxResultBytes }),
+      }),
       openApiImport: {
         importer: createOpenApiImporter({
           service: adminService,
@@ -132,6 +180,11 @@ export async function startGateway(
       bodyLimitBytes: config.server.bodyLimitBytes,
       authFailures: { maxFailures: config.auth.maxFailures, windowMs: config.auth.failureWindowMs },
       clientAddress,
+      ...(tracing === undefined ? {} : { tracing: tracing.requests }),
+      metrics: {
+        metrics: gatewayMetrics,
+        access: config.metrics.port !== null ? 'elsewhere' : config.metrics.public ? 'public' : 'admin',
+      },
     });
 
     const server: Server = createHttpServer(app, {
@@ -145,17 +198,45 @@ export async function startGateway(
     server.listen(config.server.port, config.server.host);
     await once(server, 'listening');
     closers.push(() => stopServer(server, gateway.close, config.server.shutdownGraceMs));
+    const metricsPort = config.metrics.port === null ? undefined : await listenForMetrics(config, gatewayMetrics, clientAddress, logger, closers);
     const ready = await Promise.race([loaded, sleep(config.datasource.startupWaitMs, false, { ref: false })]);
     if (!ready) logger.warn('store not reachable yet; serving as not ready until it is', { ...datasource.health() });
     const { port } = server.address() as AddressInfo;
     const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
     const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
     logger.info('gateway listening', { url, datasource: datasource.name, revision: definitions.revision });
-    return { url, port, definitions, close: closeAll };
+    return { url, port, definitions, ...(metricsPort === undefined ? {} : { metricsPort }), close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * Serves `GET /metrics` on `metrics.port` (on `server.host`, with the main listener's timeouts and
+ * connection cap); registers its close, which runs before the main listener's. Resolves with the port.
+ */
+async function listenForMetrics(
+  config: GatewayConfig,
+  metrics: GatewayMetrics,
+  clientAddress: ClientAddressResolver,
+  logger: Logger,
+  closers: Array<() => Promise<void>>,
+): Promise<number> {
+  const server = createHttpServer(createMetricsListener(metrics, logger), {
+    requestTimeoutMs: config.server.requestTimeoutMs,
+    headersTimeoutMs: config.server.headersTimeoutMs,
+    keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
+    maxConnectionsPerAddress: config.server.maxConnectionsPerAddress,
+    clientAddress,
+    logger,
+  });
+  server.listen(config.metrics.port ?? 0, config.server.host);
+  await once(server, 'listening');
+  closers.push(() => stopServer(server, async () => undefined, config.server.shutdownGraceMs));
+  const { port } = server.address() as AddressInfo;
+  logger.info('metrics listening', { host: config.server.host, port });
+  return port;
 }
 
 /**

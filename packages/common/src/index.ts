@@ -26,7 +26,7 @@ export type {
   LiveTool,
   ToolListing,
 } from './live/index.js';
-export { createApiKeyAuthProvider, presentedApiKey } from './auth/index.js';
-export type { ApiKeyAuthOptions, ScopedApiKey } from './auth/index.js';
+export { createApiKeyAuthProvider, parseAdminKey, presentedApiKey } from './auth/index.js';
+export type { AdminKey, ApiKeyAuthOptions, ScopedApiKey } from './auth/index.js';
 export { apiKeyAuthPlugin } from './builtin-plugins.js';
 export type { ApiKeyAuthPluginOptions } from './builtin-plugins.js';

@@ -4,7 +4,10 @@ import { createSqlDataSource, type SqlDataSourceOptions } from './sql-datasource
 
 const VERSION = '0.1.0';
 
-type FeedOptions = Pick<SqlDataSourceOptions, 'pollIntervalMs' | 'tombstoneRetentionMs'>;
+type FeedOptions = Pick<SqlDataSourceOptions, 'pollIntervalMs' | 'tombstoneRetentionMs'> & HistoryOptions;
+
+/** History retention, the same on every built-in store. */
+type HistoryOptions = Pick<SqlDataSourceOptions, 'historyRetentionMs' | 'historyMaxVersions'>;
 
 /** Options of the built-in SQLite datasource: the database file and the feed's timing. */
 export type SqliteDataSourcePluginOptions = FeedOptions & { filename: string };
@@ -18,9 +21,15 @@ export type MysqlDataSourcePluginOptions = FeedOptions &
 /** Options of the built-in etcd datasource (see {@link EtcdDataSourceOptions}). */
 export type EtcdDataSourcePluginOptions = Omit<EtcdDataSourceOptions, 'logger' | 'now'>;
 
+const historyOptions = (read: PluginOptionsReader): HistoryOptions => ({
+  historyRetentionMs: read.optional.number('historyRetentionMs'),
+  historyMaxVersions: read.optional.number('historyMaxVersions'),
+});
+
 const feedOptions = (read: PluginOptionsReader): FeedOptions => ({
   pollIntervalMs: read.optional.number('pollIntervalMs'),
   tombstoneRetentionMs: read.optional.number('tombstoneRetentionMs'),
+  ...historyOptions(read),
 });
 
 /**
@@ -82,6 +91,7 @@ export const etcdDataSourcePlugin = defineDataSourcePlugin({
       callTimeoutMs: read.optional.number('callTimeoutMs'),
       initialBackoffMs: read.optional.number('initialBackoffMs'),
       maxBackoffMs: read.optional.number('maxBackoffMs'),
+      ...historyOptions(read),
     };
   },
   create: ({ logger, options }) => createEtcdDataSource({ ...options, logger }),

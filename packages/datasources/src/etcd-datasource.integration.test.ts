@@ -10,7 +10,9 @@ import { isGatewayError, requireBatch, silentLogger, type DataSource, type FeedE
 import { startEtcdServer, type EtcdServer } from '@dynmcp/testing';
 import { makeTestCertificates, startTcpProxy, type TcpProxy } from '@dynmcp/testing';
 import { createEtcdDataSource, type EtcdDataSourceOptions } from './etcd-datasource.js';
+import { HISTORY_SEGMENT } from './etcd-keys.js';
 import { batchContractTests } from './test-support/batch-contract.js';
+import { historyContractTests } from './test-support/history-contract.js';
 
 const KEEPALIVE_MS = 1000;
 
@@ -94,7 +96,11 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 /** What etcd holds under `prefix`, as `kind/id` → value text and mod revision. */
 async function etcdState(prefix: string): Promise<Map<string, { text: string; revision: number }>> {
   const state = new Map<string, { text: string; revision: number }>();
-  for (const kv of await etcd.get(`${prefix}/`)) state.set(kv.key.slice(prefix.length + 1), { text: kv.value, revision: kv.modRevision });
+  for (const kv of await etcd.get(`${prefix}/`)) {
+    const key = kv.key.slice(prefix.length + 1);
+    // History entries share the prefix but are not records (etcd-history.ts).
+    if (!key.startsWith(`${HISTORY_SEGMENT}/`)) state.set(key, { text: kv.value, revision: kv.modRevision });
+  }
   return state;
 }
 
@@ -386,19 +392,27 @@ batchContractTests('etcd', async () => {
   return { writer, replica };
 });
 
-test('etcd: a batch over etcd\'s transaction limit is refused as too large, naming the limit; nothing is written', async () => {
+historyContractTests('etcd', async (options) => {
+  const prefix = freshPrefix();
+  const writer = etcdSource(prefix, options);
+  const replica = etcdSource(prefix, options);
+  await Promise.all([writer.open(), replica.open()]);
+  return { writer, replica };
+});
+
+test('etcd: each write is 2 operations (record and history entry); a batch over etcd\'s transaction limit is refused, naming it; nothing is written', async () => {
   const ds = etcdSource(freshPrefix());
   await ds.open();
-  const operations = Array.from({ length: 129 }, (_, index) => ({ op: 'put' as const, kind: 'tds', id: `t${index}`, value: {} }));
+  const operations = Array.from({ length: 65 }, (_, index) => ({ op: 'put' as const, kind: 'tds', id: `t${index}`, value: {} }));
   await assert.rejects(requireBatch(ds).batch(operations), (error: unknown) => {
     assert.ok(isGatewayError(error));
     assert.equal(error.code, 'PAYLOAD_TOO_LARGE');
-    assert.match(error.message, /batch of 129 writes.*--max-txn-ops, default 128/);
+    assert.match(error.message, /batch of 65 writes.*each write is 2 operations.*--max-txn-ops \(default 128\) allows 64 writes/);
     return true;
   });
   assert.deepEqual(await ds.list('tds'), []);
-  const fits = await requireBatch(ds).batch(operations.slice(0, 128));
-  assert.equal((await ds.list('tds')).filter((record) => record.revision === fits.revision).length, 128);
+  const fits = await requireBatch(ds).batch(operations.slice(0, 64));
+  assert.equal((await ds.list('tds')).filter((record) => record.revision === fits.revision).length, 64);
 });
 
 // Last: it turns authentication on for the shared etcd.

@@ -4,6 +4,8 @@ import type { DataSource } from '@dynmcp/plugin';
 import { describeEtcdError, etcdError } from './etcd-errors.js';
 import { createEtcdFeed } from './etcd-feed.js';
 import { createEtcdKeys, ETCD_KEY_RULES } from './etcd-keys.js';
+import { createEtcdReplicaStore } from './etcd-replicas.js';
+import { pruneHistory, readAudit, readHistory } from './etcd-history.js';
 import { probe, readOne, readRange, writeBatch, writeRecord, type EtcdCallContext } from './etcd-records.js';
 import { createStoreDataSource, type StoreOptions } from './store-data-source.js';
 
@@ -97,12 +99,13 @@ export function createEtcdDataSource(options: EtcdDataSourceOptions): DataSource
   const keys = createEtcdKeys(options.prefix);
   const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const keepaliveMs = options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
-  const context = (client: Etcd3, timeoutMs = callTimeoutMs): EtcdCallContext => ({ client, keys, logger, timeoutMs });
+  const now = options.now ?? Date.now;
+  const context = (client: Etcd3, timeoutMs = callTimeoutMs): EtcdCallContext => ({ client, keys, logger, timeoutMs, now });
 
   return createStoreDataSource<Etcd3>({
     name: 'etcd',
     logger,
-    now: options.now ?? Date.now,
+    now,
     keyRules: ETCD_KEY_RULES,
     describeError: describeEtcdError,
     lifecycleError: etcdError,
@@ -125,6 +128,11 @@ export function createEtcdDataSource(options: EtcdDataSourceOptions): DataSource
     write: (client, write) => writeRecord(context(client), write),
     writeBatch: (client, writes) => writeBatch(context(client), writes),
     currentRevision: (client) => probe(context(client)),
+    history: (client, kind, id, limit) => readHistory(context(client), kind, id, limit),
+    audit: (client, since, limit) => readAudit(context(client), since, limit),
+    // A scan of every entry: give it the time of a snapshot.
+    pruneHistory: (client, retention) => pruneHistory(context(client, callTimeoutMs * 2), retention),
+    replicas: createEtcdReplicaStore({ keys, logger, timeoutMs: callTimeoutMs }),
 
     watch: ({ handlers, client, onState }) =>
       createEtcdFeed({
@@ -140,5 +148,5 @@ export function createEtcdDataSource(options: EtcdDataSourceOptions): DataSource
         initialBackoffMs: options.initialBackoffMs ?? 200,
         maxBackoffMs: options.maxBackoffMs ?? 5000,
       }),
-  });
+  }, options);
 }

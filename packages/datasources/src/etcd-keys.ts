@@ -10,10 +10,20 @@ import { parseStoredValue, type KeyRules } from './record-codec.js';
  */
 export const ETCD_KEY_RULES: KeyRules = { slashFreeKind: true, checkOnGet: true };
 
+/**
+ * The segment under the prefix that holds history: longer than any kind may be
+ * (`MAX_KIND_LENGTH`), so no record's key ever falls inside it.
+ */
+export const HISTORY_SEGMENT = '_definition_history';
+
 /** The key layout under one prefix. */
 export interface EtcdKeys {
   /** `<prefix>/`: everything the datasource owns. */
   readonly root: string;
+  /** `<prefix>/_definition_history/`: the history entries, outside every record's range. */
+  readonly historyRoot: string;
+  /** `<prefix>/_definition_history/<kind>/<id>/`: one record's history entries (filter out longer ids). */
+  historyPrefix(kind: string, id: string): string;
   /** The key of one record. */
   key(kind: string, id: string): string;
   /** `<prefix>/<kind>/`: the records of one kind. */
@@ -28,12 +38,16 @@ export interface EtcdKeys {
  */
 export function createEtcdKeys(prefix: string): EtcdKeys {
   const root = `${prefix.replace(/\/+$/, '')}/`;
+  const historyRoot = `${root}${HISTORY_SEGMENT}/`;
   return {
     root,
+    historyRoot,
+    historyPrefix: (kind, id) => `${historyRoot}${kind}/${id}/`,
     key: (kind, id) => `${root}${kind}/${id}`,
     kindPrefix: (kind) => `${root}${kind}/`,
     parse(key) {
-      if (!key.startsWith(root)) return undefined;
+      // History is under the root too (one watch and one snapshot range); it is never a record.
+      if (!key.startsWith(root) || key.startsWith(historyRoot)) return undefined;
       const rest = key.slice(root.length);
       const slash = rest.indexOf('/');
       if (slash <= 0 || slash === rest.length - 1) return undefined;

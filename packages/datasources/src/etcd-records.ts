@@ -1,6 +1,7 @@
 import type { Etcd3, IRangeResponse, ITxnResponse } from 'etcd3';
 import { GatewayError, type Logger, type StoredRecord } from '@dynmcp/plugin';
 import { decodeRecord, prefixEnd, type EtcdKeys } from './etcd-keys.js';
+import { historyEntryKey, historyEntryText } from './etcd-history.js';
 import { preconditionFailed, type RecordWrite } from './record-codec.js';
 import type { BatchOutcome } from './store-data-source.js';
 
@@ -15,6 +16,8 @@ export interface EtcdCallContext {
   logger: Logger;
   /** Deadline of one unary call, so a dead or frozen etcd fails the call instead of hanging it. */
   timeoutMs: number;
+  /** Clock (epoch ms) of history entries, default `Date.now`. */
+  now?: () => number;
 }
 
 /** Keys per range page: one page stays far below gRPC's message limit even with large definitions. */
@@ -34,10 +37,21 @@ export interface RangeSnapshot {
  * one load from the same revision). Keys outside the layout are skipped.
  */
 export async function readRange(context: EtcdCallContext, prefix: string): Promise<RangeSnapshot> {
+  const { keys } = context;
+  if (!keys.historyRoot.startsWith(prefix)) return readSpan(context, Buffer.from(prefix), prefixEnd(Buffer.from(prefix)), 0);
+  // The history lies inside the root's range but is no record: read around it, both parts at one
+  // revision, so a snapshot costs the records only, however many versions the history keeps.
+  const history = Buffer.from(keys.historyRoot);
+  const before = await readSpan(context, Buffer.from(prefix), history, 0);
+  const beyond = await readSpan(context, prefixEnd(history), prefixEnd(Buffer.from(prefix)), before.revision);
+  return { revision: before.revision, records: [...before.records, ...beyond.records] };
+}
+
+/** The records in `[from, end)`, page by page at `atRevision` (0: the current one, kept for every page). */
+async function readSpan(context: EtcdCallContext, from: Buffer, end: Buffer, atRevision: number): Promise<RangeSnapshot> {
   const { client, keys, logger, timeoutMs } = context;
-  const end = prefixEnd(Buffer.from(prefix));
-  let start = Buffer.from(prefix);
-  let revision = 0;
+  let start = from;
+  let revision = atRevision;
   const records: StoredRecord[] = [];
   for (;;) {
     const page: IRangeResponse = await client.kv.range(
@@ -82,32 +96,68 @@ export async function writeRecord(context: EtcdCallContext, write: RecordWrite):
   return applied[0] === true ? revision : undefined;
 }
 
+// Every record written costs two operations of a transaction: the record and its history entry.
 // etcd refuses a transaction of more than `--max-txn-ops` operations (default 128) or a request over
 // `--max-request-bytes` (default 1.5 MiB) with InvalidArgument; the message is etcd's own, fixed text
 // (server/etcdserver/api/v3rpc/rpctypes/error.go) and carries no key or endpoint.
 const TOO_LARGE = /too many operations in txn request|request is too large|larger than max/i;
 
+/** Attempts of a batch whose unconditioned deletes raced another writer before it gives up. */
+const RACE_ATTEMPTS = 5;
+
 /**
- * Writes every record of a batch in one etcd transaction, so all of them share its revision and a
- * watch sees them in one response: the compares are the `ifRevision` preconditions, the success
- * branch every put and delete. On a failed compare nothing is written; the failure branch reads the
- * conditioned keys, so the error names the first record whose revision differs. A delete of an
- * absent key writes nothing (etcd takes no revision for a transaction that changes nothing).
+ * Writes every record of a batch, with its history entries, in one etcd transaction, so all of
+ * them share its revision and a watch sees them in one response: the compares are the
+ * `ifRevision` preconditions, the success branch every put and delete and then every history
+ * entry. On a failed precondition nothing is written; the failure branch reads the conditioned
+ * keys, so the error names the first record whose revision differs. A delete of an absent key
+ * writes nothing and gets no history entry: etcd cannot make one operation depend on another's
+ * outcome, so the keys of unconditioned deletes are read first and compared unchanged in the
+ * transaction (another writer in between makes it run again).
  */
 export async function writeBatch(context: EtcdCallContext, writes: readonly RecordWrite[]): Promise<BatchOutcome> {
+  for (let attempt = 1; ; attempt += 1) {
+    const outcome = await tryWriteBatch(context, writes);
+    if (outcome !== 'raced') return outcome;
+    if (attempt >= RACE_ATTEMPTS) {
+      throw new GatewayError('PRECONDITION_FAILED', 'the records of the batch kept changing while it was written; read them again and retry');
+    }
+  }
+}
+
+async function tryWriteBatch(context: EtcdCallContext, writes: readonly RecordWrite[]): Promise<BatchOutcome | 'raced'> {
   const { client, keys, timeoutMs } = context;
   const keyOf = (write: RecordWrite) => Buffer.from(keys.key(write.kind, write.id));
   const conditioned = writes.filter((write) => write.ifRevision !== undefined);
+  const unconditioned = writes.filter((write) => write.text === null && write.ifRevision === undefined);
+  const seen = await Promise.all(
+    unconditioned.map(async (write) => {
+      const page = await client.kv.range({ key: keyOf(write), keys_only: true }, callOptions(timeoutMs));
+      return Number(page.kvs[0]?.mod_revision ?? 0);
+    }),
+  );
+  const absent = new Set(unconditioned.filter((_write, index) => seen[index] === 0));
+  // What the record is when the transaction succeeds: present unless a delete finds it absent.
+  const recorded = writes.filter((write) => write.text !== null || (write.ifRevision !== 0 && !absent.has(write)));
+  const at = (context.now ?? Date.now)();
   let result: ITxnResponse;
   try {
     result = await client.kv.txn(
       {
-        compare: conditioned.map((write) => ({ key: keyOf(write), target: 'Mod', result: 'Equal', mod_revision: write.ifRevision })),
-        success: writes.map((write) =>
-          write.text === null
-            ? { request_delete_range: { key: keyOf(write) } }
-            : { request_put: { key: keyOf(write), value: Buffer.from(write.text) } },
-        ),
+        compare: [
+          ...conditioned.map((write) => ({ key: keyOf(write), target: 'Mod' as const, result: 'Equal' as const, mod_revision: write.ifRevision })),
+          ...unconditioned.map((write, index) => ({ key: keyOf(write), target: 'Mod' as const, result: 'Equal' as const, mod_revision: seen[index] })),
+        ],
+        success: [
+          ...writes.map((write) =>
+            write.text === null
+              ? { request_delete_range: { key: keyOf(write) } }
+              : { request_put: { key: keyOf(write), value: Buffer.from(write.text) } },
+          ),
+          ...recorded.map((write) => ({
+            request_put: { key: Buffer.from(historyEntryKey(keys, write, at)), value: Buffer.from(historyEntryText(write, at)) },
+          })),
+        ],
         failure: conditioned.map((write) => ({ request_range: { key: keyOf(write) } })),
       },
       callOptions(timeoutMs),
@@ -116,8 +166,9 @@ export async function writeBatch(context: EtcdCallContext, writes: readonly Reco
     if (error instanceof Error && TOO_LARGE.test(error.message)) {
       throw new GatewayError(
         'PAYLOAD_TOO_LARGE',
-        `etcd refused a batch of ${writes.length} writes as too large for one transaction (its --max-txn-ops, default 128, ` +
-          'or --max-request-bytes, default 1.5 MiB); nothing was written. Write fewer records at once or raise those etcd limits',
+        `etcd refused a batch of ${writes.length} writes as too large for one transaction: each write is 2 operations (the ` +
+          'record and its history entry), so its --max-txn-ops (default 128) allows 64 writes; or the batch passed ' +
+          '--max-request-bytes (default 1.5 MiB). Nothing was written. Write fewer records at once or raise those etcd limits',
         { cause: error, data: { operations: writes.length } },
       );
     }
@@ -129,8 +180,8 @@ export async function writeBatch(context: EtcdCallContext, writes: readonly Reco
       const current = kv === undefined ? 0 : Number(kv.mod_revision);
       if (current !== write.ifRevision) throw preconditionFailed(write.kind, write.id, current, write.ifRevision as number);
     }
-    // Not reached: the failure branch reads within the transaction, at the revision the compares saw.
-    throw new GatewayError('PRECONDITION_FAILED', 'a precondition of the batch failed; read the records again and retry');
+    // Every precondition held: a delete's record changed since it was read.
+    return 'raced';
   }
   const applied = writes.map(
     (write, index) => write.text !== null || Number(result.responses[index]?.response_delete_range?.deleted ?? 0) > 0,

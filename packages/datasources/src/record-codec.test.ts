@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isGatewayError } from '@dynmcp/plugin';
 import { ETCD_KEY_RULES } from './etcd-keys.js';
-import { checkKey, checkWriteOptions, putWrite } from './record-codec.js';
+import { checkKey, checkWriteOptions, deleteWrite, putWrite } from './record-codec.js';
 
 const refused = (run: () => unknown, message: RegExp) =>
   assert.throws(run, (error: unknown) => isGatewayError(error) && error.code === 'INVALID_PAYLOAD' && message.test(error.message));
@@ -22,7 +22,7 @@ test('key limits are shared; each store adds only its own refusals', () => {
 });
 
 test('a put is checked and serialised before any store sees it', () => {
-  assert.deepEqual(putWrite('tds', 'x', undefined, undefined, {}), { kind: 'tds', id: 'x', text: 'null', ifRevision: undefined });
+  assert.deepEqual(putWrite('tds', 'x', undefined, undefined, {}), { kind: 'tds', id: 'x', text: 'null', ifRevision: undefined, action: 'put' });
   assert.equal(putWrite('tds', 'x', { a: [1] }, { ifRevision: 0 }, {}).ifRevision, 0);
   const cyclic: Record<string, unknown> = {};
   cyclic.self = cyclic;
@@ -30,4 +30,15 @@ test('a put is checked and serialised before any store sees it', () => {
   for (const ifRevision of [-1, 1.5, Number.NaN, 2 ** 53]) {
     refused(() => checkWriteOptions({ ifRevision }), /ifRevision must be a non-negative integer/);
   }
+});
+
+test('a write carries its history metadata: the principal and action given, or put/delete by default', () => {
+  assert.deepEqual(
+    putWrite('tds', 'x', {}, { metadata: { principal: 'alice', action: 'rollback' } }, {}),
+    { kind: 'tds', id: 'x', text: '{}', ifRevision: undefined, action: 'rollback', principal: 'alice' },
+  );
+  assert.equal(deleteWrite('tds', 'x', undefined, {}).action, 'delete');
+  assert.equal(putWrite('tds', 'x', {}, { metadata: { principal: 'p'.repeat(300) } }, {}).principal?.length, 255);
+  refused(() => putWrite('tds', 'x', {}, { metadata: { action: 'edit' as never } }, {}), /write action must be one of put, delete, import, rollback/);
+  refused(() => putWrite('tds', 'x', {}, { metadata: { principal: 42 as never } }, {}), /principal must be a string/);
 });

@@ -1,4 +1,12 @@
-import { GatewayError, type BatchOperation, type Logger, type StoredRecord, type WriteOptions } from '@dynmcp/plugin';
+import {
+  GatewayError,
+  type BatchOperation,
+  type Logger,
+  type StoredRecord,
+  type WriteAction,
+  type WriteMetadata,
+  type WriteOptions,
+} from '@dynmcp/plugin';
 
 // What every built-in store does the same way with a record on its way in and out: key limits,
 // write preconditions, the JSON text stored, and reading that text back.
@@ -65,26 +73,47 @@ export function parseStoredValue(text: string, record: Omit<StoredRecord, 'value
   }
 }
 
-/** One write as a store receives it: a put (`text` is the JSON) or a delete (`text` is `null`). */
+/**
+ * One write as a store receives it: a put (`text` is the JSON) or a delete (`text` is `null`), with
+ * what its history entry records.
+ */
 export interface RecordWrite {
   kind: string;
   id: string;
   text: string | null;
   ifRevision?: number;
+  action: WriteAction;
+  principal?: string;
+}
+
+const WRITE_ACTIONS: readonly WriteAction[] = ['put', 'delete', 'import', 'rollback'];
+/** Longest principal name a history entry keeps: the SQL store's column width. */
+export const MAX_PRINCIPAL_LENGTH = 255;
+
+/** The history fields of a write: the metadata's, checked, or the defaults of a put or delete. */
+export function writeHistory(metadata: WriteMetadata | undefined, isDelete: boolean): Pick<RecordWrite, 'action' | 'principal'> {
+  const action = metadata?.action ?? (isDelete ? 'delete' : 'put');
+  if (!WRITE_ACTIONS.includes(action)) {
+    throw new GatewayError('INVALID_PAYLOAD', `write action must be one of ${WRITE_ACTIONS.join(', ')}`);
+  }
+  const principal = metadata?.principal;
+  if (principal === undefined || principal === '') return { action };
+  if (typeof principal !== 'string') throw new GatewayError('INVALID_PAYLOAD', 'write principal must be a string');
+  return { action, principal: principal.slice(0, MAX_PRINCIPAL_LENGTH) };
 }
 
 /** A put, checked and serialised before the store is touched. */
 export function putWrite(kind: string, id: string, value: unknown, options: WriteOptions | undefined, rules: KeyRules): RecordWrite {
   checkKey(kind, id, rules);
   const ifRevision = checkWriteOptions(options);
-  return { kind, id, text: serialise(value), ifRevision };
+  return { kind, id, text: serialise(value), ifRevision, ...writeHistory(options?.metadata, false) };
 }
 
 /** A delete, checked before the store is touched. */
 export function deleteWrite(kind: string, id: string, options: WriteOptions | undefined, rules: KeyRules): RecordWrite {
   checkKey(kind, id, rules);
   const ifRevision = checkWriteOptions(options);
-  return { kind, id, text: null, ifRevision };
+  return { kind, id, text: null, ifRevision, ...writeHistory(options?.metadata, true) };
 }
 
 /**
@@ -92,7 +121,7 @@ export function deleteWrite(kind: string, id: string, options: WriteOptions | un
  * store is touched. The same kind and id twice is refused: which of the two should win is the
  * caller's decision, and a store could not give both one revision anyway.
  */
-export function batchWrites(operations: readonly BatchOperation[], rules: KeyRules): RecordWrite[] {
+export function batchWrites(operations: readonly BatchOperation[], rules: KeyRules, metadata?: WriteMetadata): RecordWrite[] {
   if (!Array.isArray(operations)) throw new GatewayError('INVALID_PAYLOAD', 'a batch must be an array of operations');
   const seen = new Set<string>();
   return operations.map((operation, index) => {
@@ -110,7 +139,7 @@ export function batchWrites(operations: readonly BatchOperation[], rules: KeyRul
       });
     }
     seen.add(key);
-    const options = { ifRevision: operation.ifRevision };
+    const options = { ifRevision: operation.ifRevision, metadata };
     return op === 'put' ? putWrite(kind, id, operation.value, options, rules) : deleteWrite(kind, id, options, rules);
   });
 }

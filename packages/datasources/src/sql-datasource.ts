@@ -5,8 +5,10 @@ import type { DataSource, FeedEvent, Logger } from '@dynmcp/plugin';
 import { createSqlFeed } from './sql-feed.js';
 import { DEFAULT_MYSQL_LIMITS, mysqlKnexConfig, onLiveConnection, sqliteKnexConfig, type MysqlLimits } from './sql-knex-config.js';
 import { migrateToLatest, type SqlDialect } from './sql-migrations.js';
+import { pruneHistory, selectAudit, selectHistory } from './sql-history.js';
 import { pruneTombstones, readFeed, selectHead, selectLive, selectOne, writeBatch, writeRecord } from './sql-records.js';
 import { describeStoreError, storeError, withBusyRetry } from './sql-store-errors.js';
+import { createSqlReplicaStore } from './sql-replicas.js';
 import { createStoreDataSource, type StoreOptions } from './store-data-source.js';
 
 /** Options of {@link createSqlDataSource}. */
@@ -147,6 +149,11 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
       return withBusyRetry(() => writeBatch(knex, dialect, writes, at));
     },
     currentRevision: (knex) => read(() => selectHead(knex)),
+    // Upserts and deletes by id are safe to repeat, so they take the reads' retries.
+    replicas: createSqlReplicaStore({ now, logger, head: (knex) => read(() => selectHead(knex)), retry: read }),
+    history: (knex, kind, id, limit) => read(() => selectHistory(knex, kind, id, limit, logger)),
+    audit: (knex, since, limit) => read(() => selectAudit(knex, since, limit)),
+    pruneHistory: (knex, retention) => withBusyRetry(() => pruneHistory(knex, retention)),
 
     watch: ({ handlers, client, onState }) =>
       createSqlFeed({
@@ -158,5 +165,5 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
         onState,
         logger,
       }),
-  });
+  }, options);
 }

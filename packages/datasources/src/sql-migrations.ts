@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import { BUSY_TIMEOUT_MS, isBusyError, storeError } from './sql-store-errors.js';
+import { createReplicasTable, REPLICAS_TABLE } from './sql-replicas.js';
 
 /** The SQL dialects the datasource speaks. */
 export type SqlDialect = 'sqlite' | 'mysql';
@@ -9,6 +10,12 @@ export type SqlDialect = 'sqlite' | 'mysql';
 export const RECORDS_TABLE = 'dynmcp_records';
 /** One row (`id = 1`): the revision counter and the oldest revision the feed can still replay. */
 export const REVISION_TABLE = 'dynmcp_revision';
+/**
+ * One row per write of a record: its revision, the version written (`value`, `NULL` with
+ * `deleted` for a delete), who wrote it and why. Written in the write's transaction; never read by
+ * the feed.
+ */
+export const HISTORY_TABLE = 'dynmcp_history';
 /** Knex's bookkeeping of applied migrations (and `<name>_lock` beside it). */
 export const MIGRATIONS_TABLE = 'dynmcp_migrations';
 
@@ -60,6 +67,41 @@ const MIGRATIONS: readonly SchemaMigration[] = [
     async down(db) {
       await db.schema.dropTableIfExists(RECORDS_TABLE);
       await db.schema.dropTableIfExists(REVISION_TABLE);
+    },
+  },
+  {
+    name: '0002_history',
+    async up(db, dialect) {
+      if (await db.schema.hasTable(HISTORY_TABLE)) return;
+      await db.schema.createTable(HISTORY_TABLE, (table) => {
+        table.string('kind', 16).notNullable();
+        table.string('id', 255).notNullable();
+        table.bigInteger('revision').notNullable();
+        table.text('value', 'longtext').nullable();
+        table.boolean('deleted').notNullable().defaultTo(false);
+        table.string('principal', 255).nullable();
+        table.string('action', 16).notNullable();
+        table.bigInteger('at').notNullable();
+        table.primary(['kind', 'id', 'revision']);
+        // The audit reads by revision across records.
+        table.index(['revision'], 'dynmcp_history_revision_idx');
+        if (dialect === 'mysql') {
+          table.engine('InnoDB');
+          // As dynmcp_records: case-sensitive ids that compare as in SQLite.
+          table.charset('utf8mb4');
+          table.collate('utf8mb4_bin');
+        }
+      });
+    },
+    async down(db) {
+      await db.schema.dropTableIfExists(HISTORY_TABLE);
+    },
+  },
+  {
+    name: '0003_replicas',
+    up: createReplicasTable,
+    async down(db) {
+      await db.schema.dropTableIfExists(REPLICAS_TABLE);
     },
   },
 ];

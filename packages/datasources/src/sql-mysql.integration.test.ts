@@ -19,6 +19,7 @@ import { startMariaDb, type MariaDbServer } from '@dynmcp/testing';
 import { startTcpProxy, type TcpProxy } from '@dynmcp/testing';
 import { createSqlDataSource, type SqlDataSourceOptions } from './index.js';
 import { batchContractTests } from './test-support/batch-contract.js';
+import { historyContractTests } from './test-support/history-contract.js';
 
 let db: MariaDbServer;
 const opened: DataSource[] = [];
@@ -219,7 +220,8 @@ test('migrations: replicas opening a fresh database at once all succeed, and a h
   const root = await rootConnection(name);
   try {
     const count = async (sql: string) => Number(((await root.query(sql)) as unknown as [Array<{ n: unknown }>])[0][0]?.n);
-    assert.equal(await count('SELECT COUNT(*) AS n FROM dynmcp_migrations'), 1);
+    // One row per migration (records and revision, history, replicas), each applied once.
+    assert.equal(await count('SELECT COUNT(*) AS n FROM dynmcp_migrations'), 3);
     assert.equal(await count('SELECT COUNT(*) AS n FROM dynmcp_migrations_lock WHERE is_locked = 0'), 1);
     assert.equal(await count('SELECT COUNT(*) AS n FROM dynmcp_migrations_lock'), 1);
     assert.equal(await count('SELECT COUNT(*) AS n FROM dynmcp_revision'), 1);
@@ -233,7 +235,7 @@ test('migrations: replicas opening a fresh database at once all succeed, and a h
     await root.query('UPDATE dynmcp_migrations_lock SET is_locked = 1');
     await root.query('INSERT INTO dynmcp_migrations_lock (is_locked) VALUES (1)');
     const survivor = await opening(url);
-    assert.equal(await count('SELECT COUNT(*) AS n FROM dynmcp_migrations'), 1);
+    assert.equal(await count('SELECT COUNT(*) AS n FROM dynmcp_migrations'), 3);
     assert.equal(await count('SELECT COUNT(*) AS n FROM dynmcp_migrations_lock WHERE is_locked = 0'), 1);
     assert.equal((await survivor.put('tds', 'next', 1)).revision, 10, 'the counter row was kept');
     assert.equal((await survivor.list('tds')).length, 10);
@@ -447,4 +449,9 @@ test('tombstone retention: a feed cut off while deletes were pruned gets a snaps
 batchContractTests('mariadb', async () => {
   const { url } = await freshDatabase();
   return { writer: await opening(url), replica: await opening(url) };
+});
+
+historyContractTests('mariadb', async (options) => {
+  const { url } = await freshDatabase();
+  return { writer: await opening(url, options), replica: await opening(url, options) };
 });

@@ -3,7 +3,7 @@ import type { Change, FeedEvent, Logger, StoredRecord } from '@dynmcp/plugin';
 import { parseStoredValue, preconditionFailed, type RecordWrite } from './record-codec.js';
 import type { BatchOutcome } from './store-data-source.js';
 import { DEAD_CONNECTION_ATTEMPTS, isConnectionGone } from './sql-knex-config.js';
-import { RECORDS_TABLE, REVISION_TABLE, type SqlDialect } from './sql-migrations.js';
+import { HISTORY_TABLE, RECORDS_TABLE, REVISION_TABLE, type SqlDialect } from './sql-migrations.js';
 import { storeError } from './sql-store-errors.js';
 
 // The queries of the SQL datasource, one exported function per operation, each in one transaction
@@ -26,15 +26,16 @@ interface Counter {
 }
 
 const COLUMNS = ['kind', 'id', 'value', 'revision'] as const;
+const HISTORY_ROWS_PER_INSERT = 500;
 
 /** A BIGINT column as a JavaScript number, refusing what a number cannot hold exactly. */
-function revisionOf(raw: number | string | bigint | null | undefined): number {
+export function revisionOf(raw: number | string | bigint | null | undefined): number {
   const value = Number(raw ?? Number.NaN);
   if (!Number.isSafeInteger(value) || value < 0) throw storeError('DYNMCP_BAD_REVISION');
   return value;
 }
 
-function isTrue(flag: RecordRow['deleted']): boolean {
+export function isTrue(flag: RecordRow['deleted']): boolean {
   return flag === true || flag === 1 || flag === '1';
 }
 
@@ -49,7 +50,7 @@ function toChange(row: RecordRow, logger: Logger): Change {
   return { type: 'put', ...decode(row, logger) };
 }
 
-async function readCounter(db: Knex, forUpdate: boolean): Promise<Counter> {
+export async function readCounter(db: Knex, forUpdate: boolean): Promise<Counter> {
   const query = db(REVISION_TABLE).select('revision', 'min_retained').where({ id: 1 });
   // FOR UPDATE serialises writers on MySQL/MariaDB; knex compiles it to nothing on SQLite.
   const row = (await (forUpdate ? query.forUpdate() : query).first()) as
@@ -63,7 +64,7 @@ async function readCounter(db: Knex, forUpdate: boolean): Promise<Counter> {
  * Runs `work` in a write transaction that holds the revision counter's lock from its first
  * statement, so writers serialise and commit order equals revision order.
  */
-async function inWriteTransaction<T>(
+export async function inWriteTransaction<T>(
   db: Knex,
   dialect: SqlDialect,
   work: (trx: Knex.Transaction, counter: Counter) => Promise<T>,
@@ -159,11 +160,18 @@ export async function writeBatch(db: Knex, dialect: SqlDialect, writes: readonly
     if (!applied.includes(true)) return { revision: counter.head, applied };
     const revision = counter.head + 1;
     if (!Number.isSafeInteger(revision)) throw storeError('DYNMCP_BAD_REVISION');
-    for (const [index, { kind, id, text }] of writes.entries()) {
+    const history: Array<Record<string, unknown>> = [];
+    for (const [index, { kind, id, text, action, principal }] of writes.entries()) {
       if (applied[index] !== true) continue;
       const row = { value: text, revision, deleted: text === null, updated_at: now };
       if (found[index]?.exists === true) await trx(RECORDS_TABLE).where({ kind, id }).update(row);
       else await trx(RECORDS_TABLE).insert({ kind, id, ...row });
+      history.push({ kind, id, revision, value: text, deleted: text === null, principal: principal ?? null, action, at: now });
+    }
+    // In the same transaction: a change and its history entry commit or roll back together.
+    // Chunked: SQLite caps the bound parameters of one statement.
+    for (let start = 0; start < history.length; start += HISTORY_ROWS_PER_INSERT) {
+      await trx(HISTORY_TABLE).insert(history.slice(start, start + HISTORY_ROWS_PER_INSERT));
     }
     await trx(REVISION_TABLE).where({ id: 1 }).update({ revision });
     return { revision, applied };

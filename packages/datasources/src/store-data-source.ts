@@ -1,23 +1,42 @@
 import type {
+  AuditEntry,
   BatchOperation,
   BatchResult,
   DataSource,
   FeedHandlers,
   FeedSubscription,
+  HistoryEntry,
   Logger,
   StoredRecord,
+  WriteMetadata,
 } from '@dynmcp/plugin';
 import type { FeedState } from './feed-loop.js';
 import { createHealthTracker, NOT_OPEN } from './health-tracker.js';
+import {
+  checkLimit,
+  checkSince,
+  DEFAULT_HISTORY_MAX_VERSIONS,
+  DEFAULT_HISTORY_RETENTION_MS,
+  type HistoryRetention,
+} from './history-codec.js';
 import { batchWrites, checkKey, deleteWrite, putWrite, type KeyRules, type RecordWrite } from './record-codec.js';
 import { storeUnavailable, type LifecycleErrorCode } from './store-errors.js';
+import { replicaMethods, type ReplicaStore } from './replica-store.js';
 
 /** Options every built-in datasource takes besides its store's own. */
 export interface StoreOptions {
   logger: Logger;
   /** Clock (epoch ms) for `lastSyncAt` and the store's own timestamps; tests pass a fake. */
   now?: () => number;
+  /** How long history entries are kept, default 30 days; a live record's newest entry stays. */
+  historyRetentionMs?: number;
+  /** Versions kept per record however young, default 100; 0: no cap. */
+  historyMaxVersions?: number;
 }
+
+// History pruning scans the history, so it runs at most once a minute, after a write; more often
+// only when the retention itself is shorter (tests).
+const HISTORY_PRUNE_EVERY_MS = 60_000;
 
 /** A running feed of a store; `kick()`, when the feed has one, asks it to look for changes now. */
 export interface StoreFeed extends FeedSubscription {
@@ -74,7 +93,15 @@ export interface StoreDriver<Client> {
   writeBatch(client: Client, writes: readonly RecordWrite[]): Promise<BatchOutcome>;
   /** The store's current revision, for a batch that writes nothing. */
   currentRevision(client: Client): Promise<number>;
+  /** One record's history entries, newest first, at most `limit`. */
+  history(client: Client, kind: string, id: string, limit: number): Promise<HistoryEntry[]>;
+  /** Every history entry after revision `since`, ascending, at most `limit`. */
+  audit(client: Client, since: number, limit: number): Promise<AuditEntry[]>;
+  /** Removes the history entries retention no longer keeps; resolves with how many. */
+  pruneHistory(client: Client, retention: HistoryRetention): Promise<number>;
   watch(context: StoreFeedContext<Client>): StoreFeed;
+  /** Optional: replica announcements in this store (`DataSource.announce` and `replicas`). */
+  replicas?: ReplicaStore<Client>;
 }
 
 /**
@@ -85,8 +112,14 @@ export interface StoreDriver<Client> {
  * transitions logged once and told to every feed's `onHealth`. `close()` stops the feeds, waits
  * for a running `open()`, releases the client.
  */
-export function createStoreDataSource<Client>(driver: StoreDriver<Client>): DataSource {
+export function createStoreDataSource<Client>(driver: StoreDriver<Client>, options: Omit<StoreOptions, 'logger' | 'now'> = {}): DataSource {
   const { logger, keyRules } = driver;
+  const historyRetentionMs = options.historyRetentionMs ?? DEFAULT_HISTORY_RETENTION_MS;
+  const historyMaxVersions = options.historyMaxVersions ?? DEFAULT_HISTORY_MAX_VERSIONS;
+  const pruneEveryMs = Math.min(HISTORY_PRUNE_EVERY_MS, Math.max(historyRetentionMs / 2, 1));
+  let lastPruneAt = Number.NEGATIVE_INFINITY;
+  let pruning: Promise<void> | undefined;
+  let pruneAgain = false;
   const unavailable = (error: unknown) => storeUnavailable(error, driver.describeError);
   let client: Client | undefined;
   let opening: Promise<void> | undefined;
@@ -142,14 +175,47 @@ export function createStoreDataSource<Client>(driver: StoreDriver<Client>): Data
     for (const feed of feeds.keys()) feed.kick?.();
   }
 
+  /**
+   * Prunes history after a write, at most once per interval, in the background: the write does not
+   * wait for it, a failure only waits for the next interval, and `close()` waits for a running one.
+   */
+  function pruneHistoryIfDue(): void {
+    const at = driver.now();
+    if (at - lastPruneAt < pruneEveryMs || client === undefined) return;
+    if (pruning !== undefined) {
+      // Due again while one runs: once more when it ends, so the newest writes are not left unpruned.
+      pruneAgain = true;
+      return;
+    }
+    lastPruneAt = at;
+    const open = client;
+    pruning = driver
+      .pruneHistory(open, { cutoff: at - historyRetentionMs, maxVersions: historyMaxVersions })
+      .then((pruned) => {
+        if (pruned > 0) logger.info('history pruned', { pruned });
+      })
+      .catch((error: unknown) => logger.debug('history pruning failed', { reason: driver.describeError(error) }))
+      .finally(() => {
+        pruning = undefined;
+        if (pruneAgain && !closed) {
+          pruneAgain = false;
+          lastPruneAt = Number.NEGATIVE_INFINITY;
+          pruneHistoryIfDue();
+        }
+      });
+  }
+
   async function write(request: RecordWrite): Promise<number | undefined> {
     const revision = await run((open) => driver.write(open, request));
-    if (revision !== undefined) kickFeeds();
+    if (revision !== undefined) {
+      kickFeeds();
+      pruneHistoryIfDue();
+    }
     return revision;
   }
 
-  async function batch(operations: readonly BatchOperation[]): Promise<BatchResult> {
-    const writes = batchWrites(operations, keyRules);
+  async function batch(operations: readonly BatchOperation[], metadata?: WriteMetadata): Promise<BatchResult> {
+    const writes = batchWrites(operations, keyRules, metadata);
     if (writes.length === 0) {
       return { revision: await run((open) => driver.currentRevision(open)), written: false, records: [], deleted: [] };
     }
@@ -162,7 +228,10 @@ export function createStoreDataSource<Client>(driver: StoreDriver<Client>): Data
       else if (applied[index] === true) deleted.push({ kind, id });
     });
     const written = applied.includes(true);
-    if (written) kickFeeds();
+    if (written) {
+      kickFeeds();
+      pruneHistoryIfDue();
+    }
     return { revision, written, records, deleted };
   }
 
@@ -198,6 +267,18 @@ export function createStoreDataSource<Client>(driver: StoreDriver<Client>): Data
 
     batch,
 
+    async history(kind, id, query) {
+      checkKey(kind, id, keyRules);
+      const limit = checkLimit(query?.limit);
+      return run((open) => driver.history(open, kind, id, limit));
+    },
+
+    async audit(query) {
+      const since = checkSince(query?.since);
+      const limit = checkLimit(query?.limit);
+      return run((open) => driver.audit(open, since, limit));
+    },
+
     watch(handlers) {
       if (closed) throw unavailable(driver.lifecycleError('DYNMCP_CLOSED'));
       const entry = { handlers, state: { connected: true } as FeedState };
@@ -219,6 +300,8 @@ export function createStoreDataSource<Client>(driver: StoreDriver<Client>): Data
       };
     },
 
+    ...replicaMethods(driver.replicas, current, unavailable),
+
     health: () => health.current(),
 
     close() {
@@ -228,6 +311,7 @@ export function createStoreDataSource<Client>(driver: StoreDriver<Client>): Data
         feeds.clear();
         await Promise.all(running.map((feed) => feed.close()));
         await opening?.catch(() => {});
+        while (pruning !== undefined) await pruning;
         const open = client;
         client = undefined;
         if (open !== undefined) await driver.release(open);

@@ -1,4 +1,5 @@
 import type { Logger } from './logger.js';
+import type { ReplicaAnnouncement, ReplicaInfo, ReplicaListing } from './replica.js';
 
 /**
  * The store contract. A datasource keeps JSON values by kind and id, gives every write a revision
@@ -40,13 +41,52 @@ export interface DataSourceHealth {
   lastSyncAt?: number;
 }
 
-/** Conditions on a write, for optimistic concurrency. */
+/** Why a write was made, as its history entry records it. */
+export type WriteAction = 'put' | 'delete' | 'import' | 'rollback';
+
+/**
+ * Who made a write and why (plugin API 3), recorded in the history entry a datasource with
+ * {@link DataSource.history} writes in the same transaction as the change. A datasource without
+ * history ignores it.
+ */
+export interface WriteMetadata {
+  /** The principal's name (an API key's name or id, never the key). */
+  principal?: string;
+  /** Default: `put` for a put, `delete` for a delete. */
+  action?: WriteAction;
+}
+
+/** Conditions on a write, for optimistic concurrency, and the metadata its history records. */
 export interface WriteOptions {
   /**
    * Write only if the record's current revision equals this; `0` means "only if absent".
    * A mismatch fails with `GatewayError('PRECONDITION_FAILED')`.
    */
   ifRevision?: number;
+  /** Recorded in the write's history entry (plugin API 3). */
+  metadata?: WriteMetadata;
+}
+
+/** One version of one record, as {@link DataSource.history} returns it (newest first). */
+export type HistoryEntry = {
+  /** The revision of the write that produced this version. */
+  revision: number;
+  /** Epoch ms of the write. */
+  at: number;
+  principal?: string;
+  action: WriteAction;
+} & ({ deleted: false; value: unknown } | { deleted: true });
+
+/** One change of {@link DataSource.audit}: who changed which record at which revision. */
+export interface AuditEntry {
+  revision: number;
+  at: number;
+  principal?: string;
+  action: WriteAction;
+  kind: string;
+  id: string;
+  /** True when the change deleted the record. */
+  deleted: boolean;
 }
 
 /** One write of a {@link DataSource.batch}: a put (create or replace) or a delete, each with its own precondition. */
@@ -118,7 +158,25 @@ export interface DataSource {
    * as {@link delete} does. An empty batch writes nothing and resolves with the current revision.
    * Features that need it check with `requireBatch()`.
    */
-  batch?(operations: readonly BatchOperation[]): Promise<BatchResult>;
+  batch?(operations: readonly BatchOperation[], metadata?: WriteMetadata): Promise<BatchResult>;
+  /**
+   * Optional (plugin API 3): the versions of one record, newest first, at most `limit`, as kept by
+   * the datasource's retention (which never drops the current version's entry). Every write made
+   * through put, delete and batch records its entry in the same transaction as the change, at the
+   * change's revision, so a failed write leaves none. Entries are not part of the feed.
+   */
+  history?(kind: string, id: string, options: { limit: number }): Promise<HistoryEntry[]>;
+  /** Optional (plugin API 3): every change after revision `since`, ascending, at most `limit`. */
+  audit?(options: { since: number; limit: number }): Promise<AuditEntry[]>;
+  /**
+   * Optional (plugin API 4): a handle that announces this replica in the store. Does no I/O
+   * itself; each `update()` writes the replica's info and keeps the entry for `ttlMs` more, so an
+   * entry whose replica stopped renewing it (crashed, frozen, cut off) expires on its own.
+   * Announcements are not records: never in the feed, never listed by {@link list}.
+   */
+  announce?(info: ReplicaInfo, options: { ttlMs: number }): ReplicaAnnouncement;
+  /** Optional (plugin API 4): the replicas announced and not expired, and the store's revision. */
+  replicas?(): Promise<ReplicaListing>;
   /** Starts the change feed: a snapshot first, then changes, across reconnects. */
   watch(handlers: FeedHandlers): FeedSubscription;
   /** Current connectivity. */

@@ -15,9 +15,13 @@ export type {
   ToolDefinition,
   ToolHttpInfo,
 } from './model.js';
-export { requireBatch, supportsBatch } from './batch.js';
-export type { BatchingDataSource } from './batch.js';
+export { requireBatch, requireHistory, supportsBatch, supportsHistory } from './batch.js';
+export type { BatchingDataSource, HistoryDataSource } from './batch.js';
 export type {
+  AuditEntry,
+  HistoryEntry,
+  WriteAction,
+  WriteMetadata,
   BatchOperation,
   BatchResult,
   Change,
@@ -33,6 +37,7 @@ export type {
 export { TOOL_LOG_LEVELS } from './executor.js';
 export type { ToolCallContext, ToolCallOutcome, ToolContent, ToolExecutor, ToolLogLevel, ToolResult } from './executor.js';
 export type { AuthProvider, AuthRequest, Principal } from './auth.js';
+export type { ReplicaAnnouncement, ReplicaInfo, ReplicaListing } from './replica.js';
 export { createPluginRegistry } from './plugin-registry.js';
 export type { PluginRegistry } from './plugin-registry.js';
 export {

@@ -7,13 +7,16 @@ import type { Logger } from './logger.js';
  * The plugin API version this package describes. A plugin declares the version it was written
  * for in `apiVersion`; a gateway accepts every version from {@link MIN_PLUGIN_API_VERSION} to this
  * one and refuses, at start, any other. It goes up when the interfaces below gain something (2:
- * the optional `DataSource.batch`); the minimum goes up only when they change incompatibly.
+ * the optional `DataSource.batch`; 3: write metadata and the optional `DataSource.history` and
+ * `DataSource.audit`; 4: the optional `DataSource.announce` and `DataSource.replicas`); the
+ * minimum goes up only when they change incompatibly.
  */
-export const PLUGIN_API_VERSION = 2;
+export const PLUGIN_API_VERSION = 4;
 
 /**
  * The oldest plugin API version a gateway still loads. A plugin for API 1 works unchanged: what
- * API 2 added is optional, and the features that need it say so (`requireBatch()`).
+ * APIs 2 to 4 added is optional, and the features that need it say so (`requireBatch()`,
+ * `requireHistory()`).
  */
 export const MIN_PLUGIN_API_VERSION = 1;
 

@@ -4,10 +4,12 @@ import { GatewayError, type AuthProvider } from '@dynmcp/plugin';
 import { requireAdmin } from '../http/admin-auth.js';
 import type { FailureLimiter } from '../http/failure-limiter.js';
 import { sendSuccess } from '../http/envelope.js';
+import { parseLimit, parseRollbackRequest, parseSince, type AdminHistory } from './admin-history.js';
 import type { AdminService } from './admin-service.js';
 import { parseImportRequest } from './import-request.js';
 import { assertJsonShape, isUtf8, MAX_ADMIN_JSON_DEPTH } from './json-body-guard.js';
 import type { OpenApiImporter } from './openapi-import.js';
+import { toolTestRoute, type ToolTester } from './tool-test.js';
 
 /** Options of {@link createAdminRouter}. */
 export interface AdminRouterOptions {
@@ -20,6 +22,10 @@ export interface AdminRouterOptions {
   openApiImporter?: OpenApiImporter;
   /** Body limit of the import route, which carries whole API documents (default: `bodyLimitBytes`). */
   importBodyLimitBytes?: number;
+  /** History, rollback and audit routes; they answer 404 without it. */
+  history?: AdminHistory;
+  /** `POST /admin/tds/:id/test` (see tool-test.ts); the route answers 404 without it. */
+  toolTester?: ToolTester;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -56,6 +62,9 @@ function requireJson(req: Request, _res: Response, next: NextFunction) {
 
 const etag = (res: Response, revision: number) => res.setHeader('etag', `"${revision}"`);
 
+/** Who writes, as the history records it: the principal's name or id, never a credential. */
+const writer = (req: Request) => ({ principal: req.principal?.id });
+
 /**
  * The admin API, exactly the routes and envelope of the Rust project dynmcp, so its clients work unchanged: `GET/PUT/DELETE /admin/tds/:id`,
  * `GET /admin/tds`, the same for `/admin/ids`, plus the published JSON Schemas under
@@ -91,6 +100,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
 
   router.get('/schemas/tds', (_req, res) => sendSuccess(res, toolJsonSchema));
   router.get('/schemas/ids', (_req, res) => sendSuccess(res, instanceJsonSchema));
+  router.get('/status', route(async (_req, res) => sendSuccess(res, await service.status())));
 
   const importer = options.openApiImporter;
   if (importer !== undefined) {
@@ -99,7 +109,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
     router.post(
       '/import/openapi',
       importBody,
-      route(async (req, res) => sendSuccess(res, await importer(parseImportRequest(req.body)))),
+      route(async (req, res) => sendSuccess(res, await importer(parseImportRequest(req.body), req.principal?.id))),
     );
   }
 
@@ -119,7 +129,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
       const id = req.params.id as string;
       const ifRevision = precondition(req);
       await requireExisting(req, 'tds', id);
-      const { record, meta } = await service.putTool(id, req.body, ifRevision);
+      const { record, meta } = await service.putTool(id, req.body, ifRevision, writer(req));
       etag(res, record.revision);
       sendSuccess(res, record.value, { ...meta });
     }),
@@ -127,10 +137,12 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
   router.delete(
     '/tds/:id',
     route(async (req, res) => {
-      const meta = await service.deleteTool(req.params.id as string, precondition(req));
+      const meta = await service.deleteTool(req.params.id as string, precondition(req), writer(req));
       sendSuccess(res, null, { ...meta });
     }),
   );
+
+  if (options.toolTester !== undefined) router.post('/tds/:id/test', body, toolTestRoute(options.toolTester));
 
   router.get('/ids', route(async (_req, res) => sendSuccess(res, await service.listInstances())));
   router.get(
@@ -148,7 +160,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
       const id = req.params.id as string;
       const ifRevision = precondition(req);
       await requireExisting(req, 'ids', id);
-      const { record, meta } = await service.putInstance(id, req.body, ifRevision);
+      const { record, meta } = await service.putInstance(id, req.body, ifRevision, writer(req));
       etag(res, record.revision);
       sendSuccess(res, record.value, { ...meta });
     }),
@@ -156,14 +168,48 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
   router.delete(
     '/ids/:id',
     route(async (req, res) => {
-      const meta = await service.deleteInstance(req.params.id as string, precondition(req));
+      const meta = await service.deleteInstance(req.params.id as string, precondition(req), writer(req));
       sendSuccess(res, null, { ...meta });
     }),
   );
 
+  const history = options.history;
+  if (history !== undefined) {
+    for (const kind of ['tds', 'ids'] as const) {
+      router.get(
+        `/${kind}/:id/history`,
+        route(async (req, res) => sendSuccess(res, await history.history(kind, req.params.id as string, parseLimit(req.query.limit)))),
+      );
+      router.post(
+        `/${kind}/:id/rollback`,
+        body,
+        route(async (req, res) => {
+          const id = req.params.id as string;
+          const revision = parseRollbackRequest(req.body);
+          const ifRevision = precondition(req);
+          await requireExisting(req, kind, id);
+          const { record, meta } = await history.rollback(kind, id, revision, ifRevision, req.principal?.id);
+          etag(res, record.revision);
+          sendSuccess(res, record.value, { ...meta, rolled_back_to: revision });
+        }),
+      );
+    }
+    router.get(
+      '/audit',
+      route(async (req, res) => sendSuccess(res, await history.audit(parseSince(req.query.since), parseLimit(req.query.limit)))),
+    );
+  }
+
   const methodNotAllowed: RequestHandler = (req, _res, next) =>
     next(new GatewayError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${req.baseUrl}${req.path}`));
-  router.all(['/tds', '/ids', '/tds/:id', '/ids/:id', ...(importer === undefined ? [] : ['/import/openapi'])], methodNotAllowed);
+  router.all(
+    [
+      '/tds', '/ids', '/tds/:id', '/ids/:id', '/status',
+      ...(importer === undefined ? [] : ['/import/openapi']),
+      ...(history === undefined ? [] : ['/tds/:id/history', '/ids/:id/history', '/tds/:id/rollback', '/ids/:id/rollback', '/audit']),
+    ],
+    methodNotAllowed,
+  );
   router.use((req, _res, next) => next(new GatewayError('NOT_FOUND', `no admin route ${req.method} ${req.baseUrl}${req.path}`)));
   return router;
 }

@@ -17,7 +17,9 @@ import {
   type StoredRecord,
   type ToolDefinition,
   type ToolExecutor,
+  type WriteMetadata,
 } from '@dynmcp/plugin';
+import type { GatewayStatus } from '../replicas/replica-status.js';
 
 /** A definition as the admin API returns it, with the revision that is its ETag. */
 export interface AdminRecord<T> {
@@ -50,6 +52,8 @@ export interface AdminServiceOptions {
   executorFor(kind: string): ToolExecutor | undefined;
   /** How long a write waits for the local live definitions to apply it (read-your-writes on /mcp). */
   applyTimeoutMs?: number;
+  /** `GET /admin/status`: the replicas of this gateway (see `replicas/replica-status.ts`); 404 without it. */
+  status?: () => Promise<GatewayStatus>;
 }
 
 /**
@@ -186,6 +190,12 @@ export function createAdminService(options: AdminServiceOptions) {
      */
     validateTool,
 
+    /** Every replica and how current it is (`GET /admin/status`). */
+    async status(): Promise<GatewayStatus> {
+      if (options.status === undefined) throw new GatewayError('NOT_FOUND', 'this gateway reports no replica status');
+      return options.status();
+    },
+
     async listTools(): Promise<ToolDefinition[]> {
       assertStoreReachable();
       return (await datasource.list('tds')).map((record) => record.value as ToolDefinition);
@@ -196,7 +206,7 @@ export function createAdminService(options: AdminServiceOptions) {
       return { record, meta: { revision: record.revision, used_by: definitions.instancesUsing(id) } };
     },
 
-    async putTool(id: string, body: unknown, ifRevision?: number) {
+    async putTool(id: string, body: unknown, ifRevision?: number, metadata?: WriteMetadata) {
       const tool = validateTool(id, body);
       assertStoreReachable();
       const users = definitions.instancesUsing(id);
@@ -204,15 +214,15 @@ export function createAdminService(options: AdminServiceOptions) {
         const instance = definitions.instance(instanceId)?.definition;
         if (instance !== undefined) assertUniqueNames(instanceId, instance.tool_ids, tool);
       }
-      const stored = await datasource.put('tds', id, tool, { ifRevision });
+      const stored = await datasource.put('tds', id, tool, { ifRevision, metadata });
       await settle(stored.revision);
       return { record: { value: tool, revision: stored.revision }, meta: { revision: stored.revision, used_by: users } };
     },
 
-    async deleteTool(id: string, ifRevision?: number) {
+    async deleteTool(id: string, ifRevision?: number, metadata?: WriteMetadata) {
       assertStoreReachable();
       const users = definitions.instancesUsing(id);
-      const revision = await datasource.delete('tds', id, { ifRevision });
+      const revision = await datasource.delete('tds', id, { ifRevision, metadata });
       if (revision === undefined) throw new GatewayError('TOOL_NOT_FOUND', `no tool with id "${id}"`);
       await settle(revision);
       return { revision, used_by: users };
@@ -229,19 +239,19 @@ export function createAdminService(options: AdminServiceOptions) {
       return { record, meta: { revision: record.revision, missing_tool_ids: missing } };
     },
 
-    async putInstance(id: string, body: unknown, ifRevision?: number) {
+    async putInstance(id: string, body: unknown, ifRevision?: number, metadata?: WriteMetadata) {
       const instance = parseInstanceDefinition(body, id);
       assertStoreReachable();
       assertUniqueNames(id, instance.tool_ids);
-      const stored = await datasource.put('ids', id, instance, { ifRevision });
+      const stored = await datasource.put('ids', id, instance, { ifRevision, metadata });
       await settle(stored.revision);
       const missing = instance.tool_ids.filter((toolId) => knownTool(toolId) === undefined);
       return { record: { value: instance, revision: stored.revision }, meta: { revision: stored.revision, missing_tool_ids: missing } };
     },
 
-    async deleteInstance(id: string, ifRevision?: number) {
+    async deleteInstance(id: string, ifRevision?: number, metadata?: WriteMetadata) {
       assertStoreReachable();
-      const revision = await datasource.delete('ids', id, { ifRevision });
+      const revision = await datasource.delete('ids', id, { ifRevision, metadata });
       if (revision === undefined) throw new GatewayError('INSTANCE_NOT_FOUND', `no instance with id "${id}"`);
       await settle(revision);
       return { revision };
@@ -252,16 +262,17 @@ export function createAdminService(options: AdminServiceOptions) {
      * every definition validated as putTool/putInstance validate theirs (an error names the
      * operation's index, kind and id), name conflicts checked against the definitions as they will
      * be after the batch, then one store write, then a wait until this replica's live definitions
-     * applied it. A delete of an absent record is ignored (left out of `deleted`). Throws
+     * applied it. A delete of an absent record is ignored (left out of `deleted`). `metadata` goes
+   * to every history entry of the batch. Throws
      * `BATCH_UNSUPPORTED` (501) when the datasource cannot write batches.
      */
-    async applyBatch(operations: readonly AdminBatchOperation[]): Promise<BatchResult> {
+    async applyBatch(operations: readonly AdminBatchOperation[], metadata?: WriteMetadata): Promise<BatchResult> {
       const store = requireBatch(datasource);
       if (!Array.isArray(operations)) throw new GatewayError('INVALID_PAYLOAD', 'a batch must be an array of operations');
       const checked = operations.map(validateOperation);
       assertStoreReachable();
       assertBatchNames(checked);
-      const result = await store.batch(checked);
+      const result = await store.batch(checked, metadata);
       if (result.written) await settle(result.revision);
       return result;
     },

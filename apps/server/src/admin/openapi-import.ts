@@ -69,7 +69,8 @@ function operationOf(tool: ToolDefinition): string {
 export function createOpenApiImporter(options: OpenApiImporterOptions) {
   const { service, datasource, definitions, limits } = options;
 
-  return async function importOpenApi(request: ImportRequest): Promise<ImportResult> {
+  /** `principal`: who imports, recorded in the history of every definition the import writes. */
+  return async function importOpenApi(request: ImportRequest, principal?: string): Promise<ImportResult> {
     // Before the document's seconds of work: a store that cannot write it all at once never will.
     requireBatch(datasource);
     const prefix = request.toolIdPrefix ?? `${request.instanceId}.`;
@@ -162,13 +163,14 @@ export function createOpenApiImporter(options: OpenApiImporterOptions) {
     }
     if (request.dryRun || operations.length === 0) return result;
     try {
-      result.revision = (await service.applyBatch(operations)).revision;
+      result.revision = (await service.applyBatch(operations, { principal, action: 'import' })).revision;
     } catch (error) {
       if (isGatewayError(error) && error.code === 'PAYLOAD_TOO_LARGE') {
         throw new GatewayError(
           'PAYLOAD_TOO_LARGE',
           `the import writes ${operations.length} definitions in one transaction, more than the store accepts; nothing was written. ` +
-            `On etcd, raise its --max-txn-ops (default 128) to at least ${operations.length} (and --max-request-bytes if the definitions are large), ` +
+            `On etcd, each definition costs 2 operations (the record and its history entry): raise its --max-txn-ops (default 128) ` +
+            `to at least ${2 * operations.length} (and --max-request-bytes if the definitions are large), ` +
             'or import fewer operations with include/exclude',
           { cause: error, data: { operations: operations.length } },
         );

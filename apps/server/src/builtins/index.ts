@@ -3,20 +3,33 @@
 // Each plugin's options type comes from the plugin (its `parseOptions`), so an option renamed
 // there fails to compile here.
 import { isAbsolute, resolve } from 'node:path';
-import { apiKeyAuthPlugin, type GatewayConfig } from '@dynmcp/common';
+import { apiKeyAuthPlugin, parseAdminKey, type GatewayConfig } from '@dynmcp/common';
 import { httpExecutorPlugin } from '@dynmcp/core';
 import { etcdDataSourcePlugin, mysqlDataSourcePlugin, sqliteDataSourcePlugin, type SqliteDataSourcePluginOptions } from '@dynmcp/datasources';
 import type { DynmcpPlugin, PluginOptionsOf } from '@dynmcp/plugin';
+import type { Tracer } from '@opentelemetry/api';
 import type { PluginEntry } from '../plugins/load-plugins.js';
 
 const builtin = <P extends DynmcpPlugin>(plugin: P, options: PluginOptionsOf<P>): PluginEntry => ({ plugin, options, source: 'built-in' });
 
-/** The built-in plugins (SQLite, MySQL, etcd, API keys, `http` tools) with their options from `config`. */
-export function builtinPlugins(config: GatewayConfig, env: Readonly<Record<string, string | undefined>>): PluginEntry[] {
+/**
+ * The built-in plugins (SQLite, MySQL, etcd, API keys, `http` tools) with their options from
+ * `config`; `onEgressDenied` hears of every tool call the egress policy stopped (for the metrics),
+ * `tracer` traces upstream requests.
+ */
+export function builtinPlugins(
+  config: GatewayConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  onEgressDenied?: () => void,
+  /** Traces upstream requests of `http` tools when tracing is on (`OTEL_*`, see tracing/). */
+  tracer?: Tracer,
+): PluginEntry[] {
   const { mysql, etcd, sqlite } = config.datasource;
   const feed = {
     pollIntervalMs: config.datasource.pollIntervalMs,
     tombstoneRetentionMs: config.datasource.tombstoneRetentionMs,
+    historyRetentionMs: config.datasource.historyRetentionMs,
+    historyMaxVersions: config.datasource.historyMaxVersions,
   } satisfies Omit<SqliteDataSourcePluginOptions, 'filename'>;
   return [
     builtin(sqliteDataSourcePlugin, {
@@ -38,6 +51,8 @@ export function builtinPlugins(config: GatewayConfig, env: Readonly<Record<strin
       password: etcd.username === '' ? undefined : etcd.password,
       tls: { caFile: etcd.caFile || undefined, certFile: etcd.certFile || undefined, keyFile: etcd.keyFile || undefined },
       keepaliveMs: etcd.keepaliveMs,
+      historyRetentionMs: config.datasource.historyRetentionMs,
+      historyMaxVersions: config.datasource.historyMaxVersions,
     }),
     builtin(apiKeyAuthPlugin, { adminKeys: config.admin.apiKeys, keys: config.auth.keys }),
     builtin(httpExecutorPlugin, {
@@ -47,8 +62,9 @@ export function builtinPlugins(config: GatewayConfig, env: Readonly<Record<strin
       env,
       toolEnvAllow: config.executor.toolEnvAllow,
       secretsDir: config.executor.secretsDir,
-      egress: config.executor.egress,
+      egress: onEgressDenied === undefined ? config.executor.egress : { ...config.executor.egress, onDenied: onEgressDenied },
       protectedValues: gatewayCredentials(config),
+      ...(tracer === undefined ? {} : { tracer }),
     }),
   ];
 }
@@ -59,7 +75,7 @@ export function builtinPlugins(config: GatewayConfig, env: Readonly<Record<strin
  */
 function gatewayCredentials(config: GatewayConfig): string[] {
   const { mysql, etcd } = config.datasource;
-  const credentials = [...config.admin.apiKeys, ...config.auth.keys.map((key) => key.key), mysql.password, etcd.password, mysql.url];
+  const credentials = [...config.admin.apiKeys, ...config.admin.apiKeys.map((entry) => parseAdminKey(entry).key), ...config.auth.keys.map((key) => key.key), mysql.password, etcd.password, mysql.url];
   if (mysql.url !== '') {
     try {
       const password = decodeURIComponent(new URL(mysql.url).password);

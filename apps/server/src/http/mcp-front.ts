@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LiveDefinitions } from '@dynmcp/common';
-import { JsonRpcErrorCode, replyJsonRpcError, type McpGateway } from '@dynmcp/core';
+import { JsonRpcErrorCode, NO_CALL_METRICS, replyJsonRpcError, type CallMetrics, type McpGateway, type RejectionReason } from '@dynmcp/core';
 import type { AuthProvider, Logger } from '@dynmcp/plugin';
+import type { McpRequestTrace, McpRequestTracing } from '../tracing/gateway-tracing.js';
 import type { ClientAddressResolver } from './client-address.js';
 import type { FailureLimiter } from './failure-limiter.js';
 import { checkInstanceAccess, type AccessDecision, type InstanceAccessOptions } from './mcp-auth.js';
@@ -19,6 +20,10 @@ export interface McpFrontOptions {
   guard(req: IncomingMessage, res: ServerResponse): boolean;
   bodyLimitBytes: number;
   logger: Logger;
+  /** Where refusals are counted; default none. */
+  metrics?: CallMetrics;
+  /** Server spans of requests when tracing is on (`OTEL_*`); default none: no span, no work. */
+  tracing?: McpRequestTracing;
 }
 
 const MCP_PATH = /^\/mcp\/([^/?#]+)\/?(?:\?.*)?$/;
@@ -29,6 +34,13 @@ function refusalHeaders(access: AccessDecision & { allowed: false }): Record<str
   if (access.status === 401) return { 'www-authenticate': 'Bearer' };
   if (access.status === 429 || access.status === 503) return { 'retry-after': String(access.retryAfterSeconds) };
   return {};
+}
+
+/** The reason a refusal is counted under. */
+function refusalReason(access: AccessDecision & { allowed: false }): RejectionReason {
+  if (access.status === 404) return 'not_found';
+  if (access.status === 503) return 'not_ready';
+  return 'auth';
 }
 
 /** The JSON-RPC code of a refusal: not ready yet (503) is a server error; the rest read as "not found". */
@@ -108,9 +120,10 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
     definitions: options.definitions,
     failures: options.authFailures,
   };
+  const metrics = options.metrics ?? NO_CALL_METRICS;
 
-  async function serve(req: IncomingMessage, res: ServerResponse, instanceId: string, context: RequestContext) {
-    if (!options.guard(req, res)) return;
+  async function serve(req: IncomingMessage, res: ServerResponse, instanceId: string, context: RequestContext, trace: McpRequestTrace | undefined) {
+    if (!options.guard(req, res)) return metrics.rejected('origin');
     // Streamable HTTP wants clients to accept JSON and SSE; a client that accepts anything
     // (curl's default `*/*`, or no Accept at all, as in the curl examples of the Rust project dynmcp) accepts both.
     const accept = req.headers.accept?.trim();
@@ -120,6 +133,7 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
     const client = context.clientAddress;
     const access = await checkInstanceAccess(accessOptions, instanceId, req.headers, client);
     if (!access.allowed) {
+      metrics.rejected(refusalReason(access));
       req.resume();
       return replyJsonRpcError(res, access.status, refusalCode(access), access.message, refusalHeaders(access));
     }
@@ -131,13 +145,17 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
         return void res.destroy();
       }
       if ('status' in read) {
+        metrics.rejected('body');
         return read.status === 413
           ? replyJsonRpcError(res, 413, JsonRpcErrorCode.InvalidRequest, 'Request body too large')
           : replyJsonRpcError(res, 400, JsonRpcErrorCode.ParseError, 'Parse error: body is not valid JSON');
       }
       body = read.body;
     }
-    await options.gateway.handle(req, res, access.view, body, { principal: access.principal, address: client });
+    const caller = { principal: access.principal, address: client };
+    if (trace === undefined) return options.gateway.handle(req, res, access.view, body, caller);
+    // Inside the request's span, the tool calls and upstream requests become its children.
+    await trace.within(body, () => options.gateway.handle(req, res, access.view, body, caller));
   }
 
   return (req, res) => {
@@ -150,7 +168,7 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
       return false;
     }
     const context = startRequest(req, res, `/mcp/${instanceId}`);
-    serve(req, res, instanceId, context).catch((error: unknown) => {
+    serve(req, res, instanceId, context, options.tracing?.begin(req, res, instanceId)).catch((error: unknown) => {
       context.log.error('mcp request failed', { error: (error as Error).message, stack: (error as Error).stack });
       replyJsonRpcError(res, 500, JsonRpcErrorCode.InternalError, 'Internal error; see the gateway log');
     });

@@ -28,9 +28,34 @@ export interface ScopedApiKey {
   instances?: '*' | readonly string[];
 }
 
+/** An admin key entry: the key, and the name the audit records for it when the entry gives one. */
+export interface AdminKey {
+  key: string;
+  name?: string;
+}
+
+const ADMIN_KEY_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const MIN_NAMED_KEY_LENGTH = 8;
+
+/**
+ * Reads one `admin.apiKeys` entry. `name:key` names the key when the part before the first `:`
+ * matches `^[A-Za-z0-9_.-]{1,64}$` and the rest is at least 8 characters; anything else is a plain
+ * key, whole. A named entry is also accepted whole, so a plain key that happens to look like
+ * `name:key` keeps working as it did (it then authenticates as that name).
+ */
+export function parseAdminKey(entry: string): AdminKey {
+  const colon = entry.indexOf(':');
+  if (colon > 0) {
+    const name = entry.slice(0, colon);
+    const key = entry.slice(colon + 1);
+    if (ADMIN_KEY_NAME.test(name) && key.length >= MIN_NAMED_KEY_LENGTH) return { key, name };
+  }
+  return { key: entry };
+}
+
 /** Options of {@link createApiKeyAuthProvider}. */
 export interface ApiKeyAuthOptions {
-  /** Admin keys (`admin.apiKeys`): the admin API and every instance. */
+  /** Admin keys (`admin.apiKeys`, plain or `name:key`, see {@link parseAdminKey}): the admin API and every instance. */
   adminKeys: readonly string[];
   /** Scoped keys (`auth.keys`). */
   keys?: readonly ScopedApiKey[];
@@ -43,8 +68,19 @@ export interface ApiKeyAuthOptions {
  * Every configured key is compared, so the position of the matching key does not leak either.
  */
 export function createApiKeyAuthProvider(options: ApiKeyAuthOptions): AuthProvider {
-  const entries: Array<{ digest: Buffer; principal: Principal | undefined }> = [
-    ...options.adminKeys.filter((key) => key !== '').map((key) => ({ digest: sha256(key), principal: undefined })),
+  const admin = (id: string): Principal => ({ id, admin: true, instances: '*' });
+  type Entry = { digest: Buffer; principal: Principal | undefined };
+  const entries: Entry[] = [
+    ...options.adminKeys
+      .filter((entry) => entry !== '')
+      .flatMap((entry): Entry[] => {
+        const { key, name } = parseAdminKey(entry);
+        if (name === undefined) return [{ digest: sha256(entry), principal: undefined }];
+        return [
+          { digest: sha256(key), principal: admin(name) },
+          { digest: sha256(entry), principal: admin(name) },
+        ];
+      }),
     ...(options.keys ?? []).map((entry) => ({
       digest: sha256(entry.key),
       principal: { id: entry.id, admin: entry.admin ?? false, instances: entry.instances ?? [] } satisfies Principal,
@@ -61,8 +97,8 @@ export function createApiKeyAuthProvider(options: ApiKeyAuthOptions): AuthProvid
         if (timingSafeEqual(entry.digest, presented) && match === undefined) match = entry;
       }
       if (match === undefined) throw new GatewayError('UNAUTHORIZED', 'invalid API key');
-      // Admin keys are identified in logs by a digest prefix, never by the key.
-      return match.principal ?? { id: `api-key:${presented.toString('hex').slice(0, 12)}`, admin: true, instances: '*' };
+      // Unnamed admin keys are identified in logs and history by a digest prefix, never by the key.
+      return match.principal ?? admin(`api-key:${presented.toString('hex').slice(0, 12)}`);
     },
   };
 }

@@ -1,2 +1,2 @@
-export { createApiKeyAuthProvider, presentedApiKey } from './api-key-auth.js';
-export type { ApiKeyAuthOptions, ScopedApiKey } from './api-key-auth.js';
+export { createApiKeyAuthProvider, parseAdminKey, presentedApiKey } from './api-key-auth.js';
+export type { AdminKey, ApiKeyAuthOptions, ScopedApiKey } from './api-key-auth.js';

@@ -238,7 +238,7 @@ export const configSchema = {
       env: 'DYNMCP_ADMIN_AUTH_FAILURE_WINDOW_MS',
     },
     apiKeys: {
-      doc: 'API keys accepted on /admin (Authorization: Bearer <key> or x-api-key: <key>), comma-separated in the environment.',
+      doc: 'API keys accepted on /admin (Authorization: Bearer <key> or x-api-key: <key>), comma-separated in the environment. An entry "name:key" names its key in the history and audit (name: 1 to 64 of A-Z a-z 0-9 _ . -; key: 8 characters or more); any other entry is a key, whole.',
       format: Array,
       default: [] as string[],
       env: 'DYNMCP_API_KEYS',
@@ -337,6 +337,32 @@ export const configSchema = {
       default: 24 * 60 * 60 * 1000,
       env: 'DYNMCP_TOMBSTONE_RETENTION_MS',
     },
+    historyRetentionMs: {
+      doc: 'How long the history of definitions (GET /admin/tds/:id/history, rollback, audit) keeps a version; a live record keeps its current version\'s entry however old.',
+      format: 'nat',
+      default: 30 * 24 * 60 * 60 * 1000,
+      env: 'DYNMCP_HISTORY_RETENTION_MS',
+    },
+    historyMaxVersions: {
+      doc: 'Most versions the history keeps per definition, however young (0: no cap besides historyRetentionMs).',
+      format: 'nat',
+      default: 100,
+      env: 'DYNMCP_HISTORY_MAX_VERSIONS',
+    },
+  },
+  replicas: {
+    heartbeatMs: {
+      doc: 'How often each replica renews its entry in the store (GET /admin/status), besides after each applied change.',
+      format: 'positive-int',
+      default: 5000,
+      env: 'DYNMCP_REPLICA_HEARTBEAT_MS',
+    },
+    ttlMs: {
+      doc: 'How long a replica entry outlives its last renewal: a crashed or frozen replica leaves the listing within this. Must exceed heartbeatMs; etcd rounds it up to whole seconds.',
+      format: 'positive-int',
+      default: 15000,
+      env: 'DYNMCP_REPLICA_TTL_MS',
+    },
   },
   executor: {
     httpClient: {
@@ -432,6 +458,21 @@ export const configSchema = {
         default: 64,
         env: 'DYNMCP_PRINCIPAL_CONCURRENCY',
       },
+    },
+  },
+  metrics: {
+    public: {
+      doc: 'Serve GET /metrics (Prometheus) without credentials. By default it needs an admin key, like /admin.',
+      format: Boolean,
+      default: false,
+      env: 'DYNMCP_METRICS_PUBLIC',
+    },
+    port: {
+      doc: 'Serve GET /metrics on a listener of its own at this port (on server.host, without credentials), and not on the main port. null: on the main port.',
+      format: 'port',
+      nullable: true,
+      default: null as number | null,
+      env: 'DYNMCP_METRICS_PORT',
     },
   },
   log: {

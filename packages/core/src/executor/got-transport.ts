@@ -100,6 +100,7 @@ export function createGotTransport(options: TransportOptions): Transport {
             url: response.url,
           },
           location: response.headers.location,
+          headers: response.headers,
           streamed,
         });
       });

@@ -1,6 +1,7 @@
 import { defineToolExecutorPlugin, PLUGIN_API_VERSION, readPluginOptions } from '@dynmcp/plugin';
 import { createHttpExecutor, HTTP_CLIENTS, type HttpClientName, type HttpExecutorOptions } from './http-executor.js';
 import type { HostResolver } from './egress-lookup.js';
+import type { Tracer } from './upstream-span.js';
 
 const isHttpClient = (value: unknown): value is HttpClientName => HTTP_CLIENTS.includes(value as HttpClientName);
 
@@ -24,6 +25,12 @@ export const httpExecutorPlugin = defineToolExecutorPlugin({
     const egress = read.optional.object('egress');
     const resolve = egress?.raw.resolve;
     if (resolve !== undefined && typeof resolve !== 'function') throw read.invalid('egress.resolve', 'a function');
+    const onDenied = egress?.raw.onDenied;
+    if (onDenied !== undefined && typeof onDenied !== 'function') throw read.invalid('egress.onDenied', 'a function');
+    const tracer = read.raw.tracer;
+    if (tracer !== undefined && typeof (tracer as Partial<Tracer> | null)?.startSpan !== 'function') {
+      throw read.invalid('tracer', 'an OpenTelemetry Tracer');
+    }
     return {
       client,
       defaultTimeoutMs: read.number('defaultTimeoutMs'),
@@ -32,9 +39,10 @@ export const httpExecutorPlugin = defineToolExecutorPlugin({
       toolEnvAllow: read.optional.stringList('toolEnvAllow'),
       secretsDir: read.optional.string('secretsDir'),
       protectedValues: read.optional.stringList('protectedValues'),
+      ...(tracer === undefined ? {} : { tracer: tracer as Tracer }),
       ...(egress === undefined
         ? {}
-        : { egress: { allow: egress.optional.stringList('allow'), deny: egress.optional.stringList('deny'), resolve: resolve as HostResolver | undefined } }),
+        : { egress: { allow: egress.optional.stringList('allow'), deny: egress.optional.stringList('deny'), resolve: resolve as HostResolver | undefined, onDenied: onDenied as (() => void) | undefined } }),
     };
   },
   create: ({ options }) => createHttpExecutor(options),

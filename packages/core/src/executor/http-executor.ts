@@ -1,6 +1,10 @@
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError, isGatewayError } from '@dynmcp/plugin';
-import type { ToolCallContext, ToolCallOutcome, ToolDefinition, ToolExecutor } from '@dynmcp/plugin';
+import type { ToolCallContext, ToolCallOutcome, ToolDefinition } from '@dynmcp/plugin';
+import { previewRequest, type ObservedCallContext, type PreparedCall, type PreparingExecutor } from './dry-run.js';
+import { traceUpstream, type Tracer } from './upstream-span.js';
 import { createEgressLookup, type HostResolver } from './egress-lookup.js';
 import { createEgressPolicy, egressRemedy, type EgressDenial } from './egress-policy.js';
 import { createUpstreamEventHandler } from './event-stream.js';
@@ -54,18 +58,24 @@ export interface HttpExecutorOptions {
   protectedValues?: readonly string[];
   /**
    * Egress policy (see egress-policy.ts); without it only the built-in denials apply, so loopback
-   * and private upstreams are refused. `resolve` replaces DNS, for tests.
+   * and private upstreams are refused. `resolve` replaces DNS, for tests; `onDenied` hears of every
+   * call the policy stopped (the gateway counts them).
    */
-  egress?: { allow?: readonly string[]; deny?: readonly string[]; resolve?: HostResolver };
+  egress?: { allow?: readonly string[]; deny?: readonly string[]; resolve?: HostResolver; onDenied?: () => void };
   /**
    * The HTTP client: `undici` (default; several times cheaper per call) or `got` (kept
    * selectable so the benchmark compares both end to end).
    */
   client?: HttpClientName;
+  /**
+   * Traces each upstream request as a client span (`HTTP <METHOD>`, under the tool call's) and
+   * sends its `traceparent` upstream; default none: no span, no header.
+   */
+  tracer?: Tracer;
 }
 
 /** The built-in executor of `http` tools. */
-export interface HttpExecutor extends ToolExecutor {
+export interface HttpExecutor extends PreparingExecutor {
   readonly kind: 'http';
   /** Checks an `http` tool definition; throws `GatewayError('INVALID_PAYLOAD')` saying what to fix. */
   validate(tool: ToolDefinition): void;
@@ -148,7 +158,8 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
     protectedValues: options.protectedValues ?? [],
   });
   const egress = createEgressPolicy({ allow: options.egress?.allow, deny: options.egress?.deny });
-  const lookup = createEgressLookup(egress, options.egress?.resolve);
+  const resolve: HostResolver = options.egress?.resolve ?? ((hostname) => dnsLookup(hostname, { all: true }));
+  const lookup = createEgressLookup(egress, resolve);
   // One transport per executor, so connections to an upstream are reused across calls and tools.
   const transport: Transport = options.client === 'got' ? createGotTransport({ lookup }) : createUndiciTransport({ lookup });
   let closed = false;
@@ -170,7 +181,7 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
     }
   }
 
-  async function send(tool: CompiledHttpTool, request: BuiltRequest, context: ToolCallContext): Promise<ToolCallOutcome> {
+  async function send(tool: CompiledHttpTool, request: BuiltRequest, context: ObservedCallContext): Promise<ToolCallOutcome> {
     const timeoutMs = tool.timeoutMs ?? defaultTimeoutMs;
     // Definitions stored before the ceiling was lowered still get no more than it.
     const maxBytes = Math.min(tool.maxResponseBytes ?? maxBytesCeiling, maxBytesCeiling);
@@ -204,6 +215,7 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
         const secrets = request.secretQuery;
         // Configured query parameters are credentials: out of the URL and body the model will see.
         const answer = secrets === undefined ? fetched.answer : redactAnswer(fetched.answer, secrets);
+        context.observeUpstream?.({ status: answer.status, headers: fetched.headers ?? {}, body: answer.body, streamed: streamed === true });
         const target = REDIRECT_STATUSES.has(answer.status) ? redirectTarget(location, fetched.answer.url) : undefined;
         if (target !== undefined && target.origin !== tool.origin) {
           return errorOutcome(`upstream redirected to another host (${target.host}); not followed`, answer.status);
@@ -229,7 +241,44 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
     }
   }
 
+  /**
+   * What the egress policy says of `hostname` before a call: IP literals and name rules directly,
+   * other names on what they resolve to now (refused only when every address is, as at connect
+   * time). A name that does not resolve is not refused: the call would fail, not be denied.
+   */
+  async function denialBeforeSending(hostname: string): Promise<EgressDenial | undefined> {
+    const denial = egress.checkHost(hostname);
+    if (denial !== undefined || isIP(hostname.replace(/^\[|\]$/g, '')) !== 0) return denial;
+    let first: EgressDenial | undefined;
+    try {
+      for (const { address } of await resolve(hostname)) {
+        const refused = egress.checkAddress(hostname, address);
+        if (refused === undefined) return undefined;
+        first ??= refused;
+      }
+    } catch {
+      return undefined;
+    }
+    return first;
+  }
+
+  /** The tool compiled for a call, or the error result of a definition that no longer compiles. */
+  function compileForCall(tool: ToolDefinition): { ok: true; compiled: CompiledHttpTool } | { ok: false; message: string } {
+    try {
+      return { ok: true, compiled: compileHttpTool(tool) };
+    } catch (error) {
+      // Definitions are validated on write; one that slipped through (older data) fails per call.
+      if (isGatewayError(error)) return { ok: false, message: `the tool definition is invalid: ${error.message}` };
+      throw error;
+    }
+  }
+
+  // An encoded form body may be several times the size of its arguments; the response cap bounds it too.
+  const build = (compiled: CompiledHttpTool, args: Record<string, unknown> | undefined) =>
+    buildHttpRequest(compiled, args ?? {}, values, { maxBodyBytes: maxBytesCeiling });
+
   function logDenial(context: ToolCallContext, tool: CompiledHttpTool, denial: EgressDenial): void {
+    options.egress?.onDenied?.();
     context.logger.warn('upstream denied by the egress policy; nothing sent', {
       tool: tool.name,
       origin: tool.origin,
@@ -244,16 +293,21 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
     validate(tool) {
       checkAgainstSettings(compileHttpTool(tool));
     },
+    async prepare(tool, args): Promise<PreparedCall> {
+      const compiling = compileForCall(tool);
+      if (!compiling.ok) return compiling;
+      const { compiled } = compiling;
+      const built = build(compiled, args);
+      if (!built.ok) return built;
+      const request = previewRequest(compiled, built.request);
+      const denial = await denialBeforeSending(compiled.hostname);
+      return denial === undefined ? { ok: true, request } : { ok: true, request, wouldBeRefused: egressMessage(denial) };
+    },
     async execute(tool, args, context) {
       if (closed) return errorOutcome('the http executor is shut down');
-      let compiled: CompiledHttpTool;
-      try {
-        compiled = compileHttpTool(tool);
-      } catch (error) {
-        // Definitions are validated on write; one that slipped through (older data) fails per call.
-        if (isGatewayError(error)) return errorOutcome(`the tool definition is invalid: ${error.message}`);
-        throw error;
-      }
+      const compiling = compileForCall(tool);
+      if (!compiling.ok) return errorOutcome(compiling.message);
+      const { compiled } = compiling;
       // IP literals never reach the connect-time lookup, so they are checked here, before any
       // packet and before any secret is read. Host names are checked on what they resolve to.
       const denial = egress.checkHost(compiled.hostname);
@@ -261,21 +315,22 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
         logDenial(context, compiled, denial);
         return errorOutcome(egressMessage(denial));
       }
-      // An encoded form body may be several times the size of its arguments; the response cap bounds it too.
-      const build = buildHttpRequest(compiled, args ?? {}, values, { maxBodyBytes: maxBytesCeiling });
-      if (!build.ok) {
+      const built = build(compiled, args);
+      if (!built.ok) {
         context.logger.debug('http tool call refused before sending', { tool: tool.name });
-        return errorOutcome(build.message);
+        return errorOutcome(built.message);
       }
       if (context.signal.aborted) return errorOutcome('upstream request cancelled');
       const started = Date.now();
-      const outcome = await send(compiled, build.request, context);
+      const outcome = await (options.tracer === undefined
+        ? send(compiled, built.request, context)
+        : traceUpstream(options.tracer, compiled, built.request, (request) => send(compiled, request, context)));
       // Origin and path only: the query string carries arguments, the headers carry secrets.
       context.logger.debug('http tool call finished', {
         tool: tool.name,
-        method: build.request.method,
+        method: built.request.method,
         origin: compiled.origin,
-        path: build.request.url.pathname,
+        path: built.request.url.pathname,
         upstreamStatus: outcome.upstreamStatus,
         isError: outcome.result.isError === true,
         durationMs: Date.now() - started,

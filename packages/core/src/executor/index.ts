@@ -54,5 +54,7 @@ export type { EventStreamOutcome, EventStreamParser, ServerSentEvent, UpstreamEv
 export { MAX_PARTS, multipartBoundary, parseMultipart } from './multipart.js';
 export type { BodyPart } from './multipart.js';
 export { httpExecutorPlugin } from './http-executor-plugin.js';
+export { MASK, SHOWN_BODY_BYTES, canPrepare, isCredentialName, previewRequest, shownBody } from './dry-run.js';
+export type { ObservedCallContext, PreparedCall, PreparingExecutor, RequestPreview, UpstreamExchange, UpstreamObserver } from './dry-run.js';
 export { HTTP_CLIENTS } from './http-executor.js';
 export type { HttpClientName } from './http-executor.js';

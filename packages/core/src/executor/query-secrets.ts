@@ -71,8 +71,7 @@ export function redactUrl(url: string, secrets: readonly SecretParameter[]): str
   for (const [name, value] of parsed.searchParams) {
     if (!names.has(name) && !values.some((secret) => value.includes(secret))) kept.append(name, value);
   }
-  const query = kept.toString();
-  parsed.search = query;
+  parsed.search = kept.toString();
   return scrubText(parsed.href, spellingsOf(secrets));
 }
 

@@ -47,6 +47,19 @@ describe('buildHttpRequest', () => {
     assert.equal(without.request.headers['content-type'], undefined);
   });
 
+  it('encodes a flat call\'s body arguments as ext_info.body says, and appends configured query parameters', () => {
+    const form = build('POST', '/v1/{id}', { id: 'x', n: 1, tags: ['a', 'b'] }, { ext_info: { body: { content_type: 'application/x-www-form-urlencoded' }, query: { key: 'k=${env:KEY}' } } });
+    assert.ok(form.ok);
+    assert.equal(form.request.body, 'n=1&tags=a&tags=b');
+    assert.equal(form.request.headers['content-type'], 'application/x-www-form-urlencoded');
+    assert.equal(form.request.url.search, '?key=k%3Dk');
+    assert.deepEqual(form.request.secretQuery, [{ name: 'key', value: 'k=k' }]);
+    // Tools without configured query parameters carry nothing to redact.
+    const plain = build('GET', '/v1/x', { a: 1 });
+    assert.ok(plain.ok);
+    assert.equal(plain.request.secretQuery, undefined);
+  });
+
   it('sends a grouped null body as JSON null and refuses a body on HEAD', () => {
     const nullBody = build('PUT', '/v1/x', { body: null, path: {} });
     assert.ok(nullBody.ok);

@@ -36,6 +36,11 @@ export interface Fetched {
   /** The final answer; its body is empty when it was an event stream read through `onEvent`. */
   answer: UpstreamAnswer;
   location: string | undefined;
+  /**
+   * The final answer's headers as the client parsed them (a reference, no copy), for the admin
+   * API's test calls (see `UpstreamObserver` in dry-run.ts); results never carry them.
+   */
+  headers?: Readonly<Record<string, string | string[] | undefined>>;
   /** The answer was an event stream whose events went to `onEvent`. */
   streamed?: boolean;
 }

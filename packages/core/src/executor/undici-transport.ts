@@ -98,6 +98,7 @@ export function createUndiciTransport(options: TransportOptions): Transport {
           url: url.href,
         },
         location,
+        headers: response.headers,
         streamed,
       };
     }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InstanceView } from '@dynmcp/common';
 import type { ToolResult } from '@dynmcp/plugin';
+import type { CallMetrics } from './call-metrics.js';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { requestCallTag } from './mcp-caller.js';
 import { MODERN_PROTOCOL_VERSION } from './request-checks.js';
@@ -29,6 +30,8 @@ export interface FastPathDeps {
   pageSize: number;
   /** Runs one tools/call, as every other route does. */
   callTool: ToolCaller;
+  /** Counts calls of unknown tools. */
+  metrics: CallMetrics;
 }
 
 type JsonRpcId = string | number;
@@ -146,7 +149,10 @@ export function createFastPath(deps: FastPathDeps) {
     }
     const name = request.params.name as string;
     const tool = view.toolsByName.get(name);
-    if (tool === undefined) return send(res, errorReply(id, JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`));
+    if (tool === undefined) {
+      deps.metrics.rejected('unknown_tool');
+      return send(res, errorReply(id, JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`));
+    }
     // Closing the response stream is cancellation in 2026-07-28: abort the upstream call.
     const abort = new AbortController();
     const onClose = () => {
@@ -233,6 +239,7 @@ export function createSessionFastPath(deps: FastPathDeps) {
     const name = request.params.name as string;
     const tool = view.toolsByName.get(name);
     if (tool === undefined) {
+      deps.metrics.rejected('unknown_tool');
       send(res, session, errorReply(id, JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`));
       return true;
     }

@@ -3,6 +3,8 @@ export type { McpGateway, McpGatewayOptions } from './mcp-gateway.js';
 export { ownerKey } from './mcp-caller.js';
 export type { McpCaller } from './mcp-caller.js';
 export { createCallLimiter } from './call-limits.js';
+export { CALL_OUTCOMES, MCP_ERAS, MCP_METHODS, NO_CALL_METRICS, REJECTION_REASONS, eraOf, methodOf } from './call-metrics.js';
+export type { CallMetrics, CallOutcome, McpEra, McpMethod, RejectionReason, ToolCallMetrics } from './call-metrics.js';
 export type { Admission, CallLease, CallLimiter, CallLimiterOptions, PrincipalLimits } from './call-limits.js';
 export { MAX_BATCH_MESSAGES, MAX_BODY_DEPTH, SUPPORTED_VERSIONS } from './request-checks.js';
 export { JsonRpcErrorCode } from './json-rpc-errors.js';

@@ -2,6 +2,7 @@ import type { LiveDefinitions } from '@dynmcp/common';
 import type { Logger, ToolExecutor } from '@dynmcp/plugin';
 import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
+import type { CallMetrics } from './call-metrics.js';
 import { callTagOf } from './mcp-caller.js';
 import { createToolCaller, type ToolCaller, type ToolCallRequestContext } from './tool-call.js';
 import { pageOfTools } from './tool-pages.js';
@@ -23,6 +24,8 @@ export interface InstanceServerDeps {
   toolsPageSize?: number;
   /** Runs tool calls; built from the other deps when absent (the gateway shares one with its fast path). */
   callTool?: ToolCaller;
+  /** Counts calls of unknown tools (the calls themselves are counted by the tool caller). */
+  metrics?: CallMetrics;
 }
 
 /** What one server may promise its client. */
@@ -73,7 +76,10 @@ export function createInstanceServerFactory(deps: InstanceServerDeps): (instance
       const { name } = request.params;
       // Read at call time, as tools/list does: a server built before a change serves the change.
       const tool = deps.definitions.instance(instanceId)?.toolsByName.get(name);
-      if (tool === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+      if (tool === undefined) {
+        deps.metrics?.rejected('unknown_tool');
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+      }
       const progressToken = ctx.mcpReq._meta?.progressToken;
       const tag = callTagOf(ctx.http?.authInfo);
       const context: ToolCallRequestContext = {

@@ -4,6 +4,7 @@ import type { Logger, ToolExecutor } from '@dynmcp/plugin';
 import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { createCallLimiter, type PrincipalLimits } from './call-limits.js';
+import { countRequest, NO_CALL_METRICS, type CallMetrics } from './call-metrics.js';
 import { createFastPath, createSessionFastPath, isFastRequest } from './fast-path.js';
 import { createInstanceServerFactory, DEFAULT_TOOLS_PAGE_SIZE } from './instance-server.js';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
@@ -12,6 +13,7 @@ import { ownerKey, tagRequest, type McpCaller } from './mcp-caller.js';
 import { checkRequest } from './request-checks.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
 import { createToolCaller } from './tool-call.js';
+import type { Tracer } from '../call-tracing.js';
 
 /** Options of {@link createMcpGateway}. */
 export interface McpGatewayOptions {
@@ -33,6 +35,10 @@ export interface McpGatewayOptions {
   notifyCoalesceMs?: number;
   /** Most tools per `tools/list` page (`mcp.toolsPageSize`); default 100. */
   toolsPageSize?: number;
+  /** Where requests, refusals and tool calls are counted; default {@link NO_CALL_METRICS}. */
+  metrics?: CallMetrics;
+  /** Traces tool calls (see call-tracing.ts); default none. The HTTP layer traces the request itself. */
+  tracer?: Tracer;
 }
 
 /** Serves every instance's MCP endpoint; the HTTP layer hands it requests for `/mcp/:instanceId`. */
@@ -128,7 +134,8 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   const limiter = createCallLimiter({ principal: options.principalLimits });
   const createServer = createInstanceServerFactory({ ...options, callTool });
   const pageSize = options.toolsPageSize ?? DEFAULT_TOOLS_PAGE_SIZE;
-  const fastDeps = { serverInfo: options.serverInfo, pageSize, callTool };
+  const metrics = options.metrics ?? NO_CALL_METRICS;
+  const fastDeps = { serverInfo: options.serverInfo, pageSize, callTool, metrics };
   const answerFast = createFastPath(fastDeps);
   const sessions: SessionStore = createSessionStore({
     createServer,
@@ -189,6 +196,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   function refused(req: IncomingMessage, res: ServerResponse, view: InstanceView, body: unknown): boolean {
     const refusal = checkRequest(req, body);
     if (refusal === undefined) return false;
+    metrics.rejected('protocol');
     logger.debug('mcp request refused', { instanceId: view.id, code: refusal.code, error: refusal.message });
     const { code, message, data } = refusal;
     replyJsonRpc(res, refusal.status, { jsonrpc: '2.0', id: refusal.id, error: { code, message, ...(data && { data }) } });
@@ -205,6 +213,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     // Over a limit, the calls are answered at once and never reach an upstream; nothing queues.
     const admission = limiter.admit(owner, view, calls);
     if (!admission.admitted) {
+      metrics.rejected('limits');
       const { message, retryAfterSeconds } = admission;
       logger.info('tool call refused by a limit', { instanceId: view.id, caller: owner, calls: calls.length, error: message });
       const error = { code: JsonRpcErrorCode.ServerError, message, data: { retryAfterSeconds } };
@@ -219,6 +228,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
 
   return {
     async handle(req, res, view, body, caller) {
+      countRequest(metrics, req, body);
       if (refused(req, res, view, body)) return;
       const owner = ownerKey(caller);
       if (overLimit(req, res, view, body, owner)) return;

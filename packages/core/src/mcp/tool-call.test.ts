@@ -10,6 +10,7 @@ import {
 } from '@dynmcp/common';
 import { silentLogger, type ToolCallContext, type ToolExecutor, type ToolResult } from '@dynmcp/plugin';
 import { createCallLimiter } from './call-limits.js';
+import type { CallMetrics, CallOutcome, RejectionReason } from './call-metrics.js';
 import { createToolCaller } from './tool-call.js';
 
 const compiler = createSchemaCompiler();
@@ -52,6 +53,36 @@ const outputSchema = {
 };
 
 describe('createToolCaller', () => {
+  it('reports every call to its metrics, resolving a tool\'s instruments once per tool version and instance', async () => {
+    const resolved: string[] = [];
+    const calls: Array<[string, CallOutcome, number | undefined]> = [];
+    const rejections: RejectionReason[] = [];
+    const metrics: CallMetrics = {
+      tool(instanceId, tool) {
+        const key = `${instanceId}/${tool.definition.name}@${tool.revision}`;
+        resolved.push(key);
+        return { called: (outcome, seconds, status) => (assert.ok(seconds >= 0), calls.push([key, outcome, status])) };
+      },
+      request: () => undefined,
+      rejected: (reason) => rejections.push(reason),
+    };
+    const call = createToolCaller({ executorFor: () => executor({ content: [] }), logger: silentLogger, metrics });
+    const v1 = registryTool(definition());
+    await call('inst', v1, { n: 1 }, request());
+    await call('inst', v1, { n: 'x' }, request());
+    await call('other', v1, {}, request());
+    const v2 = { ...registryTool(definition()), revision: 2 };
+    await call('inst', v2, {}, request());
+    assert.deepEqual(resolved, ['inst/report@1', 'other/report@1', 'inst/report@2']);
+    assert.deepEqual(calls, [
+      ['inst/report@1', 'ok', 200],
+      ['inst/report@1', 'invalid_arguments', undefined],
+      ['other/report@1', 'ok', 200],
+      ['inst/report@2', 'ok', 200],
+    ]);
+    assert.deepEqual(rejections, ['validation']);
+  });
+
   it('answers invalid arguments with an error result and never runs the executor', async () => {
     let ran = false;
     const call = createToolCaller({ executorFor: () => executor({ content: [] }, () => (ran = true)), logger: silentLogger });

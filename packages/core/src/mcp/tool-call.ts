@@ -1,6 +1,10 @@
 import type { LiveTool } from '@dynmcp/common';
 import type { Logger, ToolCallContext, ToolExecutor, ToolLogLevel, ToolResult } from '@dynmcp/plugin';
+import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
+import { startChildSpan, withSpan, type Tracer } from '../call-tracing.js';
+import type { ObservedCallContext, UpstreamObserver } from '../executor/dry-run.js';
 import type { CallLease } from './call-limits.js';
+import { NO_CALL_METRICS, type CallMetrics, type CallOutcome, type ToolCallMetrics } from './call-metrics.js';
 import { DEFAULT_MAX_RESULT_BYTES, resultOverCap } from './result-size.js';
 
 /** What a `tools/call` needs from the MCP layer that received it. */
@@ -16,6 +20,8 @@ export interface ToolCallRequestContext {
   caller?: string;
   /** The concurrency units the request was admitted with; the call holds one while it runs. */
   lease?: CallLease;
+  /** Hears the final upstream answer (executors that support it: http); only the admin API's test calls pass one. */
+  observeUpstream?: UpstreamObserver;
 }
 
 /**
@@ -37,6 +43,10 @@ export interface ToolCallerDeps {
   logger: Logger;
   /** Largest result as sent, JSON-encoded (`mcp.maxResultBytes`); default {@link DEFAULT_MAX_RESULT_BYTES}. */
   maxResultBytes?: number;
+  /** Where calls are counted; default {@link NO_CALL_METRICS}. */
+  metrics?: CallMetrics;
+  /** Traces each call as a span under the request's (`tools/call <name>`); default none. */
+  tracer?: Tracer;
 }
 
 /** A tool result with `isError: true` and one text block. */
@@ -54,6 +64,17 @@ export function errorResult(text: string): ToolResult {
 export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
   const logger = deps.logger.child({ component: 'mcp' });
   const maxResultBytes = deps.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
+  const metrics = deps.metrics ?? NO_CALL_METRICS;
+  // The instruments of each tool, per instance serving it, resolved once: a definitions change
+  // replaces the LiveTool, and with it this entry, so a call costs two lookups and no label work.
+  const instruments = new WeakMap<LiveTool, Map<string, ToolCallMetrics>>();
+  function instrumentsOf(tool: LiveTool, instanceId: string): ToolCallMetrics {
+    let byInstance = instruments.get(tool);
+    if (byInstance === undefined) instruments.set(tool, (byInstance = new Map()));
+    let found = byInstance.get(instanceId);
+    if (found === undefined) byInstance.set(instanceId, (found = metrics.tool(instanceId, tool)));
+    return found;
+  }
   return async (instanceId, tool, args, request) => {
     if (request.lease === undefined) return run(tool, instanceId, args, request);
     const release = request.lease.claim(tool.definition.id);
@@ -68,44 +89,79 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
     const started = performance.now();
     const name = tool.definition.name;
     const callLog = { requestId: request.requestId, caller: request.caller, instanceId, tool: name, toolId: tool.definition.id };
+    const measured = instrumentsOf(tool, instanceId);
+    const span = deps.tracer === undefined ? undefined : startCallSpan(deps.tracer, instanceId, tool);
     const problem = tool.validateArguments(args);
+    span?.addEvent('arguments validated', { 'dynmcp.arguments.valid': problem === undefined });
     if (problem !== undefined) {
+      metrics.rejected('validation');
+      measured.called('invalid_arguments', (performance.now() - started) / 1000, undefined);
+      endCallSpan(span, 'invalid_arguments', undefined);
       logger.info('tool call', { ...callLog, outcome: 'invalid_arguments', latencyMs: 0 });
       return errorResult(`Invalid arguments for tool "${name}": ${problem}`);
     }
     const kind = tool.definition.kind ?? 'http';
     const executor = deps.executorFor(kind);
     if (executor === undefined) {
+      measured.called('no_executor', (performance.now() - started) / 1000, undefined);
+      endCallSpan(span, 'no_executor', undefined);
       logger.error('no executor for tool kind', { ...callLog, kind });
       return errorResult(`Tool "${name}" has kind "${kind}", which this gateway has no executor for`);
     }
-    const context: ToolCallContext = {
+    const context: ObservedCallContext = {
       signal: request.signal,
       logger: logger.child(callLog),
       progress: monotonic(request.progress),
       log: request.log ?? (() => undefined),
+      observeUpstream: request.observeUpstream,
     };
     try {
-      const outcome = await executor.execute(tool.definition, args, context);
+      // Under the call's span, an executor's own spans (the http executor's upstream request) are its children.
+      const outcome = await (span === undefined
+        ? executor.execute(tool.definition, args, context)
+        : withSpan(span, () => executor.execute(tool.definition, args, context)));
       let result = checkOutput(outcome.result, tool, name);
-      let outcomeName = request.signal.aborted ? 'cancelled' : result.isError ? 'error' : 'ok';
+      let outcomeName: CallOutcome = request.signal.aborted ? 'cancelled' : result.isError ? 'error' : 'ok';
       const tooLarge = resultOverCap(result, maxResultBytes);
       if (tooLarge !== undefined) {
         outcomeName = 'result_too_large';
         result = errorResult(tooLargeMessage(name, tooLarge.bytes, tooLarge.exact, maxResultBytes));
       }
+      const elapsedMs = performance.now() - started;
+      measured.called(outcomeName, elapsedMs / 1000, outcome.upstreamStatus);
+      endCallSpan(span, outcomeName, outcome.upstreamStatus);
       logger.info('tool call', {
         ...callLog,
         outcome: outcomeName,
         upstreamStatus: outcome.upstreamStatus,
-        latencyMs: Math.round((performance.now() - started) * 10) / 10,
+        latencyMs: Math.round(elapsedMs * 10) / 10,
       });
       return result;
     } catch (error) {
+      measured.called('failed', (performance.now() - started) / 1000, undefined);
+      endCallSpan(span, 'failed', undefined);
       logger.error('tool executor failed', { ...callLog, error: (error as Error).message });
       return errorResult(`Tool "${name}" failed inside the gateway; see the gateway log`);
     }
   }
+}
+
+/** The span of one call, under the active one (the MCP request's). Names and ids come from the definition, never from the caller. */
+function startCallSpan(tracer: Tracer, instanceId: string, tool: LiveTool): Span {
+  const { name, id } = tool.definition;
+  return startChildSpan(tracer, `tools/call ${name}`, {
+    kind: SpanKind.INTERNAL,
+    attributes: { 'dynmcp.instance.id': instanceId, 'gen_ai.tool.name': name, 'dynmcp.tool.id': id },
+  });
+}
+
+/** Ends a call's span with its outcome; a call that failed inside the gateway is an error span. */
+function endCallSpan(span: Span | undefined, outcome: CallOutcome, upstreamStatus: number | undefined): void {
+  if (span === undefined) return;
+  span.setAttribute('dynmcp.tool.outcome', outcome);
+  if (upstreamStatus !== undefined) span.setAttribute('dynmcp.upstream.status_code', upstreamStatus);
+  if (outcome === 'failed' || outcome === 'no_executor') span.setStatus({ code: SpanStatusCode.ERROR });
+  span.end();
 }
 
 function tooLargeMessage(name: string, bytes: number, exact: boolean, cap: number): string {
