@@ -38,7 +38,7 @@ export async function startTracing(env: Readonly<Record<string, string | undefin
   const settings = tracingSettingsFrom(env);
   if (settings === undefined) return undefined;
   const { startOtelTracing } = await import('./otel-tracing.js');
-  const tracing = await startOtelTracing(settings);
+  const tracing = await startOtelTracing(settings, logger);
   logger.info('tracing on', { endpoint: new URL(settings.url).origin, protocol: settings.protocol, serviceName: settings.serviceName });
   return tracing;
 }

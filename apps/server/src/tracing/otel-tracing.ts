@@ -2,7 +2,8 @@
 // (gateway-tracing.ts), so a gateway without tracing never loads the SDK or an exporter.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { eraOf, methodOf } from '@dynmcp/core';
-import { context, defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import type { Logger } from '@dynmcp/plugin';
+import { context, defaultTextMapGetter, diag, DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
@@ -29,14 +30,28 @@ async function createExporter(settings: TracingSettings): Promise<SpanExporter> 
  * the active span from the MCP front through the routes to the tool call and the upstream request.
  * The tracer is handed to the parts that trace; no global tracer provider is registered.
  */
-export async function startOtelTracing(settings: TracingSettings): Promise<GatewayTracing> {
+export async function startOtelTracing(settings: TracingSettings, logger: Logger): Promise<GatewayTracing> {
+  // The SDK reports failed exports (collector unreachable, refused) through its diagnostic logger,
+  // silent by default; they belong in the gateway's log.
+  const log = logger.child({ component: 'tracing' });
+  diag.setLogger(
+    {
+      error: (message) => log.warn('opentelemetry error', { message }),
+      warn: (message) => log.warn('opentelemetry warning', { message }),
+      info: () => undefined,
+      debug: () => undefined,
+      verbose: () => undefined,
+    },
+    DiagLogLevel.WARN,
+  );
   const exporter = await createExporter(settings);
   const resource = defaultResource()
     .merge(detectResources({ detectors: [envDetector] }))
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName, [ATTR_SERVICE_VERSION]: SERVER_INFO.version }));
   const provider = new BasicTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
-  const contextManager = new AsyncLocalStorageContextManager().enable();
-  context.setGlobalContextManager(contextManager);
+  // The context manager is process-wide in OpenTelemetry: a second traced gateway in the same
+  // process shares the first one's and leaves it in place when it closes.
+  const registered = context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const tracer = provider.getTracer(SERVER_INFO.name, SERVER_INFO.version);
   return {
     tracer,
@@ -44,7 +59,10 @@ export async function startOtelTracing(settings: TracingSettings): Promise<Gatew
     async close() {
       // Shutting the provider down exports what the batch processor still holds.
       await provider.shutdown();
-      context.disable();
+      if (registered) {
+        context.disable();
+        diag.disable();
+      }
     },
   };
 }

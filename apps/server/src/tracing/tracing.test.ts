@@ -82,6 +82,12 @@ describe('tracing with OTEL_* set', () => {
     assert.notEqual(byHeader.isError, true);
     await modern.client.close();
     const headerHit = hits.at(-1);
+    // A progress token sends the call through the SDK's handler rather than the fast path.
+    const sdkTrace = { traceId: hex(16), spanId: hex(8) };
+    const viaSdk = await connectModern(`${gw.url}/mcp/traced`, { ...TEST_AUTH, traceparent: traceparent(sdkTrace) });
+    assert.notEqual((await viaSdk.client.callTool({ name: 'lookup', arguments: { q: 'a' } }, { onprogress: () => undefined })).isError, true);
+    await viaSdk.client.close();
+    const sdkHit = hits.at(-1);
     // A client putting it in the request's `_meta` (SEP-414), no header.
     const metaClient = await connectModern(`${gw.url}/mcp/traced`);
     const byMeta = await metaClient.client.callTool({ name: 'lookup', arguments: { q: 'b' }, _meta: { traceparent: traceparent(metaTrace) } });
@@ -118,6 +124,10 @@ describe('tracing with OTEL_* set', () => {
     assert.equal(sentUpstream.traceId, headerTrace.traceId, "the upstream gets the caller's trace id");
     assert.equal(sentUpstream.spanId, header.upstream.spanId, 'with the upstream span as its parent');
     assert.equal(sentUpstream.flags, '01');
+
+    // The SDK handler's route keeps the links too.
+    assert.equal(callSpans(spans, sdkTrace.traceId).server.parentSpanId, sdkTrace.spanId);
+    assert.equal(parseTraceparent(sdkHit?.headers.traceparent).traceId, sdkTrace.traceId);
 
     // The `_meta` trace.
     const meta = callSpans(spans, metaTrace.traceId);

@@ -21,7 +21,8 @@ const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
 const META_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 const META_LOG_LEVEL = 'io.modelcontextprotocol/logLevel';
 const META_SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
-const ALLOWED_META = new Set([META_VERSION, META_CAPABILITIES, 'io.modelcontextprotocol/clientInfo']);
+// W3C trace context (SEP-414: `traceparent`, `tracestate`) changes no answer: a traced call stays on the fast path.
+const ALLOWED_META = new Set([META_VERSION, META_CAPABILITIES, 'io.modelcontextprotocol/clientInfo', 'traceparent', 'tracestate']);
 
 /** What the fast paths need; the call itself is the same function the SDK handler runs. */
 export interface FastPathDeps {
