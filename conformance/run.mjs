@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the official MCP conformance suite (@modelcontextprotocol/conformance) against a real gateway:
-// the built `dynmcp` bin on an embedded SQLite store in a temporary folder, fixture tools served by
+// the built `dynmcp-server` bin on an embedded SQLite store in a temporary folder, fixture tools served by
 // fixture-upstream.mjs and defined through the admin API, one stateful and one stateless instance.
 //
 //   node conformance/run.mjs [run-name ...]      (after `pnpm build`; no name: every run)

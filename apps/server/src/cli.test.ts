@@ -1,5 +1,5 @@
 /**
- * The interface contract of the `dynmcp` binary: configured by DYNMCP_* variables, JSON logs with
+ * The interface contract of the `dynmcp-server` binary: configured by DYNMCP_* variables, JSON logs with
  * one line per tool call and no secrets, /healthz, graceful exit on SIGTERM.
  */
 import assert from 'node:assert/strict';

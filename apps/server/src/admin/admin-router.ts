@@ -5,6 +5,7 @@ import { requireAdmin } from '../http/admin-auth.js';
 import type { FailureLimiter } from '../http/failure-limiter.js';
 import { sendSuccess } from '../http/envelope.js';
 import { parseLimit, parseRollbackRequest, parseSince, type AdminHistory } from './admin-history.js';
+import { batchRoute } from './admin-batch-route.js';
 import type { AdminService } from './admin-service.js';
 import { parseImportRequest } from './import-request.js';
 import { assertJsonShape, isUtf8, MAX_ADMIN_JSON_DEPTH } from './json-body-guard.js';
@@ -101,6 +102,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
   router.get('/schemas/tds', (_req, res) => sendSuccess(res, toolJsonSchema));
   router.get('/schemas/ids', (_req, res) => sendSuccess(res, instanceJsonSchema));
   router.get('/status', route(async (_req, res) => sendSuccess(res, await service.status())));
+  router.post('/batch', body, batchRoute(service));
 
   const importer = options.openApiImporter;
   if (importer !== undefined) {
@@ -204,7 +206,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
     next(new GatewayError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${req.baseUrl}${req.path}`));
   router.all(
     [
-      '/tds', '/ids', '/tds/:id', '/ids/:id', '/status',
+      '/tds', '/ids', '/tds/:id', '/ids/:id', '/status', '/batch',
       ...(importer === undefined ? [] : ['/import/openapi']),
       ...(history === undefined ? [] : ['/tds/:id/history', '/ids/:id/history', '/tds/:id/rollback', '/ids/:id/rollback', '/audit']),
     ],

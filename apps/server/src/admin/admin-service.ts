@@ -44,6 +44,40 @@ export type AdminBatchOperation =
   | { op: 'put'; kind: RecordKind; id: string; value: unknown; ifRevision?: number }
   | { op: 'delete'; kind: RecordKind; id: string; ifRevision?: number };
 
+/** Options of one {@link AdminService.applyBatch}. */
+export interface ApplyBatchOptions {
+  /** How long to wait for the local live definitions to apply the batch; default the service's `applyTimeoutMs`. */
+  applyTimeoutMs?: number;
+}
+
+/**
+ * Tool definitions checked by {@link AdminService.checkTools}: each the definition as it would be
+ * stored, or the error that refuses it. Their compiled schemas stay in the shared compiler's cache
+ * until `release()`, so a write of them, and the live definitions' compile of that write, are
+ * lookups rather than second and third compiles.
+ */
+export interface CheckedTools {
+  results: Array<ToolDefinition | GatewayError>;
+  release(): void;
+}
+
+/**
+ * Longest stretch of validation before a write lets other work (requests on /mcp) run: a batch can
+ * carry a thousand tools, whose schemas take seconds to compile. As the live definitions do it.
+ */
+const SLICE_MS = 5;
+
+/** Runs `step` on each item, yielding to the event loop whenever a slice of {@link SLICE_MS} is used up. */
+async function inSlices<T>(items: readonly T[], step: (item: T, index: number) => void): Promise<void> {
+  let sliceStart = performance.now();
+  for (let index = 0; index < items.length; index++) {
+    step(items[index] as T, index);
+    if (performance.now() - sliceStart < SLICE_MS) continue;
+    await new Promise((resolve) => setImmediate(resolve));
+    sliceStart = performance.now();
+  }
+}
+
 /** Options of {@link createAdminService}. */
 export interface AdminServiceOptions {
   datasource: DataSource;
@@ -76,8 +110,8 @@ export function createAdminService(options: AdminServiceOptions) {
     }
   }
 
-  async function settle(revision: number) {
-    await definitions.waitForRevision(revision, applyTimeoutMs);
+  async function settle(revision: number, timeoutMs = applyTimeoutMs) {
+    await definitions.waitForRevision(revision, timeoutMs);
   }
 
   /**
@@ -115,22 +149,37 @@ export function createAdminService(options: AdminServiceOptions) {
 
 
 
-  /** The tool definition in `body`, checked as a write of it is: schema, compiled schemas, its kind's own checks. */
-  function validateTool(id: string, body: unknown): ToolDefinition {
+  /**
+   * The tool definition in `body`, checked as a write of it is: schema, compiled schemas, its kind's
+   * own checks. Its compiled schemas stay held in the shared compiler until `release()`: a caller
+   * that writes the tool releases after the live definitions applied the write, so their compile
+   * of it finds the schemas compiled.
+   */
+  function holdTool(id: string, body: unknown): { tool: ToolDefinition; release(): void } {
     const compiled = compileToolDefinition(body, compiler, id);
-    compiled.release(); // validated here; the live definitions compile their own copy from the feed
     const tool = compiled.definition;
-    const kind = tool.kind ?? 'http';
-    const executor = options.executorFor(kind);
-    if (executor === undefined) {
-      throw new GatewayError('INVALID_PAYLOAD', `invalid tool definition: unknown kind "${kind}"`);
+    try {
+      const kind = tool.kind ?? 'http';
+      const executor = options.executorFor(kind);
+      if (executor === undefined) {
+        throw new GatewayError('INVALID_PAYLOAD', `invalid tool definition: unknown kind "${kind}"`);
+      }
+      executor.validate?.(tool);
+    } catch (error) {
+      compiled.release();
+      throw error;
     }
-    executor.validate?.(tool);
+    return { tool, release: compiled.release };
+  }
+
+  function validateTool(id: string, body: unknown): ToolDefinition {
+    const { tool, release } = holdTool(id, body);
+    release();
     return tool;
   }
 
-  /** One batch operation, its definition validated as putTool/putInstance validate theirs. */
-  function validateOperation(operation: AdminBatchOperation, index: number): BatchOperation {
+  /** One batch operation, its definition validated as putTool/putInstance validate theirs; a tool's schemas held (see holdTool) until `holds` are released. */
+  function validateOperation(operation: AdminBatchOperation, index: number, holds: Array<() => void>): BatchOperation {
     const { op, kind, id } = operation;
     const where = `batch operation ${index} (${String(kind)} "${String(id)}")`;
     if (!RECORD_KINDS.includes(kind)) {
@@ -139,7 +188,14 @@ export function createAdminService(options: AdminServiceOptions) {
     if (op === 'delete') return { op, kind, id, ifRevision: operation.ifRevision };
     if (op !== 'put') throw new GatewayError('INVALID_PAYLOAD', `${where}: op must be "put" or "delete"`, { data: { index } });
     try {
-      const value = kind === 'tds' ? validateTool(id, operation.value) : parseInstanceDefinition(operation.value, id);
+      let value: ToolDefinition | InstanceDefinition;
+      if (kind === 'tds') {
+        const held = holdTool(id, operation.value);
+        holds.push(held.release);
+        value = held.tool;
+      } else {
+        value = parseInstanceDefinition(operation.value, id);
+      }
       return { op, kind, id, value, ifRevision: operation.ifRevision };
     } catch (error) {
       if (!isGatewayError(error)) throw error;
@@ -190,6 +246,33 @@ export function createAdminService(options: AdminServiceOptions) {
      */
     validateTool,
 
+    /**
+     * Checks many tool definitions as {@link validateTool} checks one, in slices that let /mcp
+     * answer meanwhile; a refused one is its GatewayError in `results`, at its index. The compiled
+     * schemas stay held until `release()` (call it once the tools are written, or not).
+     */
+    async checkTools(tools: ReadonlyArray<{ id: string; value: unknown }>): Promise<CheckedTools> {
+      const holds: Array<() => void> = [];
+      const results: Array<ToolDefinition | GatewayError> = [];
+      const release = () => holds.splice(0).forEach((done) => done());
+      try {
+        await inSlices(tools, ({ id, value }) => {
+          try {
+            const held = holdTool(id, value);
+            holds.push(held.release);
+            results.push(held.tool);
+          } catch (error) {
+            if (!isGatewayError(error)) throw error;
+            results.push(error);
+          }
+        });
+      } catch (error) {
+        release();
+        throw error;
+      }
+      return { results, release };
+    },
+
     /** Every replica and how current it is (`GET /admin/status`). */
     async status(): Promise<GatewayStatus> {
       if (options.status === undefined) throw new GatewayError('NOT_FOUND', 'this gateway reports no replica status');
@@ -207,16 +290,20 @@ export function createAdminService(options: AdminServiceOptions) {
     },
 
     async putTool(id: string, body: unknown, ifRevision?: number, metadata?: WriteMetadata) {
-      const tool = validateTool(id, body);
-      assertStoreReachable();
-      const users = definitions.instancesUsing(id);
-      for (const instanceId of users) {
-        const instance = definitions.instance(instanceId)?.definition;
-        if (instance !== undefined) assertUniqueNames(instanceId, instance.tool_ids, tool);
+      const { tool, release } = holdTool(id, body);
+      try {
+        assertStoreReachable();
+        const users = definitions.instancesUsing(id);
+        for (const instanceId of users) {
+          const instance = definitions.instance(instanceId)?.definition;
+          if (instance !== undefined) assertUniqueNames(instanceId, instance.tool_ids, tool);
+        }
+        const stored = await datasource.put('tds', id, tool, { ifRevision, metadata });
+        await settle(stored.revision);
+        return { record: { value: tool, revision: stored.revision }, meta: { revision: stored.revision, used_by: users } };
+      } finally {
+        release();
       }
-      const stored = await datasource.put('tds', id, tool, { ifRevision, metadata });
-      await settle(stored.revision);
-      return { record: { value: tool, revision: stored.revision }, meta: { revision: stored.revision, used_by: users } };
     },
 
     async deleteTool(id: string, ifRevision?: number, metadata?: WriteMetadata) {
@@ -263,18 +350,25 @@ export function createAdminService(options: AdminServiceOptions) {
      * operation's index, kind and id), name conflicts checked against the definitions as they will
      * be after the batch, then one store write, then a wait until this replica's live definitions
      * applied it. A delete of an absent record is ignored (left out of `deleted`). `metadata` goes
-   * to every history entry of the batch. Throws
-     * `BATCH_UNSUPPORTED` (501) when the datasource cannot write batches.
+     * to every history entry of the batch. Validation runs in slices, so /mcp answers during a
+     * large batch. Throws `BATCH_UNSUPPORTED` (501) when the datasource cannot write batches.
      */
-    async applyBatch(operations: readonly AdminBatchOperation[], metadata?: WriteMetadata): Promise<BatchResult> {
+    async applyBatch(operations: readonly AdminBatchOperation[], metadata?: WriteMetadata, batchOptions: ApplyBatchOptions = {}): Promise<BatchResult> {
       const store = requireBatch(datasource);
       if (!Array.isArray(operations)) throw new GatewayError('INVALID_PAYLOAD', 'a batch must be an array of operations');
-      const checked = operations.map(validateOperation);
-      assertStoreReachable();
-      assertBatchNames(checked);
-      const result = await store.batch(checked, metadata);
-      if (result.written) await settle(result.revision);
-      return result;
+      const holds: Array<() => void> = [];
+      try {
+        const checked: BatchOperation[] = [];
+        await inSlices(operations, (operation, index) => checked.push(validateOperation(operation, index, holds)));
+        assertStoreReachable();
+        assertBatchNames(checked);
+        const result = await store.batch(checked, metadata);
+        // Released only after the live definitions applied the batch: their compile of each tool is then a lookup.
+        if (result.written) await settle(result.revision, batchOptions.applyTimeoutMs);
+        return result;
+      } finally {
+        holds.forEach((done) => done());
+      }
     },
   };
 }

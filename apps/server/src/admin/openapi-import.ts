@@ -33,6 +33,12 @@ export interface OpenApiImporterOptions {
   limits: ImportLimits;
 }
 
+/**
+ * Least time an import waits for this replica's live definitions to apply its batch before
+ * answering: compiling a thousand tools' schemas takes seconds, far over an admin write's 2 s.
+ */
+const IMPORT_APPLY_TIMEOUT_MS = 60_000;
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -111,73 +117,85 @@ export function createOpenApiImporter(options: OpenApiImporterOptions) {
     };
     const operations: AdminBatchOperation[] = [];
     const importIds: string[] = [];
+    const skip = (tool: ToolDefinition, reason: string) => result.skipped.push({ operation: operationOf(tool), reason });
+    const candidates: ToolDefinition[] = [];
     for (const tool of plan.tools) {
-      const skip = (reason: string) => result.skipped.push({ operation: operationOf(tool), reason });
       const existing = tools.get(tool.id);
       if (existing !== undefined && !importedBy(existing, prefix)) {
-        skip(`tool id "${tool.id}" belongs to a tool this import did not create; left alone (choose another tool_id_prefix)`);
+        skip(tool, `tool id "${tool.id}" belongs to a tool this import did not create; left alone (choose another tool_id_prefix)`);
         continue;
       }
       const holder = otherNames.get(tool.name);
       if (holder !== undefined) {
-        skip(`instance "${request.instanceId}" already has a tool named "${tool.name}" (tool id "${holder}"), which this import did not create`);
+        skip(tool, `instance "${request.instanceId}" already has a tool named "${tool.name}" (tool id "${holder}"), which this import did not create`);
         continue;
       }
-      let checked: ToolDefinition;
-      try {
-        // The write-time checks putTool runs (egress policy, env allow-list, size ceiling): a tool
-        // they refuse is left out with the reason, so one unreachable host does not stop the rest.
-        checked = service.validateTool(tool.id, tool);
-      } catch (error) {
-        if (!isGatewayError(error)) throw error;
-        skip(`the gateway would refuse the tool: ${error.message}`);
-        continue;
-      }
-      importIds.push(tool.id);
-      if (existing === undefined) {
-        result.created.push(tool.id);
-        operations.push({ op: 'put', kind: 'tds', id: tool.id, value: checked, ifRevision: 0 });
-      } else if (canonicalJson(existing.value) === canonicalJson(checked)) {
-        result.unchanged.push(tool.id);
-      } else {
-        result.updated.push(tool.id);
-        operations.push({ op: 'put', kind: 'tds', id: tool.id, value: checked, ifRevision: existing.revision });
-      }
+      candidates.push(tool);
     }
-    const kept = new Set(importIds);
-    for (const id of owned) {
-      if (kept.has(id)) continue;
-      result.deleted.push(id);
-      operations.push({ op: 'delete', kind: 'tds', id, ifRevision: (tools.get(id) as StoredRecord).revision });
-    }
-
-    // The instance's own ids stay where they are; the import's new ones follow.
-    const deleted = new Set(result.deleted);
-    const toolIds = [...currentIds.filter((id) => !deleted.has(id)), ...importIds.filter((id) => !currentIds.includes(id))];
-    const name = request.instanceName ?? instance?.name ?? (plan.title.trim().slice(0, 256) || request.instanceId);
-    const nextInstance: InstanceDefinition = { ...instance, id: request.instanceId, name, tool_ids: toolIds };
-    if (operations.length > 0 || instance === undefined || canonicalJson(nextInstance) !== canonicalJson({ ...instance, id: request.instanceId })) {
-      // Written with the tools even when only they changed: its precondition is what makes a
-      // concurrent edit of the instance fail the import.
-      operations.push({ op: 'put', kind: 'ids', id: request.instanceId, value: nextInstance, ifRevision: instanceRecord?.revision ?? 0 });
-    }
-    if (request.dryRun || operations.length === 0) return result;
+    // The write-time checks putTool runs (definition schema, compiled input and output schemas,
+    // egress policy, env allow-list, size ceiling): a tool they refuse is left out with the reason,
+    // so one unreachable host does not stop the rest. The mapper in the worker does not compile
+    // schemas; this is the one compile of each, held until the batch is applied (see checkTools).
+    const verdicts = await service.checkTools(candidates.map((tool) => ({ id: tool.id, value: tool })));
     try {
-      result.revision = (await service.applyBatch(operations, { principal, action: 'import' })).revision;
-    } catch (error) {
-      if (isGatewayError(error) && error.code === 'PAYLOAD_TOO_LARGE') {
-        throw new GatewayError(
-          'PAYLOAD_TOO_LARGE',
-          `the import writes ${operations.length} definitions in one transaction, more than the store accepts; nothing was written. ` +
-            `On etcd, each definition costs 2 operations (the record and its history entry): raise its --max-txn-ops (default 128) ` +
-            `to at least ${2 * operations.length} (and --max-request-bytes if the definitions are large), ` +
-            'or import fewer operations with include/exclude',
-          { cause: error, data: { operations: operations.length } },
-        );
+      for (const [index, tool] of candidates.entries()) {
+        const checked = verdicts.results[index] as ToolDefinition | GatewayError;
+        if (isGatewayError(checked)) {
+          skip(tool, `the gateway would refuse the tool: ${checked.message}`);
+          continue;
+        }
+        const existing = tools.get(tool.id);
+        importIds.push(tool.id);
+        if (existing === undefined) {
+          result.created.push(tool.id);
+          operations.push({ op: 'put', kind: 'tds', id: tool.id, value: checked, ifRevision: 0 });
+        } else if (canonicalJson(existing.value) === canonicalJson(checked)) {
+          result.unchanged.push(tool.id);
+        } else {
+          result.updated.push(tool.id);
+          operations.push({ op: 'put', kind: 'tds', id: tool.id, value: checked, ifRevision: existing.revision });
+        }
       }
-      throw error;
+      const kept = new Set(importIds);
+      for (const id of owned) {
+        if (kept.has(id)) continue;
+        result.deleted.push(id);
+        operations.push({ op: 'delete', kind: 'tds', id, ifRevision: (tools.get(id) as StoredRecord).revision });
+      }
+
+      // The instance's own ids stay where they are; the import's new ones follow.
+      const deleted = new Set(result.deleted);
+      const toolIds = [...currentIds.filter((id) => !deleted.has(id)), ...importIds.filter((id) => !currentIds.includes(id))];
+      const name = request.instanceName ?? instance?.name ?? (plan.title.trim().slice(0, 256) || request.instanceId);
+      const nextInstance: InstanceDefinition = { ...instance, id: request.instanceId, name, tool_ids: toolIds };
+      if (operations.length > 0 || instance === undefined || canonicalJson(nextInstance) !== canonicalJson({ ...instance, id: request.instanceId })) {
+        // Written with the tools even when only they changed: its precondition is what makes a
+        // concurrent edit of the instance fail the import.
+        operations.push({ op: 'put', kind: 'ids', id: request.instanceId, value: nextInstance, ifRevision: instanceRecord?.revision ?? 0 });
+      }
+      if (request.dryRun || operations.length === 0) return result;
+      try {
+        // Answered once this replica serves the import (read-your-writes on /mcp), which for a large
+        // API takes longer than an admin write's usual wait: up to the import's own time limit.
+        const options = { applyTimeoutMs: Math.max(limits.timeoutMs, IMPORT_APPLY_TIMEOUT_MS) };
+        result.revision = (await service.applyBatch(operations, { principal, action: 'import' }, options)).revision;
+      } catch (error) {
+        if (isGatewayError(error) && error.code === 'PAYLOAD_TOO_LARGE') {
+          throw new GatewayError(
+            'PAYLOAD_TOO_LARGE',
+            `the import writes ${operations.length} definitions in one transaction, more than the store accepts; nothing was written. ` +
+              `On etcd, each definition costs 2 operations (the record and its history entry): raise its --max-txn-ops (default 128) ` +
+              `to at least ${2 * operations.length} (and --max-request-bytes if the definitions are large), ` +
+              'or import fewer operations with include/exclude',
+            { cause: error, data: { operations: operations.length } },
+          );
+        }
+        throw error;
+      }
+      return result;
+    } finally {
+      verdicts.release();
     }
-    return result;
   };
 }
 

@@ -1,4 +1,4 @@
-import { compileToolDefinition, createSchemaCompiler } from '@dynmcp/common';
+import { createSchemaCompiler } from '@dynmcp/common';
 import { filterReason } from './filters.js';
 import type { ImportInput, ImportPlan } from './import-options.js';
 import { mapOperation } from './map-operation.js';
@@ -23,9 +23,10 @@ export interface PlanRequest extends Omit<ImportInput, 'toolIdPrefix'> {
 }
 
 /**
- * Reads the document and maps every selected operation to a tool; each tool is checked with
- * `compileToolDefinition`, and one that fails is skipped with its reason. Runs inside the import
- * worker (see plan-import.ts), where time and memory are bounded.
+ * Reads the document and maps every selected operation to a tool. Runs inside the import worker
+ * (see plan-import.ts), where time and memory are bounded. The tools are not compiled here: the
+ * admin side checks each as a write of it is checked (compiled schemas included) and skips the
+ * ones refused, with the reason; compiling here too would double the import's heaviest work.
  */
 export async function buildPlan(request: PlanRequest): Promise<ImportPlan> {
   const { api, specVersion, swaggerBase } = await readDocument(request.document, request.maxBytes);
@@ -77,12 +78,7 @@ export async function buildPlan(request: PlanRequest): Promise<ImportPlan> {
         plan.skipped.push({ operation: route, reason: mapping.reason });
         continue;
       }
-      try {
-        compileToolDefinition(mapping.tool, compiler).release();
-        plan.tools.push(mapping.tool);
-      } catch (error) {
-        plan.skipped.push({ operation: route, reason: `the tool would be refused: ${(error as Error).message}` });
-      }
+      plan.tools.push(mapping.tool);
     }
   }
   if (dropped > 0) warnings.push(`… and ${dropped} more warnings`);

@@ -35,7 +35,7 @@ export interface ImportLimits {
 }
 
 /** 20 MB of text, 10 s, 256 MB of heap: generous for real APIs (the largest public ones are a few MB). */
-export const DEFAULT_IMPORT_LIMITS: ImportLimits = { maxBytes: 20 * 1024 * 1024, timeoutMs: 10_000, maxHeapMb: 256 };
+export const DEFAULT_IMPORT_LIMITS: ImportLimits = { maxBytes: 20 * 1024 * 1024, timeoutMs: 60_000, maxHeapMb: 256 };
 
 /** An operation the import left out, and why. */
 export interface SkippedOperation {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 const bin = fileURLToPath(new URL('../../dist/bin.js', import.meta.url));
 const configDir = fileURLToPath(new URL('../../../../config', import.meta.url));
 
-/** A gateway replica running as its own process, from the built `dynmcp` binary. */
+/** A gateway replica running as its own process, from the built `dynmcp-server` binary. */
 export interface GatewayProcess {
   child: ChildProcess;
   /** Every stdout line, parsed (each must be JSON). */

@@ -251,9 +251,9 @@ export const configSchema = {
       env: 'DYNMCP_ADMIN_IMPORT_BODY_LIMIT_BYTES',
     },
     importTimeoutMs: {
-      doc: 'Longest time POST /admin/import/openapi may spend reading and mapping one document (400 OPENAPI_TOO_COMPLEX after it).',
+      doc: 'Longest time POST /admin/import/openapi may spend reading and mapping one document, in a worker thread (400 OPENAPI_TOO_COMPLEX after it); bounds what a hostile document costs. GitHub\'s REST description maps in a few seconds; the default leaves margin on a small, busy machine.',
       format: 'nat',
-      default: 10_000,
+      default: 60_000,
       env: 'DYNMCP_ADMIN_IMPORT_TIMEOUT_MS',
     },
   },

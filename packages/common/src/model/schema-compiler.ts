@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -30,12 +31,20 @@ export class SchemaCompileError extends Error {
  * schemas carry `example`, `nullable`…) and compiled schemas are never registered by `$id`, so two
  * tools may use the same `$id` and a replaced tool's schema can be released. Every pattern runs
  * on a linear-time engine (see `linear-pattern.ts`); one it cannot run fails the compile.
+ *
+ * Compiling is the expensive part of accepting a tool (milliseconds for a large schema), so each
+ * distinct schema is compiled once: compiles of schemas with the same canonical JSON (keys sorted)
+ * share one validator, counted by user. The admin API's write-time check and the live definitions
+ * share one compiler, so serving a tool just validated is a lookup, and an imported API that
+ * repeats a schema across operations compiles it once.
  */
 export interface SchemaCompiler {
-  /** Compiles `schema`; throws a {@link SchemaCompileError} saying what is wrong and where. */
+  /** Compiles `schema`, or takes the validator of an equal schema compiled earlier; throws a {@link SchemaCompileError} saying what is wrong and where. */
   compile(schema: Record<string, unknown>): ArgumentValidator;
-  /** Releases a schema compiled earlier (when its tool is replaced or deleted). */
+  /** Gives back one use of a schema compiled earlier (its tool replaced or deleted); the validator is freed with its last user. */
   release(schema: Record<string, unknown>): void;
+  /** Distinct schemas currently compiled (each freed when its last user releases it). */
+  readonly size: number;
 }
 
 const DRAFT_07 = /draft-0[67]\/schema/;
@@ -47,7 +56,7 @@ export function createSchemaCompiler(): SchemaCompiler {
     allErrors: false,
     addUsedSchema: false,
     $data: false,
-    code: { regExp: linearRegExp },
+    code: { regExp: linearRegExp, optimize: false },
   } as const;
   const modern = new Ajv2020(options);
   const draft07 = new Ajv(options);
@@ -56,9 +65,26 @@ export function createSchemaCompiler(): SchemaCompiler {
   const pick = (schema: Record<string, unknown>) =>
     typeof schema.$schema === 'string' && DRAFT_07.test(schema.$schema) ? draft07 : modern;
 
+  interface Entry {
+    validate: ArgumentValidator;
+    /** The object ajv compiled, which it caches by identity and `removeSchema` takes back. */
+    schema: Record<string, unknown>;
+    users: number;
+  }
+  const entries = new Map<string, Entry>();
+  // Which entry a compiled schema object counts in, so a release needs no second serialisation.
+  const keys = new WeakMap<object, string>();
+
   return {
     compile(schema) {
       assertDepth(schema, 0);
+      const key = schemaKey(schema);
+      const known = entries.get(key);
+      if (known !== undefined) {
+        known.users += 1;
+        keys.set(schema, key);
+        return known.validate;
+      }
       assertPatterns(schema, '');
       let validate: ValidateFunction;
       try {
@@ -66,12 +92,46 @@ export function createSchemaCompiler(): SchemaCompiler {
       } catch (error) {
         throw new SchemaCompileError(`invalid JSON Schema: ${(error as Error).message}`);
       }
-      return (value) => (validate(value) ? undefined : formatErrors(validate.errors));
+      const check: ArgumentValidator = (value) => (validate(value) ? undefined : formatErrors(validate.errors));
+      entries.set(key, { validate: check, schema, users: 1 });
+      keys.set(schema, key);
+      return check;
     },
     release(schema) {
-      pick(schema).removeSchema(schema);
+      const key = keys.get(schema) ?? schemaKey(schema);
+      const entry = entries.get(key);
+      if (entry === undefined) return;
+      entry.users -= 1;
+      if (entry.users > 0) return;
+      entries.delete(key);
+      pick(entry.schema).removeSchema(entry.schema);
+    },
+    get size() {
+      return entries.size;
     },
   };
+}
+
+/**
+ * The cache key of a schema: a SHA-256 of its canonical JSON (object keys sorted, undefined
+ * members left out, as JSON.stringify leaves them), so equal schemas meet whatever their key order,
+ * and the map holds 64 characters per schema rather than its text.
+ */
+function schemaKey(schema: Record<string, unknown>): string {
+  return createHash('sha256').update(canonicalJson(schema)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const record = value as Record<string, unknown>;
+  let text = '';
+  for (const key of Object.keys(record).sort()) {
+    const member = record[key];
+    if (member === undefined || typeof member === 'function') continue;
+    text += `${text === '' ? '' : ','}${JSON.stringify(key)}:${canonicalJson(member)}`;
+  }
+  return `{${text}}`;
 }
 
 function assertDepth(value: unknown, depth: number): void {
