@@ -332,8 +332,8 @@ export function describeSampleImports(shard: number, shards: number): void {
       }
     });
 
-    const callsHere = paths.some((path) => CALLED.has(path));
-    it('calls imported tools: each call reaches the upstream and answers with a tool result', { skip: !callsHere && 'no document of this part is called' }, async () => {
+    // The called sample is spread over a few parts; a part without one declares no such test.
+    if (paths.some((path) => CALLED.has(path))) it('calls imported tools: each call reaches the upstream and answers with a tool result', async () => {
       let reached = 0;
       for (const { path, id } of imported.filter((entry) => CALLED.has(entry.path))) {
         const { client } = await connectModern(`${gateway.url}/mcp/${id}`);
