@@ -16,6 +16,7 @@ import { runClients } from './scenarios/clients.mjs';
 import { runImport } from './scenarios/import.mjs';
 import { runLargeAnswers, runMemory } from './scenarios/memory.mjs';
 import { runPropagation } from './scenarios/propagation.mjs';
+import { runSearch } from './scenarios/search.mjs';
 import { runThroughput, startScript } from './scenarios/throughput.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,6 +39,7 @@ const PROFILES = {
     largeAnswerCalls: 20,
     largeAnswerRounds: 3,
     importRounds: 3,
+    searchQueries: 500,
     totalBudgetMs: 570_000,
   },
   quick: {
@@ -56,10 +58,11 @@ const PROFILES = {
     largeAnswerCalls: 20,
     largeAnswerRounds: 1,
     importRounds: 1,
+    searchQueries: 100,
     totalBudgetMs: 120_000,
   },
 };
-const SECTIONS = ['throughput', 'clients', 'memory', 'large-answers', 'propagation', 'import'];
+const SECTIONS = ['throughput', 'clients', 'memory', 'large-answers', 'propagation', 'import', 'search'];
 
 class UsageError extends Error {}
 
@@ -163,6 +166,7 @@ async function main() {
     'large-answers': runLargeAnswers,
     propagation: runPropagation,
     import: runImport,
+    search: runSearch,
   };
   for (const name of SECTIONS.filter((s) => args.only.includes(s))) {
     const t0 = performance.now();

@@ -16,7 +16,18 @@ export {
   toolJsonSchema,
 } from './model/index.js';
 export type { ArgumentValidator, CompiledTool, SchemaCompiler } from './model/index.js';
-export { buildInstanceView, createLiveDefinitions, toolListing } from './live/index.js';
+export {
+  applyOverride,
+  buildInstanceView,
+  createLiveDefinitions,
+  entryTakes,
+  expandToolIds,
+  isSelector,
+  mergeArguments,
+  servedAsIs,
+  serveTool,
+  toolListing,
+} from './live/index.js';
 export type {
   LiveDefinitions,
   LiveDefinitionsOptions,
@@ -24,6 +35,7 @@ export type {
   DefinitionsChange,
   DefinitionsStatus,
   LiveTool,
+  ServedTool,
   ToolListing,
 } from './live/index.js';
 export { createApiKeyAuthProvider, parseAdminKey, presentedApiKey } from './auth/index.js';

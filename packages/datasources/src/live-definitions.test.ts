@@ -167,7 +167,7 @@ test('a batch reaches the live definitions as one change, locally and on a repli
     assert.deepEqual([...(changes[0]?.changedInstances ?? [])].sort(), ['other', 'shop'], where);
     assert.deepEqual(changes[0]?.deletedInstances, [], where);
     const shop = live.instance('shop');
-    assert.deepEqual(shop?.tools.map((t) => [t.definition.id, t.definition.description, t.revision]), [
+    assert.deepEqual(shop?.tools.map((t) => [t.definition.id, t.definition.description, t.tool.revision]), [
       ['t1', 'edited', result.revision],
       ['t3', 'tool t3', result.revision],
     ]);

@@ -14,6 +14,7 @@ export type {
   RecordKind,
   ToolDefinition,
   ToolHttpInfo,
+  ToolOverride,
 } from './model.js';
 export { requireBatch, requireHistory, supportsBatch, supportsHistory } from './batch.js';
 export type { BatchingDataSource, HistoryDataSource } from './batch.js';

@@ -58,6 +58,27 @@ export interface InstanceDefinition {
   allowed_principals?: string[];
   /** Limits of `tools/call` on this instance, across all callers, per replica. */
   limits?: CallLimits;
+  /**
+   * `list` (absent: the same): `tools/list` shows every tool. `search`: it shows only the
+   * `search_tools`, `get_tool` and `call_tool` meta-tools, which find and call the catalogue.
+   */
+  tool_mode?: 'list' | 'search';
+  /** How this instance serves some of its tools, by tool id (see `docs/curation.md`). */
+  overrides?: Record<string, ToolOverride>;
+}
+
+/**
+ * How one instance serves one of its tools: another name, title, description or annotations;
+ * arguments pinned to fixed values (grouped like the call, e.g. `{ "query": { "limit": 10 } }`);
+ * argument paths (`"query.debug"`) hidden from clients. Other instances serve the tool unchanged.
+ */
+export interface ToolOverride {
+  name?: string;
+  title?: string;
+  description?: string;
+  annotations?: Record<string, unknown>;
+  fixed_arguments?: Record<string, unknown>;
+  hide?: string[];
 }
 
 /**

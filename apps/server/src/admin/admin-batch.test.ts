@@ -127,7 +127,7 @@ test('applyBatch checks tool names against the definitions as they will be after
     { op: 'put', kind: 'tds', id: 'a', value: tool('a', 'search_old') },
     { op: 'put', kind: 'tds', id: 'b', value: tool('b', 'search') },
   ]);
-  assert.deepEqual(definitions.instance('shop')?.tools.map((t) => [t.definition.id, t.revision]), [
+  assert.deepEqual(definitions.instance('shop')?.tools.map((t) => [t.definition.id, t.tool.revision]), [
     ['b', result.revision],
     ['a', result.revision],
   ]);
@@ -144,4 +144,44 @@ test('a datasource without batch(): applyBatch fails with BATCH_UNSUPPORTED (501
     return true;
   });
   assert.deepEqual(await store.list('tds'), []);
+});
+
+test('a batch compiles each distinct schema once: the live definitions sharing the compiler find what the write validated', async () => {
+  // The gateway gives the admin service and the live definitions one compiler (start-gateway.ts).
+  const compiler = createSchemaCompiler();
+  let compiles = 0;
+  const counting = {
+    compile(schema: Record<string, unknown>) {
+      const before = compiler.size;
+      const validate = compiler.compile(schema);
+      if (compiler.size > before) compiles++;
+      return validate;
+    },
+    release: (schema: Record<string, unknown>) => compiler.release(schema),
+    get size() {
+      return compiler.size;
+    },
+  };
+  const live = createLiveDefinitions({ datasource: store, compiler: counting, logger: silentLogger });
+  await live.start();
+  try {
+    const http = createHttpExecutor({ defaultTimeoutMs: 5000, maxResponseBytes: 1 << 20, env: {} });
+    const shared = createAdminService({ datasource: store, definitions: live, compiler: counting, executorFor: (kind) => (kind === 'http' ? http : undefined) });
+    const schema = (n: number) => ({ type: 'object', properties: { n: { type: 'integer', maximum: n } } });
+    const result = await shared.applyBatch([
+      { op: 'put', kind: 'tds', id: 'a', value: tool('a', 'a', { input_schema: schema(1) }) },
+      { op: 'put', kind: 'tds', id: 'b', value: tool('b', 'b', { input_schema: schema(2) }) },
+      // The same schema as a's, as an imported API repeats one across operations.
+      { op: 'put', kind: 'tds', id: 'c', value: tool('c', 'c', { input_schema: schema(1) }) },
+    ]);
+    assert.ok(live.revision >= result.revision);
+    assert.equal(live.tool('c')?.validateArguments({ n: 2 }), '/n must be <= 1');
+    assert.equal(compiles, 2, 'validating the batch and serving it compiled each distinct schema once');
+    assert.equal(compiler.size, 2, 'only the served tools hold compiled schemas once the batch is applied');
+
+    await shared.applyBatch(['a', 'b', 'c'].map((id) => ({ op: 'delete' as const, kind: 'tds' as const, id })));
+    assert.equal(compiler.size, 0, 'deleting the tools frees their schemas');
+  } finally {
+    await live.close();
+  }
 });

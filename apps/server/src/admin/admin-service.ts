@@ -1,5 +1,8 @@
 import {
+  applyOverride,
   compileToolDefinition,
+  expandToolIds,
+  isSelector,
   parseInstanceDefinition,
   type LiveDefinitions,
   type SchemaCompiler,
@@ -124,26 +127,90 @@ export function createAdminService(options: AdminServiceOptions) {
     return definitions.tool(toolId)?.definition;
   }
 
-  /** Throws 409 when listing `toolIds` (with `replaced` standing in for the stored tool of the same id) repeats a tool name. */
-  function assertUniqueNames(instanceId: string, toolIds: readonly string[], replaced?: ToolDefinition) {
-    assertUniqueNamesOf(instanceId, toolIds, (toolId) => (replaced?.id === toolId ? replaced : knownTool(toolId)));
+  /** Throws 409 when `instance` would serve two tools under one name (with `replaced` standing in for the stored tool of the same id). */
+  function assertUniqueNames(instance: InstanceDefinition, replaced?: ToolDefinition) {
+    const toolOf = (toolId: string) => (replaced?.id === toolId ? replaced : knownTool(toolId));
+    assertUniqueNamesOf(instance, toolOf, replaced === undefined ? [] : [replaced.id]);
   }
 
-  /** Throws 409 when listing `toolIds`, each resolved by `toolOf`, repeats a tool name. */
-  function assertUniqueNamesOf(instanceId: string, toolIds: readonly string[], toolOf: (toolId: string) => ToolDefinition | undefined) {
-    const seen = new Map<string, string>();
-    for (const toolId of toolIds) {
+  /**
+   * The tool ids `instance` serves: its selectors expanded against the live tools and `more` (tools
+   * a write is about to add), each id resolved by `toolOf`; ids without a tool are left out.
+   */
+  function servedTools(instance: InstanceDefinition, toolOf: (toolId: string) => ToolDefinition | undefined, more: readonly string[]) {
+    const known = more.length === 0 ? definitions.toolIds() : new Set([...definitions.toolIds(), ...more]);
+    const served: ToolDefinition[] = [];
+    for (const toolId of expandToolIds(instance.tool_ids, known)) {
       const tool = toolOf(toolId);
-      if (tool === undefined) continue;
-      const other = seen.get(tool.name);
+      if (tool !== undefined) served.push(tool);
+    }
+    return served;
+  }
+
+  /**
+   * Throws 409 when `instance`, its tools resolved by `toolOf`, would serve two tools under one
+   * name: the name the instance really serves, an override's or the tool's own.
+   */
+  function assertUniqueNamesOf(instance: InstanceDefinition, toolOf: (toolId: string) => ToolDefinition | undefined, more: readonly string[] = []) {
+    const instanceId = instance.id;
+    const seen = new Map<string, string>();
+    for (const tool of servedTools(instance, toolOf, more)) {
+      const toolId = tool.id;
+      const name = instance.overrides?.[toolId]?.name ?? tool.name;
+      const other = seen.get(name);
       if (other !== undefined && other !== toolId) {
         throw new GatewayError(
           'DUPLICATE_TOOL_NAME',
-          `instance "${instanceId}" would have two tools named "${tool.name}" (tool ids "${other}" and "${toolId}"); rename one or list only one`,
-          { data: { instance_id: instanceId, tool_name: tool.name, tool_ids: [other, toolId] } },
+          `instance "${instanceId}" would have two tools named "${name}" (tool ids "${other}" and "${toolId}"); rename one (an override's name does) or list only one`,
+          { data: { instance_id: instanceId, tool_name: name, tool_ids: [other, toolId] } },
         );
       }
-      seen.set(tool.name, toolId);
+      seen.set(name, toolId);
+    }
+  }
+
+  /**
+   * Throws 400 when an override of `instance` does not fit its tool as known now: an argument path
+   * the tool's schema does not have, a hidden required argument without a default, a fixed value
+   * its property's schema refuses. Tools not known yet are checked by the live definitions once
+   * they come (a tool that does not fit is left out of the instance, and logged).
+   */
+  function assertOverridesFit(instance: InstanceDefinition, toolOf: (toolId: string) => ToolDefinition | undefined, more: readonly string[] = []) {
+    if (instance.overrides === undefined) return;
+    const problems: string[] = [];
+    for (const tool of servedTools(instance, toolOf, more)) {
+      const override = instance.overrides[tool.id];
+      if (override === undefined) continue;
+      const applied = applyOverride(tool, override);
+      if ('problems' in applied) {
+        problems.push(...applied.problems.map((problem) => `/overrides/${tool.id}: ${problem}`));
+        continue;
+      }
+      for (const fixed of applied.fixedValues) {
+        const refused = checkValue(fixed.schema, tool.input_schema, fixed.value);
+        if (refused !== undefined) problems.push(`/overrides/${tool.id}: fixed_arguments: "${fixed.path}" ${refused}`);
+      }
+    }
+    if (problems.length > 0) {
+      throw new GatewayError('INVALID_PAYLOAD', `invalid instance definition: ${problems.join('; ')}`, { data: { problems } });
+    }
+  }
+
+  /** What `property` (a subschema of `root`, whose `$defs` its `$ref`s may point into) says is wrong with `value`, or undefined. */
+  function checkValue(property: Record<string, unknown>, root: Record<string, unknown>, value: unknown): string | undefined {
+    const probe: Record<string, unknown> = { ...property };
+    for (const key of ['$schema', '$defs', 'definitions'] as const) if (root[key] !== undefined && probe[key] === undefined) probe[key] = root[key];
+    let validate;
+    try {
+      validate = compiler.compile(probe);
+    } catch (error) {
+      return `cannot be checked: ${(error as Error).message}`;
+    }
+    try {
+      const problem = validate(value);
+      return problem === undefined ? undefined : `is refused by its schema: ${problem}`;
+    } finally {
+      compiler.release(probe);
     }
   }
 
@@ -222,7 +289,10 @@ export function createAdminService(options: AdminServiceOptions) {
       if (checked.has(instanceId)) return;
       checked.add(instanceId);
       const instance = instances.has(instanceId) ? instances.get(instanceId) : definitions.instance(instanceId)?.definition;
-      if (instance !== undefined) assertUniqueNamesOf(instanceId, instance.tool_ids, toolOf);
+      if (instance === undefined) return;
+      const added = [...tools.keys()];
+      assertUniqueNamesOf(instance, toolOf, added);
+      if (instances.has(instanceId)) assertOverridesFit(instance, toolOf, added);
     };
     for (const instanceId of instances.keys()) check(instanceId);
     for (const [toolId, tool] of tools) if (tool !== undefined) for (const instanceId of definitions.instancesUsing(toolId)) check(instanceId);
@@ -296,7 +366,7 @@ export function createAdminService(options: AdminServiceOptions) {
         const users = definitions.instancesUsing(id);
         for (const instanceId of users) {
           const instance = definitions.instance(instanceId)?.definition;
-          if (instance !== undefined) assertUniqueNames(instanceId, instance.tool_ids, tool);
+          if (instance !== undefined) assertUniqueNames(instance, tool);
         }
         const stored = await datasource.put('tds', id, tool, { ifRevision, metadata });
         await settle(stored.revision);
@@ -322,17 +392,18 @@ export function createAdminService(options: AdminServiceOptions) {
 
     async getInstance(id: string) {
       const record = await get<InstanceDefinition>('ids', id);
-      const missing = record.value.tool_ids.filter((toolId) => knownTool(toolId) === undefined);
+      const missing = record.value.tool_ids.filter((toolId) => !isSelector(toolId) && knownTool(toolId) === undefined);
       return { record, meta: { revision: record.revision, missing_tool_ids: missing } };
     },
 
     async putInstance(id: string, body: unknown, ifRevision?: number, metadata?: WriteMetadata) {
       const instance = parseInstanceDefinition(body, id);
       assertStoreReachable();
-      assertUniqueNames(id, instance.tool_ids);
+      assertUniqueNames(instance);
+      assertOverridesFit(instance, knownTool);
       const stored = await datasource.put('ids', id, instance, { ifRevision, metadata });
       await settle(stored.revision);
-      const missing = instance.tool_ids.filter((toolId) => knownTool(toolId) === undefined);
+      const missing = instance.tool_ids.filter((toolId) => !isSelector(toolId) && knownTool(toolId) === undefined);
       return { record: { value: instance, revision: stored.revision }, meta: { revision: stored.revision, missing_tool_ids: missing } };
     },
 

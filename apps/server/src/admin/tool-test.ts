@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import type { LiveDefinitions, LiveTool } from '@dynmcp/common';
+import { servedAsIs, type LiveDefinitions, type LiveTool } from '@dynmcp/common';
 import { canPrepare, shownBody, type RequestPreview, type ToolCaller, type UpstreamExchange } from '@dynmcp/core';
 import { GatewayError, type ToolExecutor, type ToolResult } from '@dynmcp/plugin';
 import { sendSuccess } from '../http/envelope.js';
@@ -149,7 +149,7 @@ export function createToolTester(options: ToolTesterOptions): ToolTester {
         return { ...report, request: prepared.request, ...(prepared.wouldBeRefused === undefined ? {} : { would_be_refused: prepared.wouldBeRefused }) };
       }
       let exchange: UpstreamExchange | undefined;
-      const result = await options.callTool(TEST_INSTANCE, tool, request.arguments, {
+      const result = await options.callTool(TEST_INSTANCE, servedAsIs(tool), request.arguments, {
         signal: context.signal,
         requestId: undefined,
         caller: context.caller,

@@ -1,4 +1,4 @@
-import type { LiveDefinitions, LiveTool } from '@dynmcp/common';
+import type { LiveDefinitions, ServedTool } from '@dynmcp/common';
 import { CALL_OUTCOMES, MCP_ERAS, MCP_METHODS, REJECTION_REASONS, type CallMetrics, type McpEra, type McpMethod, type RejectionReason } from '@dynmcp/core';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { DURATION_BUCKETS, STATUS_CLASSES, ToolCells } from './tool-cells.js';
@@ -109,8 +109,8 @@ export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMet
   });
 
   const calls: CallMetrics = {
-    tool(instance: string, tool: LiveTool) {
-      const name = tool.definition.name;
+    tool(instance: string, tool: ServedTool) {
+      const name = tool.name;
       const known = tools.get(instance)?.get(name);
       if (known !== undefined) return known;
       const cells = new ToolCells(instance, name, revive);

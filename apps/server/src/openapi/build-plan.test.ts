@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { QUERY_STYLES as EXECUTOR_QUERY_STYLES } from '@dynmcp/core';
 import type { JsonObject } from '@dynmcp/plugin';
 import { buildPlan } from './build-plan.js';
+import { QUERY_STYLES } from './map-parameters.js';
 import type { PlanRequest } from './build-plan.js';
 import { assertToolsValid, petsOpenApi30, toolNamed } from '../test-support/openapi-documents.js';
 
@@ -202,4 +204,9 @@ describe('buildPlan (OpenAPI 3.0)', () => {
     const byPath = await plan({ include: { paths: ['/pets/*'] }, exclude: { operation_ids: ['replacePet'] } });
     assert.deepEqual(byPath.tools.map((tool) => tool.name), ['get_pet_by_id', 'delete_pets_pet.id']);
   });
+});
+
+it('maps exactly the query styles the http executor sends', () => {
+  // The mapper keeps its own copy so the import worker need not load @dynmcp/core.
+  assert.deepEqual(QUERY_STYLES, EXECUTOR_QUERY_STYLES);
 });

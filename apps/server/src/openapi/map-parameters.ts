@@ -1,8 +1,14 @@
-import { QUERY_STYLES } from '@dynmcp/core';
 import type { JsonObject } from '@dynmcp/plugin';
 import { convertSchema } from './schema-convert.js';
 import type { ConvertContext } from './schema-convert.js';
 import { safeArgumentName } from './tool-names.js';
+
+/**
+ * The query styles the http executor sends (`QUERY_STYLES` of @dynmcp/core, which build-plan.test.ts
+ * checks this equals). Spelt out rather than imported: this runs in the import worker, and loading
+ * @dynmcp/core there (the executor, the MCP SDK) would cost every import a few hundred ms of CPU.
+ */
+export const QUERY_STYLES = ['form', 'spaceDelimited', 'pipeDelimited', 'deepObject'] as const;
 
 /** The argument groups parameters go to, with their schemas and wire-name mappings. */
 export interface MappedParameters {

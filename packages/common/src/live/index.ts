@@ -1,4 +1,6 @@
 export { createLiveDefinitions } from './live-definitions.js';
 export type { LiveDefinitions, LiveDefinitionsOptions, DefinitionsChange, DefinitionsStatus } from './live-definitions.js';
-export { buildInstanceView, toolListing } from './instance-view.js';
-export type { InstanceView, LiveTool, ToolListing } from './instance-view.js';
+export { buildInstanceView, servedAsIs, serveTool, toolListing } from './instance-view.js';
+export type { InstanceView, LiveTool, ServedTool, ToolListing } from './instance-view.js';
+export { applyOverride, entryTakes, expandToolIds, isSelector, mergeArguments } from './tool-overrides.js';
+export type { AppliedOverride } from './tool-overrides.js';

@@ -16,6 +16,7 @@ import {
   type SchemaCompiler,
 } from '../model/index.js';
 import { buildInstanceView, toolListing, type InstanceView, type LiveTool } from './instance-view.js';
+import { isSelector } from './tool-overrides.js';
 
 /** What changed in one applied feed event. */
 export interface DefinitionsChange {
@@ -50,8 +51,10 @@ export interface LiveDefinitions {
   start(): Promise<void>;
   instance(id: string): InstanceView | undefined;
   tool(id: string): LiveTool | undefined;
-  /** Ids of the instances whose `tool_ids` list `toolId` (whether or not the tool exists), sorted. */
+  /** Ids of the instances whose `tool_ids` list `toolId` or a selector taking it (whether or not the tool exists), sorted. */
   instancesUsing(toolId: string): string[];
+  /** Ids of every valid tool held, in no particular order (what `tool_ids` selectors are expanded against). */
+  toolIds(): Iterable<string>;
   /** Revision of the last applied feed event. */
   readonly revision: number;
   /** Registers a listener for applied changes; returns the function that removes it. */
@@ -96,6 +99,7 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
   const tools = new Map<string, LiveTool>();
   const instances = new Map<string, InstanceEntry>();
   const usedBy = new Map<string, Set<string>>(); // tool id → instance ids listing it
+  const selecting = new Map<string, Set<string>>(); // selector prefix → instance ids listing `${prefix}*`
   const views = new Map<string, InstanceView>();
   const invalid = new Set<string>(); // `${kind}/${id}` of records currently invalid in the store
   const listeners = new Set<(change: DefinitionsChange) => void>();
@@ -110,15 +114,25 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
   let draining = false;
   let closed = false;
 
+  /** Instance ids whose selectors take `toolId`. */
+  function selectedBy(toolId: string): string[] {
+    const out: string[] = [];
+    for (const [prefix, ids] of selecting) if (toolId.startsWith(prefix)) out.push(...ids);
+    return out;
+  }
+
   function link(entry: InstanceEntry, add: boolean) {
-    for (const toolId of entry.definition.tool_ids) {
-      let set = usedBy.get(toolId);
+    for (const listed of entry.definition.tool_ids) {
+      const selector = isSelector(listed);
+      const toolId = selector ? listed.slice(0, -1) : listed;
+      const index = selector ? selecting : usedBy;
+      let set = index.get(toolId);
       if (add) {
-        if (!set) usedBy.set(toolId, (set = new Set()));
+        if (!set) index.set(toolId, (set = new Set()));
         set.add(entry.definition.id);
       } else if (set) {
         set.delete(entry.definition.id);
-        if (set.size === 0) usedBy.delete(toolId);
+        if (set.size === 0) index.delete(toolId);
       }
     }
   }
@@ -135,7 +149,9 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
 
   /**
    * Compiles or parses one put (`value` undefined: a delete) without touching what readers see.
-   * A tool's ajv validators are the expensive part, a millisecond or more each for large schemas.
+   * A tool's ajv validators are the expensive part, a millisecond or more each for large schemas;
+   * a schema this replica's admin API just validated for the write is still held in the shared
+   * compiler (see `SchemaCompiler`), so compiling it here is a lookup.
    */
   function prepare(kind: string, id: string, value: unknown, at: number): Prepared {
     if (value === undefined) return { kind, id, at };
@@ -169,6 +185,7 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
       previous?.release();
       invalid.delete(`${kind}/${id}`);
       for (const instanceId of usedBy.get(id) ?? []) affected.add(instanceId);
+      for (const instanceId of selectedBy(id)) affected.add(instanceId);
     } else if (kind === 'ids') {
       const previous = instances.get(id);
       if (change.instance === undefined) {
@@ -316,7 +333,8 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
       return view;
     },
     tool: (id) => tools.get(id),
-    instancesUsing: (toolId) => [...(usedBy.get(toolId) ?? [])].sort(),
+    instancesUsing: (toolId) => [...new Set([...(usedBy.get(toolId) ?? []), ...selectedBy(toolId)])].sort(),
+    toolIds: () => tools.keys(),
     get revision() {
       return revision;
     },

@@ -128,7 +128,22 @@ export function parseInstanceDefinition(value: unknown, id?: string): InstanceDe
   const instance = record as unknown as InstanceDefinition;
   if (typeof instance.id !== 'string') invalid('instance definition', 'id is required');
   instanceMetadata(instance);
+  assertOverridesListed(instance);
   return instance;
+}
+
+/**
+ * An override of a tool the instance does not serve would silently do nothing, and start doing
+ * something when the tool is added; each must name a tool that `tool_ids` lists, by id or by a
+ * selector (`"pets.*"`). Whether it fits the tool is checked where the tools are known.
+ */
+function assertOverridesListed(instance: InstanceDefinition): void {
+  const unlisted = Object.keys(instance.overrides ?? {}).filter(
+    (toolId) => !instance.tool_ids.some((entry) => (entry.endsWith('*') ? toolId.startsWith(entry.slice(0, -1)) : entry === toolId)),
+  );
+  if (unlisted.length > 0) {
+    invalid('instance definition', `/overrides names tool ids that tool_ids does not list: ${unlisted.map((id) => `"${id}"`).join(', ')}; add them to tool_ids or remove their overrides`);
+  }
 }
 
 const PROTO_TYPES: readonly ProtoType[] = ['streamable-stateful', 'streamable-stateless'];

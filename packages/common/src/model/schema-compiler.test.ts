@@ -127,3 +127,52 @@ test('a tool definition is refused with the pattern and its path, in input and o
   assert.notEqual(fast(() => compiled.validateOutput?.({ r: 'x'.repeat(10_000) }), 'output check'), undefined);
   compiled.release();
 });
+
+test('equal schemas compile once, whatever their key order, and are freed with their last user', () => {
+  const compiler = createSchemaCompiler();
+  const first = { type: 'object', properties: { q: { type: 'string', minLength: 2 } }, required: ['q'] };
+  const reordered = { required: ['q'], properties: { q: { minLength: 2, type: 'string' } }, type: 'object' };
+  const other = { type: 'object', properties: { q: { type: 'string', minLength: 3 } }, required: ['q'] };
+  const validate = compiler.compile(first);
+  assert.equal(compiler.compile(reordered), validate, 'an equal schema must reuse the compiled validator');
+  assert.notEqual(compiler.compile(other), validate);
+  assert.equal(compiler.size, 2);
+
+  compiler.release(first);
+  assert.equal(compiler.size, 2, 'the reordered copy still uses the validator');
+  assert.equal(validate({ q: 'a' }), '/q must NOT have fewer than 2 characters');
+  compiler.release(reordered);
+  assert.equal(compiler.size, 1);
+  compiler.release(other);
+  assert.equal(compiler.size, 0);
+  // Compiled afresh after being freed, and a release of something never compiled changes nothing.
+  compiler.release(first);
+  assert.notEqual(compiler.compile({ ...first }), validate);
+  assert.equal(compiler.size, 1);
+});
+
+test('a schema that fails to compile leaves nothing cached, and fails again', () => {
+  const compiler = createSchemaCompiler();
+  const bad = { type: 'object', properties: { s: { type: 'string', pattern: '(?<=a)b' } } };
+  assert.throws(() => compiler.compile(bad), SchemaCompileError);
+  assert.throws(() => compiler.compile(structuredClone(bad)), SchemaCompileError);
+  assert.equal(compiler.size, 0);
+});
+
+test('two tools sharing a schema share its validator; releasing one leaves the other working', () => {
+  const compiler = createSchemaCompiler();
+  const tool = (id: string) => ({
+    id,
+    name: id,
+    input_schema: { type: 'object', properties: { n: { type: 'integer' } } },
+    tds_ext_info: { domain: 'http://127.0.0.1:9', method: 'GET', path: '/' },
+  });
+  const a = compileToolDefinition(tool('a'), compiler);
+  const b = compileToolDefinition(tool('b'), compiler);
+  assert.equal(a.validateArguments, b.validateArguments);
+  assert.equal(compiler.size, 1);
+  a.release();
+  assert.equal(b.validateArguments({ n: 'x' }), '/n must be integer');
+  b.release();
+  assert.equal(compiler.size, 0);
+});

@@ -81,7 +81,7 @@ function limitsIn(value: unknown): { rate: number; concurrency: number } | undef
 export const instanceLimits = (view: InstanceView) => limitsIn(view.definition.limits);
 
 /** The `limits` in a tool's `tds_ext_info.ext_info`, if it sets any (every tool kind has them). */
-export const toolLimits = (tool: LiveTool) =>
+export const toolLimits = (tool: Pick<LiveTool, 'definition'>) =>
   limitsIn((tool.definition.tds_ext_info?.ext_info as { limits?: unknown } | undefined)?.limits);
 
 /**
@@ -162,7 +162,7 @@ export function createCallLimiter(options: CallLimiterOptions): CallLimiter {
       const key = `t:${toolId}`;
       const seen = scopes.find((scope) => scope.key === key);
       if (seen !== undefined) seen.demand += 1;
-      else scopes.push({ key, label: `tool "${tool.definition.name}"`, ...ofTool, demand: 1, toolId });
+      else scopes.push({ key, label: `tool "${tool.name}"`, ...ofTool, demand: 1, toolId });
     }
     return scopes;
   }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { LiveTool } from '@dynmcp/common';
+import type { ServedTool } from '@dynmcp/common';
 import { MODERN_PROTOCOL_VERSION } from './request-checks.js';
 
 /** How a tool call ended, as its log line names it. */
@@ -65,10 +65,10 @@ export interface ToolCallMetrics {
 export interface CallMetrics {
   /**
    * The instruments of `tool` as served by `instanceId`. Called once per tool version and
-   * instance: the tool caller caches the answer on the {@link LiveTool}, which a definitions change
-   * replaces.
+   * instance: the tool caller caches the answer on the {@link ServedTool}, which a definitions change
+   * replaces. Series are labelled with the name the instance serves the tool under.
    */
-  tool(instanceId: string, tool: LiveTool): ToolCallMetrics;
+  tool(instanceId: string, tool: ServedTool): ToolCallMetrics;
   /** One MCP message that reached the gateway (each message of a batch counts). */
   request(method: McpMethod, era: McpEra): void;
   /** One refusal. */

@@ -4,6 +4,7 @@ import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Too
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import type { CallMetrics } from './call-metrics.js';
 import { callTagOf } from './mcp-caller.js';
+import { servedView, withSearchTools } from './search-mode.js';
 import { createToolCaller, type ToolCaller, type ToolCallRequestContext } from './tool-call.js';
 import { pageOfTools } from './tool-pages.js';
 
@@ -50,7 +51,7 @@ export interface InstanceServerOptions {
 export function createInstanceServerFactory(deps: InstanceServerDeps): (instanceId: string, options?: InstanceServerOptions) => Server {
   // One validator for every server: the SDK would otherwise build a fresh Ajv per `new Server()`.
   const jsonSchemaValidator = new AjvJsonSchemaValidator();
-  const callTool = deps.callTool ?? createToolCaller(deps);
+  const callTool = deps.callTool ?? withSearchTools(createToolCaller(deps));
   const pageSize = deps.toolsPageSize ?? DEFAULT_TOOLS_PAGE_SIZE;
   if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new RangeError('toolsPageSize must be a positive integer');
 
@@ -66,7 +67,8 @@ export function createInstanceServerFactory(deps: InstanceServerDeps): (instance
     );
 
     server.setRequestHandler('tools/list', async (request) => {
-      const view = deps.definitions.instance(instanceId);
+      const found = deps.definitions.instance(instanceId);
+      const view = found === undefined ? undefined : servedView(found);
       // Listings are validated definitions whose input schema always has `type: "object"`.
       const page = pageOfTools(view?.listings ?? [], request.params?.cursor, pageSize, deps.definitions.revision);
       return { tools: page.tools as Tool[], ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }) };
@@ -75,7 +77,8 @@ export function createInstanceServerFactory(deps: InstanceServerDeps): (instance
     server.setRequestHandler('tools/call', async (request, ctx) => {
       const { name } = request.params;
       // Read at call time, as tools/list does: a server built before a change serves the change.
-      const tool = deps.definitions.instance(instanceId)?.toolsByName.get(name);
+      const view = deps.definitions.instance(instanceId);
+      const tool = view === undefined ? undefined : servedView(view).toolsByName.get(name);
       if (tool === undefined) {
         deps.metrics?.rejected('unknown_tool');
         throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);

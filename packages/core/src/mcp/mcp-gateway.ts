@@ -11,6 +11,7 @@ import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { replyJsonRpc } from './json-rpc-reply.js';
 import { ownerKey, tagRequest, type McpCaller } from './mcp-caller.js';
 import { checkRequest } from './request-checks.js';
+import { limitedToolName, servedView, withSearchTools } from './search-mode.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
 import { createToolCaller } from './tool-call.js';
 import type { Tracer } from '../call-tracing.js';
@@ -62,15 +63,19 @@ interface ModernEndpoint {
   node: NodeMcpRequestHandler;
 }
 
-/** The `tools/call` names of a body (one message, or a 2025-03-26 batch); `undefined` when it has none. */
-function toolCallNames(body: unknown): unknown[] | undefined {
-  if (!Array.isArray(body)) return isToolCall(body) ? [body.params?.name] : undefined;
+/**
+ * The tool names the `tools/call` messages of a body (one message, or a 2025-03-26 batch) count
+ * against in the limits (a search-mode `call_tool` counts as its target, search-mode.ts);
+ * `undefined` when it has none.
+ */
+function toolCallNames(body: unknown, view: InstanceView): unknown[] | undefined {
+  if (!Array.isArray(body)) return isToolCall(body) ? [limitedToolName(view, body.params)] : undefined;
   let names: unknown[] | undefined;
-  for (const message of body) if (isToolCall(message)) (names ??= []).push(message.params?.name);
+  for (const message of body) if (isToolCall(message)) (names ??= []).push(limitedToolName(view, message.params));
   return names;
 }
 
-function isToolCall(message: unknown): message is { params?: { name?: unknown } } {
+function isToolCall(message: unknown): message is { params?: { name?: unknown; arguments?: unknown } } {
   return message !== null && typeof message === 'object' && (message as { method?: unknown }).method === 'tools/call';
 }
 
@@ -130,7 +135,7 @@ export function routeOf(req: IncomingMessage, body: unknown, view: InstanceView,
 export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   const logger = options.logger.child({ component: 'mcp-gateway' });
   // One tool caller for every route, so each runs calls (validation, executor, output check, log line) alike.
-  const callTool = createToolCaller(options);
+  const callTool = withSearchTools(createToolCaller(options));
   const limiter = createCallLimiter({ principal: options.principalLimits });
   const createServer = createInstanceServerFactory({ ...options, callTool });
   const pageSize = options.toolsPageSize ?? DEFAULT_TOOLS_PAGE_SIZE;
@@ -208,7 +213,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
    * with its lease for the tool caller; answers 429 and returns true when a limit refuses them.
    */
   function overLimit(req: IncomingMessage, res: ServerResponse, view: InstanceView, body: unknown, owner: string): boolean {
-    const calls = req.method === 'POST' ? toolCallNames(body) : undefined;
+    const calls = req.method === 'POST' ? toolCallNames(body, view) : undefined;
     if (calls === undefined) return false;
     // Over a limit, the calls are answered at once and never reach an upstream; nothing queues.
     const admission = limiter.admit(owner, view, calls);
@@ -232,11 +237,13 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       if (refused(req, res, view, body)) return;
       const owner = ownerKey(caller);
       if (overLimit(req, res, view, body, owner)) return;
-      switch (routeOf(req, body, view, pageSize)) {
+      // The limits read the catalogue (a call_tool's target); the routes serve what clients see.
+      const served = servedView(view);
+      switch (routeOf(req, body, served, pageSize)) {
         case 'fast':
-          return answerFast(req, res, view, body);
+          return answerFast(req, res, served, body);
         case 'session':
-          return sessions.handle(req, res, body, view, owner);
+          return sessions.handle(req, res, body, served, owner);
         case 'sdk':
           return endpoint(view.id).node(req, res, body);
       }

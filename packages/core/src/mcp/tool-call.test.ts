@@ -4,9 +4,10 @@ import {
   buildInstanceView,
   compileToolDefinition,
   createSchemaCompiler,
+  servedAsIs,
   toolListing,
   type InstanceView,
-  type LiveTool,
+  type ServedTool,
 } from '@dynmcp/common';
 import { silentLogger, type ToolCallContext, type ToolExecutor, type ToolResult } from '@dynmcp/plugin';
 import { createCallLimiter } from './call-limits.js';
@@ -15,14 +16,14 @@ import { createToolCaller } from './tool-call.js';
 
 const compiler = createSchemaCompiler();
 
-function registryTool(definition: Record<string, unknown>): LiveTool {
+function registryTool(definition: Record<string, unknown>, revision = 1): ServedTool {
   const compiled = compileToolDefinition(definition, compiler);
-  return { ...compiled, revision: 1, listing: toolListing(compiled.definition) };
+  return servedAsIs({ ...compiled, revision, listing: toolListing(compiled.definition) });
 }
 
 /** The view of an instance `inst` serving `tools`, for the call limiter. */
-function viewOf(...tools: LiveTool[]): InstanceView {
-  const byId = new Map(tools.map((tool) => [tool.definition.id, tool]));
+function viewOf(...tools: ServedTool[]): InstanceView {
+  const byId = new Map(tools.map((tool) => [tool.definition.id, tool.tool]));
   return buildInstanceView({ id: 'inst', name: 'inst', tool_ids: [...byId.keys()] }, 'streamable-stateful', byId, silentLogger);
 }
 
@@ -59,7 +60,7 @@ describe('createToolCaller', () => {
     const rejections: RejectionReason[] = [];
     const metrics: CallMetrics = {
       tool(instanceId, tool) {
-        const key = `${instanceId}/${tool.definition.name}@${tool.revision}`;
+        const key = `${instanceId}/${tool.name}@${tool.tool.revision}`;
         resolved.push(key);
         return { called: (outcome, seconds, status) => (assert.ok(seconds >= 0), calls.push([key, outcome, status])) };
       },
@@ -71,7 +72,7 @@ describe('createToolCaller', () => {
     await call('inst', v1, { n: 1 }, request());
     await call('inst', v1, { n: 'x' }, request());
     await call('other', v1, {}, request());
-    const v2 = { ...registryTool(definition()), revision: 2 };
+    const v2 = registryTool(definition(), 2);
     await call('inst', v2, {}, request());
     assert.deepEqual(resolved, ['inst/report@1', 'other/report@1', 'inst/report@2']);
     assert.deepEqual(calls, [

@@ -1,4 +1,4 @@
-import type { LiveTool } from '@dynmcp/common';
+import { mergeArguments, type ServedTool } from '@dynmcp/common';
 import type { Logger, ToolCallContext, ToolExecutor, ToolLogLevel, ToolResult } from '@dynmcp/plugin';
 import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { startChildSpan, withSpan, type Tracer } from '../call-tracing.js';
@@ -31,7 +31,7 @@ export interface ToolCallRequestContext {
  */
 export type ToolCaller = (
   instanceId: string,
-  tool: LiveTool,
+  tool: ServedTool,
   args: Record<string, unknown>,
   context: ToolCallRequestContext,
 ) => Promise<ToolResult>;
@@ -66,9 +66,9 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
   const maxResultBytes = deps.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
   const metrics = deps.metrics ?? NO_CALL_METRICS;
   // The instruments of each tool, per instance serving it, resolved once: a definitions change
-  // replaces the LiveTool, and with it this entry, so a call costs two lookups and no label work.
-  const instruments = new WeakMap<LiveTool, Map<string, ToolCallMetrics>>();
-  function instrumentsOf(tool: LiveTool, instanceId: string): ToolCallMetrics {
+  // replaces the ServedTool, and with it this entry, so a call costs two lookups and no label work.
+  const instruments = new WeakMap<ServedTool, Map<string, ToolCallMetrics>>();
+  function instrumentsOf(tool: ServedTool, instanceId: string): ToolCallMetrics {
     let byInstance = instruments.get(tool);
     if (byInstance === undefined) instruments.set(tool, (byInstance = new Map()));
     let found = byInstance.get(instanceId);
@@ -85,13 +85,20 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
     }
   };
 
-  async function run(tool: LiveTool, instanceId: string, args: Record<string, unknown>, request: ToolCallRequestContext) {
+  async function run(tool: ServedTool, instanceId: string, args: Record<string, unknown>, request: ToolCallRequestContext) {
     const started = performance.now();
-    const name = tool.definition.name;
+    const name = tool.name;
     const callLog = { requestId: request.requestId, caller: request.caller, instanceId, tool: name, toolId: tool.definition.id };
     const measured = instrumentsOf(tool, instanceId);
     const span = deps.tracer === undefined ? undefined : startCallSpan(deps.tracer, instanceId, tool);
-    const problem = tool.validateArguments(args);
+    let problem = tool.validateArguments(args);
+    if (problem === undefined && tool.fixedArguments !== undefined) {
+      // The instance pins or hides arguments (see docs/curation.md): the call was checked against
+      // the schema its client was shown; what is sent is the call with the pinned values, checked
+      // against the tool's own schema.
+      args = mergeArguments(args, tool.fixedArguments);
+      problem = tool.tool.validateArguments(args);
+    }
     span?.addEvent('arguments validated', { 'dynmcp.arguments.valid': problem === undefined });
     if (problem !== undefined) {
       metrics.rejected('validation');
@@ -147,8 +154,9 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
 }
 
 /** The span of one call, under the active one (the MCP request's). Names and ids come from the definition, never from the caller. */
-function startCallSpan(tracer: Tracer, instanceId: string, tool: LiveTool): Span {
-  const { name, id } = tool.definition;
+function startCallSpan(tracer: Tracer, instanceId: string, tool: ServedTool): Span {
+  const { name } = tool;
+  const { id } = tool.definition;
   return startChildSpan(tracer, `tools/call ${name}`, {
     kind: SpanKind.INTERNAL,
     attributes: { 'dynmcp.instance.id': instanceId, 'gen_ai.tool.name': name, 'dynmcp.tool.id': id },
@@ -188,7 +196,7 @@ function monotonic(send: ToolCallRequestContext['progress']): ToolCallContext['p
  * 2025-06-18 server/tools § structured content; the SDK clients reject a success result without
  * it). Anything else becomes an `isError` result that says why, keeping the upstream's content.
  */
-function checkOutput(result: ToolResult, tool: LiveTool, name: string): ToolResult {
+function checkOutput(result: ToolResult, tool: ServedTool, name: string): ToolResult {
   const validate = tool.validateOutput;
   if (validate === undefined || result.isError) return result;
   if (result.structuredContent === undefined) {
