@@ -15,6 +15,7 @@ const THROUGHPUT_ROWS = [
   ['RAW_JSON', 'RAW_JSON (node:http, small JSON)'],
   ['RAW_PROXY', 'RAW_PROXY (node:http + undici)'],
   ['GW tools/call 2026', 'gateway tools/call, 2026-07-28 stateless'],
+  ['GW tools/call 2026 (metrics off)', 'gateway tools/call 2026, metrics off'],
   ['GW tools/call 2025 session', 'gateway tools/call, 2025 session'],
   ['GW tools/call 2025 stateless', 'gateway tools/call, 2025 session-less'],
   ['GW tools/call 2026 (got)', 'gateway tools/call, 2026, executor on got'],
@@ -157,6 +158,15 @@ export function judgeTargets(results) {
   {
     const r = per('GW tools/call 2026') && per('PEER') ? per('GW tools/call 2026') / per('PEER') : undefined;
     add('tools/call 2026 ≥ 3× PEER per CPU-s (c=50)', r === undefined && why('PEER') ? `PEER not available: ${why('PEER')}` : `${fmt(per('GW tools/call 2026'))} vs ${fmt(per('PEER'))} req/CPU-s`, r, r >= 3, times(r));
+  }
+  {
+    // What counting costs: the share of req/CPU-s the gateway with metrics on loses to the same
+    // gateway, store and requests with metrics off.
+    const on = per('GW tools/call 2026');
+    const off = per('GW tools/call 2026 (metrics off)');
+    const cost = on && off ? (off - on) / off : undefined;
+    const measured = cost === undefined && why('GW tools/call 2026 (metrics off)') ? `metrics off not available: ${why('GW tools/call 2026 (metrics off)')}` : `${fmt(off)} off vs ${fmt(on)} on req/CPU-s`;
+    add('metrics cost on tools/call ≤ 5% (2026, req/CPU-s at c=50)', measured, cost, cost <= 0.05, `${fmt(cost * 100, 1)}%`);
   }
   {
     const gw = t['GW tools/call 2026']?.c1?.latencyMs.p50;

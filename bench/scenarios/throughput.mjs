@@ -1,6 +1,6 @@
 // Throughput and latency: the baselines (DIRECT, RAW_JSON, RAW_PROXY), the gateway's tools/call
 // (2026-07-28 stateless, 2025 session, 2025 session-less) and tools/list (10/50/500 tools), the
-// tail at 70% of peak, the gateway with got end to end, and PEER. Servers under test run on core
+// tail at 70% of peak, the gateway with metrics off, the gateway with got end to end, and PEER. Servers under test run on core
 // 0; the load generator (this process) and the upstream share core 1.
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -157,6 +157,21 @@ export async function runThroughput(ctx) {
     };
   }
   await gateway.proc.stop();
+
+  // The same store and requests on a gateway with metrics off: the cost of counting on tools/call
+  // is the gap between this row and 'GW tools/call 2026', both from this run.
+  if (gatewaySupportsEnv(root, 'DYNMCP_METRICS_ENABLED')) {
+    const key = 'GW tools/call 2026 (metrics off)';
+    const offGateway = track({ ...(await startGateway({ root, core: 0, sqlitePath, env: { DYNMCP_METRICS_ENABLED: 'false' } })), core: 0 });
+    const off = { path: '/mcp/call-modern', request: modernToolsCall({ port: offGateway.port, path: '/mcp/call-modern' }), check: checkToolResult };
+    // Without credentials, a gateway that counts answers 401 here: only 404 shows metrics are off.
+    const scrape = await fetch(`${offGateway.url}/metrics`);
+    await scrape.arrayBuffer();
+    if (scrape.status !== 404) throw new Error(`${key}: GET /metrics answered ${scrape.status}, expected 404 with metrics off`);
+    notes.metricsOffAnswers = await sanityCheck(offGateway, { [key]: off });
+    await measure(key, offGateway, off);
+    await offGateway.proc.stop();
+  } else unavailable['GW tools/call 2026 (metrics off)'] = 'this build has no DYNMCP_METRICS_ENABLED setting';
 
   // The physical floor of the tools/list size target: node:http writing precomputed bodies as
   // large as the 10- and 500-tool answers.

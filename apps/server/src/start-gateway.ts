@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLiveDefinitions, createSchemaCompiler, type LiveDefinitions, type GatewayConfig } from '@dynmcp/common';
-import { createMcpGateway, createRequestGuards, createToolCaller } from '@dynmcp/core';
+import { createMcpGateway, createRequestGuards, createToolCaller, NO_CALL_METRICS } from '@dynmcp/core';
 import type { DataSource, Logger } from '@dynmcp/plugin';
 import { createAdminHistory } from './admin/admin-history.js';
 import { createAdminService } from './admin/admin-service.js';
@@ -67,9 +67,9 @@ export async function startGateway(
     for (const close of closers.reverse()) await close().catch(() => undefined);
   };
   // The executors are built before the metrics (which follow the live definitions): they report
-  // egress denials through this, bound once the metrics exist.
+  // egress denials through this, bound once the metrics exist. With metrics off they get no hook.
   let metrics: GatewayMetrics | undefined;
-  const onEgressDenied = () => metrics?.calls.rejected('egress');
+  const onEgressDenied = config.metrics.enabled ? () => metrics?.calls.rejected('egress') : undefined;
   try {
     // First to start, last to close: the spans of the final requests are exported on the way out.
     const tracing = await startTracing(env, logger);
@@ -84,10 +84,12 @@ export async function startGateway(
     const definitions = createLiveDefinitions({ datasource, compiler, logger });
     closers.push(() => definitions.close());
     // The MCP gateway counts into the metrics, so it comes after them; they ask it for sessions.
+    // With metrics off no registry or collector exists and every layer counts into NO_CALL_METRICS.
     let countSessions = () => 0;
-    const gatewayMetrics = createGatewayMetrics({ definitions, sessions: () => countSessions() });
+    const gatewayMetrics = config.metrics.enabled ? createGatewayMetrics({ definitions, sessions: () => countSessions() }) : undefined;
     metrics = gatewayMetrics;
-    closers.push(async () => gatewayMetrics.close());
+    if (gatewayMetrics !== undefined) closers.push(async () => gatewayMetrics.close());
+    else if (config.metrics.port !== null) logger.warn('metrics.enabled is false: metrics.port is ignored and no metrics listener is opened', { port: config.metrics.port });
     // The store may be down at start: connect in the background and serve (alive, not ready)
     // meanwhile; the live definitions load as soon as the store answers.
     const storeOpened = openWithRetry(datasource, logger, () => closing);
@@ -114,7 +116,7 @@ export async function startGateway(
 
     const gateway = createMcpGateway({
       definitions,
-      metrics: gatewayMetrics.calls,
+      metrics: gatewayMetrics?.calls ?? NO_CALL_METRICS,
       ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
       executorFor,
       logger,
@@ -181,10 +183,9 @@ export async function startGateway(
       authFailures: { maxFailures: config.auth.maxFailures, windowMs: config.auth.failureWindowMs },
       clientAddress,
       ...(tracing === undefined ? {} : { tracing: tracing.requests }),
-      metrics: {
-        metrics: gatewayMetrics,
-        access: config.metrics.port !== null ? 'elsewhere' : config.metrics.public ? 'public' : 'admin',
-      },
+      ...(gatewayMetrics === undefined
+        ? {}
+        : { metrics: { metrics: gatewayMetrics, access: config.metrics.port !== null ? 'elsewhere' : config.metrics.public ? 'public' : 'admin' } }),
     });
 
     const server: Server = createHttpServer(app, {
@@ -198,7 +199,8 @@ export async function startGateway(
     server.listen(config.server.port, config.server.host);
     await once(server, 'listening');
     closers.push(() => stopServer(server, gateway.close, config.server.shutdownGraceMs));
-    const metricsPort = config.metrics.port === null ? undefined : await listenForMetrics(config, gatewayMetrics, clientAddress, logger, closers);
+    const metricsPort =
+      config.metrics.port === null || gatewayMetrics === undefined ? undefined : await listenForMetrics(config, gatewayMetrics, clientAddress, logger, closers);
     const ready = await Promise.race([loaded, sleep(config.datasource.startupWaitMs, false, { ref: false })]);
     if (!ready) logger.warn('store not reachable yet; serving as not ready until it is', { ...datasource.health() });
     const { port } = server.address() as AddressInfo;

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { silentLogger, type Logger } from '@dynmcp/plugin';
 import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 import { connectLegacy, connectModern } from '../test-support/mcp-clients.js';
 import { parseMetrics, scrape } from '../test-support/scrape-metrics.js';
@@ -186,5 +187,31 @@ describe('access to /metrics', () => {
       await gw.stop();
     }
     await assert.rejects(fetch(`http://127.0.0.1:${gw.metricsPort}/metrics`), 'closed with the gateway');
+  });
+
+  test('with metrics.enabled false, /metrics is 404, metrics.port opens nothing (with a warning), and tools/call still works', async () => {
+    const upstream = await startUpstream();
+    const warnings: string[] = [];
+    const logger: Logger = { ...silentLogger, warn: (message) => void warnings.push(message), child: () => logger };
+    const gw = await startTestGateway({ metrics: { enabled: false, port: 0 } }, { logger });
+    try {
+      assert.equal(gw.metricsPort, undefined);
+      assert.ok(warnings.some((message) => message.includes('metrics.port is ignored')), warnings.join('; '));
+      const answer = await scrape(`${gw.url}/metrics`);
+      assert.equal(answer.status, 404);
+      assert.equal(JSON.parse(answer.text).error_code, 'NOT_FOUND');
+      assert.equal((await gw.admin('PUT', '/admin/tds/alpha', tool(upstream.url, 'alpha', '/ok'))).status, 200);
+      assert.equal((await gw.admin('PUT', '/admin/ids/off', { name: 'off', tool_ids: ['alpha'] })).status, 200);
+      const { client } = await connectModern(`${gw.url}/mcp/off`);
+      try {
+        assert.notEqual((await client.callTool({ name: 'alpha', arguments: { q: 'x' } })).isError, true);
+      } finally {
+        await client.close();
+      }
+      assert.equal(upstream.hits.length, 1);
+    } finally {
+      await gw.stop();
+      await upstream.close();
+    }
   });
 });

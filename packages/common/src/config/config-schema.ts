@@ -461,6 +461,12 @@ export const configSchema = {
     },
   },
   metrics: {
+    enabled: {
+      doc: 'Count requests, tool calls and refusals for Prometheus and serve GET /metrics. false: nothing is counted, GET /metrics answers 404 and metrics.port opens no listener.',
+      format: Boolean,
+      default: true,
+      env: 'DYNMCP_METRICS_ENABLED',
+    },
     public: {
       doc: 'Serve GET /metrics (Prometheus) without credentials. By default it needs an admin key, like /admin.',
       format: Boolean,
