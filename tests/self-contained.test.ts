@@ -10,18 +10,23 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const SELF = 'tests/self-contained.test.ts';
 
 /** Sources, tests, docs, schemas, config and scripts; the lockfile names only packages. */
 const CHECKED = /\.(?:ts|mts|cts|js|mjs|cjs|md|json|ya?ml|sh|sql)$/;
 
+/**
+ * A phrase of `words` as a case-insensitive pattern. The phrases are spelled in parts so that this
+ * file, which is checked like every other, does not itself contain what it forbids.
+ */
+const phrase = (...words: string[]) => new RegExp(`\\b${words.join('\\s+')}\\b`, 'i');
+
 const FORBIDDEN: { what: string; pattern: RegExp }[] = [
-  { what: 'a planning notes directory', pattern: /research\//i },
+  { what: 'a planning notes directory', pattern: new RegExp(['research', '/'].join(''), 'i') },
   // docs/architecture.md is the repository's own map; the upper-case name was a planning document.
-  { what: 'a planning document', pattern: /\bARCHITECTURE\.md/ },
-  { what: 'a directory outside the repository', pattern: /\.\.\/shared\b/i },
-  { what: 'a planning card', pattern: /\bdesign card/i },
-  { what: 'the Rust project by a nickname', pattern: /\bthe seed\b|\bseed readme\b|\bseed's\b/i },
+  { what: 'a planning document', pattern: new RegExp(['\\bARCHITECTURE', '\\.md'].join('')) },
+  { what: 'a directory outside the repository', pattern: new RegExp(['\\.\\./', 'shared\\b'].join(''), 'i') },
+  { what: 'a planning card', pattern: phrase('design', 'card') },
+  { what: 'the Rust project by a nickname', pattern: new RegExp([phrase('the', 'seed'), phrase('seed', 'readme'), new RegExp(['\\bseed', "'s\\b"].join(''))].map((r) => r.source).join('|'), 'i') },
 ];
 
 /** Files git tracks or would track (new, not ignored), that still exist in the working tree. */
@@ -29,7 +34,7 @@ function repositoryFiles(): string[] {
   const listed = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: root, encoding: 'utf8' });
   return listed
     .split('\0')
-    .filter((path) => CHECKED.test(path) && path !== 'pnpm-lock.yaml' && path !== SELF && existsSync(`${root}/${path}`));
+    .filter((path) => CHECKED.test(path) && path !== 'pnpm-lock.yaml' && existsSync(`${root}/${path}`));
 }
 
 test('no file refers to documents outside the repository or to the Rust project by a nickname', () => {
