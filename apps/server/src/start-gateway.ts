@@ -12,8 +12,8 @@ import { createOpenApiImporter } from './admin/openapi-import.js';
 import { DEFAULT_IMPORT_LIMITS } from './openapi/index.js';
 import { createApp } from './app.js';
 import { builtinPlugins } from './builtins/index.js';
-import { createClientAddressResolver, type ClientAddressResolver } from './http/client-address.js';
-import { createHttpServer } from './http/http-server.js';
+import { createClientAddressResolver } from './http/client-address.js';
+import { createHttpServer, type HttpServerOptions } from './http/http-server.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics/gateway-metrics.js';
 import { createMetricsListener } from './metrics/metrics-route.js';
 import { loadPlugins } from './plugins/load-plugins.js';
@@ -188,19 +188,21 @@ export async function startGateway(
         : { metrics: { metrics: gatewayMetrics, access: config.metrics.port !== null ? 'elsewhere' : config.metrics.public ? 'public' : 'admin' } }),
     });
 
-    const server: Server = createHttpServer(app, {
+    // The main listener and the metrics listener (when it has its own port) run under the same limits.
+    const httpOptions: HttpServerOptions = {
       requestTimeoutMs: config.server.requestTimeoutMs,
       headersTimeoutMs: config.server.headersTimeoutMs,
       keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
       maxConnectionsPerAddress: config.server.maxConnectionsPerAddress,
       clientAddress,
       logger,
-    });
+    };
+    const server: Server = createHttpServer(app, httpOptions);
     server.listen(config.server.port, config.server.host);
     await once(server, 'listening');
     closers.push(() => stopServer(server, gateway.close, config.server.shutdownGraceMs));
     const metricsPort =
-      config.metrics.port === null || gatewayMetrics === undefined ? undefined : await listenForMetrics(config, gatewayMetrics, clientAddress, logger, closers);
+      config.metrics.port === null || gatewayMetrics === undefined ? undefined : await listenForMetrics(config, gatewayMetrics, httpOptions, closers);
     const ready = await Promise.race([loaded, sleep(config.datasource.startupWaitMs, false, { ref: false })]);
     if (!ready) logger.warn('store not reachable yet; serving as not ready until it is', { ...datasource.health() });
     const { port } = server.address() as AddressInfo;
@@ -221,18 +223,11 @@ export async function startGateway(
 async function listenForMetrics(
   config: GatewayConfig,
   metrics: GatewayMetrics,
-  clientAddress: ClientAddressResolver,
-  logger: Logger,
+  httpOptions: HttpServerOptions,
   closers: Array<() => Promise<void>>,
 ): Promise<number> {
-  const server = createHttpServer(createMetricsListener(metrics, logger), {
-    requestTimeoutMs: config.server.requestTimeoutMs,
-    headersTimeoutMs: config.server.headersTimeoutMs,
-    keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
-    maxConnectionsPerAddress: config.server.maxConnectionsPerAddress,
-    clientAddress,
-    logger,
-  });
+  const { logger } = httpOptions;
+  const server = createHttpServer(createMetricsListener(metrics, logger), httpOptions);
   server.listen(config.metrics.port ?? 0, config.server.host);
   await once(server, 'listening');
   closers.push(() => stopServer(server, async () => undefined, config.server.shutdownGraceMs));

@@ -1,0 +1,38 @@
+// The cache of tools and data the test command and the benchmark install from the npm registry
+// once and reuse: $DYNMCP_TOOLS_CACHE, default ~/.cache/dynmcp/tools, outside the clone, so repeated
+// runs (CI's included) do not download them again. Used by conformance/run.mjs (Node 22, the MCP
+// conformance suite) and scripts/openapi-corpus.mjs (real API descriptions).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+export const toolsCacheDir = process.env.DYNMCP_TOOLS_CACHE || join(homedir(), '.cache', 'dynmcp', 'tools');
+
+/**
+ * Installs `spec` with npm into `dir` unless `marker` (a path inside it) exists. Installs into a
+ * sibling folder first and renames it into place, so an interrupted install never looks complete.
+ * `npmArgs` are added to npm's; npm's own output goes to stderr, so a caller's stdout stays its own.
+ */
+export function ensureInstalled(dir, spec, marker, { log = () => undefined, npmArgs = [] } = {}) {
+  if (existsSync(join(dir, marker))) return;
+  mkdirSync(dirname(dir), { recursive: true });
+  const staging = `${dir}.staging-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  log(`installing ${spec} into ${dir} (once; reused afterwards)`);
+  const npm = spawnSync('npm', ['install', '--prefix', staging, '--no-audit', '--no-fund', '--loglevel=error', ...npmArgs, spec], {
+    stdio: ['ignore', 2, 2],
+  });
+  if (npm.status !== 0 || !existsSync(join(staging, marker))) {
+    rmSync(staging, { recursive: true, force: true });
+    throw new Error(`npm install ${spec} failed (exit ${npm.status})`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  try {
+    renameSync(staging, dir);
+  } catch (error) {
+    // Another run finished the same install first: use its copy.
+    rmSync(staging, { recursive: true, force: true });
+    if (!existsSync(join(dir, marker))) throw error;
+  }
+}
