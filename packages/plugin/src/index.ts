@@ -2,8 +2,8 @@
 // one here makes it public API.
 export { ERROR_STATUS, GatewayError, isGatewayError } from './errors.js';
 export type { ErrorCode, GatewayErrorOptions } from './errors.js';
-export { silentLogger } from './logger.js';
-export type { Logger } from './logger.js';
+export { createRecordingLogger, silentLogger } from './logger.js';
+export type { Logger, RecordedLogLine } from './logger.js';
 export { RECORD_KINDS } from './model.js';
 export type {
   CallLimits,

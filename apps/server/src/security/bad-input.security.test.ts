@@ -4,26 +4,8 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '@dynmcp/plugin';
+import { createRecordingLogger } from '@dynmcp/plugin';
 import { echoTool, startTestGateway, TEST_KEY, type TestGateway } from '../test-support/test-gateway.js';
-
-interface LogLine {
-  level: string;
-  message: string;
-  meta: Record<string, unknown>;
-}
-
-function capturingLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const make = (bindings: Record<string, unknown>): Logger => {
-    const at =
-      (level: string) =>
-      (message: string, meta: Record<string, unknown> = {}) =>
-        void lines.push({ level, message, meta: { ...bindings, ...meta } });
-    return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (more) => make({ ...bindings, ...more }) };
-  };
-  return { logger: make({}), lines };
-}
 
 // Never called: these tests only write definitions. A reserved name (RFC 2606) resolves nowhere.
 const UPSTREAM = 'http://upstream.invalid';
@@ -75,7 +57,7 @@ function toolWithDeepExtInfo(id: string, depth: number): string {
 
 describe('bad admin input is a 400 with a stable code, never a 500', () => {
   let gw: TestGateway;
-  const log = capturingLogger();
+  const log = createRecordingLogger();
   before(async () => {
     gw = await startTestGateway({}, { logger: log.logger });
   });

@@ -5,29 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Logger } from '@dynmcp/plugin';
+import { createRecordingLogger } from '@dynmcp/plugin';
 import { connectModern } from '../test-support/mcp-clients.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
 import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 
 /** The strict policy under test: production defaults, one loopback address let through, one denied. */
 const STRICT = { env: 'production', executor: { egress: { allow: ['127.0.0.1'], deny: ['127.0.0.2'] } } };
-
-interface LogLine {
-  level: string;
-  message: string;
-  meta: Record<string, unknown>;
-}
-
-function capturingLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const make = (bindings: Record<string, unknown>): Logger => {
-    const at = (level: string) => (message: string, meta: Record<string, unknown> = {}) =>
-      void lines.push({ level, message, meta: { ...bindings, ...meta } });
-    return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (more) => make({ ...bindings, ...more }) };
-  };
-  return { logger: make({}), lines };
-}
 
 /** A listener on 127.0.0.2 that counts connections: one is a packet the policy let through. */
 async function startForbiddenListener() {
@@ -135,7 +119,7 @@ describe('egress policy: what tools may reach', () => {
       await loose.admin('PUT', '/admin/ids/shop', { name: 'shop', tool_ids: ['allowed', 'denied', 'mapped', 'by-name'] });
       await loose.stop();
 
-      const { logger, lines } = capturingLogger();
+      const { logger, lines } = createRecordingLogger();
       // No loopback at all this time, so `localhost` is judged on what DNS gives at connect time.
       const gw = await startTestGateway({ env: 'production', executor: { egress: { deny: ['127.0.0.2'] } } }, { dataDir, logger });
       try {

@@ -4,27 +4,9 @@ import { get, request, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { silentLogger, type Logger } from '@dynmcp/plugin';
+import { createRecordingLogger, silentLogger, type Logger } from '@dynmcp/plugin';
 import { TEST_AUTH } from '../test-support/mcp-clients.js';
 import { echoTool, startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
-
-interface LogLine {
-  level: string;
-  message: string;
-  meta: Record<string, unknown>;
-}
-
-function capturingLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const make = (bindings: Record<string, unknown>): Logger => {
-    const at =
-      (level: string) =>
-      (message: string, meta: Record<string, unknown> = {}) =>
-        void lines.push({ level, message, meta: { ...bindings, ...meta } });
-    return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (more) => make({ ...bindings, ...more }) };
-  };
-  return { logger: make({}), lines };
-}
 
 async function gatewayWithInstance(overrides: Record<string, unknown>, logger: Logger = silentLogger): Promise<TestGateway> {
   const gw = await startTestGateway(overrides, { logger });
@@ -94,7 +76,7 @@ function toolsListRequest(port: number, id: number): string {
 
 describe('HTTP limits: slow requests, dropped bodies, connections per address', () => {
   test('a body trickled slower than server.requestTimeoutMs is cut off with 408, without an error line', async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = createRecordingLogger();
     const gw = await gatewayWithInstance({ server: { requestTimeoutMs: 800, headersTimeoutMs: 400 } }, logger);
     try {
       const { answer, elapsedMs } = await trickle(gw.port, postHead(gw.port, 100_000), ' ');
@@ -121,7 +103,7 @@ describe('HTTP limits: slow requests, dropped bodies, connections per address', 
   });
 
   test('a client that drops mid-body on /mcp is an info line, not an error or a 500', async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = createRecordingLogger();
     const gw = await gatewayWithInstance({}, logger);
     try {
       const socket = await openSocket(gw.port);
@@ -240,7 +222,7 @@ describe('HTTP limits: slow requests, dropped bodies, connections per address', 
   });
 
   test('connections beyond server.maxConnectionsPerAddress are closed at once, logged once; another address is unaffected', async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = createRecordingLogger();
     // No admin setup here: a pooled keep-alive connection of fetch would count against the cap.
     const gw = await startTestGateway({ server: { maxConnectionsPerAddress: 3 } }, { logger });
     const held: Socket[] = [];

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import type { Logger } from '@dynmcp/plugin';
+import { createRecordingLogger } from '@dynmcp/plugin';
 import { connectLegacy, connectModern, TEST_AUTH } from '../test-support/mcp-clients.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
 import { startUpstream, type TestUpstream, type UpstreamHit } from '@dynmcp/testing';
@@ -28,30 +28,12 @@ const tool = (name: string, upstream: string, path: string) => ({
   tds_ext_info: { domain: upstream, method: 'GET', path },
 });
 
-interface LogLine {
-  level: string;
-  message: string;
-  meta: Record<string, unknown>;
-}
-
-function capturingLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const make = (bindings: Record<string, unknown>): Logger => {
-    const at =
-      (level: string) =>
-      (message: string, meta: Record<string, unknown> = {}) =>
-        void lines.push({ level, message, meta: { ...bindings, ...meta } });
-    return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (more) => make({ ...bindings, ...more }) };
-  };
-  return { logger: make({}), lines };
-}
-
 const MODERN_META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
 
 describe('MCP requests and answers', () => {
   let gw: TestGateway;
   let upstream: TestUpstream;
-  const log = capturingLogger();
+  const log = createRecordingLogger();
   const url = (instance: string) => `${gw.url}/mcp/${instance}`;
 
   /** POSTs `body` (JSON text as given when a string) and reads the whole answer. */

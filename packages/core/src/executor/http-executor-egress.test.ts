@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { GatewayError } from '@dynmcp/plugin';
+import { createRecordingLogger, GatewayError } from '@dynmcp/plugin';
 import type { ToolDefinition } from '@dynmcp/plugin';
 import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 import { HTTP_CLIENTS, createHttpExecutor } from './http-executor.js';
-import { callContext, capturingLogger, firstText, httpTool } from '../test-support/tool-fixtures.js';
+import { callContext, firstText, httpTool } from '../test-support/tool-fixtures.js';
 
 /** A listener on 127.0.0.2 that only counts connections: any count above zero means a packet got through. */
 async function startForbiddenListener(): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
@@ -102,7 +102,7 @@ for (const client of HTTP_CLIENTS) describe(`http executor: egress policy (${cli
     for (const host of ['127.0.0.2', '0x7f.0.0.2', '2130706434', '0177.0.0.2', '127.0.2', '[::ffff:127.0.0.2]', '[::ffff:7f00:2]']) {
       const tool = httpTool({ domain: `http://${host}:${port}`, path: '/x' });
       refusedAtWrite(executor.validate, tool, /denied by the egress policy \(rule "127\.0\.0\.2" of executor\.egress\.deny \(DYNMCP_EGRESS_DENY\)\)/);
-      const log = capturingLogger();
+      const log = createRecordingLogger();
       const outcome = await executor.execute(tool, {}, { ...callContext(), logger: log.logger });
       assert.equal(outcome.result.isError, true, host);
       assert.match(firstText(outcome.result), /is denied by the egress policy \(rule "127\.0\.0\.2" of executor\.egress\.deny.*nothing was sent/);
@@ -117,7 +117,7 @@ for (const client of HTTP_CLIENTS) describe(`http executor: egress policy (${cli
     const evil = httpTool({ domain: `http://evil.test:${forbidden.port}`, path: '/x' });
     // A name is not refused at write time: only its addresses can be judged, when it is used.
     executor.validate(evil);
-    const log = capturingLogger();
+    const log = createRecordingLogger();
     const outcome = await executor.execute(evil, {}, { ...callContext(), logger: log.logger });
     assert.equal(
       firstText(outcome.result),

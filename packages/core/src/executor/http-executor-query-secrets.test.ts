@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { GatewayError } from '@dynmcp/plugin';
+import { createRecordingLogger, GatewayError } from '@dynmcp/plugin';
 import type { JsonObject, ToolCallOutcome } from '@dynmcp/plugin';
 import { startUpstream, type TestUpstream, type UpstreamRoute } from '@dynmcp/testing';
 import { HTTP_CLIENTS, createHttpExecutor } from './http-executor.js';
-import { callContext, capturingLogger, firstText, httpTool } from '../test-support/tool-fixtures.js';
+import { callContext, firstText, httpTool } from '../test-support/tool-fixtures.js';
 
 const SECRET = 'sk-live/9f8e+7d6c';
 const grouped = { type: 'object', properties: { query: { type: 'object' } } };
@@ -60,7 +60,7 @@ for (const client of HTTP_CLIENTS) describe(`http executor: credentials in the q
     httpTool({ domain: upstream.url, path, input_schema: grouped, ext_info: { query, result: { as: 'auto' } } });
 
   async function call(path: string, args: Record<string, unknown> = { query: { q: 'cats' } }): Promise<{ outcome: ToolCallOutcome; logged: string }> {
-    const log = capturingLogger();
+    const log = createRecordingLogger();
     const outcome = await executor.execute(tool(path), args, { ...callContext(), logger: log.logger });
     return { outcome, logged: JSON.stringify(log.lines) };
   }

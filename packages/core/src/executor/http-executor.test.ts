@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 import { createHttpExecutor } from './http-executor.js';
-import { callContext, capturingLogger, firstText, httpTool } from '../test-support/tool-fixtures.js';
+import { createRecordingLogger } from '@dynmcp/plugin';
+import { callContext, firstText, httpTool } from '../test-support/tool-fixtures.js';
 
 const GROUPED_SCHEMA = {
   type: 'object',
@@ -156,7 +157,7 @@ describe('http executor: building the upstream request', () => {
       path: '/v1/me',
       ext_info: { headers: { Authorization: 'Bearer ${env:TEST_API_KEY}' } },
     });
-    const log = capturingLogger();
+    const log = createRecordingLogger();
     const context = { ...callContext(), logger: log.logger };
     env['TEST_API_KEY'] = 'canary-one';
     const first = await executor.execute(tool, {}, context);

@@ -2,7 +2,7 @@
 // that records, and a reader for text results. The upstream itself is `startUpstream` of
 // @dynmcp/testing. Not part of the public surface.
 import { silentLogger } from '@dynmcp/plugin';
-import type { JsonObject, Logger, ToolCallContext, ToolDefinition } from '@dynmcp/plugin';
+import type { JsonObject, ToolCallContext, ToolDefinition } from '@dynmcp/plugin';
 
 /** Fields of an `http` tool that tests vary. */
 export interface TestToolFields {
@@ -36,24 +36,6 @@ export function httpTool(fields: TestToolFields): ToolDefinition {
 /** A call context with a silent logger; pass `signal` to test cancellation. */
 export function callContext(signal: AbortSignal = new AbortController().signal): ToolCallContext {
   return { signal, logger: silentLogger, progress() {}, log() {} };
-}
-
-/** Everything logged, for checks that no secret reaches a log line. */
-export interface CapturedLog {
-  logger: Logger;
-  lines: { level: string; message: string; meta: Record<string, unknown> | undefined }[];
-}
-
-/** A logger that records every line (children included). */
-export function capturingLogger(): CapturedLog {
-  const lines: CapturedLog['lines'] = [];
-  const make = (bindings: Record<string, unknown>): Logger => {
-    const at = (level: string) => (message: string, meta?: Record<string, unknown>) => {
-      lines.push({ level, message, meta: { ...bindings, ...meta } });
-    };
-    return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (more) => make({ ...bindings, ...more }) };
-  };
-  return { logger: make({}), lines };
 }
 
 /** The text of the first content block, or a failure when it is not text. */
