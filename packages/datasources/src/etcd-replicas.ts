@@ -1,7 +1,7 @@
 import type { Etcd3, Lease } from 'etcd3';
 import type { Logger, ReplicaInfo } from '@dynmcp/plugin';
 import { prefixEnd, type EtcdKeys } from './etcd-keys.js';
-import { byId, decodeReplica, encodeReplica, type ReplicaStore } from './replica-store.js';
+import { byId, decodeReplica, encodeReplica, serialAnnouncement, type ReplicaStore } from './replica-store.js';
 
 // Replica announcements in etcd: one key per replica, attached to a lease of the announcement's TTL
 // that etcd3 keeps alive (a keepalive every third of the TTL). A replica that dies or freezes
@@ -37,8 +37,6 @@ export function createEtcdReplicaStore(options: EtcdReplicaStoreOptions): Replic
       // etcd counts lease TTLs in whole seconds (and raises very short ones to its own minimum).
       const ttlSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
       let lease: { owner: Etcd3; lease: Lease } | undefined;
-      let closed = false;
-      let pending: Promise<void> = Promise.resolve();
 
       // A lease lost (expired while this process was frozen or cut off) is replaced at the next update.
       function currentLease(owner: Etcd3): Lease {
@@ -58,26 +56,15 @@ export function createEtcdReplicaStore(options: EtcdReplicaStoreOptions): Replic
           .exec();
       }
 
-      return {
-        update(next) {
-          if (closed) return Promise.resolve();
-          const run = pending.then(() => (closed ? undefined : write(next)));
-          pending = run.catch(() => undefined);
-          return run;
-        },
-        async close() {
-          if (closed) return;
-          closed = true;
-          await pending;
-          const held = lease;
-          lease = undefined;
-          // Revoking the lease deletes the key with it; when etcd is unreachable the TTL does it.
-          await held?.lease.revoke(deadline()).catch((error: unknown) => {
-            held.lease.release();
-            logger.debug('replica lease not revoked', { error: (error as Error).message });
-          });
-        },
-      };
+      return serialAnnouncement(write, async () => {
+        const held = lease;
+        lease = undefined;
+        // Revoking the lease deletes the key with it; when etcd is unreachable the TTL does it.
+        await held?.lease.revoke(deadline()).catch((error: unknown) => {
+          held.lease.release();
+          logger.debug('replica lease not revoked', { error: (error as Error).message });
+        });
+      });
     },
 
     async list(client) {

@@ -41,6 +41,29 @@ export function replicaMethods<Client>(
   };
 }
 
+/**
+ * An announcement handle over a store's own `write` and `remove`: one write at a time, so
+ * `close()` can never be overtaken by an update still in flight, and nothing after `close()`.
+ */
+export function serialAnnouncement(write: (info: ReplicaInfo) => Promise<void>, remove: () => Promise<void>): ReplicaAnnouncement {
+  let closed = false;
+  let pending: Promise<void> = Promise.resolve();
+  return {
+    update(next) {
+      if (closed) return Promise.resolve();
+      const run = pending.then(() => (closed ? undefined : write(next)));
+      pending = run.catch(() => undefined);
+      return run;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pending;
+      await remove();
+    },
+  };
+}
+
 /** The stored form of an announcement: its info as JSON. */
 export function encodeReplica(info: ReplicaInfo): string {
   return JSON.stringify(info);

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Logger, ReplicaInfo } from '@dynmcp/plugin';
-import { byId, decodeReplica, encodeReplica, type ReplicaStore } from './replica-store.js';
+import { byId, decodeReplica, encodeReplica, serialAnnouncement, type ReplicaStore } from './replica-store.js';
 import type { SqlDialect } from './sql-migrations.js';
 
 // Replica announcements of the SQL stores: one row per replica in their own table, outside
@@ -44,9 +44,6 @@ export function createSqlReplicaStore(options: SqlReplicaStoreOptions): ReplicaS
   return {
     announce(client, info, ttlMs) {
       const { id } = info;
-      let closed = false;
-      // One write at a time, so close() cannot be overtaken by an update still in flight.
-      let pending: Promise<void> = Promise.resolve();
 
       async function write(db: Knex, next: ReplicaInfo): Promise<void> {
         const at = now();
@@ -60,17 +57,9 @@ export function createSqlReplicaStore(options: SqlReplicaStoreOptions): ReplicaS
         await retry(() => db(REPLICAS_TABLE).where('expires_at', '<', at).delete());
       }
 
-      return {
-        update(next) {
-          if (closed) return Promise.resolve();
-          const run = pending.then(() => (closed ? undefined : write(client(), next)));
-          pending = run.catch(() => undefined);
-          return run;
-        },
-        async close() {
-          if (closed) return;
-          closed = true;
-          await pending;
+      return serialAnnouncement(
+        (next) => write(client(), next),
+        async () => {
           try {
             await retry(() => client()(REPLICAS_TABLE).where({ id }).delete());
           } catch (error) {
@@ -78,7 +67,7 @@ export function createSqlReplicaStore(options: SqlReplicaStoreOptions): ReplicaS
             logger.debug('replica entry not removed', { error: (error as Error).message });
           }
         },
-      };
+      );
     },
 
     async list(db) {
