@@ -12,6 +12,7 @@ import { replyJsonRpc } from './json-rpc-reply.js';
 import { ownerKey, tagRequest, type McpCaller } from './mcp-caller.js';
 import { checkRequest } from './request-checks.js';
 import { limitedToolName, servedView, withSearchTools } from './search-mode.js';
+import { toolIndexOf } from './tool-search.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
 import { createToolCaller } from './tool-call.js';
 import type { Tracer } from '../call-tracing.js';
@@ -187,6 +188,8 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       if (view.protoType === 'streamable-stateless') await sessions.closeInstance(instanceId);
       sessions.notifyToolsChanged(instanceId);
       endpoints.get(instanceId)?.handler.notify.toolsChanged();
+      // A search-mode instance's index is built now, in slices, rather than on its first search.
+      if (view.definition.tool_mode === 'search') void toolIndexOf(view);
     }
   }
 
