@@ -32,6 +32,10 @@ const SYSTEM_DEPS = [
   { command: 'etcdctl', pkg: 'etcd-client' },
   { command: 'mariadbd', pkg: 'mariadb-server' },
   { command: 'mariadb-install-db', pkg: 'mariadb-server' },
+  { command: 'chromium', pkg: 'chromium' },
+  { command: 'haproxy', pkg: 'haproxy' },
+  { command: 'nginx', pkg: 'nginx' },
+  { command: 'ip', pkg: 'iproute2' },
 ];
 
 /** Installs missing system packages when it can (root with apt-get); otherwise fails naming them. */

@@ -6,6 +6,11 @@ export interface Principal {
   admin: boolean;
   /** Instances this principal may use over MCP; `'*'` for all. */
   instances: '*' | readonly string[];
+  /**
+   * The verified claims of the credential, for providers that have them (an OAuth access token's
+   * payload). Tools can send allow-listed claims upstream (`${claim:NAME}`); never logged.
+   */
+  claims?: Readonly<Record<string, unknown>>;
 }
 
 /** The parts of an HTTP request an auth provider may look at. */

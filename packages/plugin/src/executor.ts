@@ -1,3 +1,4 @@
+import type { Principal } from './auth.js';
 import type { Logger } from './logger.js';
 import type { ToolDefinition } from './model.js';
 
@@ -26,6 +27,11 @@ export interface ToolCallContext {
   signal: AbortSignal;
   /** The gateway's own log (operators read it); never sent to the client. */
   logger: Logger;
+  /**
+   * Who is calling: the principal an auth provider accepted, or undefined for an anonymous caller
+   * of a public instance. Per-caller templates (`${claim:}`, `${principal:}`) resolve against it.
+   */
+  caller?: Principal;
   /**
    * Report progress (MCP `notifications/progress`); a no-op when the client asked for none.
    * Values must increase; stale or repeated values are dropped.
