@@ -14,9 +14,11 @@ import { judgeTargets, renderReport } from './lib/report.mjs';
 import { HAVE_TASKSET, killAllSync, pinSelf, stopAll } from './lib/proc.mjs';
 import { runClients } from './scenarios/clients.mjs';
 import { runImport } from './scenarios/import.mjs';
+import { runApply } from './scenarios/import-apply.mjs';
 import { runLargeAnswers, runMemory } from './scenarios/memory.mjs';
 import { runPropagation } from './scenarios/propagation.mjs';
 import { runSearch } from './scenarios/search.mjs';
+import { runWorkers } from './scenarios/workers.mjs';
 import { runThroughput, startScript } from './scenarios/throughput.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +41,7 @@ const PROFILES = {
     largeAnswerCalls: 20,
     largeAnswerRounds: 3,
     importRounds: 3,
+    applyTools: 1000,
     searchQueries: 500,
     totalBudgetMs: 570_000,
   },
@@ -58,11 +61,12 @@ const PROFILES = {
     largeAnswerCalls: 20,
     largeAnswerRounds: 1,
     importRounds: 1,
+    applyTools: 1000,
     searchQueries: 100,
     totalBudgetMs: 120_000,
   },
 };
-const SECTIONS = ['throughput', 'clients', 'memory', 'large-answers', 'propagation', 'import', 'search'];
+const SECTIONS = ['throughput', 'clients', 'memory', 'large-answers', 'propagation', 'import', 'apply', 'search', 'workers'];
 
 class UsageError extends Error {}
 
@@ -166,7 +170,9 @@ async function main() {
     'large-answers': runLargeAnswers,
     propagation: runPropagation,
     import: runImport,
+    apply: runApply,
     search: runSearch,
+    workers: runWorkers,
   };
   for (const name of SECTIONS.filter((s) => args.only.includes(s))) {
     const t0 = performance.now();

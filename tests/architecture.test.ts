@@ -20,9 +20,11 @@ const LAYERS: Record<string, { dir: string; mayImport: string[] }> = {
   '@dynmcp/core': { dir: 'packages/core', mayImport: ['@dynmcp/plugin', '@dynmcp/common'] },
   // The built-in datasources and their drivers: beside core, not below it, so core installs light.
   '@dynmcp/datasources': { dir: 'packages/datasources', mayImport: ['@dynmcp/plugin', '@dynmcp/common'] },
+  // The web console: a browser app (apps/console/src), built into static files the server serves.
+  '@dynmcp/console': { dir: 'apps/console', mayImport: [] },
   '@dynmcp/server': {
     dir: 'apps/server',
-    mayImport: ['@dynmcp/plugin', '@dynmcp/common', '@dynmcp/core', '@dynmcp/datasources'],
+    mayImport: ['@dynmcp/plugin', '@dynmcp/common', '@dynmcp/core', '@dynmcp/datasources', '@dynmcp/console'],
   },
   // The command line is a client of the admin API and /mcp: it imports no gateway package, and its
   // tests run the server from its built binary rather than importing it.

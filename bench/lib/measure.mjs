@@ -16,20 +16,27 @@ function busyJiffies() {
   return out;
 }
 
-/**
- * Samples what a window needs at one edge: the target's CPU seconds, the bench's own processes'
- * CPU seconds (`ours`: pids), and the machine's busy time.
- */
-function sample(targetPid, ours) {
-  let own = 0;
-  for (const pid of ours) {
+/** CPU seconds of `pids` together; a process that exited counts nothing. */
+function cpuOf(pids) {
+  let sum = 0;
+  for (const pid of pids) {
     try {
-      own += cpuSeconds(pid);
+      sum += cpuSeconds(pid);
     } catch {
       // a helper that exited
     }
   }
-  return { target: cpuSeconds(targetPid), own, busy: busyJiffies(), at: process.hrtime.bigint() };
+  return sum;
+}
+
+/**
+ * Samples what a window needs at one edge: the target's CPU seconds (every process of its group
+ * when it has `pids()`, e.g. a cluster primary and its workers), the bench's own processes' CPU
+ * seconds (`ours`: pids), and the machine's busy time.
+ */
+function sample(target, ours) {
+  const targetCpu = target.pids ? cpuOf(target.pids()) : cpuSeconds(target.pid);
+  return { target: targetCpu, own: cpuOf(ours), busy: busyJiffies(), at: process.hrtime.bigint() };
 }
 
 /** Turns two samples into the window's CPU figures. */
@@ -68,8 +75,8 @@ export async function measureLoad({ target, ours, ...load }) {
     port: target.port,
     ...load,
     onWindow(edge) {
-      if (edge === 'start') start = sample(target.pid, [process.pid, ...ours]);
-      else end = sample(target.pid, [process.pid, ...ours]);
+      if (edge === 'start') start = sample(target, [process.pid, ...ours]);
+      else end = sample(target, [process.pid, ...ours]);
     },
   });
   return { connections: load.connections, ...(load.rate ? { targetRps: Math.round(load.rate) } : {}), ...finish(result, start, end, target) };
@@ -81,8 +88,8 @@ export function cpuWindow(target, ours) {
   let end;
   return {
     onWindow(edge) {
-      if (edge === 'start') start = sample(target.pid, [process.pid, ...ours]);
-      else end = sample(target.pid, [process.pid, ...ours]);
+      if (edge === 'start') start = sample(target, [process.pid, ...ours]);
+      else end = sample(target, [process.pid, ...ours]);
     },
     finish: (result) => finish(result, start, end, target),
   };

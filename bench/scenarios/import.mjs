@@ -12,7 +12,7 @@ import { ADMIN_KEY, startGateway } from '../lib/gateway.mjs';
 import { summarise } from '../lib/loadgen.mjs';
 import { round } from '../lib/measure.mjs';
 import { MODERN_VERSION } from '../lib/mcp-wire.mjs';
-import { rssBytes } from '../lib/proc.mjs';
+import { cpuSeconds, rssBytes } from '../lib/proc.mjs';
 import { ensureCorpora } from '../../scripts/openapi-corpus.mjs';
 
 const META = {
@@ -74,6 +74,10 @@ export async function runImport(ctx) {
     const dry = [];
     const real = [];
     const visible = [];
+    // CPU seconds of the gateway (all its threads: the import worker's included) per request: on a
+    // shared machine the wall-clock times move with other work, the CPU time much less.
+    const dryCpu = [];
+    const realCpu = [];
     let tools;
     let pages;
     let skipped;
@@ -82,12 +86,16 @@ export async function runImport(ctx) {
       const body = (dryRun) => JSON.stringify({ document: text, instance_id: instance, base_url: base, dry_run: dryRun });
       log(`  round ${i + 1}/${profile.importRounds}: dry run`);
       let sent = performance.now();
+      let cpu = cpuSeconds(gateway.pid);
       await postImport(gateway, body(true));
       dry.push(performance.now() - sent);
+      dryCpu.push((cpuSeconds(gateway.pid) - cpu) * 1000);
       log(`  round ${i + 1}/${profile.importRounds}: import`);
       sent = performance.now();
+      cpu = cpuSeconds(gateway.pid);
       const data = await postImport(gateway, body(false));
       real.push(performance.now() - sent);
+      realCpu.push((cpuSeconds(gateway.pid) - cpu) * 1000);
       tools = count(data.created);
       skipped = data.skipped.length;
       for (;;) {
@@ -114,6 +122,10 @@ export async function runImport(ctx) {
           listPages: pages,
           dryRun: stat(dry),
           import: stat(real),
+          // Wall-clock of each round in order: the first pays for a cold start.
+          importRoundsMs: real.map((value) => round(value, 0)),
+          dryRunCpu: stat(dryCpu),
+          importCpu: stat(realCpu),
           visible: stat(visible),
           rssAfterMB: round(rssBytes(gateway.pid) / 2 ** 20, 0),
         },

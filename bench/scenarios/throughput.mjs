@@ -1,7 +1,8 @@
 // Throughput and latency: the baselines (DIRECT, RAW_JSON, RAW_PROXY), the gateway's tools/call
 // (2026-07-28 stateless, 2025 session, 2025 session-less) and tools/list (10/50/500 tools), the
-// tail at 70% of peak, the gateway with metrics off, the gateway with got end to end, and PEER. Servers under test run on core
-// 0; the load generator (this process) and the upstream share core 1.
+// tail at 70% of peak, the gateway with metrics off, the gateway logging at warn and at info, the
+// gateway with got end to end, and PEER. Servers under test run on core 0; the load generator
+// (this process) and the upstream share core 1.
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,8 +81,8 @@ export async function runThroughput(ctx) {
   const notes = {};
   const unavailable = {};
   const window = { warmupMs: profile.warmupMs, durationMs: profile.durationMs };
-  const measure = async (key, target, load) => {
-    for (const connections of [1, 50]) {
+  const measure = async (key, target, load, connectionCounts = [1, 50]) => {
+    for (const connections of connectionCounts) {
       log(`  ${key} c=${connections}`);
       figures[key] ??= {};
       figures[key][`c${connections}`] = await measureLoad({ target, ours: [...ours], connections, ...window, ...load });
@@ -172,6 +173,18 @@ export async function runThroughput(ctx) {
     await measure(key, offGateway, off);
     await offGateway.proc.stop();
   } else unavailable['GW tools/call 2026 (metrics off)'] = 'this build has no DYNMCP_METRICS_ENABLED setting';
+
+  // What the info-level log line of every tool call costs: the same store and requests on two
+  // gateways, one at `warn` (no line per call) and one at `info` (one line per call), measured back
+  // to back at c=50. Lines go to the gateway's stdout, here /dev/null.
+  for (const level of ['warn', 'info']) {
+    const key = `GW tools/call 2026 (log ${level})`;
+    const logGateway = track({ ...(await startGateway({ root, core: 0, sqlitePath, env: { DYNMCP_LOG_LEVEL: level } })), core: 0 });
+    const kind = { path: '/mcp/call-modern', request: modernToolsCall({ port: logGateway.port, path: '/mcp/call-modern' }), check: checkToolResult };
+    notes[`log${level}Answers`] = await sanityCheck(logGateway, { [key]: kind });
+    await measure(key, logGateway, kind, [50]);
+    await logGateway.proc.stop();
+  }
 
   // The physical floor of the tools/list size target: node:http writing precomputed bodies as
   // large as the 10- and 500-tool answers.

@@ -5,6 +5,7 @@ import { registerImportAndCall } from './commands/import-call.js';
 import { registerRecordCommands } from './commands/records.js';
 import { registerServe } from './commands/serve.js';
 import { registerSyncCommands } from './commands/sync.js';
+import { registerWatch } from './commands/watch.js';
 import type { CliIo } from './context.js';
 
 export const VERSION = '0.1.0';
@@ -43,6 +44,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   registerRecordCommands(program, io, run);
   registerSyncCommands(program, io, run);
   registerImportAndCall(program, io, run);
+  registerWatch(program, io, run);
   registerServe(program, io, run);
   registerCompletion(program, io, run);
   for (const command of program.commands) command.exitOverride();

@@ -8,6 +8,8 @@ import { requireAdmin } from './http/admin-auth.js';
 import type { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { metricsHandler } from './metrics/metrics-route.js';
 import type { McpRequestTracing } from './tracing/gateway-tracing.js';
+import type { AdminEvents } from './admin/admin-events.js';
+import type { CredentialAdmin } from './admin/admin-credentials.js';
 import type { AdminHistory } from './admin/admin-history.js';
 import type { AdminService } from './admin/admin-service.js';
 import type { OpenApiImporter } from './admin/openapi-import.js';
@@ -15,7 +17,10 @@ import type { ToolTester } from './admin/tool-test.js';
 import type { ClientAddressResolver } from './http/client-address.js';
 import { sendError, toGatewayError } from './http/envelope.js';
 import { createFailureLimiter } from './http/failure-limiter.js';
+import { createConsoleRoute } from './http/console-route.js';
 import { createMcpFront } from './http/mcp-front.js';
+import type { OAuthResourceSettings } from './http/oauth-resource.js';
+import { createOAuthRoutes } from './http/oauth-routes.js';
 import { requestContext } from './http/request-context.js';
 
 /** Everything the HTTP app needs; `main()` builds these, tests may build their own. */
@@ -28,6 +33,10 @@ export interface AppDeps {
   adminHistory?: AdminHistory;
   /** Test calls of tools (`POST /admin/tds/:id/test`). */
   toolTester?: ToolTester;
+  /** The per-principal credential store (`/admin/credentials`). */
+  adminCredentials?: CredentialAdmin;
+  /** The change stream, `GET /admin/events`; its owner ends its streams on shutdown. */
+  adminEvents?: AdminEvents;
   authProviders: readonly AuthProvider[];
   mcpGuard(req: IncomingMessage, res: ServerResponse): boolean;
   bodyLimitBytes: number;
@@ -48,6 +57,12 @@ export interface AppDeps {
   metrics?: { metrics: GatewayMetrics; access: 'admin' | 'public' | 'elsewhere' };
   /** Server spans of `/mcp` requests, when tracing is on. */
   tracing?: McpRequestTracing;
+  /** The web console at `/ui/` (`ui.enabled`): the folder of its built files; absent, `/ui/` is 404. */
+  consoleDir?: string;
+  /** `server.publicUrl`, when set: names each instance as a resource for the auth providers. */
+  publicUrl?: string;
+  /** OAuth on (`auth.oauth.issuer`): instance metadata and challenges; absent: key mode. */
+  oauth?: OAuthResourceSettings;
 }
 
 /**
@@ -69,6 +84,8 @@ export function createApp(deps: AppDeps): RequestListener {
     logger: deps.logger,
     ...(deps.metrics === undefined ? {} : { metrics: deps.metrics.metrics.calls }),
     ...(deps.tracing === undefined ? {} : { tracing: deps.tracing }),
+    ...(deps.publicUrl === undefined ? {} : { publicUrl: deps.publicUrl }),
+    ...(deps.oauth === undefined ? {} : { oauth: deps.oauth }),
   });
   const app = express();
   app.disable('x-powered-by');
@@ -99,6 +116,9 @@ export function createApp(deps: AppDeps): RequestListener {
     else app.get('/metrics', serve);
   }
 
+  // OAuth discovery documents and endpoints, before /admin and the catch-all 404 (see oauth-routes.ts).
+  app.use(createOAuthRoutes({ definitions: deps.definitions, ...(deps.oauth === undefined ? {} : { oauth: deps.oauth }) }));
+
   app.use(
     '/admin',
     createAdminRouter({
@@ -108,11 +128,15 @@ export function createApp(deps: AppDeps): RequestListener {
       bodyLimitBytes: deps.bodyLimitBytes,
       ...(deps.adminHistory === undefined ? {} : { history: deps.adminHistory }),
       ...(deps.toolTester === undefined ? {} : { toolTester: deps.toolTester }),
+      ...(deps.adminCredentials === undefined ? {} : { credentials: deps.adminCredentials }),
+      ...(deps.adminEvents === undefined ? {} : { events: deps.adminEvents }),
       ...(deps.openApiImport === undefined
         ? {}
         : { openApiImporter: deps.openApiImport.importer, importBodyLimitBytes: deps.openApiImport.bodyLimitBytes }),
     }),
   );
+
+  if (deps.consoleDir !== undefined) app.use('/ui', createConsoleRoute({ dir: deps.consoleDir, logger: deps.logger }));
 
   app.use((req, _res, next) => next(new GatewayError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   const onError: ErrorRequestHandler = (error, req, res, _next) => {

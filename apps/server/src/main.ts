@@ -1,9 +1,17 @@
-import { createLogger, loadConfig } from '@dynmcp/common';
+import { randomBytes } from 'node:crypto';
+import { createLogger, loadConfig, MIN_SESSION_SECRET_BYTES } from '@dynmcp/common';
+import { isClusterWorker, reportWorkerStarted, runClusterPrimary, workerCount } from './cluster.js';
 import { startGateway } from './start-gateway.js';
+
+// What a cluster primary allows its workers for a graceful stop beyond `server.shutdownGraceMs`
+// (in-flight requests): closing executors, the replica entry and the store after them.
+const SHUTDOWN_MARGIN_MS = 5_000;
 
 /**
  * The composition root: configuration, logger, gateway, signals. Exits non-zero with a message
- * that names the problem when the gateway cannot start.
+ * that names the problem when the gateway cannot start. With `server.workers` above 1 the first
+ * process becomes the cluster primary (`cluster.ts`) and each worker it forks comes back here to
+ * run the gateway.
  */
 export async function main(): Promise<void> {
   let config;
@@ -13,7 +21,16 @@ export async function main(): Promise<void> {
     process.stderr.write(`dynmcp: ${(error as Error).message}\n`);
     process.exit(1);
   }
-  const logger = createLogger({ level: config.log.level });
+  const workers = workerCount(config.server.workers);
+  if (workers > 1 && !isClusterWorker()) {
+    const primaryLogger = createLogger({ level: config.log.level }).child({ component: 'cluster' });
+    const shutdownDeadlineMs = config.server.shutdownGraceMs + SHUTDOWN_MARGIN_MS;
+    // Without a configured key each worker would sign session ids with its own, and a session would
+    // live only on the worker whose connection opened it: the workers share one made here instead.
+    const env: Record<string, string> = config.mcp.sessionSecret.trim() === '' ? { DYNMCP_SESSION_SECRET: randomBytes(MIN_SESSION_SECRET_BYTES).toString('base64') } : {};
+    process.exit(await runClusterPrimary({ workers, logger: primaryLogger, shutdownDeadlineMs, env, metrics: config.metrics.enabled }));
+  }
+  const logger = isClusterWorker() ? createLogger({ level: config.log.level }).child({ workerPid: process.pid }) : createLogger({ level: config.log.level });
   let gateway;
   try {
     gateway = await startGateway(config, logger, process.env);
@@ -40,4 +57,5 @@ export async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  reportWorkerStarted();
 }

@@ -2,18 +2,33 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLiveDefinitions, createSchemaCompiler, type LiveDefinitions, type GatewayConfig } from '@dynmcp/common';
+import {
+  checkStoredCredentials,
+  createCredentialCipher,
+  createLiveCredentials,
+  createLiveDefinitions,
+  createSchemaCompiler,
+  parseCredentialsKey,
+  parseSessionSecret,
+  type LiveDefinitions,
+  type GatewayConfig,
+} from '@dynmcp/common';
 import { createMcpGateway, createRequestGuards, createToolCaller, NO_CALL_METRICS } from '@dynmcp/core';
+import { consoleDir } from '@dynmcp/console';
 import type { DataSource, Logger } from '@dynmcp/plugin';
+import { createAdminEvents, type AdminEvents } from './admin/admin-events.js';
+import { createCredentialAdmin } from './admin/admin-credentials.js';
 import { createAdminHistory } from './admin/admin-history.js';
 import { createAdminService } from './admin/admin-service.js';
 import { createToolTester } from './admin/tool-test.js';
 import { createOpenApiImporter } from './admin/openapi-import.js';
-import { DEFAULT_IMPORT_LIMITS } from './openapi/index.js';
+import { createImportPlanner, DEFAULT_IMPORT_LIMITS } from './openapi/index.js';
 import { createApp } from './app.js';
+import { groupMetrics } from './cluster.js';
 import { builtinPlugins } from './builtins/index.js';
 import { createClientAddressResolver } from './http/client-address.js';
 import { createHttpServer, type HttpServerOptions } from './http/http-server.js';
+import { authSettingsOf } from './http/oauth-resource.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics/gateway-metrics.js';
 import { createMetricsListener } from './metrics/metrics-route.js';
 import { loadPlugins } from './plugins/load-plugins.js';
@@ -29,6 +44,8 @@ export interface RunningGateway {
   url: string;
   port: number;
   definitions: LiveDefinitions;
+  /** The admin change stream, `GET /admin/events` (its open streams, for tests). */
+  adminEvents: AdminEvents;
   /** Port of the listener of `GET /metrics` when it has one of its own (`metrics.port`). */
   metricsPort?: number;
   /** Graceful stop: refuse new connections, end sessions, close store and pools, in reverse order of start. */
@@ -74,26 +91,45 @@ export async function startGateway(
     // First to start, last to close: the spans of the final requests are exported on the way out.
     const tracing = await startTracing(env, logger);
     if (tracing !== undefined) closers.push(() => tracing.close());
+    // The per-principal credentials (`${principal:NAME}`): decrypted from the feed, read by the http executor.
+    const credentialsKey = parseCredentialsKey(config.credentials.key);
+    const cipher = credentialsKey === undefined ? undefined : createCredentialCipher(credentialsKey);
+    const credentials = createLiveCredentials({ cipher, logger });
     const plugins = createPluginHost(
-      [...builtinPlugins(config, env, onEgressDenied, tracing?.tracer), ...(await loadPlugins(config.plugins, process.cwd()))],
+      [...builtinPlugins(config, env, onEgressDenied, tracing?.tracer, credentials), ...(await loadPlugins(config.plugins, process.cwd()))],
       logger.child({ component: 'plugins' }),
     );
     const datasource = await plugins.createDataSource(config.datasource.type);
     closers.push(() => datasource.close());
     const compiler = createSchemaCompiler();
-    const definitions = createLiveDefinitions({ datasource, compiler, logger });
+    const definitions = createLiveDefinitions({ datasource, compiler, logger, sinks: [credentials] });
     closers.push(() => definitions.close());
     // The MCP gateway counts into the metrics, so it comes after them; they ask it for sessions.
     // With metrics off no registry or collector exists and every layer counts into NO_CALL_METRICS.
     let countSessions = () => 0;
-    const gatewayMetrics = config.metrics.enabled ? createGatewayMetrics({ definitions, sessions: () => countSessions() }) : undefined;
+    // In a cluster worker (server.workers) GET /metrics reports the whole group (cluster.ts).
+    const gatewayMetrics = config.metrics.enabled ? groupMetrics(createGatewayMetrics({ definitions, sessions: () => countSessions() })) : undefined;
     metrics = gatewayMetrics;
     if (gatewayMetrics !== undefined) closers.push(async () => gatewayMetrics.close());
     else if (config.metrics.port !== null) logger.warn('metrics.enabled is false: metrics.port is ignored and no metrics listener is opened', { port: config.metrics.port });
     // The store may be down at start: connect in the background and serve (alive, not ready)
     // meanwhile; the live definitions load as soon as the store answers.
     const storeOpened = openWithRetry(datasource, logger, () => closing);
-    const loaded = storeOpened.then(() => definitions.start()).then(
+    // Stored credentials this gateway cannot decrypt (no key, another key) stop the start: it would
+    // otherwise fail every call needing one. A store that answers only after the start wait leaves
+    // the gateway not ready, with the reason in the log.
+    let credentialsRefusal: unknown;
+    const credentialsChecked = storeOpened.then(async () => {
+      try {
+        const count = await checkStoredCredentials(datasource, cipher);
+        if (count > 0) logger.info('stored credentials checked', { credentials: count });
+      } catch (error) {
+        credentialsRefusal = error;
+        logger.error('stored credentials cannot be read; definitions not loaded', { error: (error as Error).message });
+        throw error;
+      }
+    });
+    const loaded = credentialsChecked.then(() => definitions.start()).then(
       () => true,
       () => false,
     );
@@ -108,11 +144,17 @@ export async function startGateway(
       logger,
     });
     closers.push(() => announcer.close());
+    if (config.mcp.sessionSecret === '') {
+      const check = setTimeout(() => void warnOfUnsharedSessions(datasource, logger), 3 * config.replicas.heartbeatMs);
+      check.unref();
+      closers.push(async () => clearTimeout(check));
+    }
 
     const executors = await plugins.createToolExecutors();
     for (const kind of executors.names()) closers.push(async () => executors.get(kind)?.close?.());
     const executorFor = (kind: string) => executors.get(kind);
-    const authProviders = await plugins.createAuthProviders(config.auth.providers);
+    const auth = authSettingsOf(config);
+    const authProviders = await plugins.createAuthProviders(auth.providers);
 
     const gateway = createMcpGateway({
       definitions,
@@ -122,6 +164,10 @@ export async function startGateway(
       logger,
       serverInfo: SERVER_INFO,
       sessionIdleTimeoutMs: config.mcp.sessionIdleTimeoutMs,
+      // Validated when the configuration loaded; without one, sessions live in this process only.
+      ...sessionSecretOf(config),
+      sessionTtlMs: config.mcp.sessionTtlMs,
+      revocationStore: datasource,
       maxSessions: config.mcp.maxSessions,
       maxSessionsPerPrincipal: config.mcp.maxSessionsPerPrincipal,
       principalLimits: config.limits.principal,
@@ -144,6 +190,10 @@ export async function startGateway(
       );
     }
     const clientAddress = createClientAddressResolver(config.server.trustedProxies);
+    const importLimits = { ...DEFAULT_IMPORT_LIMITS, maxBytes: config.admin.importBodyLimitBytes, timeoutMs: config.admin.importTimeoutMs };
+    // Keeps an OpenAPI import worker started ahead of the next import (see plan-import.ts).
+    const importPlanner = createImportPlanner(importLimits);
+    closers.push(() => importPlanner.close());
     const adminService = createAdminService({
       datasource,
       definitions,
@@ -151,12 +201,17 @@ export async function startGateway(
       executorFor,
       status: () => replicaStatus(datasource, announcer),
     });
+    // Ended with the MCP sessions when the listener stops: an open stream would hold it open.
+    const adminEvents = createAdminEvents({ definitions, logger });
     const app = createApp({
       logger,
       definitions,
       gateway,
+      ...(config.ui.enabled ? { consoleDir } : {}),
       adminService,
+      adminEvents,
       adminHistory: createAdminHistory({ service: adminService, datasource }),
+      adminCredentials: createCredentialAdmin({ datasource, definitions, cipher }),
       // Its own tool caller, without metrics: test calls are served by no instance, so they stay out of /metrics.
       toolTester: createToolTester({
         definitions,
@@ -169,11 +224,14 @@ export async function startGateway(
           service: adminService,
           datasource,
           definitions,
-          limits: { ...DEFAULT_IMPORT_LIMITS, maxBytes: config.admin.importBodyLimitBytes, timeoutMs: config.admin.importTimeoutMs },
+          limits: importLimits,
+          planner: importPlanner,
         }),
         bodyLimitBytes: config.admin.importBodyLimitBytes,
       },
       authProviders,
+      ...(auth.publicUrl === undefined ? {} : { publicUrl: auth.publicUrl }),
+      ...(auth.oauth === undefined ? {} : { oauth: auth.oauth }),
       mcpGuard: createRequestGuards({
         listenHost: config.server.host,
         allowedHosts: config.server.allowedHosts,
@@ -200,20 +258,41 @@ export async function startGateway(
     const server: Server = createHttpServer(app, httpOptions);
     server.listen(config.server.port, config.server.host);
     await once(server, 'listening');
-    closers.push(() => stopServer(server, gateway.close, config.server.shutdownGraceMs));
+    closers.push(() => stopServer(server, () => adminEvents.close().then(gateway.close), config.server.shutdownGraceMs));
     const metricsPort =
       config.metrics.port === null || gatewayMetrics === undefined ? undefined : await listenForMetrics(config, gatewayMetrics, httpOptions, closers);
     const ready = await Promise.race([loaded, sleep(config.datasource.startupWaitMs, false, { ref: false })]);
+    if (credentialsRefusal !== undefined) throw credentialsRefusal;
     if (!ready) logger.warn('store not reachable yet; serving as not ready until it is', { ...datasource.health() });
     const { port } = server.address() as AddressInfo;
     const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
     const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
     logger.info('gateway listening', { url, datasource: datasource.name, revision: definitions.revision });
-    return { url, port, definitions, ...(metricsPort === undefined ? {} : { metricsPort }), close: closeAll };
+    return { url, port, definitions, adminEvents, ...(metricsPort === undefined ? {} : { metricsPort }), close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * Without `mcp.sessionSecret` a session works only on the replica that opened it. Once this
+ * replica has announced itself, one look at the replica listing tells whether others share the
+ * store (and so, likely, the clients): then say so once.
+ */
+async function warnOfUnsharedSessions(datasource: DataSource, logger: Logger): Promise<void> {
+  const listing = await datasource.replicas?.().catch(() => undefined);
+  if (listing === undefined || listing.replicas.length < 2) return;
+  logger.warn(
+    'several replicas share this store but mcp.sessionSecret is not set: a 2025-era session works only on the replica that opened it; give every replica the same DYNMCP_SESSION_SECRET',
+    { replicas: listing.replicas.length },
+  );
+}
+
+/** `mcp.sessionSecret` as the MCP gateway takes it: its bytes, or nothing when none is set. */
+function sessionSecretOf(config: GatewayConfig): { sessionSecret?: Buffer } {
+  const secret = parseSessionSecret(config.mcp.sessionSecret);
+  return secret === undefined ? {} : { sessionSecret: secret };
 }
 
 /**
@@ -237,7 +316,7 @@ async function listenForMetrics(
 }
 
 /**
- * Stops accepting connections, ends MCP sessions (their open streams would hold the server open),
+ * Stops accepting connections, ends MCP sessions and admin event streams (open streams would hold the server open),
  * waits for in-flight requests up to `graceMs`, then drops whatever is left.
  */
 async function stopServer(server: Server, endSessions: () => Promise<void>, graceMs: number): Promise<void> {

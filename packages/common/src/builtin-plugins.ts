@@ -1,5 +1,5 @@
 import { defineAuthPlugin, PLUGIN_API_VERSION, readPluginOptions } from '@dynmcp/plugin';
-import { createApiKeyAuthProvider, type ApiKeyAuthOptions, type ScopedApiKey } from './auth/index.js';
+import { createApiKeyAuthProvider, createOAuthAuthProvider, type ApiKeyAuthOptions, type OAuthAuthOptions, type ScopedApiKey } from './auth/index.js';
 
 const VERSION = '0.1.0';
 
@@ -32,4 +32,30 @@ export const apiKeyAuthPlugin = defineAuthPlugin({
     return { adminKeys: read.stringList('adminKeys'), keys: parseScopedKeys(read.raw.keys, read.invalid) };
   },
   create: ({ options }) => createApiKeyAuthProvider(options),
+});
+
+/** Options of the built-in `oauth` auth provider (the `auth.oauth.*` settings). */
+export type OAuthAuthPluginOptions = Omit<OAuthAuthOptions, 'fetch'>;
+
+/** The built-in OAuth 2.1 resource-server provider: JWT access tokens of one issuer. */
+export const oauthAuthPlugin = defineAuthPlugin({
+  name: 'oauth',
+  version: VERSION,
+  apiVersion: PLUGIN_API_VERSION,
+  parseOptions(raw): OAuthAuthPluginOptions {
+    const read = readPluginOptions('oauth', raw);
+    const options: OAuthAuthPluginOptions = { issuer: read.string('issuer') };
+    const audiences = read.optional.stringList('audiences');
+    const clockSkewSeconds = read.optional.number('clockSkewSeconds');
+    const algorithms = read.optional.stringList('algorithms');
+    const jwksCooldownMs = read.optional.number('jwksCooldownMs');
+    return {
+      ...options,
+      ...(audiences === undefined ? {} : { audiences }),
+      ...(clockSkewSeconds === undefined ? {} : { clockSkewSeconds }),
+      ...(algorithms === undefined ? {} : { algorithms }),
+      ...(jwksCooldownMs === undefined ? {} : { jwksCooldownMs }),
+    };
+  },
+  create: ({ options }) => createOAuthAuthProvider(options),
 });

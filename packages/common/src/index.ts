@@ -1,5 +1,5 @@
 // The public surface of @dynmcp/common. Named exports only.
-export { configSchema, loadConfig } from './config/index.js';
+export { configSchema, loadConfig, MIN_SESSION_SECRET_BYTES, parseSessionSecret } from './config/index.js';
 export type { GatewayConfig, LoadConfigOptions } from './config/index.js';
 export { createLogger } from './logger/index.js';
 export type { CreateLoggerOptions } from './logger/index.js';
@@ -29,16 +29,36 @@ export {
   toolListing,
 } from './live/index.js';
 export type {
+  AppliedEvent,
+  AppliedRecord,
   LiveDefinitions,
   LiveDefinitionsOptions,
   InstanceView,
   DefinitionsChange,
   DefinitionsStatus,
   LiveTool,
+  RecordSink,
   ServedTool,
   ToolListing,
 } from './live/index.js';
 export { createApiKeyAuthProvider, parseAdminKey, presentedApiKey } from './auth/index.js';
 export type { AdminKey, ApiKeyAuthOptions, ScopedApiKey } from './auth/index.js';
-export { apiKeyAuthPlugin } from './builtin-plugins.js';
-export type { ApiKeyAuthPluginOptions } from './builtin-plugins.js';
+export { createOAuthAuthProvider, grantedScopes, presentedBearerToken, issuerMetadataUrls } from './auth/index.js';
+export type { OAuthAuthOptions } from './auth/index.js';
+export { apiKeyAuthPlugin, oauthAuthPlugin } from './builtin-plugins.js';
+export type { ApiKeyAuthPluginOptions, OAuthAuthPluginOptions } from './builtin-plugins.js';
+export {
+  CREDENTIAL_KIND,
+  CREDENTIAL_NAME,
+  MAX_CREDENTIAL_VALUE_BYTES,
+  PRINCIPAL_ID,
+  assertCredentialName,
+  assertPrincipalId,
+  checkStoredCredentials,
+  createCredentialCipher,
+  createLiveCredentials,
+  credentialRecordId,
+  parseCredentialRecordId,
+  parseCredentialsKey,
+} from './credentials/index.js';
+export type { CredentialCipher, CredentialValue, LiveCredentials, LiveCredentialsOptions, StoredCredential } from './credentials/index.js';

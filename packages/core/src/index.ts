@@ -7,6 +7,11 @@ export {
   isLoopbackHost,
   JsonRpcErrorCode,
   ownerKey,
+  DEFAULT_SESSION_TTL_MS,
+  createSessionRevocations,
+  isRevocationsFull,
+  MAX_REVOCATIONS,
+  SESSION_REVOCATION_KIND,
   replyJsonRpc,
   replyJsonRpcError,
   CALL_OUTCOMES,
@@ -30,6 +35,8 @@ export type {
   McpGatewayOptions,
   PrincipalLimits,
   RequestGuardOptions,
+  SessionRevocationOptions,
+  SessionRevocations,
   ToolCaller,
 } from './mcp/index.js';
 export { QUERY_STYLES, canPrepare, createHttpExecutor, httpExecutorPlugin, parseEnvTemplate, shownBody } from './executor/index.js';

@@ -16,6 +16,12 @@ export interface Principal {
 /** The parts of an HTTP request an auth provider may look at. */
 export interface AuthRequest {
   headers: Readonly<Record<string, string | string[] | undefined>>;
+  /**
+   * The protected resource the request is for, when the gateway knows its public URL
+   * (`server.publicUrl`): on `/mcp/<id>`, `<publicUrl>/mcp/<id>`. Providers of audience-bound
+   * tokens (RFC 8707) accept only tokens issued for it; absent on the admin API.
+   */
+  resource?: string;
 }
 
 /**

@@ -56,6 +56,12 @@ export interface InstanceDefinition {
   public?: boolean;
   /** Principal ids (from auth providers) that may use this instance, besides their own grants. */
   allowed_principals?: string[];
+  /**
+   * OAuth scopes a caller's access token must all grant (its `scope` claim) to use this instance;
+   * 403 `insufficient_scope` otherwise. Listed in the instance's protected resource metadata.
+   * Principals without token claims (API keys) are not asked for scopes.
+   */
+  required_scopes?: string[];
   /** Limits of `tools/call` on this instance, across all callers, per replica. */
   limits?: CallLimits;
   /**

@@ -6,6 +6,8 @@ import type { FailureLimiter } from '../http/failure-limiter.js';
 import { sendSuccess } from '../http/envelope.js';
 import { parseLimit, parseRollbackRequest, parseSince, type AdminHistory } from './admin-history.js';
 import { batchRoute } from './admin-batch-route.js';
+import { credentialsRouter, type CredentialAdmin } from './admin-credentials.js';
+import type { AdminEvents } from './admin-events.js';
 import type { AdminService } from './admin-service.js';
 import { parseImportRequest } from './import-request.js';
 import { assertJsonShape, isUtf8, MAX_ADMIN_JSON_DEPTH } from './json-body-guard.js';
@@ -27,6 +29,10 @@ export interface AdminRouterOptions {
   history?: AdminHistory;
   /** `POST /admin/tds/:id/test` (see tool-test.ts); the route answers 404 without it. */
   toolTester?: ToolTester;
+  /** `/admin/credentials` (see admin-credentials.ts); the routes answer 404 without it. */
+  credentials?: CredentialAdmin;
+  /** `GET /admin/events`, the change stream (see admin-events.ts); the route answers 404 without it. */
+  events?: AdminEvents;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -103,6 +109,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
   router.get('/schemas/ids', (_req, res) => sendSuccess(res, instanceJsonSchema));
   router.get('/status', route(async (_req, res) => sendSuccess(res, await service.status())));
   router.post('/batch', body, batchRoute(service));
+  if (options.events !== undefined) router.get('/events', options.events.handler);
 
   const importer = options.openApiImporter;
   if (importer !== undefined) {
@@ -202,11 +209,14 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
     );
   }
 
+  if (options.credentials !== undefined) router.use('/credentials', credentialsRouter(options.credentials, body));
+
   const methodNotAllowed: RequestHandler = (req, _res, next) =>
     next(new GatewayError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${req.baseUrl}${req.path}`));
   router.all(
     [
       '/tds', '/ids', '/tds/:id', '/ids/:id', '/status', '/batch',
+      ...(options.events === undefined ? [] : ['/events']),
       ...(importer === undefined ? [] : ['/import/openapi']),
       ...(history === undefined ? [] : ['/tds/:id/history', '/ids/:id/history', '/tds/:id/rollback', '/ids/:id/rollback', '/audit']),
     ],

@@ -8,7 +8,7 @@ import {
   type StoredRecord,
   type ToolDefinition,
 } from '@dynmcp/plugin';
-import { planImport, type ImportLimits, type SkippedOperation } from '../openapi/index.js';
+import { planImport, type ImportLimits, type ImportPlanner, type SkippedOperation } from '../openapi/index.js';
 import type { AdminBatchOperation, AdminService } from './admin-service.js';
 import type { ImportRequest } from './import-request.js';
 
@@ -31,6 +31,8 @@ export interface OpenApiImporterOptions {
   datasource: DataSource;
   definitions: LiveDefinitions;
   limits: ImportLimits;
+  /** Maps the documents (with a worker started ahead, see `createImportPlanner`); default: a worker started per import. */
+  planner?: ImportPlanner;
 }
 
 /**
@@ -74,13 +76,14 @@ function operationOf(tool: ToolDefinition): string {
  */
 export function createOpenApiImporter(options: OpenApiImporterOptions) {
   const { service, datasource, definitions, limits } = options;
+  const plan = options.planner?.plan ?? ((input: Parameters<ImportPlanner['plan']>[0]) => planImport(input, limits));
 
   /** `principal`: who imports, recorded in the history of every definition the import writes. */
   return async function importOpenApi(request: ImportRequest, principal?: string): Promise<ImportResult> {
     // Before the document's seconds of work: a store that cannot write it all at once never will.
     requireBatch(datasource);
     const prefix = request.toolIdPrefix ?? `${request.instanceId}.`;
-    const plan = await planImport(
+    const planned = await plan(
       {
         document: request.document,
         instanceId: request.instanceId,
@@ -90,7 +93,6 @@ export function createOpenApiImporter(options: OpenApiImporterOptions) {
         ...(request.include === undefined ? {} : { include: request.include }),
         ...(request.exclude === undefined ? {} : { exclude: request.exclude }),
       },
-      limits,
     );
     const health = datasource.health();
     if (!health.connected) {
@@ -112,14 +114,14 @@ export function createOpenApiImporter(options: OpenApiImporterOptions) {
       revision: definitions.revision,
       instance_id: request.instanceId,
       created: [], updated: [], deleted: [], unchanged: [],
-      skipped: [...plan.skipped],
-      warnings: plan.warnings,
+      skipped: [...planned.skipped],
+      warnings: planned.warnings,
     };
     const operations: AdminBatchOperation[] = [];
     const importIds: string[] = [];
     const skip = (tool: ToolDefinition, reason: string) => result.skipped.push({ operation: operationOf(tool), reason });
     const candidates: ToolDefinition[] = [];
-    for (const tool of plan.tools) {
+    for (const tool of planned.tools) {
       const existing = tools.get(tool.id);
       if (existing !== undefined && !importedBy(existing, prefix)) {
         skip(tool, `tool id "${tool.id}" belongs to a tool this import did not create; left alone (choose another tool_id_prefix)`);
@@ -166,7 +168,7 @@ export function createOpenApiImporter(options: OpenApiImporterOptions) {
       // The instance's own ids stay where they are; the import's new ones follow.
       const deleted = new Set(result.deleted);
       const toolIds = [...currentIds.filter((id) => !deleted.has(id)), ...importIds.filter((id) => !currentIds.includes(id))];
-      const name = request.instanceName ?? instance?.name ?? (plan.title.trim().slice(0, 256) || request.instanceId);
+      const name = request.instanceName ?? instance?.name ?? (planned.title.trim().slice(0, 256) || request.instanceId);
       const nextInstance: InstanceDefinition = { ...instance, id: request.instanceId, name, tool_ids: toolIds };
       if (operations.length > 0 || instance === undefined || canonicalJson(nextInstance) !== canonicalJson({ ...instance, id: request.instanceId })) {
         // Written with the tools even when only they changed: its precondition is what makes a

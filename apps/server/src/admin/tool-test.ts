@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
-import { servedAsIs, type LiveDefinitions, type LiveTool } from '@dynmcp/common';
+import { assertPrincipalId, servedAsIs, type LiveDefinitions, type LiveTool } from '@dynmcp/common';
 import { canPrepare, shownBody, type RequestPreview, type ToolCaller, type UpstreamExchange } from '@dynmcp/core';
-import { GatewayError, type ToolExecutor, type ToolResult } from '@dynmcp/plugin';
+import { GatewayError, type Principal, type ToolExecutor, type ToolResult } from '@dynmcp/plugin';
 import { sendSuccess } from '../http/envelope.js';
 import type { AdminService } from './admin-service.js';
 
@@ -11,6 +11,11 @@ export interface ToolTestRequest {
   arguments: Record<string, unknown>;
   /** Send the request upstream (`true`) or only show it (`false`, the default). */
   send: boolean;
+  /**
+   * Call as this principal id (its stored credentials fill `${principal:…}`; it has no token
+   * claims); absent: as the admin principal making the test call.
+   */
+  principal?: string;
 }
 
 /** The upstream's answer to a test call, bounded for display. */
@@ -44,7 +49,11 @@ export interface ToolTestReport {
 
 /** Runs test calls of tools for the admin API. */
 export interface ToolTester {
-  test(id: string, request: ToolTestRequest, context: { signal: AbortSignal; caller: string | undefined }): Promise<ToolTestReport>;
+  test(
+    id: string,
+    request: ToolTestRequest,
+    context: { signal: AbortSignal; caller: string | undefined; principal?: Principal | undefined },
+  ): Promise<ToolTestReport>;
 }
 
 /** Options of {@link createToolTester}. */
@@ -64,7 +73,7 @@ export const MAX_HEADER_CHARS = 2048;
 const MASK = '***';
 /** Stands for the instance in the call's log line: test calls are served by no instance (ids cannot contain `:`). */
 const TEST_INSTANCE = 'admin:test';
-const BODY_KEYS: ReadonlySet<string> = new Set(['arguments', 'send']);
+const BODY_KEYS: ReadonlySet<string> = new Set(['arguments', 'send', 'principal']);
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -76,13 +85,17 @@ export function parseToolTestRequest(body: unknown): ToolTestRequest {
   }
   const unknown = Object.keys(body).filter((key) => !BODY_KEYS.has(key));
   if (unknown.length > 0) {
-    throw new GatewayError('INVALID_PAYLOAD', `unknown field(s) ${unknown.map((key) => JSON.stringify(key)).join(', ')}: a test call takes only "arguments" and "send"`);
+    throw new GatewayError('INVALID_PAYLOAD', `unknown field(s) ${unknown.map((key) => JSON.stringify(key)).join(', ')}: a test call takes only "arguments", "send" and "principal"`);
   }
   const args = body['arguments'] ?? {};
   if (!isPlainObject(args)) throw new GatewayError('INVALID_PAYLOAD', '"arguments" must be an object, as in an MCP tools/call');
   const send = body['send'] ?? false;
   if (typeof send !== 'boolean') throw new GatewayError('INVALID_PAYLOAD', '"send" must be true (call the upstream) or false (only show the request)');
-  return { arguments: args, send };
+  const principal = body['principal'];
+  if (principal === undefined) return { arguments: args, send };
+  if (typeof principal !== 'string') throw new GatewayError('INVALID_PAYLOAD', '"principal" must be a principal id (a string)');
+  assertPrincipalId(principal);
+  return { arguments: args, send, principal };
 }
 
 function shownHeaders(headers: UpstreamExchange['headers']): Record<string, string> {
@@ -140,7 +153,10 @@ export function createToolTester(options: ToolTesterOptions): ToolTester {
       const problems = tool.validateArguments(request.arguments);
       if (problems !== undefined) return { ...report, valid: false, problems };
       const executor = options.executorFor(kind);
-      const prepared = executor !== undefined && canPrepare(executor) ? await executor.prepare(definition, request.arguments) : undefined;
+      const caller: Principal | undefined =
+        request.principal === undefined ? context.principal : { id: request.principal, admin: false, instances: [] };
+      const prepared =
+        executor !== undefined && canPrepare(executor) ? await executor.prepare(definition, request.arguments, caller) : undefined;
       if (!request.send) {
         if (prepared === undefined) {
           throw new GatewayError('INVALID_PAYLOAD', `dry run not supported for kind "${kind}": its executor cannot show a request without sending it; use "send": true`);
@@ -153,6 +169,7 @@ export function createToolTester(options: ToolTesterOptions): ToolTester {
         signal: context.signal,
         requestId: undefined,
         caller: context.caller,
+        principal: caller,
         observeUpstream: (seen) => (exchange = seen),
       });
       return {
@@ -177,7 +194,7 @@ export function toolTestRoute(tester: ToolTester): RequestHandler {
       if (!res.writableFinished) abort.abort();
     });
     tester
-      .test(req.params['id'] as string, request, { signal: abort.signal, caller: req.principal?.id })
+      .test(req.params['id'] as string, request, { signal: abort.signal, caller: req.principal?.id, principal: req.principal })
       .then((report) => sendSuccess(res, report))
       .catch(next);
   };

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { test } from 'node:test';
-import { apiKeyAuthPlugin, loadConfig } from '@dynmcp/common';
+import { apiKeyAuthPlugin, loadConfig, oauthAuthPlugin } from '@dynmcp/common';
 import { httpExecutorPlugin } from '@dynmcp/core';
 import { etcdDataSourcePlugin, mysqlDataSourcePlugin, sqliteDataSourcePlugin } from '@dynmcp/datasources';
 import { defineToolExecutorPlugin, GatewayError, PLUGIN_API_VERSION, readPluginOptions, silentLogger, type PluginOptionsOf } from '@dynmcp/plugin';
@@ -16,7 +16,7 @@ test('the options built from the settings pass every built-in plugin’s own che
   const entries = builtinPlugins(defaultConfig(), { HOME: '/home/dev' });
   assert.deepEqual(
     entries.map((entry) => entry.plugin.name),
-    ['sqlite', 'mysql', 'etcd', 'api-key', 'http'],
+    ['sqlite', 'mysql', 'etcd', 'api-key', 'oauth', 'http'],
   );
   for (const entry of entries) {
     assert.ok(entry.plugin.parseOptions, `${entry.plugin.name} declares parseOptions`);
@@ -36,6 +36,7 @@ test('a built-in plugin refuses a wrong option, naming it (and a renamed one doe
     [() => mysqlDataSourcePlugin.parseOptions?.({ connection: 'mysql://h/db', pool: { max: '10' } }), /option "pool\.max" must be a finite number/],
     [() => etcdDataSourcePlugin.parseOptions?.({ endpoints: ['http://127.0.0.1:2379'], prefix: '/d', tls: { caFile: 1 } }), /option "tls\.caFile" must be a string/],
     [() => apiKeyAuthPlugin.parseOptions?.({ adminKeys: [], keys: [{ id: 'a', key: 7 }] }), /plugin "api-key": option "keys\.0\.key" must be a string/],
+    [() => oauthAuthPlugin.parseOptions?.({ issuer: 'https://as.example', audiences: 'x' }), /plugin "oauth": option "audiences" must be a list of strings/],
     [() => httpExecutorPlugin.parseOptions?.({ client: 'curl', defaultTimeoutMs: 1, maxResponseBytes: 1, env: {} }), /plugin "http": option "client" must be undici or got/],
   ];
   for (const [parse, message] of refusals) {

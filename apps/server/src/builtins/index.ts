@@ -3,7 +3,7 @@
 // Each plugin's options type comes from the plugin (its `parseOptions`), so an option renamed
 // there fails to compile here.
 import { isAbsolute, resolve } from 'node:path';
-import { apiKeyAuthPlugin, parseAdminKey, type GatewayConfig } from '@dynmcp/common';
+import { apiKeyAuthPlugin, oauthAuthPlugin, parseAdminKey, type GatewayConfig, type LiveCredentials } from '@dynmcp/common';
 import { httpExecutorPlugin } from '@dynmcp/core';
 import { etcdDataSourcePlugin, mysqlDataSourcePlugin, sqliteDataSourcePlugin, type SqliteDataSourcePluginOptions } from '@dynmcp/datasources';
 import type { DynmcpPlugin, PluginOptionsOf } from '@dynmcp/plugin';
@@ -13,7 +13,7 @@ import type { PluginEntry } from '../plugins/load-plugins.js';
 const builtin = <P extends DynmcpPlugin>(plugin: P, options: PluginOptionsOf<P>): PluginEntry => ({ plugin, options, source: 'built-in' });
 
 /**
- * The built-in plugins (SQLite, MySQL, etcd, API keys, `http` tools) with their options from
+ * The built-in plugins (SQLite, MySQL, etcd, API keys, OAuth, `http` tools) with their options from
  * `config`; `onEgressDenied` hears of every tool call the egress policy stopped (for the metrics),
  * `tracer` traces upstream requests.
  */
@@ -23,6 +23,8 @@ export function builtinPlugins(
   onEgressDenied?: () => void,
   /** Traces upstream requests of `http` tools when tracing is on (`OTEL_*`, see tracing/). */
   tracer?: Tracer,
+  /** The per-principal credentials `${principal:NAME}` reads (the live credentials). */
+  credentials?: LiveCredentials,
 ): PluginEntry[] {
   const { mysql, etcd, sqlite } = config.datasource;
   const feed = {
@@ -55,6 +57,14 @@ export function builtinPlugins(
       historyMaxVersions: config.datasource.historyMaxVersions,
     }),
     builtin(apiKeyAuthPlugin, { adminKeys: config.admin.apiKeys, keys: config.auth.keys }),
+    // Created only when asked for: auth.oauth.issuer set, or "oauth" in auth.providers (see authSettingsOf).
+    builtin(oauthAuthPlugin, {
+      issuer: config.auth.oauth.issuer,
+      audiences: config.auth.oauth.audiences,
+      clockSkewSeconds: config.auth.oauth.clockSkewSeconds,
+      algorithms: config.auth.oauth.algorithms,
+      jwksCooldownMs: config.auth.oauth.jwksCooldownMs,
+    }),
     builtin(httpExecutorPlugin, {
       client: config.executor.httpClient,
       defaultTimeoutMs: config.executor.timeoutMs,
@@ -64,6 +74,8 @@ export function builtinPlugins(
       secretsDir: config.executor.secretsDir,
       egress: onEgressDenied === undefined ? config.executor.egress : { ...config.executor.egress, onDenied: onEgressDenied },
       protectedValues: gatewayCredentials(config),
+      toolClaimsAllow: config.executor.toolClaimsAllow,
+      ...(credentials === undefined ? {} : { credentials }),
       ...(tracer === undefined ? {} : { tracer }),
     }),
   ];
@@ -75,7 +87,7 @@ export function builtinPlugins(
  */
 function gatewayCredentials(config: GatewayConfig): string[] {
   const { mysql, etcd } = config.datasource;
-  const credentials = [...config.admin.apiKeys, ...config.admin.apiKeys.map((entry) => parseAdminKey(entry).key), ...config.auth.keys.map((key) => key.key), mysql.password, etcd.password, mysql.url];
+  const credentials = [...config.admin.apiKeys, ...config.admin.apiKeys.map((entry) => parseAdminKey(entry).key), ...config.auth.keys.map((key) => key.key), mysql.password, etcd.password, mysql.url, config.credentials.key.trim()];
   if (mysql.url !== '') {
     try {
       const password = decodeURIComponent(new URL(mysql.url).password);

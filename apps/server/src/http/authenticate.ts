@@ -15,7 +15,8 @@ export async function authenticate(providers: readonly AuthProvider[], request: 
       if (principal !== undefined) return principal;
     } catch (error) {
       if (isGatewayError(error) && (error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN')) {
-        throw new GatewayError('UNAUTHORIZED', UNAUTHORIZED_MESSAGE);
+        // The provider's own reason stays as the cause: for the log, never for the client.
+        throw new GatewayError('UNAUTHORIZED', UNAUTHORIZED_MESSAGE, { cause: error });
       }
       throw error;
     }

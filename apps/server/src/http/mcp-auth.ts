@@ -1,8 +1,16 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { InstanceView, LiveDefinitions } from '@dynmcp/common';
+import { grantedScopes, presentedBearerToken, type InstanceView, type LiveDefinitions } from '@dynmcp/common';
 import { isGatewayError, mayUseInstance, type AuthProvider, type Principal } from '@dynmcp/plugin';
-import { authenticate, UNAUTHORIZED_MESSAGE } from './authenticate.js';
+import { authenticate } from './authenticate.js';
 import { retryAfterSeconds, tooManyFailuresMessage, type FailureLimiter } from './failure-limiter.js';
+import {
+  insufficientScopeChallenge,
+  instanceResourceUrl,
+  KEY_MODE_HINT,
+  resourceMetadataUrl,
+  unauthorizedChallenge,
+  type OAuthResourceSettings,
+} from './oauth-resource.js';
 
 /**
  * The outcome of {@link checkInstanceAccess}: go on with the instance's view (resolved once here
@@ -10,7 +18,7 @@ import { retryAfterSeconds, tooManyFailuresMessage, type FailureLimiter } from '
  */
 export type AccessDecision =
   | { allowed: true; view: InstanceView; principal?: Principal }
-  | { allowed: false; status: 401 | 404; message: string }
+  | { allowed: false; status: 401 | 403 | 404; message: string; challenge?: string; reason?: string }
   | { allowed: false; status: 429 | 503; message: string; retryAfterSeconds: number };
 
 /** Before the first definitions load nothing is known; the answer until then (503, retry in a second). */
@@ -22,6 +30,23 @@ export interface InstanceAccessOptions {
   definitions: LiveDefinitions;
   /** Failed authentications per client address, shared with the admin API. */
   failures: FailureLimiter;
+  /** `server.publicUrl`: with it, providers learn the resource a request is for (`AuthRequest.resource`). */
+  publicUrl?: string;
+  /** OAuth on (`auth.oauth.issuer`): 401 and 403 carry challenges naming the instance's metadata. */
+  oauth?: OAuthResourceSettings;
+}
+
+/** Retry-After of a 503 when the authorization server's keys could not be fetched. */
+const AUTH_SERVER_RETRY_SECONDS = 5;
+
+/** The message of a 401: what to send, OAuth or key mode. */
+function unauthorizedMessage(options: InstanceAccessOptions, instanceId: string): string {
+  if (options.oauth === undefined) return `Unauthorized: missing or invalid credentials. ${KEY_MODE_HINT}`;
+  const keys = options.providers.some((provider) => provider.name === 'api-key') ? ' (or an API key)' : '';
+  return (
+    `Unauthorized: send an OAuth access token for ${instanceResourceUrl(options.oauth.publicUrl, instanceId)} from ${options.oauth.issuer}${keys} ` +
+    `as "Authorization: Bearer <token>"; the instance's metadata is at ${resourceMetadataUrl(options.oauth.publicUrl, instanceId)}`
+  );
 }
 
 /**
@@ -30,7 +55,10 @@ export interface InstanceAccessOptions {
  * the caller needs a credential an auth provider accepts (401 otherwise, and a failure counted) and
  * access to the instance (else the same 404 as an unknown instance, so a principal learns nothing
  * about instances it may not use). 401 and 429 read the same whether the instance exists or not.
- * Before the first definitions load nothing is known: 503 to anyone, with Retry-After.
+ * A token principal (one with claims) of an instance with `required_scopes` needs them all (403
+ * otherwise). With OAuth on, 401 and 403 carry a `WWW-Authenticate` challenge naming the
+ * instance's protected resource metadata. Before the first definitions load nothing is known: 503
+ * to anyone, with Retry-After; 503 too when the authorization server's keys cannot be fetched.
  */
 export async function checkInstanceAccess(
   options: InstanceAccessOptions,
@@ -50,17 +78,45 @@ export async function checkInstanceAccess(
     return { allowed: false, status: 429, message: `Too many requests: ${tooManyFailuresMessage(retryAfter)}`, retryAfterSeconds: retryAfter };
   }
   let principal: Principal | undefined;
+  let reason: string | undefined;
   try {
-    principal = await authenticate(options.providers, { headers });
+    const resource = options.publicUrl === undefined ? undefined : instanceResourceUrl(options.publicUrl, instanceId);
+    principal = await authenticate(options.providers, resource === undefined ? { headers } : { headers, resource });
   } catch (error) {
+    if (isGatewayError(error) && error.code === 'AUTH_SERVER_UNAVAILABLE') {
+      return { allowed: false, status: 503, message: `Service unavailable: ${error.message}`, retryAfterSeconds: AUTH_SERVER_RETRY_SECONDS };
+    }
     if (!isGatewayError(error) || error.code !== 'UNAUTHORIZED') throw error;
+    reason = error.cause instanceof Error ? error.cause.message : undefined;
   }
   if (principal === undefined) {
     options.failures.fail(client);
-    return { allowed: false, status: 401, message: `Unauthorized: ${UNAUTHORIZED_MESSAGE}` };
+    const challenge = options.oauth === undefined ? undefined : unauthorizedChallenge(options.oauth, instanceId, presentedBearerToken({ headers }) !== undefined);
+    return {
+      allowed: false,
+      status: 401,
+      message: unauthorizedMessage(options, instanceId),
+      ...(challenge === undefined ? {} : { challenge }),
+      ...(reason === undefined ? {} : { reason }),
+    };
   }
   if (view === undefined || !mayUseInstance(principal, view.definition)) {
     return { allowed: false, status: 404, message: `Unknown MCP instance "${instanceId}"` };
+  }
+  // Scopes are asked of token principals only, and only once the instance is known to be theirs,
+  // so a 403 tells nothing a 404 would have hidden.
+  const required = view.definition.required_scopes;
+  if (required !== undefined && required.length > 0 && principal.claims !== undefined) {
+    const granted = grantedScopes(principal.claims);
+    const missing = required.filter((scope) => !granted.includes(scope));
+    if (missing.length > 0) {
+      return {
+        allowed: false,
+        status: 403,
+        message: `Forbidden: the access token lacks the scopes this instance requires: ${missing.join(' ')}; get a token with the scopes ${required.join(' ')}`,
+        ...(options.oauth === undefined ? {} : { challenge: insufficientScopeChallenge(options.oauth, instanceId, required) }),
+      };
+    }
   }
   return { allowed: true, view, principal };
 }

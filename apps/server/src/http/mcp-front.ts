@@ -6,6 +6,7 @@ import type { McpRequestTrace, McpRequestTracing } from '../tracing/gateway-trac
 import type { ClientAddressResolver } from './client-address.js';
 import type { FailureLimiter } from './failure-limiter.js';
 import { checkInstanceAccess, type AccessDecision, type InstanceAccessOptions } from './mcp-auth.js';
+import type { OAuthResourceSettings } from './oauth-resource.js';
 import { createRequestContext, type RequestContext } from './request-context.js';
 
 /** Options of {@link createMcpFront}. */
@@ -24,14 +25,17 @@ export interface McpFrontOptions {
   metrics?: CallMetrics;
   /** Server spans of requests when tracing is on (`OTEL_*`); default none: no span, no work. */
   tracing?: McpRequestTracing;
+  /** `server.publicUrl` and, when OAuth is on, its settings (see `mcp-auth.ts`). */
+  publicUrl?: string;
+  oauth?: OAuthResourceSettings;
 }
 
 const MCP_PATH = /^\/mcp\/([^/?#]+)\/?(?:\?.*)?$/;
 const JSON_TYPE = /^application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i;
 
-/** Headers of a refusal: how to authenticate (401), when to try again (429, 503). */
+/** Headers of a refusal: how to authenticate (401, 403), when to try again (429, 503). */
 function refusalHeaders(access: AccessDecision & { allowed: false }): Record<string, string> {
-  if (access.status === 401) return { 'www-authenticate': 'Bearer' };
+  if (access.status === 401 || access.status === 403) return { 'www-authenticate': ('challenge' in access ? access.challenge : undefined) ?? 'Bearer' };
   if (access.status === 429 || access.status === 503) return { 'retry-after': String(access.retryAfterSeconds) };
   return {};
 }
@@ -119,6 +123,8 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
     providers: options.authProviders,
     definitions: options.definitions,
     failures: options.authFailures,
+    ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+    ...(options.oauth === undefined ? {} : { oauth: options.oauth }),
   };
   const metrics = options.metrics ?? NO_CALL_METRICS;
 
@@ -134,6 +140,8 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
     const access = await checkInstanceAccess(accessOptions, instanceId, req.headers, client);
     if (!access.allowed) {
       metrics.rejected(refusalReason(access));
+      // Why a credential was refused (an OAuth token's audience, expiry…) is for the operator only; debug, as guessing is noisy.
+      if ('reason' in access && access.reason !== undefined) context.log.debug('credentials refused', { instanceId, reason: access.reason });
       req.resume();
       return replyJsonRpcError(res, access.status, refusalCode(access), access.message, refusalHeaders(access));
     }

@@ -2,9 +2,9 @@
  * The fast paths end to end: through the whole gateway (the MCP front's authentication and
  * instance access, which resolve the instance's view and hand it to the MCP gateway), a plain
  * request answered by a fast path equals the SDK's answer to the same request routed through the
- * SDK by a progress token (2026-07-28) or an empty `_meta` (2025 session). The fast paths' own
- * cases (every result shape, cancellation) are tested against the MCP gateway directly, in
- * packages/core/src/mcp/fast-path.test.ts.
+ * SDK by a progress token (2026-07-28) or an empty `_meta` (2025, with or without a session). The
+ * fast paths' own cases (every result shape, cancellation) are tested against the MCP gateway
+ * directly, in packages/core/src/mcp/fast-path.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -103,5 +103,28 @@ test('2025 sessions: through the whole gateway, fast answers equal the SDK trans
   } finally {
     await transport.terminateSession();
     await client.close();
+  }
+});
+
+test('2025 session-less requests as curl sends them: through the whole gateway, fast answers equal the SDK stateless leg\'s', async () => {
+  // curl's defaults: `Accept: */*`, which the front reads as accepting JSON and SSE, and no protocol version.
+  const curlPost = async (body: Record<string, unknown>) =>
+    read(
+      await fetch(`${gw.url}/mcp/fast`, {
+        method: 'POST',
+        headers: { ...TEST_AUTH, 'content-type': 'application/json', accept: '*/*' },
+        body: JSON.stringify(body),
+      }),
+    );
+  for (const [method, params] of [
+    ['tools/list', undefined],
+    ['tools/call', { name: 'alpha', arguments: { q: 'x' } }],
+    ['tools/call', { name: 'nope', arguments: {} }],
+  ] as const) {
+    const fast = await curlPost({ jsonrpc: '2.0', id: 11, method, ...(params === undefined ? {} : { params }) });
+    const sdk = await curlPost({ jsonrpc: '2.0', id: 11, method, params: { ...(params ?? {}), _meta: {} } });
+    assert.equal(fast.status, 200);
+    assert.equal(fast.type, 'text/event-stream');
+    assert.deepEqual(fast, sdk, `${method} ${JSON.stringify(params)}`);
   }
 });

@@ -6,7 +6,7 @@ import { echoTool, startTestGateway, type TestGateway } from '../test-support/te
 
 let gw: TestGateway;
 before(async () => {
-  gw = await startTestGateway({ mcp: { maxSessions: 2, sessionIdleTimeoutMs: 300 } });
+  gw = await startTestGateway({ mcp: { maxSessions: 2, sessionIdleTimeoutMs: 300, sessionTtlMs: 4000 } });
   await gw.admin('PUT', '/admin/tds/t', echoTool('t', 'http://127.0.0.1:9'));
   for (const id of ['a', 'b']) await gw.admin('PUT', `/admin/ids/${id}`, { name: id, tool_ids: ['t'] });
 });
@@ -49,11 +49,22 @@ test('sessions are capped: initialize beyond mcp.maxSessions is 503', async () =
   }
 });
 
-test('an idle session (no requests, no open stream) expires and then answers 404', async () => {
+test('an idle session is dropped from memory but served again until its TTL (mcp.sessionTtlMs), then 404', async () => {
+  const opened = Date.now();
   const { client, transport } = await connectLegacy(`${gw.url}/mcp/b`);
   const sessionId = transport.sessionId!;
   await client.close(); // closes the client's GET stream; the session stays until it expires
   await sleep(1800);
+  // Idle for longer than mcp.sessionIdleTimeoutMs: this replica no longer holds it, and the cap
+  // (mcp.maxSessions: 2) counts it no more, so two new sessions fit…
+  const others = [await connectLegacy(`${gw.url}/mcp/b`), await connectLegacy(`${gw.url}/mcp/b`)];
+  for (const other of others) {
+    await other.transport.terminateSession();
+    await other.client.close();
+  }
+  // …while its id still serves (rebuilt from the id) until the TTL, counted from initialize.
+  assert.equal((await listWithSession('b', sessionId)).status, 200);
+  await sleep(Math.max(0, opened + 4200 - Date.now()));
   assert.equal((await listWithSession('b', sessionId)).status, 404);
 });
 

@@ -9,6 +9,8 @@ export interface GatewayMetrics {
   readonly calls: CallMetrics;
   /** The exposition in the Prometheus text format, and its content type. */
   render(): Promise<{ contentType: string; body: string }>;
+  /** This process's registry (a cluster worker hands it to the primary, see `cluster.ts`). */
+  readonly registry: Registry;
   /** Stops following definitions changes. */
   close(): void;
 }
@@ -177,18 +179,22 @@ export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMet
   const revision: Gauge = new Gauge({
     name: 'dynmcp_config_revision',
     help: 'Store revision of the definitions this replica has applied.',
+    // Cluster workers (server.workers): the group is as current as its least current worker.
+    aggregator: 'min',
     registers: [registry],
     collect: () => revision.set(definitions.revision),
   });
   const connected: Gauge = new Gauge({
     name: 'dynmcp_store_connected',
     help: '1 while the definitions store is reachable and its feed current, else 0.',
+    aggregator: 'min',
     registers: [registry],
     collect: () => connected.set(definitions.status().store.connected ? 1 : 0),
   });
   const syncAge: Gauge = new Gauge({
     name: 'dynmcp_store_sync_age_seconds',
     help: "Seconds since the store's feed was last known current.",
+    aggregator: 'max',
     registers: [registry],
     collect: () => {
       const status = definitions.status();
@@ -199,6 +205,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMet
 
   return {
     calls,
+    registry,
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },

@@ -5,7 +5,7 @@ import { isGatewayError, silentLogger } from '@dynmcp/plugin';
 import type { ToolDefinition } from '@dynmcp/plugin';
 import { startUpstream } from '@dynmcp/testing';
 import type { TestUpstream } from '@dynmcp/testing';
-import { DEFAULT_IMPORT_LIMITS, planImport } from './index.js';
+import { createImportPlanner, DEFAULT_IMPORT_LIMITS, planImport } from './index.js';
 import type { ImportInput, ImportLimits } from './index.js';
 import { assertToolsValid, PETS_OPENAPI_31_YAML, petsOpenApi30, petsSwagger2, toolNamed } from '../test-support/openapi-documents.js';
 
@@ -140,16 +140,55 @@ describe('planImport', () => {
   });
 });
 
+describe('createImportPlanner', () => {
+  it('keeps a worker waiting ahead of the next document, a new one after each, none after close', async () => {
+    const planner = createImportPlanner(LIMITS, { warm: true });
+    try {
+      assert.equal(planner.waiting, true);
+      assert.equal((await planner.plan(input(petsOpenApi30()))).tools.length, 6);
+      assert.equal(planner.waiting, true, 'no worker started for the next document');
+      // A refused document leaves a waiting worker too, and the next document is mapped by it.
+      assert.equal((await refusal(planner.plan(input({ hello: 'world' })))).code, 'INVALID_OPENAPI');
+      assert.equal(planner.waiting, true);
+      assert.equal((await planner.plan(input(PETS_OPENAPI_31_YAML))).tools.length > 0, true);
+    } finally {
+      await planner.close();
+    }
+    assert.equal(planner.waiting, false);
+    const cold = createImportPlanner(LIMITS, { warm: false });
+    assert.equal(cold.waiting, false);
+    assert.equal((await cold.plan(input(petsOpenApi30()))).tools.length, 6);
+    assert.equal(cold.waiting, false);
+    await cold.close();
+  });
+});
+
 describe('planImport against hostile documents', () => {
-  it('stops a $ref bomb at the time limit without blocking the event loop', async () => {
-    // Twelve levels of ten references each: 10^12 nodes once expanded.
+  /** Twelve levels of ten references each: 10^12 nodes once expanded. */
+  function refBomb(): Record<string, unknown> {
     const schemas: Record<string, unknown> = { L0: { type: 'string' } };
     for (let level = 1; level <= 12; level++) {
       const properties = Object.fromEntries(Array.from({ length: 10 }, (_, index) => [`p${index}`, { $ref: `#/components/schemas/L${level - 1}` }]));
       schemas[`L${level}`] = { type: 'object', properties };
     }
-    const response = { description: 'x', content: { 'application/json': { schema: { $ref: '#/components/schemas/L12' } } } };
-    const document = minimal({ '/x': { get: { responses: { 200: response } } } }, { components: { schemas }, servers: [{ url: 'https://x.example.com' }] });
+    return schemas;
+  }
+  const bombResponse = { description: 'x', content: { 'application/json': { schema: { $ref: '#/components/schemas/L12' } } } };
+
+  it('skips an operation whose $ref bomb expands past the node limit, and maps the rest', async () => {
+    const paths = { '/x': { get: { responses: { 200: bombResponse } } }, '/y': { get: { responses: { 200: { description: 'y' } } } } };
+    const document = minimal(paths, { components: { schemas: refBomb() }, servers: [{ url: 'https://x.example.com' }] });
+    const plan = await planImport(input(document), LIMITS);
+    assert.deepEqual(plan.tools.map((tool) => tool.name), ['get_y']);
+    assert.equal(plan.skipped.length, 1);
+    assert.equal(plan.skipped[0]?.operation, 'GET /x');
+    assert.match(plan.skipped[0]?.reason ?? '', /expand to more than 20000 nodes after resolving \$refs/);
+  });
+
+  it('stops a document at the time limit without blocking the event loop', async () => {
+    // Ten thousand operations each expanding the bomb up to the node limit: minutes of mapping.
+    const paths = Object.fromEntries(Array.from({ length: 10_000 }, (_, index) => [`/x${index}`, { get: { responses: { 200: bombResponse } } }]));
+    const document = minimal(paths, { components: { schemas: refBomb() }, servers: [{ url: 'https://x.example.com' }] });
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 100);
     const started = Date.now();

@@ -58,29 +58,35 @@ type WorkerAnswer = { ok: true; plan: ImportPlan } | { ok: false; code: ErrorCod
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(FROM_SOURCE ? './import-worker.ts' : './import-worker.js', import.meta.url);
 
-function startWorker(request: PlanRequest, limits: ImportLimits): Worker {
-  const options = {
-    workerData: request,
-    resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb, maxYoungGenerationSizeMb: Math.min(32, limits.maxHeapMb), stackSizeMb: 4 },
-  };
-  if (!FROM_SOURCE) return new Worker(WORKER_URL, options);
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(boot, { ...options, eval: true });
+/** A started import worker: it loads its modules, then waits for the one request it will answer. */
+interface PlanWorker {
+  worker: Worker;
+  /** Set once the worker stopped (or failed) before it was given a request: it cannot take one. */
+  dead: boolean;
 }
 
-/**
- * Maps an OpenAPI 3.0/3.1 or Swagger 2.0 document to tool definitions, one per operation, without
- * writing anything. The document is read, resolved and mapped in a worker thread with a time
- * limit and a heap limit, so a hostile document (a `$ref` or alias bomb, extreme nesting) costs at
- * most `limits.timeoutMs` of one core and never blocks the event loop; the worker is terminated
- * when over. Nothing is fetched: references outside the document are refused.
- * @throws GatewayError `INVALID_PAYLOAD` (options), `INVALID_OPENAPI` (the document, with the JSON
- * Pointer of the problem), `OPENAPI_TOO_LARGE`, `OPENAPI_TOO_COMPLEX` (time or memory limit).
- */
-export async function planImport(input: ImportInput, limits: ImportLimits = DEFAULT_IMPORT_LIMITS): Promise<ImportPlan> {
-  const request = checkInput(input, limits);
-  const worker = startWorker(request, limits);
+function startWorker(limits: ImportLimits): PlanWorker {
+  const options = {
+    resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb, maxYoungGenerationSizeMb: Math.min(32, limits.maxHeapMb), stackSizeMb: 4 },
+  };
+  let worker: Worker;
+  if (!FROM_SOURCE) {
+    worker = new Worker(WORKER_URL, options);
+  } else {
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+    worker = new Worker(boot, { ...options, eval: true });
+  }
+  const started: PlanWorker = { worker, dead: false };
+  const died = () => {
+    started.dead = true;
+  };
+  worker.once('error', died).once('exit', died);
+  return started;
+}
+
+async function runPlan(started: PlanWorker, request: PlanRequest, limits: ImportLimits): Promise<ImportPlan> {
+  const { worker } = started;
   const tooComplex = (why: string) =>
     new GatewayError('OPENAPI_TOO_COMPLEX', `the document could not be read within the import limits (${why}); split it or remove references that multiply`);
   try {
@@ -101,8 +107,92 @@ export async function planImport(input: ImportInput, limits: ImportLimits = DEFA
         settle();
         reject(new GatewayError('INTERNAL_ERROR', 'the OpenAPI import worker stopped without an answer'));
       });
+      worker.ref();
+      worker.postMessage(request);
     });
   } finally {
     await worker.terminate();
   }
+}
+
+/**
+ * Maps OpenAPI documents to tool definitions (see {@link planImport}), each in a worker of its own,
+ * and keeps one worker started ahead of the next document: starting a worker and loading its
+ * modules (the OpenAPI parser, the Swagger converter, the specification's JSON Schemas, compiled)
+ * costs a few hundred milliseconds of CPU, which an import would otherwise wait for. A worker
+ * answers one document and ends, so nothing of one document outlives its import.
+ */
+export interface ImportPlanner {
+  plan(input: ImportInput): Promise<ImportPlan>;
+  /** A worker is started and waiting for the next document. */
+  readonly waiting: boolean;
+  /** Stops the waiting worker; a plan under way finishes. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createImportPlanner}. */
+export interface ImportPlannerOptions {
+  /**
+   * Keep a worker started ahead of the next import (default: when running built code; from
+   * source, through tsx, a waiting worker would compile the mapper's TypeScript in every test
+   * gateway, most of which never import).
+   */
+  warm?: boolean;
+}
+
+/** Creates an {@link ImportPlanner} with the limits every one of its imports runs under. */
+export function createImportPlanner(limits: ImportLimits = DEFAULT_IMPORT_LIMITS, options: ImportPlannerOptions = {}): ImportPlanner {
+  const warm = options.warm ?? !FROM_SOURCE;
+  let spare: PlanWorker | undefined;
+  let closed = false;
+
+  /** A waiting worker that does not hold the process open; its modules load in the background. */
+  function startSpare(): void {
+    if (!warm || closed || (spare !== undefined && !spare.dead)) return;
+    spare = startWorker(limits);
+    spare.worker.unref();
+  }
+
+  function take(): PlanWorker {
+    const ready = spare !== undefined && !spare.dead ? spare : startWorker(limits);
+    spare = undefined;
+    return ready;
+  }
+
+  startSpare();
+  return {
+    async plan(input) {
+      const request = checkInput(input, limits);
+      try {
+        return await runPlan(take(), request, limits);
+      } finally {
+        // After the answer, not alongside the work: the next worker's start would take CPU from this import.
+        startSpare();
+      }
+    },
+    get waiting() {
+      return spare !== undefined && !spare.dead;
+    },
+    async close() {
+      closed = true;
+      const waiting = spare;
+      spare = undefined;
+      await waiting?.worker.terminate();
+    },
+  };
+}
+
+/**
+ * Maps an OpenAPI 3.0/3.1 or Swagger 2.0 document to tool definitions, one per operation, without
+ * writing anything. The document is read, resolved and mapped in a worker thread with a time
+ * limit and a heap limit, so a hostile document (a `$ref` or alias bomb, extreme nesting) costs at
+ * most `limits.timeoutMs` of one core and never blocks the event loop; the worker is terminated
+ * when over. Nothing is fetched: references outside the document are refused. One document, one
+ * worker started for it; {@link createImportPlanner} keeps one started ahead.
+ * @throws GatewayError `INVALID_PAYLOAD` (options), `INVALID_OPENAPI` (the document, with the JSON
+ * Pointer of the problem), `OPENAPI_TOO_LARGE`, `OPENAPI_TOO_COMPLEX` (time or memory limit).
+ */
+export async function planImport(input: ImportInput, limits: ImportLimits = DEFAULT_IMPORT_LIMITS): Promise<ImportPlan> {
+  const request = checkInput(input, limits);
+  return runPlan(startWorker(limits), request, limits);
 }

@@ -4,6 +4,7 @@ import { GatewayError } from '@dynmcp/plugin';
 import swagger2openapi from 'swagger2openapi';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { assertLocalRefs } from './ref-scan.js';
+import { followsSpecSchema } from './spec-schema.js';
 
 /** A resolved OpenAPI 3 document: every local `$ref` replaced by its target (cycles stay cycles). */
 export interface ReadDocument {
@@ -91,9 +92,25 @@ async function upgradeSwagger(document: Record<string, unknown>): Promise<Record
 }
 
 /**
+ * The OpenAPI parser's validation, which resolves a copy and collects every error: slow on a large
+ * document, so it runs only on a document the schema check refused, to say what is wrong. It has
+ * the last word, as it had before the schema check existed: where it finds nothing to refuse (its
+ * rules differ in details, and some are lenient here), the document is read.
+ */
+async function assertValid(document: Record<string, unknown>): Promise<void> {
+  const result = await validate(structuredClone(document) as never, PARSER_OPTIONS);
+  if (result.valid) return;
+  const messages = result.errors.slice(0, 3).map((error) => error.message.trim().slice(0, 500));
+  const more = result.errors.length + result.additionalErrors - messages.length;
+  throw invalid(`the document does not follow the OpenAPI specification: ${messages.join('; ')}${more > 0 ? ` (and ${more} more)` : ''}`);
+}
+
+/**
  * Reads an OpenAPI document: parses JSON or YAML text, checks the version and every `$ref`,
- * upgrades Swagger 2.0, validates against the specification's schema and resolves the references.
- * CPU- and memory-hungry on hostile input, so it runs in a worker (see plan-import.ts).
+ * upgrades Swagger 2.0, validates against the specification's JSON Schema and resolves the
+ * references, once. CPU- and memory-hungry on hostile input, so it runs in a worker (see
+ * plan-import.ts). The document (text parsed here, or the worker's own copy of an object) is
+ * resolved in place.
  * @throws GatewayError `INVALID_OPENAPI` or `OPENAPI_TOO_LARGE`, the message naming the place.
  */
 export async function readDocument(input: unknown, maxBytes: number): Promise<ReadDocument> {
@@ -108,12 +125,9 @@ export async function readDocument(input: unknown, maxBytes: number): Promise<Re
   assertLocalRefs(document);
   const swaggerBase = specVersion === '2.0' ? swaggerBaseOf(document as Record<string, unknown>) : undefined;
   if (specVersion === '2.0') document = await upgradeSwagger(document as Record<string, unknown>);
-  const result = await validate(structuredClone(document) as never, PARSER_OPTIONS);
-  if (!result.valid) {
-    const messages = result.errors.slice(0, 3).map((error) => error.message.trim().slice(0, 500));
-    const more = result.errors.length + result.additionalErrors - messages.length;
-    throw invalid(`the document does not follow the OpenAPI specification: ${messages.join('; ')}${more > 0 ? ` (and ${more} more)` : ''}`);
-  }
-  const api = (await dereference(document as never, { ...PARSER_OPTIONS, dereference: { circular: true } })) as unknown;
+  const upgraded = document as Record<string, unknown>;
+  const declared = typeof upgraded['openapi'] === 'string' ? upgraded['openapi'] : specVersion;
+  if (!followsSpecSchema(upgraded, declared)) await assertValid(upgraded);
+  const api = (await dereference(upgraded as never, { ...PARSER_OPTIONS, dereference: { circular: true } })) as unknown;
   return { api: api as Record<string, unknown>, specVersion, swaggerBase };
 }

@@ -20,10 +20,12 @@ export interface GatewayProcess {
 
 /**
  * Starts `node apps/server/dist/bin.js` with `env` (plus PATH and the repository's config folder).
- * Pass `DYNMCP_PORT: '0'` for a free port; the URL comes from the start-up log line.
+ * Pass `DYNMCP_PORT: '0'` for a free port; the URL comes from the start-up log line. `prefix` runs
+ * it through a command that execs it, e.g. `['ip', 'netns', 'exec', 'h1']`.
  */
-export function startGatewayProcess(env: Record<string, string>, options: { cwd?: string } = {}): GatewayProcess {
-  const child = spawn(process.execPath, [bin], {
+export function startGatewayProcess(env: Record<string, string>, options: { cwd?: string; prefix?: string[] } = {}): GatewayProcess {
+  const argv = [...(options.prefix ?? []), process.execPath, bin];
+  const child = spawn(argv[0] as string, argv.slice(1), {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', DYNMCP_CONFIG_DIR: configDir, DYNMCP_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -21,10 +21,11 @@ import { fileURLToPath } from 'node:url';
 
 const corpusScript = fileURLToPath(new URL('../../../../scripts/openapi-corpus.mjs', import.meta.url));
 
-/** Paths of the pinned corpora: GitHub's REST description, and the folder of APIs.guru's documents. */
+/** Paths of the pinned corpora: GitHub's REST description, the folder of APIs.guru's documents, and ReadMe's collection of documents as written. */
 export interface OpenApiCorpora {
   github: string;
   directory: string;
+  originals: string;
 }
 
 /** Installs the corpora when missing (npm registry, once) and returns their paths. */
@@ -179,8 +180,51 @@ export const SAMPLE = [
   'googleapis.com/policyanalyzer.json',
 ] as const;
 
+/**
+ * A fixed sample of @readme/oas-examples@8.2.2 (paths under the package): documents as their authors
+ * wrote them, sent as the text they are, where APIs.guru's documents all come converted to OpenAPI
+ * 3.x JSON. Swagger 2.0 in YAML and in JSON (each document in one of the two), OpenAPI 3.0 and 3.1 in
+ * YAML: public APIs first (Swagger's Petstore, USPTO's data set API, STAPI, ReadMe's own), then
+ * documents written to exercise one feature each.
+ */
+export const ORIGINALS_SAMPLE = [
+  // Swagger 2.0, YAML
+  '2.0/yaml/petstore.yaml',
+  '2.0/yaml/api-with-examples.yaml',
+  '2.0/yaml/petstore-with-external-docs.yaml',
+  '2.0/yaml/schema-circular.yaml',
+  // Swagger 2.0, JSON
+  '2.0/json/petstore-expanded.json',
+  '2.0/json/petstore-simple.json',
+  '2.0/json/petstore-minimal.json',
+  // OpenAPI 3.0, YAML
+  '3.0/yaml/uspto.yaml',
+  '3.0/yaml/star-trek.yaml',
+  '3.0/yaml/petstore.yaml',
+  '3.0/yaml/callbacks.yaml',
+  '3.0/yaml/discriminators.yaml',
+  '3.0/yaml/polymorphism.yaml',
+  '3.0/yaml/parameters-style.yaml',
+  '3.0/yaml/security.yaml',
+  '3.0/yaml/file-uploads.yaml',
+  '3.0/yaml/form-data.yaml',
+  '3.0/yaml/response-schemas.yaml',
+  // OpenAPI 3.1, YAML
+  '3.1/yaml/readme.yaml',
+  '3.1/yaml/train-travel.yaml',
+  '3.1/yaml/webhooks.yaml',
+  '3.1/yaml/schema-types.yaml',
+] as const;
+
 /** Documents whose tools the test also calls, a handful of tools each. */
-const CALLED = new Set(['tvmaze.com.json', 'azure.com/logic.json', 'adyen.com/ManagementService-v3.json', 'getpostman.com.json']);
+const CALLED = new Set([
+  'tvmaze.com.json',
+  'azure.com/logic.json',
+  'adyen.com/ManagementService-v3.json',
+  'getpostman.com.json',
+  '2.0/yaml/petstore.yaml',
+  '3.0/yaml/uspto.yaml',
+]);
 
 /** The error codes a refused document may carry; anything else (a 500 above all) fails the test. */
 const REFUSAL_CODES = new Set(['INVALID_OPENAPI', 'OPENAPI_TOO_LARGE', 'OPENAPI_TOO_COMPLEX', 'INVALID_PAYLOAD']);
@@ -266,20 +310,55 @@ export function assertListing(tools: ListedTool[], expected: number, what: strin
   }
 }
 
+/** One document of a sample, as the test sends it. */
+interface SampleDocument {
+  path: string;
+  /** Says how the document went in, for messages. */
+  what: string;
+  /** The instance it is imported into. */
+  id: string;
+  document: unknown;
+}
+
 /**
  * Tests of the import on every `shards`-th document of {@link SAMPLE}, from the `shard`-th on: the
  * test runner gives each file two minutes, and the whole sample takes longer on a busy machine.
  */
 export function describeSampleImports(shard: number, shards: number): void {
   const paths = SAMPLE.filter((_, index) => index % shards === shard);
-  let corpora: OpenApiCorpora;
+  describeImports(`APIs.guru sample, part ${shard + 1} of ${shards}`, paths, (corpora) =>
+    paths.map((path) => {
+      const index = SAMPLE.indexOf(path);
+      const text = readFileSync(join(corpora.directory, path), 'utf8');
+      // Three ways in: the JSON text, the parsed object, and the same document as YAML text.
+      const document = index % 3 === 0 ? text : index % 3 === 1 ? JSON.parse(text) : toYaml(JSON.parse(text), { aliasDuplicateObjects: false });
+      return { path, what: `${path} (${['JSON text', 'object', 'YAML text'][index % 3]})`, id: `d${String(index).padStart(2, '0')}`, document };
+    }),
+  );
+}
+
+/** Tests of the import on {@link ORIGINALS_SAMPLE}, each document sent as the text its authors wrote. */
+export function describeOriginalImports(): void {
+  describeImports('original Swagger 2.0 and YAML documents', ORIGINALS_SAMPLE, (corpora) =>
+    ORIGINALS_SAMPLE.map((path, index) => {
+      const document = readFileSync(join(corpora.originals, path), 'utf8');
+      const version = /^\s*"?swagger"?\s*:/m.test(document) ? 'Swagger 2.0' : 'OpenAPI 3';
+      return { path, what: `${path} (${version}, ${path.endsWith('.json') ? 'JSON' : 'YAML'} text)`, id: `o${String(index).padStart(2, '0')}`, document };
+    }),
+  );
+}
+
+/** The tests on the documents `load` reads, one per entry of `paths`. */
+function describeImports(title: string, paths: readonly string[], load: (corpora: OpenApiCorpora) => SampleDocument[]): void {
   let upstream: TestUpstream;
   let gateway: TestGateway;
+  let documents: SampleDocument[] = [];
   const imported: Array<{ path: string; id: string; tools: number }> = [];
 
-  describe(`OpenAPI import of real documents (APIs.guru sample, part ${shard + 1} of ${shards})`, () => {
+  describe(`OpenAPI import of real documents (${title})`, () => {
     before(async () => {
-      corpora = openApiCorpora();
+      documents = load(openApiCorpora());
+      assert.equal(documents.length, paths.length);
       upstream = await startUpstream();
       // From source the import's worker loads through tsx, which takes seconds on a busy machine.
       gateway = await startTestGateway({ admin: { importTimeoutMs: 60_000 } });
@@ -291,14 +370,8 @@ export function describeSampleImports(shard: number, shards: number): void {
 
     it('imports every document (200) or refuses it with a stable 400 code, within a bound', async (t) => {
       const refused: string[] = [];
-      for (const path of paths) {
-        const index = SAMPLE.indexOf(path);
-        const text = readFileSync(join(corpora.directory, path), 'utf8');
-        // Three ways in: the JSON text, the parsed object, and the same document as YAML text.
-        const document = index % 3 === 0 ? text : index % 3 === 1 ? JSON.parse(text) : toYaml(JSON.parse(text), { aliasDuplicateObjects: false });
-        const id = `d${String(index).padStart(2, '0')}`;
+      for (const { path, what, id, document } of documents) {
         const answer = await importOpenApi(gateway, { document, instance_id: id, base_url: `${upstream.url}/api` });
-        const what = `${path} (${['JSON text', 'object', 'YAML text'][index % 3]})`;
         if (answer.status === 200) {
           assert.equal(answer.body.code, 200, what);
           assert.equal(answer.body.data.instance_id, id, what);
@@ -315,7 +388,7 @@ export function describeSampleImports(shard: number, shards: number): void {
       }
       for (const line of refused) t.diagnostic(`refused ${line}`);
       // Real, valid documents: the import is meant to take nearly all of them.
-      assert.ok(imported.length >= paths.length - 1, `only ${imported.length} of ${paths.length} imported:\n${refused.join('\n')}`);
+      assert.ok(imported.length >= documents.length - 1, `only ${imported.length} of ${documents.length} imported:\n${refused.join('\n')}`);
     });
 
     it('lists every imported tool with a valid name and an object inputSchema (v2 client, paginated)', async () => {
@@ -332,10 +405,11 @@ export function describeSampleImports(shard: number, shards: number): void {
       }
     });
 
-    // The called sample is spread over a few parts; a part without one declares no such test.
+    // The called sample is spread over the parts; a part without one declares no such test.
     if (paths.some((path) => CALLED.has(path))) it('calls imported tools: each call reaches the upstream and answers with a tool result', async () => {
+      const called = imported.filter((entry) => CALLED.has(entry.path));
       let reached = 0;
-      for (const { path, id } of imported.filter((entry) => CALLED.has(entry.path))) {
+      for (const { path, id } of called) {
         const { client } = await connectModern(`${gateway.url}/mcp/${id}`);
         try {
           const tools = await listAllModern(`${gateway.url}/mcp/${id}`);
@@ -359,9 +433,7 @@ export function describeSampleImports(shard: number, shards: number): void {
           await client.close();
         }
       }
-      const called = imported.filter((entry) => CALLED.has(entry.path)).length;
-      assert.ok(reached >= called * 3, `only ${reached} calls reached the upstream`);
+      assert.ok(reached >= called.length * 3, `only ${reached} calls reached the upstream`);
     });
   });
 }
-

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import convict from 'convict';
 import { oneOf } from './config-type.js';
+import { parseSessionSecret } from './session-secret.js';
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -18,6 +19,9 @@ const isAddressOrNetwork = (entry: string) => {
 /** Comma-separated in the environment, entries trimmed, empty ones dropped. */
 const fromCommaList = (value: unknown) =>
   typeof value === 'string' ? value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') : value;
+
+/** JWS algorithms an OAuth access token may be signed with (`auth.oauth.algorithms`). */
+export const OAUTH_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
 /** A host name (`api.example.com`) or a wildcard for the names below one (`*.example.com`); not an IPv4 spelling such as `10.1`. */
 const isHostNamePattern = (entry: string) => {
@@ -50,6 +54,28 @@ convict.addFormats({
       }
     },
   },
+  'claim-name-list': {
+    coerce: fromCommaList,
+    validate(value: unknown) {
+      if (!Array.isArray(value)) throw new Error('must be a list of token claim names such as sub,email');
+      for (const entry of value) {
+        if (typeof entry !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$/.test(entry)) {
+          throw new Error(`"${String(entry)}" is not a claim name (letters, digits and _ . : / -, at most 128 characters; no wildcards)`);
+        }
+      }
+    },
+  },
+  // 32 random bytes in base64 (`openssl rand -base64 32`); empty: no credential store. The value is
+  // never quoted in the message.
+  'credentials-key': {
+    validate(value: unknown) {
+      if (value === '') return;
+      const text = typeof value === 'string' ? value.trim() : '';
+      if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text) || Buffer.from(text, 'base64').length !== 32) {
+        throw new Error('must be 32 random bytes in base64 (generate one with: openssl rand -base64 32)');
+      }
+    },
+  },
   'address-list': {
     coerce: (value: unknown) => (typeof value === 'string' ? value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') : value),
     validate(value: unknown) {
@@ -65,6 +91,49 @@ convict.addFormats({
     coerce: (value: unknown) => (typeof value === 'string' ? Number(value) : value),
     validate(value: unknown) {
       if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new Error('must be a positive integer');
+    },
+  },
+  'worker-count': {
+    coerce: (value: unknown) => (typeof value === 'string' && value.trim() !== 'auto' ? Number(value) : typeof value === 'string' ? 'auto' : value),
+    validate(value: unknown) {
+      if (value === 'auto') return;
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > 256) {
+        throw new Error('must be "auto" (one per CPU core) or a whole number from 1 to 256');
+      }
+    },
+  },
+  // Asymmetric JWS algorithms only: `none` proves nothing, and an HMAC (HS*) key would have to be a
+  // secret shared with every resource server, which an issuer's public JWKS cannot be.
+  'oauth-algorithm-list': {
+    coerce: fromCommaList,
+    validate(value: unknown) {
+      if (!Array.isArray(value) || value.length === 0) throw new Error(`must be a non-empty list of ${OAUTH_ALGORITHMS.join(', ')}`);
+      for (const entry of value) {
+        if (!(OAUTH_ALGORITHMS as readonly unknown[]).includes(entry)) {
+          throw new Error(`"${String(entry)}" is not an accepted signing algorithm; use some of ${OAUTH_ALGORITHMS.join(', ')} (never none or HS*)`);
+        }
+      }
+    },
+  },
+  'public-url': {
+    coerce: (value: unknown) => (typeof value === 'string' ? value.trim().replace(/\/+$/, '') : value),
+    validate(value: unknown) {
+      if (value === '') return;
+      let url: URL | undefined;
+      try {
+        url = new URL(String(value));
+      } catch {
+        // reported below
+      }
+      if (url === undefined || !/^https?:$/.test(url.protocol) || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+        throw new Error(`"${String(value)}" must be an http(s) URL without query, fragment or credentials, e.g. https://mcp.example.com`);
+      }
+    },
+  },
+  'session-secret': {
+    validate(value: unknown) {
+      if (typeof value !== 'string') throw new Error('must be base64 or hex text');
+      parseSessionSecret(value);
     },
   },
   'datasource-name': {
@@ -181,6 +250,18 @@ export const configSchema = {
       default: 256,
       env: 'DYNMCP_MAX_CONNECTIONS_PER_ADDRESS',
     },
+    workers: {
+      doc: 'Worker processes serving the port together (node:cluster): a number, or "auto" for one per CPU core. 1: one process, no cluster. Each worker is its own replica, with its own per-replica limits; any worker serves any session (see docs/scaling.md).',
+      format: 'worker-count',
+      default: 1 as number | 'auto',
+      env: 'DYNMCP_WORKERS',
+    },
+    publicUrl: {
+      doc: 'The URL clients reach the gateway at (https://mcp.example.com, no trailing slash), behind any proxy. Names each instance as an OAuth protected resource, <publicUrl>/mcp/<id>: the audience its tokens must carry. Required with auth.oauth.issuer.',
+      format: 'public-url',
+      default: '',
+      env: 'DYNMCP_PUBLIC_URL',
+    },
     trustedProxies: {
       doc: 'Reverse proxies (addresses or CIDRs) whose X-Forwarded-For is believed: the client is the right-most entry that is not a trusted proxy. Empty: X-Forwarded-For is ignored.',
       format: 'address-list',
@@ -219,6 +300,38 @@ export const configSchema = {
       format: 'nat',
       default: 60_000,
       env: 'DYNMCP_AUTH_FAILURE_WINDOW_MS',
+    },
+    oauth: {
+      issuer: {
+        doc: 'OAuth 2.1 authorization server whose JWT access tokens /mcp accepts (its issuer URL, exactly as its metadata names it). Empty: OAuth off. Set: the "oauth" provider is asked first (unless auth.providers places it, before api-key) and server.publicUrl is required.',
+        format: String,
+        default: '',
+        env: 'DYNMCP_OAUTH_ISSUER',
+      },
+      audiences: {
+        doc: 'Audiences accepted besides each instance\'s own resource URL (<server.publicUrl>/mcp/<id>), for authorization servers that cannot issue per-resource tokens; comma-separated in the environment. A token for one of these opens every instance its principal may use.',
+        format: Array,
+        default: [] as string[],
+        env: 'DYNMCP_OAUTH_AUDIENCES',
+      },
+      clockSkewSeconds: {
+        doc: 'Clock difference tolerated when checking a token\'s exp and nbf.',
+        format: 'nat',
+        default: 30,
+        env: 'DYNMCP_OAUTH_CLOCK_SKEW_SECONDS',
+      },
+      algorithms: {
+        doc: 'Signing algorithms accepted on access tokens; asymmetric only (never none or HS*).',
+        format: 'oauth-algorithm-list',
+        default: ['RS256', 'PS256', 'ES256', 'EdDSA'] as string[],
+        env: 'DYNMCP_OAUTH_ALGORITHMS',
+      },
+      jwksCooldownMs: {
+        doc: 'Least time between two fetches of the issuer\'s signing keys (JWKS) caused by tokens with an unknown key id, so forged key ids cannot make the gateway hammer the issuer; a rotated key is picked up after at most this long.',
+        format: 'nat',
+        default: 30_000,
+        env: 'DYNMCP_OAUTH_JWKS_COOLDOWN_MS',
+      },
     },
   },
   admin: {
@@ -396,6 +509,12 @@ export const configSchema = {
       default: '/run/secrets',
       env: 'DYNMCP_SECRETS_DIR',
     },
+    toolClaimsAllow: {
+      doc: "Claims of the caller's verified token tools may send upstream with ${claim:NAME} (exact names, comma-separated in the environment, e.g. sub,email). A tool naming another claim is refused at write time. Default: none.",
+      format: 'claim-name-list',
+      default: [] as string[],
+      env: 'DYNMCP_TOOL_CLAIMS_ALLOW',
+    },
     egress: {
       allow: {
         doc: 'CIDRs, addresses and host names (api.example.com, *.example.com) tools may reach although a built-in rule denies them. null: by environment (development: loopback and private networks, others: none).',
@@ -412,12 +531,34 @@ export const configSchema = {
       },
     },
   },
+  credentials: {
+    key: {
+      doc: 'Key of the per-principal credential store (PUT /admin/credentials/<principal>/<name>, ${principal:NAME}): 32 random bytes in base64, the same on every replica. Values are encrypted with AES-256-GCM under it. Empty: no store; a gateway whose store holds credentials refuses to start without it.',
+      format: 'credentials-key',
+      default: '',
+      env: 'DYNMCP_CREDENTIALS_KEY',
+      sensitive: true,
+    },
+  },
   mcp: {
     sessionIdleTimeoutMs: {
-      doc: 'A 2025-era session without requests or an open stream for this long is closed.',
+      doc: 'A 2025-era session held by this replica without requests or an open stream for this long is dropped from its memory; the session itself lasts until sessionTtlMs (the next request rebuilds it).',
       format: 'nat',
       default: 30 * 60 * 1000,
       env: 'DYNMCP_SESSION_IDLE_TIMEOUT_MS',
+    },
+    sessionTtlMs: {
+      doc: 'How long a 2025-era session lasts from its initialize, whatever its use; then the client gets 404 and starts a new one.',
+      format: 'positive-int',
+      default: 24 * 60 * 60 * 1000,
+      env: 'DYNMCP_SESSION_TTL_MS',
+    },
+    sessionSecret: {
+      doc: 'Key that signs 2025-era session ids (base64 or hex of at least 32 random bytes), the same on every replica so that any replica serves any session. Empty: a random key per process, so a session lives only on the replica that opened it.',
+      format: 'session-secret',
+      default: '',
+      env: 'DYNMCP_SESSION_SECRET',
+      sensitive: true,
     },
     maxSessions: {
       doc: 'Most 2025-era sessions this replica holds at once; initialize is answered 503 above it.',
@@ -479,6 +620,15 @@ export const configSchema = {
       nullable: true,
       default: null as number | null,
       env: 'DYNMCP_METRICS_PORT',
+    },
+  },
+  ui: {
+    enabled: {
+      doc: 'Serve the web console at /ui/ (a static app that manages the gateway through the admin API with an admin key). null: by environment (development: on, others: off).',
+      format: Boolean,
+      nullable: true,
+      default: null as boolean | null,
+      env: 'DYNMCP_UI',
     },
   },
   log: {

@@ -28,6 +28,8 @@ export const ENVIRONMENT_DEFAULTS = {
   'executor.toolEnvAllow': (env) => (env === 'development' ? ['*'] : []),
   // A developer's upstreams run on the same machine or network; link-local and metadata stay denied.
   'executor.egress.allow': (env) => (env === 'development' ? [...LOCAL_NETWORKS] : []),
+  // The web console: at hand on a developer's machine; a production gateway serves it only when asked.
+  'ui.enabled': (env) => env === 'development',
 } as const satisfies Readonly<Record<string, (env: string) => unknown>>;
 
 /** Where {@link loadConfig} reads from; all optional, defaulting to the process's own. */

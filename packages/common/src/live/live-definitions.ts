@@ -27,6 +27,23 @@ export interface DefinitionsChange {
   deletedInstances: string[];
 }
 
+/**
+ * One feed event as applied, for listeners that follow every write (the admin change stream):
+ * `changes` names each record of the event with its revision, never its value; `snapshot` says the
+ * feed lost track and everything held was replaced, so a follower must start over.
+ */
+export type AppliedEvent =
+  | { type: 'snapshot'; revision: number }
+  | { type: 'changes'; revision: number; records: AppliedRecord[] };
+
+/** One record of an applied `changes` event; a record that failed validation is listed too (the store changed). */
+export interface AppliedRecord {
+  kind: string;
+  id: string;
+  revision: number;
+  deleted: boolean;
+}
+
 /** Readiness of the live definitions, for `/readyz` and logs. */
 export interface DefinitionsStatus {
   /** The store is reachable and its configuration applied. */
@@ -59,6 +76,11 @@ export interface LiveDefinitions {
   readonly revision: number;
   /** Registers a listener for applied changes; returns the function that removes it. */
   onChange(listener: (change: DefinitionsChange) => void): () => void;
+  /**
+   * Registers a listener called once per applied feed event, after it is visible (unlike
+   * `onChange`, also when no instance is affected); returns the function that removes it.
+   */
+  onApplied(listener: (event: AppliedEvent) => void): () => void;
   /** Resolves true once `revision` is applied, false after `timeoutMs`. */
   waitForRevision(revision: number, timeoutMs: number): Promise<boolean>;
   status(): DefinitionsStatus;
@@ -90,6 +112,21 @@ export interface LiveDefinitionsOptions {
   datasource: DataSource;
   compiler: SchemaCompiler;
   logger: Logger;
+  /** Followers of record kinds that are not definitions (the per-principal credentials). */
+  sinks?: readonly RecordSink[];
+}
+
+/**
+ * Follows the records of one kind that is not a definition, applied in the same synchronous swap
+ * as the definitions of the event carrying them, so `waitForRevision` covers them too. Its methods
+ * must be quick and must not throw.
+ */
+export interface RecordSink {
+  readonly kind: string;
+  /** A snapshot: these are now all the records of the kind. */
+  replace(records: readonly StoredRecord[]): void;
+  put(id: string, value: unknown, revision: number): void;
+  delete(id: string): void;
 }
 
 /** Creates the live definitions over a datasource's feed. */
@@ -103,6 +140,7 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
   const views = new Map<string, InstanceView>();
   const invalid = new Set<string>(); // `${kind}/${id}` of records currently invalid in the store
   const listeners = new Set<(change: DefinitionsChange) => void>();
+  const appliedListeners = new Set<(event: AppliedEvent) => void>();
   const waiters = new Set<{ revision: number; resolve: (ok: boolean) => void }>();
   let revision = 0;
   let synced = false;
@@ -149,9 +187,10 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
 
   /**
    * Compiles or parses one put (`value` undefined: a delete) without touching what readers see.
-   * A tool's ajv validators are the expensive part, a millisecond or more each for large schemas;
-   * a schema this replica's admin API just validated for the write is still held in the shared
-   * compiler (see `SchemaCompiler`), so compiling it here is a lookup.
+   * A tool's schemas are checked here (everything that decides whether they compile) while their
+   * validators' code, several milliseconds each for a large schema, is generated on the tool's
+   * first call (see `SchemaCompiler`); a schema this replica's admin API just checked for the
+   * write is still held in the shared compiler, so checking it here is a lookup.
    */
   function prepare(kind: string, id: string, value: unknown, at: number): Prepared {
     if (value === undefined) return { kind, id, at };
@@ -224,13 +263,14 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
   /**
    * Applies one feed event in two phases. First every changed record is compiled, in slices of
    * about {@link SLICE_MS}: one event can carry a thousand tools (an imported REST API), whose
-   * validators take seconds to compile, and /mcp must keep answering meanwhile. Then everything
+   * checks take a good part of a second, and /mcp must keep answering meanwhile. Then everything
    * is swapped in synchronously, so a reader sees the whole event or none of it, and `revision`,
    * waiters and listeners move only then. An event that compiles within one slice, the common
    * case, is applied before `onEvent` returns when no earlier event is still being applied.
    *
-   * Compiling eagerly, rather than on a tool's first call, keeps "a record that fails validation
-   * never replaces a good one": whether the new version compiles is known before the swap.
+   * Checking every schema before the swap, and leaving only the code generation of its validator
+   * to the first call, keeps "a record that fails validation never replaces a good one": whether
+   * the new version compiles is known before it is served.
    */
   async function applyEvent(event: FeedEvent): Promise<void> {
     const pending =
@@ -261,6 +301,7 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
       for (const key of [...invalid]) if (!seen.has(key)) invalid.delete(key);
     }
     for (const change of prepared) commit(change, affected);
+    if (options.sinks !== undefined) feedSinks(options.sinks, event);
     revision = Math.max(revision, event.revision);
     if (event.type === 'snapshot') revision = event.revision;
     const changedInstances: string[] = [];
@@ -280,6 +321,7 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
         waiter.resolve(true);
       }
     }
+    notifyApplied(event);
     if (changedInstances.length + deletedInstances.length === 0) return;
     const change = { revision, changedInstances, deletedInstances };
     for (const listener of listeners) {
@@ -287,6 +329,44 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
         listener(change);
       } catch (error) {
         logger.error('definitions change listener failed', { error: (error as Error).message });
+      }
+    }
+  }
+
+  function notifyApplied(event: FeedEvent) {
+    if (appliedListeners.size === 0) return;
+    const applied: AppliedEvent =
+      event.type === 'snapshot'
+        ? { type: 'snapshot', revision: event.revision }
+        : {
+            type: 'changes',
+            revision: event.revision,
+            records: event.changes.map((change) => ({
+              kind: change.kind,
+              id: change.id,
+              revision: change.revision,
+              deleted: change.type === 'delete',
+            })),
+          };
+    for (const listener of appliedListeners) {
+      try {
+        listener(applied);
+      } catch (error) {
+        logger.error('definitions applied listener failed', { error: (error as Error).message });
+      }
+    }
+  }
+
+  function feedSinks(sinks: readonly RecordSink[], event: FeedEvent) {
+    for (const sink of sinks) {
+      if (event.type === 'snapshot') {
+        sink.replace(event.records.filter((record) => record.kind === sink.kind));
+        continue;
+      }
+      for (const change of event.changes) {
+        if (change.kind !== sink.kind) continue;
+        if (change.type === 'put') sink.put(change.id, change.value, change.revision);
+        else sink.delete(change.id);
       }
     }
   }
@@ -342,6 +422,10 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    onApplied(listener) {
+      appliedListeners.add(listener);
+      return () => appliedListeners.delete(listener);
+    },
     waitForRevision(target, timeoutMs) {
       if (revision >= target) return Promise.resolve(true);
       return new Promise((resolve) => {
@@ -372,6 +456,7 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
       for (const waiter of waiters) waiter.resolve(false);
       waiters.clear();
       listeners.clear();
+      appliedListeners.clear();
     },
   };
 }

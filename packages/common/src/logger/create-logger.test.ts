@@ -37,3 +37,33 @@ test('secrets are redacted wherever they appear; silent writes nothing', async (
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(quiet.lines.length, 0);
 });
+
+test("lines are winston's own, byte for byte: bindings of children, metadata, an Error's message and stack", async () => {
+  const { default: winston } = await import('winston');
+  const stream = new PassThrough();
+  let reference = '';
+  stream.on('data', (chunk: Buffer) => (reference += chunk.toString()));
+  // What the gateway's logger was before it wrote lines itself: winston, the same format (its
+  // redaction changes nothing here: no secret keys), a Stream transport.
+  const root = winston.createLogger({
+    level: 'debug',
+    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    transports: [new winston.transports.Stream({ stream })],
+  });
+  const { logger, lines } = capture('debug');
+  const error = new Error('boom');
+  const write = (to: { child(b: Record<string, unknown>): { info(m: string, meta?: Record<string, unknown>): unknown; child(b: Record<string, unknown>): { warn(m: string, meta?: Record<string, unknown>): unknown } } }) => {
+    const child = to.child({ component: 'mcp', shared: 'parent' });
+    child.info('tool call', { requestId: 'r-1', latencyMs: 1.5, nested: { b: 2, a: [1, { z: true }] }, shared: 'meta' });
+    child.child({ shared: 'child', extra: 1 }).warn('second', { message: 'more', stack: error.stack });
+    child.info('plain');
+  };
+  write(root as never);
+  write(logger as never);
+  await new Promise((resolve) => setImmediate(resolve));
+  const normalise = (line: string) => line.replace(/"timestamp":"[^"]+"/, '"timestamp":"T"');
+  const ours = lines.map((line) => JSON.stringify(line));
+  assert.equal(ours.length, 3);
+  // Key order too: JSON.parse keeps it, and winston's json format sorts keys.
+  assert.deepEqual(ours.map(normalise), reference.split('\n').filter(Boolean).map(normalise));
+});

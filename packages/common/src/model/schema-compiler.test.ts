@@ -41,6 +41,8 @@ test('every place a schema puts a pattern runs it in linear time', () => {
     ];
     for (const [schema, value] of cases) {
       const validate = compiler.compile(schema);
+      // The first call generates the validator's code; the time under test is the pattern's.
+      validate(null);
       const problem = fast(() => validate(value), `${pattern} via ${JSON.stringify(schema).slice(0, 80)}`);
       assert.notEqual(problem, undefined, `${pattern} must reject the adversarial value via ${JSON.stringify(schema)}`);
     }
@@ -124,6 +126,7 @@ test('a tool definition is refused with the pattern and its path, in input and o
     tool({ output_schema: { type: 'object', properties: { r: { type: 'string', pattern: '^(x+x+)+y$' } } } }),
     compiler,
   );
+  compiled.validateOutput?.(null);
   assert.notEqual(fast(() => compiled.validateOutput?.({ r: 'x'.repeat(10_000) }), 'output check'), undefined);
   compiled.release();
 });
@@ -175,4 +178,43 @@ test('two tools sharing a schema share its validator; releasing one leaves the o
   assert.equal(b.validateArguments({ n: 'x' }), '/n must be integer');
   b.release();
   assert.equal(compiler.size, 0);
+});
+
+test('a schema is checked at compile and its code generated on first use; what the checks cannot vouch for compiles at once', () => {
+  const compiler = createSchemaCompiler();
+  const schema = { type: 'object', properties: { n: { $ref: '#/$defs/count' } }, $defs: { count: { type: 'integer', minimum: 0 } } };
+  const validate = compiler.compile(schema);
+  assert.equal(compiler.generated, 0, 'the code must wait for the first call');
+  assert.equal(validate({ n: -1 }), '/n must be >= 0');
+  assert.equal(compiler.generated, 1);
+  assert.equal(validate({ n: 2 }), undefined);
+
+  // The meta-schema is checked at once, with ajv's own words.
+  assert.throws(
+    () => compiler.compile({ type: 'object', properties: { n: { type: 'integr' } } }),
+    (error: unknown) => error instanceof SchemaCompileError && /^invalid JSON Schema: schema is invalid: .*properties\/n\/type/.test(error.message),
+  );
+  // References that do not resolve into the schema are compiled (and refused) at once.
+  for (const ref of ['#/$defs/missing', 'other.json#/x']) {
+    assert.throws(() => compiler.compile({ type: 'object', required: ['n'], properties: { n: { $ref: ref } } }), SchemaCompileError, ref);
+  }
+  // A schema that is a resource of its own is compiled at once, and works.
+  const withId = compiler.compile({ $id: 'https://example.com/s', type: 'object', properties: { s: { type: 'string' } } });
+  assert.equal(compiler.generated, 2);
+  assert.equal(withId({ s: 1 }), '/s must be string');
+  assert.equal(compiler.size, 2);
+  assert.equal(validate({ n: 'x' }), '/n must be integer');
+});
+
+test('a validator released before its first call still checks, and leaves nothing compiled behind', () => {
+  const compiler = createSchemaCompiler();
+  const schema = { type: 'object', properties: { q: { type: 'string', maxLength: 2 } } };
+  const validate = compiler.compile(schema);
+  compiler.release(schema);
+  assert.equal(compiler.size, 0);
+  // A call of a replaced tool still under way.
+  assert.equal(validate({ q: 'abc' }), '/q must NOT have more than 2 characters');
+  assert.equal(compiler.generated, 0);
+  // Compiled afresh, the same schema object works again.
+  assert.equal(compiler.compile(schema)({ q: 'ab' }), undefined);
 });

@@ -37,6 +37,16 @@ export class SchemaCompileError extends Error {
  * share one validator, counted by user. The admin API's write-time check and the live definitions
  * share one compiler, so serving a tool just validated is a lookup, and an imported API that
  * repeats a schema across operations compiles it once.
+ *
+ * Ajv's code generation is also deferred to the validator's first use: `compile` runs the checks
+ * that decide whether the schema compiles (depth, patterns, the JSON Schema meta-schema, every
+ * `$ref` pointing into the schema) and returns a validator that generates its code when first
+ * called. Applying a thousand tools then costs the checks, not a thousand code generations of
+ * several milliseconds each, which would hold the event loop once per schema; a tool pays for its
+ * own code when first called. A schema the checks cannot vouch for (a `$ref` to another resource,
+ * `$id`, `$anchor`, dynamic references) is compiled at once, as before. Should a deferred compile
+ * fail all the same, the validator refuses every value with the reason: a tool is never run
+ * unchecked.
  */
 export interface SchemaCompiler {
   /** Compiles `schema`, or takes the validator of an equal schema compiled earlier; throws a {@link SchemaCompileError} saying what is wrong and where. */
@@ -45,6 +55,8 @@ export interface SchemaCompiler {
   release(schema: Record<string, unknown>): void;
   /** Distinct schemas currently compiled (each freed when its last user releases it). */
   readonly size: number;
+  /** How many of them have generated their code (at once, or on their first call); optional for wrappers. */
+  readonly generated?: number;
 }
 
 const DRAFT_07 = /draft-0[67]\/schema/;
@@ -64,18 +76,50 @@ export function createSchemaCompiler(): SchemaCompiler {
   const draft07 = new Ajv(options);
   addFormats(modern);
   addFormats(draft07);
+  // Ajv compiles a meta-schema on its first use, tens of milliseconds in one go: here, while the
+  // gateway starts, rather than in the middle of the first change it applies.
+  modern.validateSchema({});
+  draft07.validateSchema({});
   const pick = (schema: Record<string, unknown>) =>
     typeof schema.$schema === 'string' && DRAFT_07.test(schema.$schema) ? draft07 : modern;
 
   interface Entry {
     validate: ArgumentValidator;
-    /** The object ajv compiled, which it caches by identity and `removeSchema` takes back. */
+    /** The object ajv compiles, which it caches by identity and `removeSchema` takes back. */
     schema: Record<string, unknown>;
     users: number;
+    /** Ajv's validator, once generated (at once, or on the first call of `validate`). */
+    compiled?: ValidateFunction;
+    /** Why a deferred compile failed; every call answers with it. */
+    failure?: string;
   }
   const entries = new Map<string, Entry>();
   // Which entry a compiled schema object counts in, so a release needs no second serialisation.
   const keys = new WeakMap<object, string>();
+
+  function generate(entry: Entry): ValidateFunction {
+    const ajv = pick(entry.schema);
+    const validate = ajv.compile(entry.schema);
+    // Released before its first call (a replaced tool's call still under way): ajv must not keep it.
+    if (entry.users <= 0) ajv.removeSchema(entry.schema);
+    return validate;
+  }
+
+  function deferred(entry: Entry): ArgumentValidator {
+    return (value) => {
+      let validate = entry.compiled;
+      if (validate === undefined) {
+        if (entry.failure !== undefined) return entry.failure;
+        try {
+          validate = entry.compiled = generate(entry);
+        } catch (error) {
+          entry.failure = `the schema could not be compiled: ${(error as Error).message}`;
+          return entry.failure;
+        }
+      }
+      return validate(value) ? undefined : formatErrors(validate.errors);
+    };
+  }
 
   return {
     compile(schema) {
@@ -88,16 +132,21 @@ export function createSchemaCompiler(): SchemaCompiler {
         return known.validate;
       }
       assertPatterns(schema, '');
-      let validate: ValidateFunction;
+      const entry: Entry = { schema, users: 1, validate: () => undefined };
       try {
-        validate = pick(schema).compile(schema);
+        if (canDefer(schema)) {
+          assertMetaValid(pick(schema), schema);
+        } else {
+          entry.compiled = pick(schema).compile(schema);
+        }
       } catch (error) {
+        if (error instanceof SchemaCompileError) throw error;
         throw new SchemaCompileError(`invalid JSON Schema: ${(error as Error).message}`);
       }
-      const check: ArgumentValidator = (value) => (validate(value) ? undefined : formatErrors(validate.errors));
-      entries.set(key, { validate: check, schema, users: 1 });
+      entry.validate = deferred(entry);
+      entries.set(key, entry);
       keys.set(schema, key);
-      return check;
+      return entry.validate;
     },
     release(schema) {
       const key = keys.get(schema) ?? schemaKey(schema);
@@ -106,12 +155,72 @@ export function createSchemaCompiler(): SchemaCompiler {
       entry.users -= 1;
       if (entry.users > 0) return;
       entries.delete(key);
-      pick(entry.schema).removeSchema(entry.schema);
+      if (entry.compiled !== undefined) pick(entry.schema).removeSchema(entry.schema);
     },
     get size() {
       return entries.size;
     },
+    get generated() {
+      let count = 0;
+      for (const entry of entries.values()) if (entry.compiled !== undefined) count += 1;
+      return count;
+    },
   };
+}
+
+/** What ajv's compile would refuse first: the schema against its meta-schema, as ajv words it. */
+function assertMetaValid(ajv: Ajv | Ajv2020, schema: Record<string, unknown>): void {
+  if (ajv.validateSchema(schema) !== true) {
+    throw new SchemaCompileError(`invalid JSON Schema: schema is invalid: ${ajv.errorsText(ajv.errors)}`);
+  }
+}
+
+// Keywords that make a schema a resource of its own or refer across resources: ajv resolves them
+// while compiling, so a schema holding one is compiled at once.
+const RESOURCE_KEYWORDS = new Set(['$id', '$anchor', '$dynamicAnchor', '$dynamicRef', '$recursiveRef', '$recursiveAnchor']);
+
+/**
+ * True when the schema can be compiled later without surprise: beyond what the meta-schema and
+ * the pattern check settle, ajv's compile fails only on references, so every `$ref` must be a
+ * JSON Pointer into this schema that points at something, and no keyword may start another
+ * resource. Iterative over every member, keywords or not: a `$ref` under `properties` is a
+ * property named `$ref`, which costs only an eager compile.
+ */
+function canDefer(root: Record<string, unknown>): boolean {
+  const stack: unknown[] = [root];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    if (node === null || typeof node !== 'object') continue;
+    if (Array.isArray(node)) {
+      for (const item of node) stack.push(item);
+      continue;
+    }
+    for (const [key, value] of Object.entries(node)) {
+      if (RESOURCE_KEYWORDS.has(key) && typeof value === 'string') return false;
+      if (key === '$ref' && typeof value === 'string' && !pointsInto(root, value)) return false;
+      if (value !== null && typeof value === 'object') stack.push(value);
+    }
+  }
+  return true;
+}
+
+/** `ref` is `#` or `#/json/pointer` and resolves in `root` (RFC 6901, percent-decoded as a URI fragment). */
+function pointsInto(root: unknown, ref: string): boolean {
+  if (!ref.startsWith('#')) return false;
+  let fragment: string;
+  try {
+    fragment = decodeURIComponent(ref.slice(1));
+  } catch {
+    return false;
+  }
+  if (fragment === '') return true;
+  if (!fragment.startsWith('/')) return false;
+  let node = root;
+  for (const token of fragment.slice(1).split('/')) {
+    const name = token.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, name)) return false;
+    node = (node as Record<string, unknown>)[name];
+  }
+  return typeof node === 'boolean' || (node !== null && typeof node === 'object' && !Array.isArray(node));
 }
 
 /**

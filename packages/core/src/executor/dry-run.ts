@@ -1,4 +1,4 @@
-import type { ToolCallContext, ToolDefinition, ToolExecutor } from '@dynmcp/plugin';
+import type { Principal, ToolCallContext, ToolDefinition, ToolExecutor } from '@dynmcp/plugin';
 import type { CompiledHttpTool } from './http-tool-config.js';
 import type { BuiltRequest } from './request-builder.js';
 
@@ -12,7 +12,7 @@ export interface RequestPreview {
   method: string;
   /** Configured query parameters (`ext_info.query`) and credential-like ones carry {@link MASK}. */
   url: string;
-  /** Lower-case names; every value from a `${env:…}`/`${secret:…}` template or of a credential-like name is {@link MASK}. */
+  /** Lower-case names; every value from a template (`${env:…}`, `${secret:…}`, `${claim:…}`, `${principal:…}`) or of a credential-like name is {@link MASK}. */
   headers: Record<string, string>;
   /** The body as UTF-8 text, at most {@link SHOWN_BODY_BYTES}; absent for no body. */
   body?: string;
@@ -32,8 +32,11 @@ export type PreparedCall =
 
 /** An executor that can say what a call would send without sending it. */
 export interface PreparingExecutor extends ToolExecutor {
-  /** Builds the call's request exactly as `execute` would, masks its credentials, and sends nothing. */
-  prepare(tool: ToolDefinition, args: Record<string, unknown>): Promise<PreparedCall>;
+  /**
+   * Builds the call's request exactly as `execute` would for `caller` (whose `${claim:…}` and
+   * `${principal:…}` values it reads), masks its credentials, and sends nothing.
+   */
+  prepare(tool: ToolDefinition, args: Record<string, unknown>, caller?: Principal): Promise<PreparedCall>;
 }
 
 /** True when `executor` can answer a dry run. */

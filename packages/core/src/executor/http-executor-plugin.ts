@@ -1,6 +1,7 @@
 import { defineToolExecutorPlugin, PLUGIN_API_VERSION, readPluginOptions } from '@dynmcp/plugin';
 import { createHttpExecutor, HTTP_CLIENTS, type HttpClientName, type HttpExecutorOptions } from './http-executor.js';
 import type { HostResolver } from './egress-lookup.js';
+import type { PrincipalCredentials } from './template-values.js';
 import type { Tracer } from './upstream-span.js';
 
 const isHttpClient = (value: unknown): value is HttpClientName => HTTP_CLIENTS.includes(value as HttpClientName);
@@ -27,6 +28,10 @@ export const httpExecutorPlugin = defineToolExecutorPlugin({
     if (resolve !== undefined && typeof resolve !== 'function') throw read.invalid('egress.resolve', 'a function');
     const onDenied = egress?.raw.onDenied;
     if (onDenied !== undefined && typeof onDenied !== 'function') throw read.invalid('egress.onDenied', 'a function');
+    const credentials = read.raw.credentials;
+    if (credentials !== undefined && typeof (credentials as Partial<PrincipalCredentials> | null)?.credential !== 'function') {
+      throw read.invalid('credentials', 'the live credentials (an object with credential(principalId, name))');
+    }
     const tracer = read.raw.tracer;
     if (tracer !== undefined && typeof (tracer as Partial<Tracer> | null)?.startSpan !== 'function') {
       throw read.invalid('tracer', 'an OpenTelemetry Tracer');
@@ -39,6 +44,8 @@ export const httpExecutorPlugin = defineToolExecutorPlugin({
       toolEnvAllow: read.optional.stringList('toolEnvAllow'),
       secretsDir: read.optional.string('secretsDir'),
       protectedValues: read.optional.stringList('protectedValues'),
+      toolClaimsAllow: read.optional.stringList('toolClaimsAllow'),
+      ...(credentials === undefined ? {} : { credentials: credentials as PrincipalCredentials }),
       ...(tracer === undefined ? {} : { tracer: tracer as Tracer }),
       ...(egress === undefined
         ? {}

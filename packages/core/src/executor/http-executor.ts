@@ -2,7 +2,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError, isGatewayError } from '@dynmcp/plugin';
-import type { ToolCallContext, ToolCallOutcome, ToolDefinition } from '@dynmcp/plugin';
+import type { Principal, ToolCallContext, ToolCallOutcome, ToolDefinition } from '@dynmcp/plugin';
 import { previewRequest, type ObservedCallContext, type PreparedCall, type PreparingExecutor } from './dry-run.js';
 import { traceUpstream, type Tracer } from './upstream-span.js';
 import { createEgressLookup, type HostResolver } from './egress-lookup.js';
@@ -16,7 +16,7 @@ import { createGotTransport } from './got-transport.js';
 import { errorOutcome, mapEventStreamOutcome, mapUpstreamAnswer } from './response-mapper.js';
 import { redactAnswer, redactEventOutcome } from './query-secrets.js';
 import { DEFAULT_SECRETS_DIR } from './secret-files.js';
-import { createTemplateValues } from './template-values.js';
+import { createTemplateValues, type PrincipalCredentials } from './template-values.js';
 import {
   CONNECT_TIMEOUT_MS,
   MAX_REDIRECTS,
@@ -56,6 +56,10 @@ export interface HttpExecutorOptions {
   secretsDir?: string;
   /** The gateway's own credentials: a variable or secret holding one is never sent upstream. */
   protectedValues?: readonly string[];
+  /** Claims of the caller's token `${claim:NAME}` may send (`executor.toolClaimsAllow`); default none. */
+  toolClaimsAllow?: readonly string[];
+  /** The per-principal credentials `${principal:NAME}` reads; none: every such reference is a tool error. */
+  credentials?: PrincipalCredentials;
   /**
    * Egress policy (see egress-policy.ts); without it only the built-in denials apply, so loopback
    * and private upstreams are refused. `resolve` replaces DNS, for tests; `onDenied` hears of every
@@ -156,6 +160,8 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
     envAllow: options.toolEnvAllow ?? [],
     secretsDir: options.secretsDir ?? DEFAULT_SECRETS_DIR,
     protectedValues: options.protectedValues ?? [],
+    claimsAllow: options.toolClaimsAllow ?? [],
+    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
   });
   const egress = createEgressPolicy({ allow: options.egress?.allow, deny: options.egress?.deny });
   const resolve: HostResolver = options.egress?.resolve ?? ((hostname) => dnsLookup(hostname, { all: true }));
@@ -274,8 +280,8 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
   }
 
   // An encoded form body may be several times the size of its arguments; the response cap bounds it too.
-  const build = (compiled: CompiledHttpTool, args: Record<string, unknown> | undefined) =>
-    buildHttpRequest(compiled, args ?? {}, values, { maxBodyBytes: maxBytesCeiling });
+  const build = (compiled: CompiledHttpTool, args: Record<string, unknown> | undefined, caller: Principal | undefined) =>
+    buildHttpRequest(compiled, args ?? {}, values, { maxBodyBytes: maxBytesCeiling }, caller);
 
   function logDenial(context: ToolCallContext, tool: CompiledHttpTool, denial: EgressDenial): void {
     options.egress?.onDenied?.();
@@ -293,11 +299,11 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
     validate(tool) {
       checkAgainstSettings(compileHttpTool(tool));
     },
-    async prepare(tool, args): Promise<PreparedCall> {
+    async prepare(tool, args, caller): Promise<PreparedCall> {
       const compiling = compileForCall(tool);
       if (!compiling.ok) return compiling;
       const { compiled } = compiling;
-      const built = build(compiled, args);
+      const built = build(compiled, args, caller);
       if (!built.ok) return built;
       const request = previewRequest(compiled, built.request);
       const denial = await denialBeforeSending(compiled.hostname);
@@ -315,7 +321,7 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
         logDenial(context, compiled, denial);
         return errorOutcome(egressMessage(denial));
       }
-      const built = build(compiled, args);
+      const built = build(compiled, args, context.caller);
       if (!built.ok) {
         context.logger.debug('http tool call refused before sending', { tool: tool.name });
         return errorOutcome(built.message);

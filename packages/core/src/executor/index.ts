@@ -34,8 +34,8 @@ export type {
   TemplateReference,
   TemplateValues,
 } from './env-template.js';
-export { GATEWAY_ENV_PREFIX, compileEnvAllowList, createTemplateValues } from './template-values.js';
-export type { CheckedTemplateValues, TemplateValuesOptions } from './template-values.js';
+export { GATEWAY_ENV_PREFIX, compileEnvAllowList, createTemplateValues, credentialRoute } from './template-values.js';
+export type { CheckedTemplateValues, PrincipalCredentials, TemplateValuesOptions } from './template-values.js';
 export { DEFAULT_SECRETS_DIR, MAX_SECRET_BYTES, SECRET_RECHECK_MS, createSecretFiles } from './secret-files.js';
 export type { SecretFiles } from './secret-files.js';
 export { BUILT_IN_DENIED, createEgressPolicy, egressRemedy, embeddedIpv4, parseEgressRule } from './egress-policy.js';

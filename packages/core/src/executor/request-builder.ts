@@ -1,3 +1,4 @@
+import type { Principal } from '@dynmcp/plugin';
 import { encodeForm, encodeMultipart } from './body-encoding.js';
 import type { EncodedBody } from './body-encoding.js';
 import { resolveEnvTemplate } from './env-template.js';
@@ -171,12 +172,13 @@ function buildHeaders(
   fromArgs: Readonly<Record<string, unknown>>,
   values: TemplateValues,
   contentType: string | undefined,
+  caller: Principal | undefined,
 ): HeaderBuild {
   const headers: Record<string, string> = { 'user-agent': 'dynmcp' };
   if (contentType !== undefined) headers['content-type'] = contentType;
   const configured = new Set<string>();
   for (const { name, value } of tool.headers) {
-    const resolved = resolveEnvTemplate(value, values);
+    const resolved = resolveEnvTemplate(value, values, caller);
     if (!resolved.ok) return { ok: false, message: `${resolved.problem} (needed by header "${name}" of this tool)` };
     if (!HEADER_VALUE.test(resolved.value)) {
       return { ok: false, message: `header "${name}" of this tool resolved to a value with control characters; check its variables and secrets` };
@@ -214,13 +216,18 @@ function encodeBody(tool: CompiledHttpTool, body: unknown, limits: RequestLimits
 type QueryBuild = { ok: true; query: string; secretQuery: BuiltRequest['secretQuery'] } | { ok: false; message: string };
 
 /** Argument query parameters, then the configured ones (`ext_info.query`), which arguments may not shadow. */
-function buildFullQuery(tool: CompiledHttpTool, fromArgs: Readonly<Record<string, unknown>>, values: TemplateValues): QueryBuild {
+function buildFullQuery(
+  tool: CompiledHttpTool,
+  fromArgs: Readonly<Record<string, unknown>>,
+  values: TemplateValues,
+  caller: Principal | undefined,
+): QueryBuild {
   const params = buildQuery(fromArgs, tool.queryParameters);
   if (tool.queryCredentials.length === 0) return { ok: true, query: params.toString(), secretQuery: undefined };
   const secretQuery: { name: string; value: string }[] = [];
   for (const { name, value } of tool.queryCredentials) {
     if (params.has(name)) return { ok: false, message: `query parameter ${JSON.stringify(name)} is set by the tool definition and cannot be overridden` };
-    const resolved = resolveEnvTemplate(value, values);
+    const resolved = resolveEnvTemplate(value, values, caller);
     if (!resolved.ok) return { ok: false, message: `${resolved.problem} (needed by query parameter ${JSON.stringify(name)} of this tool)` };
     secretQuery.push({ name, value: resolved.value });
   }
@@ -231,8 +238,8 @@ function buildFullQuery(tool: CompiledHttpTool, fromArgs: Readonly<Record<string
 /**
  * Builds the upstream request of one call: sorts the arguments (grouped or flat), checks required
  * parameters, encodes path and query values and the body (`ext_info.body.content_type`, encoded
- * forms capped by `limits`), resolves `${env:NAME}` and `${secret:NAME}` headers and configured
- * query parameters through `values` and finally
+ * forms capped by `limits`), resolves the templates of headers and configured query parameters
+ * (`${env:…}`, `${secret:…}`, and `${claim:…}`/`${principal:…}` of `caller`) through `values` and finally
  * checks that the URL stayed on the configured origin and under the template's static prefix.
  * Nothing here does I/O; every refusal is a message meant for the model.
  */
@@ -241,6 +248,8 @@ export function buildHttpRequest(
   args: Record<string, unknown>,
   values: TemplateValues,
   limits?: RequestLimits,
+  /** The call's principal, for `${claim:…}` and `${principal:…}`; `undefined` for an anonymous caller. */
+  caller?: Principal,
 ): RequestBuild {
   const grouped = tool.argumentStyle === 'auto' ? detectGrouped(args) : tool.argumentStyle === 'grouped';
   const missing = missingRequired(tool, args, grouped);
@@ -256,14 +265,14 @@ export function buildHttpRequest(
   if (sorted.body !== undefined && tool.method === 'HEAD') return { ok: false, message: 'a HEAD request cannot carry a body' };
   const encoded = sorted.body === undefined ? undefined : encodeBody(tool, sorted.body, limits);
   if (encoded !== undefined && !encoded.ok) return encoded;
-  const headerBuild = buildHeaders(tool, sorted.headers, values, encoded?.contentType);
+  const headerBuild = buildHeaders(tool, sorted.headers, values, encoded?.contentType, caller);
   if (!headerBuild.ok) return headerBuild;
   // A multipart boundary or a form type must reach the upstream as encoded, whatever a header says.
   if (encoded !== undefined && tool.bodyContentType !== 'application/json') headerBuild.headers['content-type'] = encoded.contentType;
 
   // Concatenation, not `new URL(path, origin)`: a path starting with `//` must not become a host.
   const url = new URL(tool.origin + expansion.path);
-  const queryBuild = buildFullQuery(tool, sorted.query, values);
+  const queryBuild = buildFullQuery(tool, sorted.query, values, caller);
   if (!queryBuild.ok) return queryBuild;
   if (queryBuild.query !== '') url.search = queryBuild.query;
   const staysInside =

@@ -105,12 +105,16 @@ function asUtf8(body: Buffer): string | undefined {
   }
 }
 
+/** The decoder of nearly every answer, made once: a decoder keeps no state between whole-body calls. */
+const utf8 = new TextDecoder('utf-8');
+
 function decodeText(body: Buffer, charset: string | undefined): string {
+  if (charset === undefined || charset === 'utf-8' || charset === 'utf8') return utf8.decode(body);
   try {
-    return new TextDecoder(charset ?? 'utf-8').decode(body);
+    return new TextDecoder(charset).decode(body);
   } catch {
     // An unknown charset label: UTF-8 with replacement characters is the most useful fallback.
-    return new TextDecoder('utf-8').decode(body);
+    return utf8.decode(body);
   }
 }
 

@@ -137,3 +137,64 @@ describe('secret files', () => {
     values.check(parseEnvTemplate('${secret:mounted_later}', 'h'), 'x');
   });
 });
+
+describe('per-caller references: ${claim:NAME} and ${principal:NAME}', () => {
+  const withClaims = { id: 'oidc:u1', admin: false, instances: '*' as const, claims: { sub: 'u1', email: 'u1@example.com', level: 3, groups: ['a'] } };
+  const apiKeyCaller = { id: 'team-a', admin: false, instances: '*' as const };
+  const resolveAs = (values: ReturnType<typeof valuesWith>, text: string, caller?: typeof withClaims | typeof apiKeyCaller) =>
+    resolveEnvTemplate(parseEnvTemplate(text, 'h'), values, caller);
+
+  it('sends allow-listed claims of the caller, and refuses others at write time and at call time', () => {
+    const values = valuesWith({ claimsAllow: ['sub', 'email', 'level', 'groups'] });
+    assert.deepEqual(resolveAs(values, '${claim:sub}|${claim:email}|${claim:level}', withClaims), { ok: true, value: 'u1|u1@example.com|3' });
+    const listOnly = resolveAs(values, '${claim:groups}', withClaims);
+    assert.match(listOnly.ok ? '' : listOnly.problem, /claim "groups" of the caller's token is not a string, number or boolean/);
+    const narrow = valuesWith({ claimsAllow: ['sub'] });
+    refusedAtWrite(narrow, 'x ${claim:email}', /\$\{claim:email\} names a claim .*add email to executor\.toolClaimsAllow \(DYNMCP_TOOL_CLAIMS_ALLOW\)/);
+    narrow.check(parseEnvTemplate('${claim:sub}', 'h'), 'x');
+    const offList = resolveAs(narrow, '${claim:email}', withClaims);
+    assert.match(offList.ok ? '' : offList.problem, /claim "email" may not be sent by tools/);
+  });
+
+  it('names the missing claim, the caller without claims and the anonymous caller, never a value', () => {
+    const values = valuesWith({ claimsAllow: ['sub', 'name'] });
+    const missing = resolveAs(values, '${claim:name}', withClaims);
+    assert.deepEqual(missing, { ok: false, problem: 'claim "name" is missing from the caller\'s token' });
+    const apiKey = resolveAs(values, '${claim:sub}', apiKeyCaller);
+    assert.match(apiKey.ok ? '' : apiKey.problem, /claim "sub" is missing: principal "team-a" authenticated without token claims/);
+    const anonymous = resolveAs(values, '${claim:sub}');
+    assert.match(anonymous.ok ? '' : anonymous.problem, /needs an authenticated caller/);
+  });
+
+  it('sends the calling principal\'s stored credential, and says how to add a missing one', () => {
+    const stored = new Map([['team-a/gh', 'ghp_team_a'], ['oidc:u1/gh', ADMIN_KEY]]);
+    const values = valuesWith({
+      protectedValues: [ADMIN_KEY],
+      credentials: {
+        credential: (principal, name) => {
+          const value = stored.get(`${principal}/${name}`);
+          return value === undefined ? undefined : { ok: true, value };
+        },
+      },
+    });
+    assert.deepEqual(resolveAs(values, 'token ${principal:gh}', apiKeyCaller), { ok: true, value: 'token ghp_team_a' });
+    const absent = resolveAs(values, '${principal:other}', apiKeyCaller);
+    assert.deepEqual(absent, {
+      ok: false,
+      problem: 'no credential "other" stored for principal "team-a"; an admin can add it with PUT /admin/credentials/team-a/other',
+    });
+    // An admin who stored one of the gateway's own keys as a credential does not get it sent.
+    const guarded = resolveAs(values, '${principal:gh}', withClaims);
+    assert.match(guarded.ok ? '' : guarded.problem, /holds one of the gateway's own credentials/);
+    assert.doesNotMatch(JSON.stringify(guarded), new RegExp(ADMIN_KEY));
+    const anonymous = resolveAs(values, '${principal:gh}');
+    assert.match(anonymous.ok ? '' : anonymous.problem, /needs an authenticated caller/);
+  });
+
+  it('parses only well-formed names', () => {
+    for (const good of ['${claim:sub}', '${claim:https://example.com/roles}', '${principal:github_token}', '${principal:a.b-c}']) parseEnvTemplate(good, 'h');
+    for (const bad of ['${claim:a b}', '${claim:}', '${principal:a/b}', `\${principal:${'n'.repeat(65)}}`, '${principal:.hidden}']) {
+      assert.throws(() => parseEnvTemplate(bad, 'h'), /must start a reference/, bad);
+    }
+  });
+});

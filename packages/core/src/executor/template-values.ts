@@ -1,4 +1,4 @@
-import { GatewayError } from '@dynmcp/plugin';
+import { GatewayError, type Principal } from '@dynmcp/plugin';
 import { referenceText } from './env-template.js';
 import type { EnvSource, EnvTemplate, ReferenceValue, TemplateReference, TemplateValues } from './env-template.js';
 import { createSecretFiles, DEFAULT_SECRETS_DIR } from './secret-files.js';
@@ -23,15 +23,32 @@ export interface TemplateValuesOptions {
    * secret holding one is never sent: an operator may have copied one there by mistake.
    */
   protectedValues: readonly string[];
+  /**
+   * Claims of the caller's verified token that `${claim:NAME}` may send (exact names,
+   * `executor.toolClaimsAllow`). Default: none.
+   */
+  claimsAllow?: readonly string[];
+  /** Where `${principal:NAME}` reads the calling principal's stored credential; none: every such reference fails. */
+  credentials?: PrincipalCredentials;
   /** Clock of the secrets' re-check interval, for tests. */
   now?: () => number;
+}
+
+/**
+ * The stored per-principal credentials (the live credentials of `@dynmcp/common`), decrypted and
+ * held in memory.
+ */
+export interface PrincipalCredentials {
+  /** The value of `name` for `principalId`; `undefined` when none is stored, a problem when one is stored but unreadable. */
+  credential(principalId: string, name: string): ReferenceValue | undefined;
 }
 
 /** {@link TemplateValues} with the write-time check of a template. */
 export interface CheckedTemplateValues extends TemplateValues {
   /**
-   * Refuses a template whose `${env:…}` references tools may not read, or whose variables hold a
-   * protected value now. `${secret:…}` files are only read at call time: they may be mounted later.
+   * Refuses a template whose `${env:…}` references tools may not read, whose variables hold a
+   * protected value now, or whose `${claim:…}` names a claim off the allow-list. `${secret:…}`
+   * files and `${principal:…}` credentials are only read at call time: they may be added later.
    * @throws GatewayError `INVALID_PAYLOAD` naming the setting to change.
    */
   check(template: EnvTemplate, where: string): void;
@@ -56,10 +73,36 @@ export function compileEnvAllowList(entries: readonly string[]): (name: string) 
 
 type NameVerdict = 'allowed' | 'gateway' | 'not-listed';
 
+/** The admin route that stores `name` for `principalId`, for messages. */
+export function credentialRoute(principalId: string, name: string): string {
+  return `PUT /admin/credentials/${encodeURIComponent(principalId)}/${name}`;
+}
+
+/** A claim's value as text: strings as they are, numbers and booleans spelt out; anything else has no single text form. */
+function claimValue(name: string, caller: Principal | undefined): ReferenceValue {
+  if (caller === undefined) {
+    return { ok: false, problem: `\${claim:${name}} needs an authenticated caller; this call has none (the instance is public)` };
+  }
+  const claims = caller.claims;
+  if (claims === undefined) {
+    return {
+      ok: false,
+      problem: `claim "${name}" is missing: principal "${caller.id}" authenticated without token claims (an API key); \${claim:${name}} needs a caller with a verified token`,
+    };
+  }
+  const value = Object.hasOwn(claims, name) ? claims[name] : undefined;
+  if (value === undefined || value === null) return { ok: false, problem: `claim "${name}" is missing from the caller's token` };
+  if (typeof value === 'string') return { ok: true, value };
+  if (typeof value === 'number' || typeof value === 'boolean') return { ok: true, value: String(value) };
+  return { ok: false, problem: `claim "${name}" of the caller's token is not a string, number or boolean` };
+}
+
 /**
- * Creates the source of header values for `http` tools: `${env:NAME}` from the environment, limited
- * to the allow-list and never a `DYNMCP_*` setting; `${secret:NAME}` from files of the secrets
- * directory; neither when the value holds one of the gateway's own credentials.
+ * Creates the source of header and query values for `http` tools: `${env:NAME}` from the
+ * environment, limited to the allow-list and never a `DYNMCP_*` setting; `${secret:NAME}` from
+ * files of the secrets directory; `${claim:NAME}` from the caller's verified token, limited to the
+ * claims allow-list; `${principal:NAME}` from the calling principal's stored credentials; none when
+ * the value holds one of the gateway's own credentials.
  */
 export function createTemplateValues(options: TemplateValuesOptions): CheckedTemplateValues {
   const { env } = options;
@@ -70,6 +113,8 @@ export function createTemplateValues(options: TemplateValuesOptions): CheckedTem
   const short = new Set(protectedValues.filter((value) => value.length < CONTAINED_MIN_LENGTH));
   // The allow-list is fixed for the executor's life, and definitions name few variables.
   const verdicts = new Map<string, NameVerdict>();
+  const claimsAllowed = new Set(options.claimsAllow ?? []);
+  const credentials = options.credentials;
 
   function verdictOf(name: string): NameVerdict {
     let verdict = verdicts.get(name);
@@ -108,13 +153,45 @@ export function createTemplateValues(options: TemplateValuesOptions): CheckedTem
     }
   }
 
+  function principalValue(name: string, caller: Principal | undefined): ReferenceValue {
+    if (caller === undefined) {
+      return { ok: false, problem: `\${principal:${name}} needs an authenticated caller; this call has none (the instance is public)` };
+    }
+    const stored = credentials?.credential(caller.id, name);
+    if (stored === undefined) {
+      return {
+        ok: false,
+        problem: `no credential "${name}" stored for principal "${caller.id}"; an admin can add it with ${credentialRoute(caller.id, name)}`,
+      };
+    }
+    return guarded(`credential "${name}" of principal "${caller.id}"`, stored);
+  }
+
   return {
-    valueOf(reference: TemplateReference) {
-      if (reference.source === 'env') return envValue(reference.name);
-      return guarded(`secret ${reference.name}`, secrets.read(reference.name));
+    valueOf(reference: TemplateReference, caller: Principal | undefined) {
+      switch (reference.source) {
+        case 'env':
+          return envValue(reference.name);
+        case 'secret':
+          return guarded(`secret ${reference.name}`, secrets.read(reference.name));
+        case 'claim':
+          // A definition stored before the allow-list shrank: refused per call, never sent.
+          if (!claimsAllowed.has(reference.name)) {
+            return { ok: false, problem: `claim "${reference.name}" may not be sent by tools (not on executor.toolClaimsAllow, DYNMCP_TOOL_CLAIMS_ALLOW)` };
+          }
+          return guarded(`claim "${reference.name}"`, claimValue(reference.name, caller));
+        case 'principal':
+          return principalValue(reference.name, caller);
+      }
     },
     check(template, where) {
       for (const reference of template.references) {
+        if (reference.source === 'claim' && !claimsAllowed.has(reference.name)) {
+          throw new GatewayError(
+            'INVALID_PAYLOAD',
+            `${where}: ${referenceText(reference)} names a claim that is not on the list of claims tools may send; add ${reference.name} to executor.toolClaimsAllow (DYNMCP_TOOL_CLAIMS_ALLOW)`,
+          );
+        }
         if (reference.source !== 'env') continue;
         const text = referenceText(reference);
         const verdict = verdictOf(reference.name);

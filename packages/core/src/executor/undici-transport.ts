@@ -1,8 +1,9 @@
+import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Agent } from 'undici';
-import { BodyTooLargeError, createBodySink } from './body-sink.js';
+import { BodyTooLargeError, createBodySink, type BodySink } from './body-sink.js';
 import { findEgressDenial } from './egress-lookup.js';
 import type { BuiltRequest } from './request-builder.js';
 import {
@@ -38,6 +39,56 @@ function decoded(body: Readable, encoding: string | undefined): Readable {
 const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 /**
+ * What aborts one upstream request: an EventEmitter with `aborted` and `reason`, which undici takes
+ * as a request's `signal` as it takes an AbortSignal. An AbortController's signal is an EventTarget,
+ * several times dearer to make and to listen on, and the hot path needs one per call.
+ */
+class AbortHandle extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = new DOMException('This operation was aborted', 'AbortError');
+    this.emit('abort');
+  }
+}
+
+/**
+ * Reads an undecoded body into `sink` as it arrives. A plain body needs no pull: the sink keeps
+ * every chunk anyway and stops the stream at its cap, so listening is enough, and it spares the
+ * hot path an async iterator with a promise per chunk. A stream that closes before its end (the
+ * call was cancelled, the connection broke) fails as the iterator would.
+ */
+function readInto(sink: BodySink, body: Readable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let ended = false;
+    body.on('data', (chunk: Buffer) => {
+      if (ended) return;
+      try {
+        sink.push(chunk);
+      } catch (error) {
+        ended = true;
+        body.destroy();
+        reject(error instanceof BodyTooLargeError ? new TransportError({ kind: 'too-large' }) : error);
+      }
+    });
+    body.once('end', () => {
+      ended = true;
+      resolve();
+    });
+    body.once('error', (error) => {
+      ended = true;
+      reject(error);
+    });
+    body.once('close', () => {
+      if (!ended) reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    });
+  });
+}
+
+/**
  * The undici transport: one keep-alive connection pool per origin, redirects followed by hand
  * (where `limits.follows` allows), bodies decompressed by zlib and counted after decoding. It costs a
  * fraction of got's CPU per call (see docs/performance.md), which is most of a gateway's own work.
@@ -47,7 +98,7 @@ export function createUndiciTransport(options: TransportOptions): Transport {
   // `connect` options reach net.connect/tls.connect as they are, `lookup` included.
   const agent = new Agent({ keepAliveTimeout: 4_000, connect: { timeout: CONNECT_TIMEOUT_MS, lookup: options.lookup } });
 
-  async function fetchBounded(request: BuiltRequest, limits: TransportLimits, signal: AbortSignal): Promise<Fetched> {
+  async function fetchBounded(request: BuiltRequest, limits: TransportLimits, signal: AbortHandle): Promise<Fetched> {
     let url = request.url;
     let method: string = request.method;
     let body = request.body;
@@ -78,14 +129,18 @@ export function createUndiciTransport(options: TransportOptions): Transport {
       limits.onStatus(response.statusCode);
       const contentType = header(response.headers['content-type']);
       const sink = createBodySink(response.statusCode, contentType, limits.maxBytes, limits.onEvent);
-      const stream = decoded(response.body, header(response.headers['content-encoding']));
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        try {
-          sink.push(chunk);
-        } catch (error) {
-          stream.destroy();
-          response.body.destroy();
-          throw error instanceof BodyTooLargeError ? new TransportError({ kind: 'too-large' }) : error;
+      const encoding = header(response.headers['content-encoding']);
+      if (encoding === undefined) await readInto(sink, response.body);
+      else {
+        const stream = decoded(response.body, encoding);
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          try {
+            sink.push(chunk);
+          } catch (error) {
+            stream.destroy();
+            response.body.destroy();
+            throw error instanceof BodyTooLargeError ? new TransportError({ kind: 'too-large' }) : error;
+          }
         }
       }
       const { body: read, streamed } = sink.finish();
@@ -106,19 +161,19 @@ export function createUndiciTransport(options: TransportOptions): Transport {
 
   return {
     async fetch(request, limits) {
-      // One controller for the caller's cancellation and the whole-call deadline (undici's own
+      // One abort handle for the caller's cancellation and the whole-call deadline (undici's own
       // timeouts are per phase and coarse); cheaper than AbortSignal.timeout + AbortSignal.any.
-      const controller = new AbortController();
+      const abortion = new AbortHandle();
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
-        controller.abort();
+        abortion.abort();
       }, limits.timeoutMs);
-      const cancel = () => controller.abort();
-      if (limits.signal.aborted) controller.abort();
+      const cancel = () => abortion.abort();
+      if (limits.signal.aborted) abortion.abort();
       else limits.signal.addEventListener('abort', cancel, { once: true });
       try {
-        return await fetchBounded(request, limits, controller.signal);
+        return await fetchBounded(request, limits, abortion);
       } catch (error) {
         if (error instanceof TransportError) throw error;
         const denial = findEgressDenial(error);

@@ -61,6 +61,12 @@ before(async () => {
       res.on('close', () => (slowClosed = true));
       return; // never answers
     }
+    if (hit.url.startsWith('/events')) {
+      // An upstream that streams: a log event (the SDK sends it to a 2025-era client), then the result.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('event: log\ndata: {"level":"warning","data":{"step":1},"logger":"up"}\n\nevent: result\ndata: {"ok":true}\n\n');
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ url: hit.url, n: 42 }));
   });
@@ -83,7 +89,8 @@ before(async () => {
     tool('b', 'beta', '/b', { annotations: { readOnlyHint: true } }),
     tool('s', 'slow', '/slow', {}, { timeout_ms: 10_000 }),
     tool('m', 'meta', '/unused', { kind: 'meta' }),
-    { kind: 'ids', id: 'fast', revision: 1, value: { id: 'fast', name: 'fast', tool_ids: ['a', 'b', 's', 'm'] } },
+    tool('e', 'events', '/events'),
+    { kind: 'ids', id: 'fast', revision: 1, value: { id: 'fast', name: 'fast', tool_ids: ['a', 'b', 's', 'm', 'e'] } },
   ];
   definitions = createLiveDefinitions({ datasource: fixedDataSource(records), compiler: createSchemaCompiler(), logger: silentLogger });
   await definitions.start();
@@ -166,7 +173,7 @@ test('tools/list: the fast answer equals the SDK answer', async () => {
   const { fast, sdk } = await both('tools/list', {});
   assert.deepEqual(fast, sdk);
   const tools = (JSON.parse(fast.text) as { result: { tools: Array<{ name: string }> } }).result.tools;
-  assert.deepEqual(tools.map((tool) => tool.name), ['alpha', 'beta', 'meta', 'slow']);
+  assert.deepEqual(tools.map((tool) => tool.name), ['alpha', 'beta', 'events', 'meta', 'slow']);
 });
 
 test('tools/call: success, structured content, invalid arguments, unknown tools and results with their own _meta equal the SDK answers', async () => {
@@ -257,6 +264,8 @@ test("2025 sessions: fast answers equal the SDK transport's byte for byte (an em
     ['tools/call', { name: 'beta' }],
     ['tools/call', { name: 'alpha', arguments: { q: 1 } }],
     ['tools/call', { name: 'nope', arguments: {} }],
+    // The SDK sends the upstream's log event to a session whose client set no log level.
+    ['tools/call', { name: 'events', arguments: {} }],
   ];
   for (const [method, params] of cases) {
     const fast = await sessionPost(sessionId, { jsonrpc: '2.0', id: 9, method, ...(params === undefined ? {} : { params }) });
@@ -277,6 +286,52 @@ test('2025 sessions: notifications/cancelled aborts a fast-path call upstream, a
   const cancelled = await sessionPost(sessionId, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow-1', reason: 'test' } });
   assert.equal(cancelled.status, 202);
   assert.equal((await call).text, '', 'a cancelled request gets no response (MCP basic/utilities/cancellation)');
+  while (!slowClosed && Date.now() < deadline) await sleep(10);
+  assert.ok(slowClosed, 'the upstream saw its request closed');
+});
+
+/** One session-less 2025-era POST, raw; `headers` replace the defaults (undefined drops one). */
+async function sessionlessPost(body: Record<string, unknown>, headers: Record<string, string | undefined> = {}, signal?: AbortSignal) {
+  const sent = Object.fromEntries(Object.entries({ ...SESSION_HEADERS, ...headers }).filter(([, value]) => value !== undefined)) as Record<string, string>;
+  const res = await fetch(url, { method: 'POST', headers: sent, body: JSON.stringify(body), signal });
+  return { status: res.status, type: res.headers.get('content-type'), session: res.headers.get('mcp-session-id'), text: await res.text() };
+}
+
+test("2025 session-less requests: fast answers equal the SDK's stateless leg byte for byte, log notifications included", async () => {
+  const cases: Array<[string, Record<string, unknown> | undefined]> = [
+    ['tools/list', undefined],
+    ['tools/call', { name: 'alpha', arguments: { q: 'x' } }],
+    ['tools/call', { name: 'beta' }],
+    ['tools/call', { name: 'alpha', arguments: { q: 1 } }],
+    ['tools/call', { name: 'nope', arguments: {} }],
+    ['tools/call', { name: 'events', arguments: {} }],
+  ];
+  // With the 2025 version header, and without any (plain curl).
+  const sessions = gateway.sessionCount('fast');
+  for (const version of ['2025-11-25', undefined]) {
+    for (const [method, params] of cases) {
+      const headers = { 'mcp-protocol-version': version };
+      const fast = await sessionlessPost({ jsonrpc: '2.0', id: 'r-1', method, ...(params === undefined ? {} : { params }) }, headers);
+      const sdk = await sessionlessPost({ jsonrpc: '2.0', id: 'r-1', method, params: { ...(params ?? {}), _meta: {} } }, headers);
+      assert.deepEqual(fast, sdk, `${version} ${method} ${JSON.stringify(params)}`);
+      assert.equal(fast.type, 'text/event-stream');
+      assert.equal(fast.session, null);
+    }
+  }
+  const events = await sessionlessPost({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'events' } });
+  assert.match(events.text, /^event: message\ndata: \{"jsonrpc":"2.0","method":"notifications\/message","params":\{"level":"warning"/);
+  assert.equal(gateway.sessionCount('fast'), sessions, 'no session was opened');
+});
+
+test('2025 session-less requests: closing the response stream cancels the upstream call', async () => {
+  slowClosed = false;
+  const before = upstream.hits.filter((hit) => hit.url.startsWith('/slow')).length;
+  const abort = new AbortController();
+  const pending = sessionlessPost({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'slow' } }, {}, abort.signal).catch(() => undefined);
+  const deadline = Date.now() + 3000;
+  while (upstream.hits.filter((hit) => hit.url.startsWith('/slow')).length === before && Date.now() < deadline) await sleep(10);
+  abort.abort();
+  await pending;
   while (!slowClosed && Date.now() < deadline) await sleep(10);
   assert.ok(slowClosed, 'the upstream saw its request closed');
 });

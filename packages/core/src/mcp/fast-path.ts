@@ -5,14 +5,19 @@ import type { CallMetrics } from './call-metrics.js';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { requestCallTag } from './mcp-caller.js';
 import { MODERN_PROTOCOL_VERSION } from './request-checks.js';
-import type { FastSession } from './session-store.js';
 import type { ToolCaller, ToolCallRequestContext } from './tool-call.js';
 
-/** What a fast-path call runs with: its cancellation, the request id, and the caller's lease of the limits. */
-function callContext(req: IncomingMessage, signal: AbortSignal): ToolCallRequestContext {
+/** What a fast-path call runs with: its cancellation, the request id, the caller's lease of the limits and its principal. */
+export function callContext(req: IncomingMessage, signal: AbortSignal): ToolCallRequestContext {
   const requestId = req.headers['x-request-id'];
   const tag = requestCallTag(req);
-  return { signal, requestId: typeof requestId === 'string' ? requestId : undefined, caller: tag?.owner, lease: tag?.lease };
+  return {
+    signal,
+    requestId: typeof requestId === 'string' ? requestId : undefined,
+    caller: tag?.owner,
+    lease: tag?.lease,
+    principal: tag?.principal,
+  };
 }
 
 /** The revision the fast path answers; anything else goes through the SDK. */
@@ -36,19 +41,19 @@ export interface FastPathDeps {
 }
 
 type JsonRpcId = string | number;
-type JsonRpcRequest = { jsonrpc: '2.0'; id: JsonRpcId; method: string; params: Record<string, unknown> };
+export type JsonRpcRequest = { jsonrpc: '2.0'; id: JsonRpcId; method: string; params: Record<string, unknown> };
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
+export const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
 
 // Replies are built as objects and encoded with one JSON.stringify, in the key order the SDK
 // writes (result or error first as below), so the session equality tests can compare bytes.
 
 /** A JSON-RPC result reply, encoded. */
-const resultReply = (id: JsonRpcId, result: unknown) => JSON.stringify({ result, jsonrpc: '2.0', id });
+export const resultReply = (id: JsonRpcId, result: unknown) => JSON.stringify({ result, jsonrpc: '2.0', id });
 
 /** A JSON-RPC error reply, encoded. */
-const errorReply = (id: JsonRpcId, code: number, message: string) => JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } });
+export const errorReply = (id: JsonRpcId, code: number, message: string) => JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } });
 
 /**
  * The encoded reply of `result` up to its id: the reply of id 0 ends with `"id":0}`, everything
@@ -56,7 +61,7 @@ const errorReply = (id: JsonRpcId, code: number, message: string) => JSON.string
  * (~230 KB) is encoded once per definitions change, not per request; the caller appends the id
  * and the closing brace.
  */
-function replyPrefix(result: unknown): string {
+export function replyPrefix(result: unknown): string {
   return resultReply(0, result).slice(0, -'0}'.length);
 }
 
@@ -170,93 +175,5 @@ export function createFastPath(deps: FastPathDeps) {
         if (!res.headersSent) send(res, errorReply(id, JsonRpcErrorCode.InternalError, 'Internal error'));
       })
       .finally(() => res.off('close', onClose));
-  };
-}
-
-/** The 2025-era revisions whose session requests the fast path answers (the SDK validates others). */
-const LEGACY_VERSIONS = new Set(['2025-11-25', '2025-06-18', '2025-03-26']);
-
-/**
- * Whether `body` is a plain `tools/list` (no cursor) or `tools/call` (no `_meta`: no progress
- * token) of a live 2025-era session, with a supported protocol version header.
- */
-function plainSessionRequest(req: IncomingMessage, body: unknown, session: FastSession): JsonRpcRequest | undefined {
-  if (session.logging || !isObject(body) || body.jsonrpc !== '2.0') return undefined;
-  const { id, method } = body;
-  const params = body.params ?? {};
-  if ((typeof id !== 'string' && typeof id !== 'number') || !isObject(params) || '_meta' in params) return undefined;
-  const version = req.headers['mcp-protocol-version'];
-  if (typeof version !== 'string' || !LEGACY_VERSIONS.has(version)) return undefined;
-  const accept = req.headers.accept ?? '';
-  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
-  if (method === 'tools/list') return Object.keys(params).length === 0 ? { jsonrpc: '2.0', id, method, params } : undefined;
-  if (method !== 'tools/call' || typeof params.name !== 'string') return undefined;
-  if (params.arguments !== undefined && !isObject(params.arguments)) return undefined;
-  if (Object.keys(params).some((key) => key !== 'name' && key !== 'arguments')) return undefined;
-  return { jsonrpc: '2.0', id, method, params };
-}
-
-/**
- * The hot path of a 2025-era session: plain `tools/list` and `tools/call` answered without the
- * SDK transport, in the transport's own shape (one SSE `message` event). A `notifications/cancelled`
- * for such a call still aborts it: the session store looks the id up in `session.inflight`.
- */
-export function createSessionFastPath(deps: FastPathDeps) {
-  const listings = new WeakMap<InstanceView, string>();
-  const listPrefix = (view: InstanceView) => {
-    let prefix = listings.get(view);
-    if (prefix === undefined) listings.set(view, (prefix = replyPrefix({ tools: view.listings })));
-    return prefix;
-  };
-
-  function send(res: ServerResponse, session: FastSession, json: string) {
-    const text = `event: message\ndata: ${json}\n\n`;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache, no-transform',
-      'mcp-session-id': session.id,
-      'x-accel-buffering': 'no',
-      'content-length': Buffer.byteLength(text),
-    });
-    res.end(text);
-  }
-
-  /** Answers the request and returns true, or returns false (nothing written) for the SDK transport to answer. */
-  return function trySessionFastPath(
-    req: IncomingMessage,
-    res: ServerResponse,
-    view: InstanceView,
-    body: unknown,
-    session: FastSession,
-  ): boolean {
-    const request = plainSessionRequest(req, body, session);
-    if (request === undefined) return false;
-    const id = request.id;
-    if (request.method === 'tools/list') {
-      if (view.listings.length > deps.pageSize) return false;
-      send(res, session, `${listPrefix(view)}${JSON.stringify(id)}}`);
-      return true;
-    }
-    const name = request.params.name as string;
-    const tool = view.toolsByName.get(name);
-    if (tool === undefined) {
-      deps.metrics.rejected('unknown_tool');
-      send(res, session, errorReply(id, JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`));
-      return true;
-    }
-    const abort = new AbortController();
-    session.inflight.set(id, abort);
-    deps
-      .callTool(view.id, tool, (request.params.arguments ?? {}) as Record<string, unknown>, callContext(req, abort.signal))
-      .then((result) => {
-        // A cancelled request gets no response (MCP basic/utilities/cancellation).
-        if (abort.signal.aborted) return void res.end();
-        send(res, session, resultReply(id, result));
-      })
-      .catch(() => {
-        if (!res.headersSent) send(res, session, errorReply(id, JsonRpcErrorCode.InternalError, 'Internal error'));
-      })
-      .finally(() => session.inflight.delete(id));
-    return true;
   };
 }

@@ -1,6 +1,9 @@
 export { createMcpGateway } from './mcp-gateway.js';
 export type { McpGateway, McpGatewayOptions } from './mcp-gateway.js';
 export { ownerKey } from './mcp-caller.js';
+export { DEFAULT_SESSION_TTL_MS } from './session-token.js';
+export { createSessionRevocations, isRevocationsFull, MAX_REVOCATIONS, SESSION_REVOCATION_KIND } from './session-revocations.js';
+export type { SessionRevocationOptions, SessionRevocations } from './session-revocations.js';
 export type { McpCaller } from './mcp-caller.js';
 export { createCallLimiter } from './call-limits.js';
 export { CALL_OUTCOMES, MCP_ERAS, MCP_METHODS, NO_CALL_METRICS, REJECTION_REASONS, eraOf, methodOf } from './call-metrics.js';

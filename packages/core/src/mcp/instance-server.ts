@@ -100,6 +100,7 @@ export function createInstanceServerFactory(deps: InstanceServerDeps): (instance
         log: (level, data, logger) => void ctx.mcpReq.log(level, data, logger).catch(() => undefined),
         caller: tag?.owner,
         lease: tag?.lease,
+        principal: tag?.principal,
       };
       const result = await callTool(instanceId, tool, (request.params.arguments ?? {}) as Record<string, unknown>, context);
       return result as CallToolResult;

@@ -28,6 +28,11 @@ export interface CallTag {
   owner: string;
   /** The limits this request was admitted under; absent when no limit applies. */
   lease: CallLease | undefined;
+  /**
+   * The principal that authenticated this request (the very object, never a copy), for per-caller
+   * templates; `undefined` on a public instance.
+   */
+  principal: Principal | undefined;
 }
 
 /**

@@ -70,3 +70,22 @@ test('2025-era requests: sessions on a stateful instance, the stateless leg othe
   assert.equal(routeOf(request('POST', session), legacyCall, stateless, 500), 'sdk');
   assert.equal(routeOf(request('GET'), undefined, stateless, 500), 'sdk');
 });
+
+test('plain session-less 2025-era tools/list and tools/call take the legacy fast route; anything else stays with the SDK', () => {
+  const plain = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
+  const legacyList = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
+  for (const instance of [stateful, stateless]) {
+    // As curl sends it (no version header), and as a 2025 client does.
+    assert.equal(routeOf(request('POST', plain), legacyCall, instance, 500), 'fast-legacy');
+    assert.equal(routeOf(request('POST', { ...plain, 'mcp-protocol-version': '2025-06-18' }), legacyList, instance, 500), 'fast-legacy');
+  }
+  const withMeta = { ...legacyCall, params: { ...legacyCall.params, _meta: { progressToken: 'p' } } };
+  assert.equal(routeOf(request('POST', plain), withMeta, stateless, 500), 'sdk');
+  assert.equal(routeOf(request('POST', { ...plain, 'mcp-method': 'tools/call' }), legacyCall, stateless, 500), 'sdk');
+  assert.equal(routeOf(request('POST', { ...plain, 'mcp-protocol-version': '2024-11-05' }), legacyCall, stateless, 500), 'sdk');
+  assert.equal(routeOf(request('POST', { ...plain, accept: 'application/json' }), legacyCall, stateless, 500), 'sdk');
+  assert.equal(routeOf(request('POST', { ...plain, 'content-type': 'text/plain' }), legacyCall, stateless, 500), 'sdk');
+  assert.equal(routeOf(request('POST', plain), [legacyCall], stateless, 500), 'sdk');
+  assert.equal(routeOf(request('POST', plain), { ...legacyList, params: { cursor: 'c' } }, stateless, 500), 'sdk');
+  assert.equal(routeOf(request('POST', plain), legacyList, stateless, 0), 'sdk');
+});

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DefinitionsChange, InstanceView, LiveDefinitions } from '@dynmcp/common';
-import type { Logger, ToolExecutor } from '@dynmcp/plugin';
+import type { DataSource, Logger, ToolExecutor } from '@dynmcp/plugin';
 import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { createCallLimiter, type PrincipalLimits } from './call-limits.js';
 import { countRequest, NO_CALL_METRICS, type CallMetrics } from './call-metrics.js';
-import { createFastPath, createSessionFastPath, isFastRequest } from './fast-path.js';
+import { createFastPath, isFastRequest } from './fast-path.js';
+import { createSessionFastPath, createSessionlessFastPath, isSessionlessFastRequest } from './legacy-fast-path.js';
 import { createInstanceServerFactory, DEFAULT_TOOLS_PAGE_SIZE } from './instance-server.js';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { replyJsonRpc } from './json-rpc-reply.js';
@@ -14,6 +15,8 @@ import { checkRequest } from './request-checks.js';
 import { limitedToolName, servedView, withSearchTools } from './search-mode.js';
 import { toolIndexOf } from './tool-search.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
+import { createSessionRevocations } from './session-revocations.js';
+import { createSessionTokens, DEFAULT_SESSION_TTL_MS, randomSessionSecret } from './session-token.js';
 import { createToolCaller } from './tool-call.js';
 import type { Tracer } from '../call-tracing.js';
 
@@ -23,7 +26,21 @@ export interface McpGatewayOptions {
   executorFor(kind: string): ToolExecutor | undefined;
   logger: Logger;
   serverInfo: { name: string; version: string };
+  /** A 2025-era session held without requests or an open stream for this long is dropped from memory (its token stays valid). */
   sessionIdleTimeoutMs: number;
+  /**
+   * The key that signs session ids (`mcp.sessionSecret`), the same on every replica that should
+   * serve every session; absent: a random one, so sessions live only in this process.
+   */
+  sessionSecret?: Uint8Array;
+  /** How long a 2025-era session lasts from its initialize (`mcp.sessionTtlMs`); default 24 h. */
+  sessionTtlMs?: number;
+  /**
+   * Where ended sessions (DELETE) are recorded for the other replicas, which learn them from the
+   * feed of `definitions`; used only with a `sessionSecret` (without one no other replica could
+   * serve the session anyway).
+   */
+  revocationStore?: DataSource;
   maxSessions: number;
   /** Most sessions one caller may hold (`mcp.maxSessionsPerPrincipal`; 0: only `maxSessions` applies). */
   maxSessionsPerPrincipal: number;
@@ -89,31 +106,34 @@ function errorReply(body: unknown, error: { code: number; message: string; data?
 }
 
 /** Which part of the gateway answers a request; see {@link routeOf}. */
-export type McpRoute = 'fast' | 'session' | 'sdk';
+export type McpRoute = 'fast' | 'fast-legacy' | 'session' | 'sdk';
 
 /**
  * The dispatch table of `/mcp/<instanceId>`: which route answers a request that passed the request
  * checks and the call limits. Rows are tried in order; the first that matches wins.
  *
- *   route      era         instance   requests                              answered by
- *   'fast'     2026-07-28  any        a plain session-less POST of          fast-path.ts (createFastPath)
- *                                     tools/list (one page) or tools/call:
- *                                     no progress token, log level or
- *                                     cursor, headers matching the body
- *   'session'  2025        stateful   POST initialize, any request with     session-store.ts; plain tools/list and
- *                                     Mcp-Session-Id, the GET stream,       tools/call of a live session by its own
- *                                     DELETE                                fast path (createSessionFastPath)
- *   'sdk'      2026-07-28  any        everything else: server/discover,     the instance's createMcpHandler of the
- *                                     subscriptions/listen, progress,       official SDK (its 2026-07-28 leg),
- *                                     cursors, every error answer           servers from instance-server.ts
- *              2025        stateless  every request                         the same handler's stateless legacy leg
- *              2025        stateful   a session-less request that is not    the same handler's stateless legacy leg
- *                                     initialize (the plain JSON-RPC POST
- *                                     of the Rust project dynmcp's curl
- *                                     example)
+ *   route         era         instance   requests                              answered by
+ *   'fast'        2026-07-28  any        a plain session-less POST of          fast-path.ts (createFastPath)
+ *                                        tools/list (one page) or tools/call:
+ *                                        no progress token, log level or
+ *                                        cursor, headers matching the body
+ *   'fast-legacy' 2025        any        a plain session-less POST of          legacy-fast-path.ts
+ *                                        tools/list (one page) or tools/call   (createSessionlessFastPath), with the
+ *                                        without _meta or Mcp-Method header    answer of the SDK's stateless legacy leg
+ *   'session'     2025        stateful   POST initialize, any request with     session-store.ts; plain tools/list and
+ *                                        Mcp-Session-Id, the GET stream,       tools/call of a live session by its own
+ *                                        DELETE                                fast path (legacy-fast-path.ts)
+ *   'sdk'         2026-07-28  any        everything else: server/discover,     the instance's createMcpHandler of the
+ *                                        subscriptions/listen, progress,       official SDK (its 2026-07-28 leg),
+ *                                        cursors, every error answer           servers from instance-server.ts
+ *                 2025        stateless  every other request                   the same handler's stateless legacy leg
+ *                 2025        stateful   any other session-less request that   the same handler's stateless legacy leg
+ *                                        is not initialize (a batch, a call
+ *                                        with _meta, other methods)
  */
 export function routeOf(req: IncomingMessage, body: unknown, view: InstanceView, pageSize: number): McpRoute {
   if (isFastRequest(req, body, view, pageSize)) return 'fast';
+  if (isSessionlessFastRequest(req, body, view, pageSize)) return 'fast-legacy';
   if (
     view.protoType === 'streamable-stateful' &&
     (req.method === 'GET' ||
@@ -143,8 +163,17 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   const metrics = options.metrics ?? NO_CALL_METRICS;
   const fastDeps = { serverInfo: options.serverInfo, pageSize, callTool, metrics };
   const answerFast = createFastPath(fastDeps);
+  const answerSessionless = createSessionlessFastPath(fastDeps);
+  const revocations = createSessionRevocations({
+    ...(options.sessionSecret === undefined || options.revocationStore === undefined
+      ? {}
+      : { datasource: options.revocationStore, definitions: options.definitions }),
+    logger,
+  });
   const sessions: SessionStore = createSessionStore({
     createServer,
+    tokens: createSessionTokens({ secret: options.sessionSecret ?? randomSessionSecret(), ttlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS }),
+    revocations,
     fastPath: createSessionFastPath(fastDeps),
     idleTimeoutMs: options.sessionIdleTimeoutMs,
     maxSessions: options.maxSessions,
@@ -215,7 +244,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
    * Admits the request's tool calls under the caller's limits (call-limits.ts) and tags the request
    * with its lease for the tool caller; answers 429 and returns true when a limit refuses them.
    */
-  function overLimit(req: IncomingMessage, res: ServerResponse, view: InstanceView, body: unknown, owner: string): boolean {
+  function overLimit(req: IncomingMessage, res: ServerResponse, view: InstanceView, body: unknown, owner: string, caller: McpCaller): boolean {
     const calls = req.method === 'POST' ? toolCallNames(body, view) : undefined;
     if (calls === undefined) return false;
     // Over a limit, the calls are answered at once and never reach an upstream; nothing queues.
@@ -230,7 +259,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     }
     const lease = admission.lease;
     if (lease !== undefined) res.once('close', () => lease.end());
-    tagRequest(req, { owner, lease });
+    tagRequest(req, { owner, lease, principal: caller.principal });
     return false;
   }
 
@@ -239,12 +268,14 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       countRequest(metrics, req, body);
       if (refused(req, res, view, body)) return;
       const owner = ownerKey(caller);
-      if (overLimit(req, res, view, body, owner)) return;
+      if (overLimit(req, res, view, body, owner, caller)) return;
       // The limits read the catalogue (a call_tool's target); the routes serve what clients see.
       const served = servedView(view);
       switch (routeOf(req, body, served, pageSize)) {
         case 'fast':
           return answerFast(req, res, served, body);
+        case 'fast-legacy':
+          return answerSessionless(req, res, served, body);
         case 'session':
           return sessions.handle(req, res, body, served, owner);
         case 'sdk':
@@ -257,6 +288,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       unsubscribe();
       if (flushTimer) clearTimeout(flushTimer);
       await sessions.close();
+      await revocations.close();
       await Promise.all([...endpoints.values()].map((entry) => entry.handler.close().catch(() => undefined)));
       endpoints.clear();
     },

@@ -30,7 +30,33 @@ export function createRequestGuards(options: RequestGuardOptions): (req: Incomin
       : isLoopbackHost(options.listenHost)
         ? LOCALHOST_NAMES
         : undefined;
-  const checkHost = hosts ? hostHeaderValidation(hosts) : () => true;
+  const checkHost = hosts ? remembered(hostHeaderValidation(hosts), (req) => req.headers.host) : () => true;
   const checkOrigin = originValidation([...LOCALHOST_NAMES, ...options.allowedOrigins]);
   return (req, res) => checkHost(req, res) && checkOrigin(req, res);
+}
+
+/** Most accepted header values a guard remembers; beyond, it starts over (ports make many). */
+const REMEMBERED_VALUES = 256;
+
+/**
+ * A guard that skips `check` for a header value it already accepted: the SDK's check parses the
+ * value as a URL on every request, which is a visible share of a plain call's CPU. Only accepted
+ * values are remembered, so a refusal is always the SDK's own answer, and the same value always
+ * gets the same decision.
+ */
+function remembered(
+  check: (req: IncomingMessage, res: ServerResponse) => boolean,
+  valueOf: (req: IncomingMessage) => string | undefined,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const accepted = new Set<string>();
+  return (req, res) => {
+    const value = valueOf(req);
+    if (value !== undefined && accepted.has(value)) return true;
+    if (!check(req, res)) return false;
+    if (value !== undefined) {
+      if (accepted.size >= REMEMBERED_VALUES) accepted.clear();
+      accepted.add(value);
+    }
+    return true;
+  };
 }

@@ -1,25 +1,34 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InstanceView } from '@dynmcp/common';
 import type { Logger } from '@dynmcp/plugin';
-import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { isInitializeRequest, type Server } from '@modelcontextprotocol/server';
+import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
+import { isInitializeRequest, WebStandardStreamableHTTPServerTransport, type Server } from '@modelcontextprotocol/server';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { replyJsonRpcError } from './json-rpc-reply.js';
+import { isRevocationsFull, type SessionRevocations } from './session-revocations.js';
+import { restoreSession } from './session-restore.js';
+import type { SessionClaims, SessionTokens } from './session-token.js';
 
 interface Session {
+  /** The session token, as the client sends it in `Mcp-Session-Id`. */
   id: string;
   instanceId: string;
   /** The caller that opened it (`ownerKey`); to anyone else the session does not exist. */
   owner: string;
+  /** What a revocation of this session names. */
+  nonce: string;
+  /** Epoch ms the token expires. */
+  expiresAt: number;
   server: Server;
-  transport: NodeStreamableHTTPServerTransport;
+  transport: WebStandardStreamableHTTPServerTransport;
+  /** The transport behind node:http (the SDK's own adapter). */
+  node: NodeMcpRequestHandler;
   lastSeen: number;
   /** Open GET streams; a session with one is never idle. */
   openStreams: number;
   /** Calls answered by the fast path, by JSON-RPC id, so `notifications/cancelled` can abort them. */
   inflight: Map<string | number, AbortController>;
-  /** The client set a log level: its calls go through the SDK, which routes log notifications. */
+  /** The client set a log level here: its calls go through the SDK, which routes log notifications. */
   logging: boolean;
 }
 
@@ -35,9 +44,14 @@ export interface SessionStoreOptions {
   createServer(instanceId: string): Server;
   /** Answers a plain request of a live session without the SDK, or returns false (see fast-path.ts). */
   fastPath?(req: IncomingMessage, res: ServerResponse, view: InstanceView, body: unknown, session: FastSession): boolean;
+  /** Signs new session ids and verifies presented ones (session-token.ts). */
+  tokens: SessionTokens;
+  /** Sessions ended with DELETE, here or on another replica (session-revocations.ts). */
+  revocations: SessionRevocations;
+  /** A session held here without requests or an open stream for this long is dropped here (not ended). */
   idleTimeoutMs: number;
   maxSessions: number;
-  /** Most sessions one caller may hold (0: no cap of its own, only `maxSessions`). */
+  /** Most sessions one caller may hold here (0: no cap of its own, only `maxSessions`). */
   maxSessionsPerOwner: number;
   logger: Logger;
   now?: () => number;
@@ -45,37 +59,59 @@ export interface SessionStoreOptions {
 
 /**
  * 2025-era stateful sessions (Streamable HTTP with `Mcp-Session-Id`): one SDK server and transport
- * per session, never shared (GHSA-345p-7cg4-v4c7). Sessions are bound to their instance and to the
- * caller that opened them, expire when idle, are capped per caller and in all, and are closed with
- * `transport.close()` so nothing leaks.
+ * per session, never shared (GHSA-345p-7cg4-v4c7).
+ *
+ * The session id is a signed token (session-token.ts) saying which instance and which caller the
+ * session belongs to and until when it is valid, so any replica sharing the secret serves any
+ * session: a replica that has not seen a session verifies its token once and builds its server
+ * and transport in the initialized state (session-restore.ts); later requests find them held.
+ * What a replica holds is a cache: dropped when idle or over nothing, rebuilt on the next request.
+ * A session ends when its token expires or with DELETE, which is recorded in the store so that
+ * every replica refuses it (session-revocations.ts). Caps count the sessions held on this replica.
  */
 export interface SessionStore {
   /** Serves one request of `owner` (`ownerKey` of the caller) for a session of the instance `view` shows. */
   handle(req: IncomingMessage, res: ServerResponse, body: unknown, view: InstanceView, owner: string): Promise<void>;
-  /** Sends `notifications/tools/list_changed` to every session of the instance. */
+  /** Sends `notifications/tools/list_changed` to every session of the instance held here. */
   notifyToolsChanged(instanceId: string): void;
-  /** Ends every session of the instance (it was deleted or became stateless). */
+  /** Drops every session of the instance held here (it was deleted or became stateless). */
   closeInstance(instanceId: string): Promise<void>;
+  /** Sessions held on this replica. */
   count(instanceId?: string): number;
   close(): Promise<void>;
 }
 
+type Refusal = 'owner-cap' | 'global-cap';
+
 /** Creates an empty {@link SessionStore} with its idle sweeper running. */
 export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const now = options.now ?? Date.now;
+  const { tokens, revocations } = options;
   const sessions = new Map<string, Session>();
-  /** Sessions per owner, counted from the start of their initialize so concurrent ones cannot overshoot. */
+  /** Sessions per owner, counted from the start of their opening so concurrent ones cannot overshoot. */
   const perOwner = new Map<string, number>();
+  /** Sessions being rebuilt from their token, so concurrent first requests build one. */
+  const restoring = new Map<string, Promise<Session | Refusal | undefined>>();
   let opening = 0;
   const logger = options.logger.child({ component: 'sessions' });
   const sweeper = setInterval(sweep, Math.max(1000, Math.min(60_000, options.idleTimeoutMs / 2)));
   sweeper.unref();
 
+  // A session ended on another replica is dropped here as soon as the feed says so.
+  revocations.onRevoked((nonce) => {
+    for (const session of sessions.values()) if (session.nonce === nonce) void closeSession(session);
+  });
+
   function sweep() {
-    const limit = now() - options.idleTimeoutMs;
+    const at = now();
+    const idleSince = at - options.idleTimeoutMs;
     for (const session of sessions.values()) {
-      if (session.openStreams === 0 && session.lastSeen < limit) {
-        logger.info('idle session closed', { sessionId: session.id, instanceId: session.instanceId });
+      if (session.expiresAt <= at) {
+        logger.info('expired session closed', { instanceId: session.instanceId });
+        void closeSession(session);
+      } else if (session.openStreams === 0 && session.lastSeen < idleSince) {
+        // Only this replica's copy goes: the token stays valid and the next request rebuilds it.
+        logger.debug('idle session dropped', { instanceId: session.instanceId });
         void closeSession(session);
       }
     }
@@ -88,53 +124,81 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   }
 
   /** Forgets a session once, whichever of closeSession and the transport's onclose comes first. */
-  function forget(id: string) {
-    const session = sessions.get(id);
-    if (session === undefined) return;
-    sessions.delete(id);
+  function forget(session: Session) {
+    if (sessions.get(session.id) !== session) return;
+    sessions.delete(session.id);
     countOwner(session.owner, -1);
   }
 
   async function closeSession(session: Session) {
-    forget(session.id);
+    forget(session);
     await session.transport.close().catch(() => undefined);
     await session.server.close().catch(() => undefined);
   }
 
-  async function open(req: IncomingMessage, res: ServerResponse, body: unknown, instanceId: string, owner: string) {
+  /** Which cap, if any, refuses one more session of `owner` here. */
+  function refusal(owner: string): Refusal | undefined {
     const cap = options.maxSessionsPerOwner;
-    if (cap > 0 && (perOwner.get(owner) ?? 0) >= cap) {
-      // The caller's own cap: 429, and only this caller is refused (RFC 6585 §4). No Retry-After:
-      // a slot frees when the caller ends a session or one of its sessions expires.
-      const message =
-        `Too many sessions: caller "${owner}" holds ${cap}, the most one caller may (mcp.maxSessionsPerPrincipal); ` +
-        'end unused ones with DELETE or wait for idle ones to expire';
-      replyJsonRpcError(res, 429, JsonRpcErrorCode.ServerError, message);
-      return;
-    }
-    if (sessions.size + opening >= options.maxSessions) {
+    if (cap > 0 && (perOwner.get(owner) ?? 0) >= cap) return 'owner-cap';
+    if (sessions.size + opening >= options.maxSessions) return 'global-cap';
+    return undefined;
+  }
+
+  function refuse(res: ServerResponse, why: Refusal, owner: string) {
+    if (why === 'global-cap') {
       replyJsonRpcError(res, 503, JsonRpcErrorCode.ServerError, 'Too many sessions on this gateway; retry later', { 'retry-after': '5' });
       return;
     }
+    // The caller's own cap: 429, and only this caller is refused (RFC 6585 §4). No Retry-After:
+    // a slot frees when the caller ends a session or one of its sessions goes idle.
+    const message =
+      `Too many sessions: caller "${owner}" holds ${options.maxSessionsPerOwner}, the most one caller may (mcp.maxSessionsPerPrincipal); ` +
+      'end unused ones with DELETE or wait for idle ones to expire';
+    replyJsonRpcError(res, 429, JsonRpcErrorCode.ServerError, message);
+  }
+
+  function track(claims: SessionClaims, token: string, owner: string, server: Server, transport: WebStandardStreamableHTTPServerTransport): Session {
+    const session: Session = {
+      id: token,
+      instanceId: claims.instanceId,
+      owner,
+      nonce: claims.nonce,
+      expiresAt: claims.expiresAt,
+      server,
+      transport,
+      node: nodeHandlerOf(transport),
+      lastSeen: now(),
+      openStreams: 0,
+      inflight: new Map(),
+      logging: false,
+    };
+    transport.onclose = () => forget(session);
+    sessions.set(token, session);
+    return session;
+  }
+
+  /** Opens a new session: the client's initialize, answered by a fresh server and transport. */
+  async function open(req: IncomingMessage, res: ServerResponse, body: unknown, instanceId: string, owner: string) {
+    const refused = refusal(owner);
+    if (refused !== undefined) return refuse(res, refused, owner);
     opening += 1;
     countOwner(owner, 1);
     let established = false;
     try {
+      const params = (body as { params?: { protocolVersion?: unknown; capabilities?: unknown } }).params ?? {};
+      const { token, claims } = tokens.issue(instanceId, owner, params);
       const server = options.createServer(instanceId);
-      const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
-        sessionIdGenerator: randomUUID,
-        onsessioninitialized: (id) => {
+      const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => token,
+        onsessioninitialized: () => {
           established = true;
-          const session = { id, instanceId, owner, server, transport, lastSeen: now(), openStreams: 0, inflight: new Map(), logging: false };
-          sessions.set(id, session);
+          track(claims, token, owner, server, transport);
         },
       });
-      transport.onclose = () => {
-        if (transport.sessionId !== undefined) forget(transport.sessionId);
-      };
       await server.connect(transport);
-      await transport.handleRequest(req, res, body);
-      if (transport.sessionId === undefined) {
+      // The session, once initialized, gets its own adapter (track); this one serves the initialize.
+      await nodeHandlerOf(transport)(req, res, body);
+      if (!established) {
         // The initialize was refused (bad version, headers…): nothing to keep.
         await transport.close().catch(() => undefined);
         await server.close().catch(() => undefined);
@@ -146,6 +210,98 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     }
   }
 
+  /** Rebuilds, in the initialized state, a session this replica does not hold (its token verified). */
+  async function restore(token: string, claims: SessionClaims, owner: string): Promise<Session | Refusal | undefined> {
+    const refused = refusal(owner);
+    if (refused !== undefined) return refused;
+    opening += 1;
+    countOwner(owner, 1);
+    let session: Session | undefined;
+    try {
+      const server = options.createServer(claims.instanceId);
+      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: () => token });
+      await server.connect(transport);
+      try {
+        await restoreSession(transport, token, claims);
+      } catch (error) {
+        logger.error('session could not be restored', { instanceId: claims.instanceId, error: (error as Error).message });
+        await transport.close().catch(() => undefined);
+        await server.close().catch(() => undefined);
+        return undefined;
+      }
+      // Revoked or expired while it was being rebuilt: the request is answered as for any unknown session.
+      if (revocations.has(claims.nonce) || claims.expiresAt <= now()) {
+        await transport.close().catch(() => undefined);
+        await server.close().catch(() => undefined);
+        return undefined;
+      }
+      session = track(claims, token, owner, server, transport);
+      logger.debug('session restored', { instanceId: claims.instanceId });
+      return session;
+    } finally {
+      opening -= 1;
+      if (session === undefined) countOwner(owner, -1);
+    }
+  }
+
+  /** The session `token` names for this caller and instance, held or rebuilt; answers the request when there is none. */
+  async function find(res: ServerResponse, token: string, instanceId: string, owner: string): Promise<Session | undefined> {
+    const held = sessions.get(token);
+    // A session of another instance, or opened by another caller, is as unknown here as a made-up
+    // id: the same 404, so a session id learnt from a log or a proxy is worth nothing to anyone else.
+    if (held !== undefined && held.instanceId === instanceId && held.owner === owner && held.expiresAt > now()) return held;
+    if (held !== undefined && held.expiresAt <= now()) void closeSession(held);
+    if (held === undefined) {
+      const claims = tokens.verify(token, instanceId, owner);
+      if (claims !== undefined && !revocations.has(claims.nonce)) {
+        let pending = restoring.get(token);
+        if (pending === undefined) {
+          pending = restore(token, claims, owner).finally(() => restoring.delete(token));
+          restoring.set(token, pending);
+        }
+        const restored = await pending;
+        if (typeof restored === 'string') {
+          refuse(res, restored, owner);
+          return undefined;
+        }
+        if (restored !== undefined) return restored;
+      }
+    }
+    replyJsonRpcError(res, 404, JsonRpcErrorCode.NotFound, 'Session not found');
+    return undefined;
+  }
+
+  /**
+   * DELETE: ends the session on every replica. The revocation is recorded first; only then is the
+   * session dropped here and the client told, so a 200 means no replica serves it once the store's
+   * feed has reached it.
+   */
+  async function end(res: ServerResponse, token: string, instanceId: string, owner: string) {
+    const held = sessions.get(token);
+    const claims =
+      held !== undefined && held.instanceId === instanceId && held.owner === owner
+        ? { nonce: held.nonce, expiresAt: held.expiresAt }
+        : held === undefined
+          ? tokens.verify(token, instanceId, owner)
+          : undefined;
+    if (claims === undefined || claims.expiresAt <= now() || revocations.has(claims.nonce)) {
+      return replyJsonRpcError(res, 404, JsonRpcErrorCode.NotFound, 'Session not found');
+    }
+    try {
+      await revocations.revoke(claims.nonce, claims.expiresAt);
+    } catch (error) {
+      const full = isRevocationsFull(error);
+      logger.warn('session not ended', { instanceId, error: (error as Error).message });
+      const message = full
+        ? 'Session not ended: too many ended sessions are held until they expire; retry later'
+        : 'Session not ended: the store is unreachable; retry later';
+      return replyJsonRpcError(res, 503, JsonRpcErrorCode.ServerError, message, { 'retry-after': '5' });
+    }
+    if (held !== undefined) await closeSession(held);
+    res.writeHead(200);
+    res.end();
+  }
+
   return {
     async handle(req, res, body, view, owner) {
       const instanceId = view.id;
@@ -155,12 +311,9 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         if (req.method === 'POST' && isInitializeRequest(body)) return open(req, res, body, instanceId, owner);
         return replyJsonRpcError(res, 400, JsonRpcErrorCode.ServerError, 'Bad Request: Mcp-Session-Id header is required');
       }
-      const session = sessions.get(sessionId);
-      // A session of another instance, or opened by another caller, is as unknown here as a made-up
-      // id: the same 404, so a session id learnt from a log or a proxy is worth nothing to anyone else.
-      if (session === undefined || session.instanceId !== instanceId || session.owner !== owner) {
-        return replyJsonRpcError(res, 404, JsonRpcErrorCode.NotFound, 'Session not found');
-      }
+      if (req.method === 'DELETE') return end(res, sessionId, instanceId, owner);
+      const session = await find(res, sessionId, instanceId, owner);
+      if (session === undefined) return;
       session.lastSeen = now();
       if (req.method === 'POST' && isNotificationOrRequest(body)) {
         if (body.method === 'logging/setLevel') session.logging = true;
@@ -175,15 +328,18 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         res.once('close', () => {
           session.openStreams -= 1;
           session.lastSeen = now();
+          // The SDK's adapter notices a gone client only at the next keep-alive; end the stream now,
+          // so the client's reconnection (to this replica or another) is not refused as a second stream.
+          if (res.statusCode === 200) session.transport.closeStandaloneSSEStream();
         });
       }
-      await session.transport.handleRequest(req, res, body);
+      await session.node(req, res, body);
     },
     notifyToolsChanged(instanceId) {
       for (const session of sessions.values()) {
         if (session.instanceId !== instanceId) continue;
         session.server.sendToolListChanged().catch((error: unknown) => {
-          logger.debug('list_changed not delivered', { sessionId: session.id, error: (error as Error).message });
+          logger.debug('list_changed not delivered', { instanceId, error: (error as Error).message });
         });
       }
     },
@@ -202,6 +358,14 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       await Promise.all([...sessions.values()].map(closeSession));
     },
   };
+}
+
+/**
+ * The SDK's node:http adapter around a web-standard transport (it takes any fetch-shaped handler);
+ * `req.auth` reaches the handlers as `authInfo`, as with the SDK's Node transport.
+ */
+function nodeHandlerOf(transport: WebStandardStreamableHTTPServerTransport): NodeMcpRequestHandler {
+  return toNodeHandler({ fetch: (request, handlerOptions) => transport.handleRequest(request, handlerOptions) });
 }
 
 function isNotificationOrRequest(body: unknown): body is { method: string; params?: unknown } {

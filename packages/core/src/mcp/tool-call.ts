@@ -1,5 +1,5 @@
 import { mergeArguments, type ServedTool } from '@dynmcp/common';
-import type { Logger, ToolCallContext, ToolExecutor, ToolLogLevel, ToolResult } from '@dynmcp/plugin';
+import type { Logger, Principal, ToolCallContext, ToolExecutor, ToolLogLevel, ToolResult } from '@dynmcp/plugin';
 import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { startChildSpan, withSpan, type Tracer } from '../call-tracing.js';
 import type { ObservedCallContext, UpstreamObserver } from '../executor/dry-run.js';
@@ -20,6 +20,8 @@ export interface ToolCallRequestContext {
   caller?: string;
   /** The concurrency units the request was admitted with; the call holds one while it runs. */
   lease?: CallLease;
+  /** The authenticated principal, handed to the executor as `ToolCallContext.caller` (by reference). */
+  principal?: Principal | undefined;
   /** Hears the final upstream answer (executors that support it: http); only the admin API's test calls pass one. */
   observeUpstream?: UpstreamObserver;
 }
@@ -75,15 +77,18 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
     if (found === undefined) byInstance.set(instanceId, (found = metrics.tool(instanceId, tool)));
     return found;
   }
-  return async (instanceId, tool, args, request) => {
-    if (request.lease === undefined) return run(tool, instanceId, args, request);
-    const release = request.lease.claim(tool.definition.id);
+  // Not async itself: a call without a lease is `run`'s own promise, one layer fewer per call.
+  return (instanceId, tool, args, request) =>
+    request.lease === undefined ? run(tool, instanceId, args, request) : runLeased(request.lease, tool, instanceId, args, request);
+
+  async function runLeased(lease: CallLease, tool: ServedTool, instanceId: string, args: Record<string, unknown>, request: ToolCallRequestContext) {
+    const release = lease.claim(tool.definition.id);
     try {
       return await run(tool, instanceId, args, request);
     } finally {
       release();
     }
-  };
+  }
 
   async function run(tool: ServedTool, instanceId: string, args: Record<string, unknown>, request: ToolCallRequestContext) {
     const started = performance.now();
@@ -115,11 +120,16 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
       logger.error('no executor for tool kind', { ...callLog, kind });
       return errorResult(`Tool "${name}" has kind "${kind}", which this gateway has no executor for`);
     }
+    let callLogger: Logger | undefined;
     const context: ObservedCallContext = {
       signal: request.signal,
-      logger: logger.child(callLog),
+      // Made when the executor first logs (rarely: retries, refusals), not for every call.
+      get logger() {
+        return (callLogger ??= logger.child(callLog));
+      },
       progress: monotonic(request.progress),
-      log: request.log ?? (() => undefined),
+      log: request.log ?? ignore,
+      caller: request.principal,
       observeUpstream: request.observeUpstream,
     };
     try {
@@ -180,9 +190,12 @@ function tooLargeMessage(name: string, bytes: number, exact: boolean, cap: numbe
   );
 }
 
+/** The channel of a call whose client asked for no progress or log messages: shared, not made per call. */
+const ignore = () => undefined;
+
 /** Progress must increase (MCP basic/utilities/progress); stale or repeated reports are dropped. */
 function monotonic(send: ToolCallRequestContext['progress']): ToolCallContext['progress'] {
-  if (send === undefined) return () => undefined;
+  if (send === undefined) return ignore;
   let last = -Infinity;
   return (progress, total, message) => {
     if (!(progress > last)) return;

@@ -1,0 +1,179 @@
+import express, { type RequestHandler } from 'express';
+import {
+  assertCredentialName,
+  assertPrincipalId,
+  CREDENTIAL_KIND,
+  credentialRecordId,
+  MAX_CREDENTIAL_VALUE_BYTES,
+  parseCredentialRecordId,
+  type CredentialCipher,
+  type LiveDefinitions,
+  type StoredCredential,
+} from '@dynmcp/common';
+import { GatewayError, type DataSource, type StoredRecord } from '@dynmcp/plugin';
+import { sendSuccess } from '../http/envelope.js';
+
+/** What the admin API shows of a stored credential: never its value. */
+export interface CredentialListing {
+  principal: string;
+  name: string;
+  created_at: string;
+  updated_at: string;
+  revision: number;
+}
+
+/** Options of {@link createCredentialAdmin}. */
+export interface CredentialAdminOptions {
+  datasource: DataSource;
+  /** A write answers once this replica applied it, so the next call here already uses it. */
+  definitions: Pick<LiveDefinitions, 'waitForRevision'>;
+  /** The cipher of `credentials.key`; without one every write is refused. */
+  cipher: CredentialCipher | undefined;
+  now?: () => Date;
+  applyTimeoutMs?: number;
+}
+
+/** The credential store's admin operations (`/admin/credentials`). */
+export interface CredentialAdmin {
+  list(principal?: string): Promise<CredentialListing[]>;
+  put(principal: string, name: string, body: unknown, writer: string | undefined): Promise<CredentialListing>;
+  remove(principal: string, name: string, writer: string | undefined): Promise<number>;
+}
+
+/** True when `value` holds a control character other than tab: a header would refuse it at call time, so a write refuses it early. */
+function hasControlCharacter(value: string): boolean {
+  for (let index = 0; index < value.length; index += 1) {
+    const code = value.charCodeAt(index);
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) return true;
+  }
+  return false;
+}
+
+/** The `value` of a PUT body, checked. Messages never quote it. */
+function parseValue(body: unknown): string {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new GatewayError('INVALID_PAYLOAD', 'send {"value": "<the credential>"}');
+  }
+  const unknown = Object.keys(body).filter((key) => key !== 'value');
+  if (unknown.length > 0) {
+    throw new GatewayError('INVALID_PAYLOAD', `unknown key(s) ${unknown.map((key) => JSON.stringify(key)).join(', ')}; send only {"value": "…"}`);
+  }
+  const value = (body as { value?: unknown }).value;
+  if (typeof value !== 'string' || value === '') throw new GatewayError('INVALID_PAYLOAD', '"value" must be a non-empty string');
+  if (Buffer.byteLength(value, 'utf8') > MAX_CREDENTIAL_VALUE_BYTES) {
+    throw new GatewayError('INVALID_PAYLOAD', `"value" must be at most ${MAX_CREDENTIAL_VALUE_BYTES} bytes of UTF-8`);
+  }
+  if (hasControlCharacter(value)) {
+    throw new GatewayError('INVALID_PAYLOAD', '"value" must not contain control characters (CR, LF, NUL…): it is sent in headers and query strings');
+  }
+  return value;
+}
+
+function listing(record: StoredRecord): CredentialListing | undefined {
+  const key = parseCredentialRecordId(record.id);
+  if (key === undefined) return undefined;
+  const stored = record.value as Partial<StoredCredential> | null;
+  return {
+    principal: key.principal,
+    name: key.name,
+    created_at: typeof stored?.created_at === 'string' ? stored.created_at : '',
+    updated_at: typeof stored?.updated_at === 'string' ? stored.updated_at : '',
+    revision: record.revision,
+  };
+}
+
+/**
+ * Stores per-principal credentials in the gateway's datasource, encrypted (credential-cipher.ts),
+ * under the record kind `credential` and the id `<principal>/<name>`. The history the datasource
+ * keeps of each write holds the ciphertext; the audit names the record, never a value.
+ */
+export function createCredentialAdmin(options: CredentialAdminOptions): CredentialAdmin {
+  const { datasource, cipher } = options;
+  const now = options.now ?? (() => new Date());
+  const applyTimeoutMs = options.applyTimeoutMs ?? 2000;
+
+  function assertReachable() {
+    const health = datasource.health();
+    if (!health.connected) {
+      throw new GatewayError('STORE_UNAVAILABLE', `the store is unreachable (${health.reason ?? 'not connected'}); nothing was changed, retry later`);
+    }
+  }
+
+  return {
+    async list(principal) {
+      if (principal !== undefined) assertPrincipalId(principal);
+      assertReachable();
+      const records = await datasource.list(CREDENTIAL_KIND);
+      const shown = records.map(listing).filter((entry): entry is CredentialListing => entry !== undefined);
+      return principal === undefined ? shown : shown.filter((entry) => entry.principal === principal);
+    },
+    async put(principal, name, body, writer) {
+      assertPrincipalId(principal);
+      assertCredentialName(name);
+      const value = parseValue(body);
+      if (cipher === undefined) {
+        throw new GatewayError(
+          'CREDENTIALS_DISABLED',
+          'this gateway has no credential store key: set credentials.key (DYNMCP_CREDENTIALS_KEY) to 32 random bytes in base64 (openssl rand -base64 32), the same on every replica, and restart',
+        );
+      }
+      assertReachable();
+      const id = credentialRecordId(principal, name);
+      const previous = await datasource.get(CREDENTIAL_KIND, id);
+      const at = now().toISOString();
+      const createdAt = (previous?.value as Partial<StoredCredential> | undefined)?.created_at;
+      const stored = cipher.encrypt(id, value, { created_at: typeof createdAt === 'string' ? createdAt : at, updated_at: at });
+      const record = await datasource.put(CREDENTIAL_KIND, id, stored, { metadata: { principal: writer, action: 'put' } });
+      await options.definitions.waitForRevision(record.revision, applyTimeoutMs);
+      return listing(record) as CredentialListing;
+    },
+    async remove(principal, name, writer) {
+      assertPrincipalId(principal);
+      assertCredentialName(name);
+      assertReachable();
+      const revision = await datasource.delete(CREDENTIAL_KIND, credentialRecordId(principal, name), { metadata: { principal: writer, action: 'delete' } });
+      if (revision === undefined) {
+        throw new GatewayError('CREDENTIAL_NOT_FOUND', `no credential "${name}" is stored for principal "${principal}"`);
+      }
+      await options.definitions.waitForRevision(revision, applyTimeoutMs);
+      return revision;
+    },
+  };
+}
+
+/**
+ * `GET /admin/credentials`, `GET /admin/credentials/:principal`, `PUT` and `DELETE
+ * /admin/credentials/:principal/:name`, mounted on the admin router (after its admin check);
+ * `body` is the admin router's JSON body parsing.
+ */
+export function credentialsRouter(admin: CredentialAdmin, body: RequestHandler[]): express.Router {
+  const router = express.Router({ caseSensitive: true, strict: false });
+  const handle =
+    (handler: (req: express.Request, res: express.Response) => Promise<void>): RequestHandler =>
+    (req, res, next) => {
+      handler(req, res).catch(next);
+    };
+  const writer = (req: express.Request) => req.principal?.id;
+  router.get('/', handle(async (_req, res) => sendSuccess(res, await admin.list())));
+  router.get('/:principal', handle(async (req, res) => sendSuccess(res, await admin.list(req.params.principal as string))));
+  router.put(
+    '/:principal/:name',
+    body,
+    handle(async (req, res) => {
+      const entry = await admin.put(req.params.principal as string, req.params.name as string, req.body, writer(req));
+      res.setHeader('etag', `"${entry.revision}"`);
+      sendSuccess(res, entry);
+    }),
+  );
+  router.delete(
+    '/:principal/:name',
+    handle(async (req, res) => {
+      const revision = await admin.remove(req.params.principal as string, req.params.name as string, writer(req));
+      sendSuccess(res, null, { revision });
+    }),
+  );
+  router.all(['/', '/:principal', '/:principal/:name'], (req, _res, next) =>
+    next(new GatewayError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${req.baseUrl}${req.path}`)),
+  );
+  return router;
+}
