@@ -6,9 +6,11 @@
 // last field matches the timestamps of a --cpu-prof profile, to see what ran).
 'use strict';
 const { appendFileSync, readFileSync } = require('node:fs');
+const { isMainThread } = require('node:worker_threads');
 
 const file = process.env.BENCH_LOOP_FILE;
-if (file) {
+// Preloads run in worker threads too (the OpenAPI import's): only the main thread serves requests.
+if (file && isMainThread) {
   const ran = () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
   let last = ran();
   const tick = () => {

@@ -49,12 +49,14 @@ export const oauthAuthPlugin = defineAuthPlugin({
     const clockSkewSeconds = read.optional.number('clockSkewSeconds');
     const algorithms = read.optional.stringList('algorithms');
     const jwksCooldownMs = read.optional.number('jwksCooldownMs');
+    const reservedIds = read.optional.stringList('reservedIds');
     return {
       ...options,
       ...(audiences === undefined ? {} : { audiences }),
       ...(clockSkewSeconds === undefined ? {} : { clockSkewSeconds }),
       ...(algorithms === undefined ? {} : { algorithms }),
       ...(jwksCooldownMs === undefined ? {} : { jwksCooldownMs }),
+      ...(reservedIds === undefined ? {} : { reservedIds }),
     };
   },
   create: ({ options }) => createOAuthAuthProvider(options),

@@ -249,6 +249,32 @@ test('bad principals, names and bodies are 4xx with stable codes', async () => {
   assert.equal(unauthenticated.status, 403, 'a non-admin principal may not read the store');
 });
 
+test('If-Match and If-None-Match make a credential write conditional, as on every other admin write', async () => {
+  const path = '/admin/credentials/dave/token';
+  const created = await gw.admin('PUT', path, { value: 'first-value-1' }, { 'if-none-match': '*' });
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  const etag = created.headers.get('etag') as string;
+  assert.equal(etag, `"${created.body.data.revision}"`);
+  const cases: Array<[string, string, Record<string, string>]> = [
+    ['PUT', 'create only, but it exists', { 'if-none-match': '*' }],
+    ['PUT', 'over a revision it is no longer at', { 'if-match': `"${created.body.data.revision - 1}"` }],
+    ['DELETE', 'over a revision it is no longer at', { 'if-match': `"${created.body.data.revision - 1}"` }],
+  ];
+  for (const [method, why, headers] of cases) {
+    const refused = await gw.admin(method, path, method === 'PUT' ? { value: 'lost-update-2' } : undefined, headers);
+    assert.equal(refused.status, 412, `${method} ${why}: ${JSON.stringify(refused.body)}`);
+    assert.equal(refused.body.error_code, 'PRECONDITION_FAILED');
+  }
+  const absent = await gw.admin('PUT', '/admin/credentials/dave/never_stored', { value: 'v' }, { 'if-match': '*' });
+  assert.equal(absent.status, 412);
+  assert.equal((await gw.admin('GET', '/admin/credentials/dave')).body.data.length, 1, 'nothing was written');
+  const rotated = await gw.admin('PUT', path, { value: 'second-value-3' }, { 'if-match': etag });
+  assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+  assert.equal((await gw.admin('PUT', path, { value: 'third-value-4' }, { 'if-match': '*' })).status, 200);
+  assert.equal((await gw.admin('DELETE', path, undefined, { 'if-match': etag })).status, 412, 'the ETag of a replaced value');
+  assert.equal((await gw.admin('DELETE', path)).status, 200);
+});
+
 test('values are encrypted at rest: no plaintext anywhere in the SQLite files', async () => {
   const files = ['dynmcp.sqlite', 'dynmcp.sqlite-wal', 'dynmcp.sqlite-shm'].map((name) => join(gw.dataDir, name)).filter((file) => existsSync(file));
   assert.ok(files.length > 0);

@@ -33,11 +33,21 @@ export interface CredentialAdminOptions {
   applyTimeoutMs?: number;
 }
 
+/** A write's precondition: a revision (`0`: only if absent), or `*`: only if present. */
+export type Precondition = number | '*';
+
+const absent = (principal: string, name: string) =>
+  new GatewayError('PRECONDITION_FAILED', `If-Match: * but no credential "${name}" is stored for principal "${principal}"`);
+
 /** The credential store's admin operations (`/admin/credentials`). */
 export interface CredentialAdmin {
   list(principal?: string): Promise<CredentialListing[]>;
-  put(principal: string, name: string, body: unknown, writer: string | undefined): Promise<CredentialListing>;
-  remove(principal: string, name: string, writer: string | undefined): Promise<number>;
+  /**
+   * `ifRevision`: write only over that revision (`0`: only if absent; `*`: only if present), as
+   * `If-Match` and `If-None-Match: *` ask; otherwise `PRECONDITION_FAILED`.
+   */
+  put(principal: string, name: string, body: unknown, writer: string | undefined, ifRevision?: Precondition): Promise<CredentialListing>;
+  remove(principal: string, name: string, writer: string | undefined, ifRevision?: Precondition): Promise<number>;
 }
 
 /** True when `value` holds a control character other than tab: a header would refuse it at call time, so a write refuses it early. */
@@ -107,7 +117,7 @@ export function createCredentialAdmin(options: CredentialAdminOptions): Credenti
       const shown = records.map(listing).filter((entry): entry is CredentialListing => entry !== undefined);
       return principal === undefined ? shown : shown.filter((entry) => entry.principal === principal);
     },
-    async put(principal, name, body, writer) {
+    async put(principal, name, body, writer, ifRevision) {
       assertPrincipalId(principal);
       assertCredentialName(name);
       const value = parseValue(body);
@@ -120,19 +130,24 @@ export function createCredentialAdmin(options: CredentialAdminOptions): Credenti
       assertReachable();
       const id = credentialRecordId(principal, name);
       const previous = await datasource.get(CREDENTIAL_KIND, id);
+      if (ifRevision === '*' && previous === undefined) throw absent(principal, name);
       const at = now().toISOString();
       const createdAt = (previous?.value as Partial<StoredCredential> | undefined)?.created_at;
       const stored = cipher.encrypt(id, value, { created_at: typeof createdAt === 'string' ? createdAt : at, updated_at: at });
-      const record = await datasource.put(CREDENTIAL_KIND, id, stored, { metadata: { principal: writer, action: 'put' } });
+      const record = await datasource.put(CREDENTIAL_KIND, id, stored, { ifRevision: ifRevision === '*' ? previous?.revision : ifRevision, metadata: { principal: writer, action: 'put' } });
       await options.definitions.waitForRevision(record.revision, applyTimeoutMs);
       return listing(record) as CredentialListing;
     },
-    async remove(principal, name, writer) {
+    async remove(principal, name, writer, ifRevision) {
       assertPrincipalId(principal);
       assertCredentialName(name);
       assertReachable();
-      const revision = await datasource.delete(CREDENTIAL_KIND, credentialRecordId(principal, name), { metadata: { principal: writer, action: 'delete' } });
+      const revision = await datasource.delete(CREDENTIAL_KIND, credentialRecordId(principal, name), {
+        ifRevision: ifRevision === '*' ? undefined : ifRevision,
+        metadata: { principal: writer, action: 'delete' },
+      });
       if (revision === undefined) {
+        if (ifRevision === '*') throw absent(principal, name);
         throw new GatewayError('CREDENTIAL_NOT_FOUND', `no credential "${name}" is stored for principal "${principal}"`);
       }
       await options.definitions.waitForRevision(revision, applyTimeoutMs);
@@ -144,9 +159,10 @@ export function createCredentialAdmin(options: CredentialAdminOptions): Credenti
 /**
  * `GET /admin/credentials`, `GET /admin/credentials/:principal`, `PUT` and `DELETE
  * /admin/credentials/:principal/:name`, mounted on the admin router (after its admin check);
- * `body` is the admin router's JSON body parsing.
+ * `body` is the admin router's JSON body parsing, `precondition` its reading of `If-Match` and
+ * `If-None-Match`, so a rotation can be made conditional like any other write.
  */
-export function credentialsRouter(admin: CredentialAdmin, body: RequestHandler[]): express.Router {
+export function credentialsRouter(admin: CredentialAdmin, body: RequestHandler[], precondition: (req: express.Request) => number | undefined): express.Router {
   const router = express.Router({ caseSensitive: true, strict: false });
   const handle =
     (handler: (req: express.Request, res: express.Response) => Promise<void>): RequestHandler =>
@@ -154,13 +170,15 @@ export function credentialsRouter(admin: CredentialAdmin, body: RequestHandler[]
       handler(req, res).catch(next);
     };
   const writer = (req: express.Request) => req.principal?.id;
+  const ifRevisionOf = (req: express.Request): Precondition | undefined =>
+    req.headers['if-none-match'] === undefined && req.headers['if-match']?.trim() === '*' ? '*' : precondition(req);
   router.get('/', handle(async (_req, res) => sendSuccess(res, await admin.list())));
   router.get('/:principal', handle(async (req, res) => sendSuccess(res, await admin.list(req.params.principal as string))));
   router.put(
     '/:principal/:name',
     body,
     handle(async (req, res) => {
-      const entry = await admin.put(req.params.principal as string, req.params.name as string, req.body, writer(req));
+      const entry = await admin.put(req.params.principal as string, req.params.name as string, req.body, writer(req), ifRevisionOf(req));
       res.setHeader('etag', `"${entry.revision}"`);
       sendSuccess(res, entry);
     }),
@@ -168,7 +186,7 @@ export function credentialsRouter(admin: CredentialAdmin, body: RequestHandler[]
   router.delete(
     '/:principal/:name',
     handle(async (req, res) => {
-      const revision = await admin.remove(req.params.principal as string, req.params.name as string, writer(req));
+      const revision = await admin.remove(req.params.principal as string, req.params.name as string, writer(req), ifRevisionOf(req));
       sendSuccess(res, null, { revision });
     }),
   );

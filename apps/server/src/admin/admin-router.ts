@@ -209,7 +209,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
     );
   }
 
-  if (options.credentials !== undefined) router.use('/credentials', credentialsRouter(options.credentials, body));
+  if (options.credentials !== undefined) router.use('/credentials', credentialsRouter(options.credentials, body, precondition));
 
   const methodNotAllowed: RequestHandler = (req, _res, next) =>
     next(new GatewayError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${req.baseUrl}${req.path}`));

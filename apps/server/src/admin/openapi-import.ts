@@ -37,7 +37,7 @@ export interface OpenApiImporterOptions {
 
 /**
  * Least time an import waits for this replica's live definitions to apply its batch before
- * answering: compiling a thousand tools' schemas takes seconds, far over an admin write's 2 s.
+ * answering: checking a thousand tools' schemas can take seconds on a busy machine, over an admin write's 2 s.
  */
 const IMPORT_APPLY_TIMEOUT_MS = 60_000;
 
@@ -137,7 +137,8 @@ export function createOpenApiImporter(options: OpenApiImporterOptions) {
     // The write-time checks putTool runs (definition schema, compiled input and output schemas,
     // egress policy, env allow-list, size ceiling): a tool they refuse is left out with the reason,
     // so one unreachable host does not stop the rest. The mapper in the worker does not compile
-    // schemas; this is the one compile of each, held until the batch is applied (see checkTools).
+    // schemas; this is the one check of each, held until the batch is applied (see checkTools);
+    // the validators' code waits for each tool's first call (see SchemaCompiler).
     const verdicts = await service.checkTools(candidates.map((tool) => ({ id: tool.id, value: tool })));
     try {
       for (const [index, tool] of candidates.entries()) {

@@ -64,6 +64,7 @@ export function builtinPlugins(
       clockSkewSeconds: config.auth.oauth.clockSkewSeconds,
       algorithms: config.auth.oauth.algorithms,
       jwksCooldownMs: config.auth.oauth.jwksCooldownMs,
+      reservedIds: apiKeyPrincipalIds(config),
     }),
     builtin(httpExecutorPlugin, {
       client: config.executor.httpClient,
@@ -81,13 +82,19 @@ export function builtinPlugins(
   ];
 }
 
+/** The principal ids of the configured API keys (named admin keys and scoped keys), which OAuth tokens may not claim. */
+function apiKeyPrincipalIds(config: GatewayConfig): string[] {
+  const adminNames = config.admin.apiKeys.flatMap((entry) => parseAdminKey(entry).name ?? []);
+  return [...adminNames, ...config.auth.keys.map((key) => key.id)];
+}
+
 /**
  * The gateway's own credentials, whatever variable or file they came from: a tool's header value
  * holding one is never sent upstream (an operator may have copied one into a variable a tool reads).
  */
 function gatewayCredentials(config: GatewayConfig): string[] {
   const { mysql, etcd } = config.datasource;
-  const credentials = [...config.admin.apiKeys, ...config.admin.apiKeys.map((entry) => parseAdminKey(entry).key), ...config.auth.keys.map((key) => key.key), mysql.password, etcd.password, mysql.url, config.credentials.key.trim()];
+  const credentials = [...config.admin.apiKeys, ...config.admin.apiKeys.map((entry) => parseAdminKey(entry).key), ...config.auth.keys.map((key) => key.key), mysql.password, etcd.password, mysql.url, config.credentials.key.trim(), config.mcp.sessionSecret.trim()];
   if (mysql.url !== '') {
     try {
       const password = decodeURIComponent(new URL(mysql.url).password);

@@ -19,7 +19,7 @@ import {
 export type AccessDecision =
   | { allowed: true; view: InstanceView; principal?: Principal }
   | { allowed: false; status: 401 | 403 | 404; message: string; challenge?: string; reason?: string }
-  | { allowed: false; status: 429 | 503; message: string; retryAfterSeconds: number };
+  | { allowed: false; status: 429 | 503; message: string; retryAfterSeconds: number; reason?: string };
 
 /** Before the first definitions load nothing is known; the answer until then (503, retry in a second). */
 export const NOT_LOADED_MESSAGE = 'Definitions not loaded yet; retry shortly';
@@ -38,6 +38,13 @@ export interface InstanceAccessOptions {
 
 /** Retry-After of a 503 when the authorization server's keys could not be fetched. */
 const AUTH_SERVER_RETRY_SECONDS = 5;
+
+/** An error's message and those of its causes (`fetch failed: connect ECONNREFUSED …`), for the operator's log. */
+function causeChain(error: unknown): string {
+  const messages: string[] = [];
+  for (let at = error, depth = 0; at instanceof Error && depth < 4; at = at.cause, depth += 1) messages.push(at.message);
+  return messages.join(': ');
+}
 
 /** The message of a 401: what to send, OAuth or key mode. */
 function unauthorizedMessage(options: InstanceAccessOptions, instanceId: string): string {
@@ -84,7 +91,13 @@ export async function checkInstanceAccess(
     principal = await authenticate(options.providers, resource === undefined ? { headers } : { headers, resource });
   } catch (error) {
     if (isGatewayError(error) && error.code === 'AUTH_SERVER_UNAVAILABLE') {
-      return { allowed: false, status: 503, message: `Service unavailable: ${error.message}`, retryAfterSeconds: AUTH_SERVER_RETRY_SECONDS };
+      return {
+        allowed: false,
+        status: 503,
+        message: `Service unavailable: ${error.message}`,
+        retryAfterSeconds: AUTH_SERVER_RETRY_SECONDS,
+        reason: causeChain(error),
+      };
     }
     if (!isGatewayError(error) || error.code !== 'UNAUTHORIZED') throw error;
     reason = error.cause instanceof Error ? error.cause.message : undefined;

@@ -141,7 +141,11 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
     if (!access.allowed) {
       metrics.rejected(refusalReason(access));
       // Why a credential was refused (an OAuth token's audience, expiry…) is for the operator only; debug, as guessing is noisy.
-      if ('reason' in access && access.reason !== undefined) context.log.debug('credentials refused', { instanceId, reason: access.reason });
+      // An authorization server that cannot be reached is the operator's to fix: warn, with the cause.
+      if ('reason' in access && access.reason !== undefined) {
+        if (access.status === 503) context.log.warn('authorization server unavailable', { instanceId, reason: access.reason });
+        else context.log.debug('credentials refused', { instanceId, reason: access.reason });
+      }
       req.resume();
       return replyJsonRpcError(res, access.status, refusalCode(access), access.message, refusalHeaders(access));
     }

@@ -16,6 +16,7 @@ import { ClientCredentialsProvider as LegacyClientCredentialsProvider } from '@m
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createOAuthAuthProvider } from '@dynmcp/common';
+import { createRecordingLogger } from '@dynmcp/plugin';
 import { freePort, startUpstream, type TestUpstream } from '@dynmcp/testing';
 import { createFailureLimiter } from './failure-limiter.js';
 import { checkInstanceAccess } from './mcp-auth.js';
@@ -310,6 +311,34 @@ describe('OAuth: an issuer that cannot be reached', () => {
       assert.match(!decision.allowed ? decision.message : '', /authorization server's metadata could not be fetched/);
     }
     assert.equal(failures.blockedFor('192.0.2.1'), 0);
+  });
+
+  test('the gateway log says why, with the URL and the cause; the client is told to retry', async () => {
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const deadIssuer = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await freePort();
+    const recording = createRecordingLogger();
+    const dead = await startTestGateway({ server: { port, publicUrl: `http://127.0.0.1:${port}` }, auth: { oauth: { issuer: deadIssuer } } }, { logger: recording.logger });
+    try {
+      await dead.admin('PUT', '/admin/ids/shop', { name: 'shop', tool_ids: [], allowed_principals: ['user-1'] });
+      const token = await as.mint({ iss: deadIssuer, sub: 'user-1', aud: `http://127.0.0.1:${port}/mcp/shop` });
+      const res = await fetch(`${dead.url}/mcp/shop`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18', ...bearer(token) },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '5');
+      const line = recording.lines.find((entry) => entry.message === 'authorization server unavailable');
+      assert.equal(line?.level, 'warn');
+      assert.match(String(line?.meta.reason), new RegExp(`metadata could not be fetched from ${deadIssuer}.*ECONNREFUSED`));
+      assert.ok(!JSON.stringify(recording.lines).includes(token), 'the token is never logged');
+    } finally {
+      await dead.stop();
+    }
   });
 });
 

@@ -97,6 +97,23 @@ describe('secrets in tool definitions', () => {
     );
   });
 
+  test('copies of the credential store key and the session signing key are never sent either', async () => {
+    // Whoever holds the session secret can mint session ids; the credentials key opens every stored credential.
+    const sessionSecret = Buffer.alloc(32, 7).toString('base64');
+    const credentialsKey = Buffer.alloc(32, 9).toString('base64');
+    const env = { SESSION_COPY: sessionSecret, CREDENTIALS_COPY: credentialsKey };
+    const gw = await startTestGateway({ mcp: { sessionSecret }, credentials: { key: credentialsKey }, executor: LOOPBACK_UPSTREAM }, { env });
+    try {
+      for (const name of Object.keys(env)) {
+        const res = await gw.admin('PUT', '/admin/tds/leak', tool('leak', upstream.url, { 'X-Leak': `\${env:${name}}` }));
+        assert.equal(res.status, 400, name);
+        assert.match(res.body.error, /holds one of the gateway's own credentials/);
+      }
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('the allow-list: development reads any variable, production none until listed; a call names what is missing', async () => {
     const env: Record<string, string> = { RESEND_KEY: 're_1', OTHER_SECRET: 'other' };
     const development = await startTestGateway({}, { env });

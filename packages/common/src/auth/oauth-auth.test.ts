@@ -83,6 +83,10 @@ test('API keys, x-api-key and non-JWT bearers are left to the next provider', as
   assert.equal(await provider.authenticate({ headers: { authorization: 'Bearer some-api-key' } }), undefined);
   assert.equal(await provider.authenticate({ headers: { 'x-api-key': 'k' } }), undefined);
   assert.equal(await provider.authenticate({ headers: {} }), undefined);
+  // Three dotted base64url parts that are not a JWT: an API key such as `team.key.0001`.
+  for (const key of ['team.key.part0001', 'adm.in.key0001', 'aaa.bbb.ccc']) {
+    assert.equal(await provider.authenticate(request(key)), undefined, key);
+  }
 });
 
 test('without a resource (the admin API) only the configured audiences are accepted', async () => {
@@ -122,4 +126,16 @@ test('metadata naming another issuer, or an issuer that does not answer, is AUTH
 test('none and HS* algorithms are refused when the provider is made', () => {
   assert.throws(() => createOAuthAuthProvider({ issuer, algorithms: ['RS256', 'HS256'] }), /refuses the signing algorithms HS256/);
   assert.throws(() => createOAuthAuthProvider({ issuer: '' }), /needs an issuer/);
+});
+
+test("a token whose subject is an API key's principal id is refused, so principals cannot be borrowed", async () => {
+  const provider = createOAuthAuthProvider({ issuer, reservedIds: ['ci-bot'] });
+  for (const claims of [{ sub: 'ci-bot' }, { client_id: 'ci-bot' }, { sub: 'api-key:0123456789ab' }]) {
+    await assert.rejects(
+      async () => provider.authenticate(request(await sign(claims))),
+      (error: unknown) => isGatewayError(error) && error.code === 'UNAUTHORIZED' && /API key's principal/.test(error.message),
+    );
+  }
+  const principal = await provider.authenticate(request(await sign({ sub: 'ci-bot-2' })));
+  assert.equal(principal?.id, 'ci-bot-2');
 });

@@ -1,4 +1,4 @@
-import { errors as joseErrors, jwtVerify } from 'jose';
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { GatewayError, isGatewayError, type AuthProvider, type AuthRequest, type Principal } from '@dynmcp/plugin';
 import { createIssuerKeys, type FetchLike } from './oauth-issuer.js';
 
@@ -21,11 +21,33 @@ export interface OAuthAuthOptions {
   timeoutMs?: number;
   /** How the issuer's metadata and keys are fetched; the global `fetch` by default. */
   fetch?: FetchLike;
+  /**
+   * Principal ids that belong to other providers (the API keys' ids). Principal ids share one
+   * namespace: `allowed_principals`, sessions, limits and stored per-caller credentials are keyed by
+   * them. A token whose subject is one of these, or starts with `api-key:` (how unnamed admin keys
+   * are named), is refused, so an authorization server that lets clients choose their `client_id`
+   * cannot hand a caller another principal's access or credentials.
+   */
+  reservedIds?: readonly string[];
 }
 
 const DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
-/** A compact JWS: three base64url parts. API keys and opaque tokens never look like this. */
+/** A compact JWS: three base64url parts. Most API keys and opaque tokens do not look like this. */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/**
+ * True when `token` is a JWT: three base64url parts whose first decodes to a JOSE header naming its
+ * `alg`. An API key may well be three dotted parts (`team.key.0001`); such a key must reach the
+ * `api-key` provider rather than be refused here as a bad token.
+ */
+function isJwt(token: string): boolean {
+  if (!COMPACT_JWS.test(token)) return false;
+  try {
+    return typeof decodeProtectedHeader(token).alg === 'string';
+  } catch {
+    return false;
+  }
+}
 
 /** The bearer token of `Authorization: Bearer <token>`, if the request has one. */
 export function presentedBearerToken(request: AuthRequest): string | undefined {
@@ -71,13 +93,14 @@ export function createOAuthAuthProvider(options: OAuthAuthOptions): AuthProvider
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
   });
   const audiences = options.audiences ?? [];
+  const reserved = new Set(options.reservedIds ?? []);
   const invalid = (reason: string) => new GatewayError('UNAUTHORIZED', `invalid access token: ${reason}`);
 
   return {
     name: 'oauth',
     async authenticate(request): Promise<Principal | undefined> {
       const token = presentedBearerToken(request);
-      if (token === undefined || !COMPACT_JWS.test(token)) return undefined;
+      if (token === undefined || !isJwt(token)) return undefined;
       const accepted = request.resource === undefined ? [...audiences] : [request.resource, ...audiences];
       if (accepted.length === 0) throw invalid('no audience is accepted here');
       let payload: Record<string, unknown>;
@@ -97,6 +120,7 @@ export function createOAuthAuthProvider(options: OAuthAuthOptions): AuthProvider
       if (payload.cnf !== undefined) throw invalid('sender-constrained tokens (cnf) are not accepted');
       const id = typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : payload.client_id;
       if (typeof id !== 'string' || id === '') throw invalid('it names no subject (sub) or client (client_id)');
+      if (reserved.has(id) || id.startsWith('api-key:')) throw invalid(`its subject "${id}" is the id of an API key's principal`);
       return { id, admin: false, instances: [], claims: Object.freeze(payload) };
     },
   };

@@ -20,6 +20,15 @@ const isAddressOrNetwork = (entry: string) => {
 const fromCommaList = (value: unknown) =>
   typeof value === 'string' ? value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') : value;
 
+/**
+ * On/off settings as the environment spells them. convict's own `Boolean` reads every text but
+ * "false" as true, so `DYNMCP_METRICS_PUBLIC=0` or an empty `DYNMCP_UI=` would turn a feature on;
+ * these are read, anything else is refused at start.
+ */
+const SWITCH_TEXTS: ReadonlyMap<string, boolean> = new Map([
+  ['true', true], ['false', false], ['1', true], ['0', false], ['yes', true], ['no', false], ['on', true], ['off', false],
+]);
+
 /** JWS algorithms an OAuth access token may be signed with (`auth.oauth.algorithms`). */
 export const OAUTH_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
@@ -32,6 +41,13 @@ const isHostNamePattern = (entry: string) => {
 // The formats the schema uses beyond convict's own. Registering is idempotent.
 convict.addFormats({
   // Settings that default to `null` ("by environment", see load-config.ts) declare `nullable: true`.
+  // On/off settings (see SWITCH_TEXTS).
+  switch: {
+    coerce: (value: unknown) => (typeof value === 'string' ? (SWITCH_TEXTS.get(value.trim().toLowerCase()) ?? value) : value),
+    validate(value: unknown) {
+      if (typeof value !== 'boolean') throw new Error('must be true or false (or 1/0, yes/no, on/off)');
+    },
+  },
   'env-name-list': {
     coerce: fromCommaList,
     validate(value: unknown) {
@@ -604,14 +620,14 @@ export const configSchema = {
   metrics: {
     enabled: {
       doc: 'Count requests, tool calls and refusals for Prometheus and serve GET /metrics. false: nothing is counted, GET /metrics answers 404 and metrics.port opens no listener.',
-      format: Boolean,
-      default: true,
+      format: 'switch',
+      default: true as boolean,
       env: 'DYNMCP_METRICS_ENABLED',
     },
     public: {
       doc: 'Serve GET /metrics (Prometheus) without credentials. By default it needs an admin key, like /admin.',
-      format: Boolean,
-      default: false,
+      format: 'switch',
+      default: false as boolean,
       env: 'DYNMCP_METRICS_PUBLIC',
     },
     port: {
@@ -625,7 +641,7 @@ export const configSchema = {
   ui: {
     enabled: {
       doc: 'Serve the web console at /ui/ (a static app that manages the gateway through the admin API with an admin key). null: by environment (development: on, others: off).',
-      format: Boolean,
+      format: 'switch',
       nullable: true,
       default: null as boolean | null,
       env: 'DYNMCP_UI',

@@ -88,6 +88,26 @@ test('settings defaulting to null take their value from the environment unless s
   assert.ok(Object.isFrozen(emptied.executor.egress.allow));
 });
 
+test('on/off settings read 0, no and off as off, and refuse what they cannot read', () => {
+  const load = (env: Record<string, string>, files: Record<string, unknown> = {}) => loadConfig({ env: { DYNMCP_ENV: 'production', ...env }, configDir: configDir(files) });
+  for (const text of ['0', 'no', 'off', 'false', ' False ']) {
+    const config = load({ DYNMCP_UI: text, DYNMCP_METRICS_PUBLIC: text, DYNMCP_METRICS_ENABLED: text });
+    assert.equal(config.ui.enabled, false, text);
+    assert.equal(config.metrics.public, false, text);
+    assert.equal(config.metrics.enabled, false, text);
+  }
+  for (const text of ['1', 'yes', 'on', 'true', 'TRUE']) {
+    const config = load({ DYNMCP_UI: text, DYNMCP_METRICS_PUBLIC: text });
+    assert.equal(config.ui.enabled, true, text);
+    assert.equal(config.metrics.public, true, text);
+  }
+  // An empty or mistyped value (a compose file's unset `${UI}`) turns nothing on: the gateway says so at start.
+  assert.throws(() => load({ DYNMCP_UI: '' }), /ui\.enabled: must be true or false/);
+  assert.throws(() => load({ DYNMCP_METRICS_PUBLIC: 'disabled' }), /metrics\.public: must be true or false/);
+  assert.equal(load({}).ui.enabled, false, 'unset: by environment');
+  assert.equal(load({}, { 'production.json': { ui: { enabled: true }, metrics: { public: true } } }).metrics.public, true, 'JSON booleans in files');
+});
+
 test('the tools\' allow-list and egress rules are checked', () => {
   assert.throws(() => loadConfig({ env: { DYNMCP_TOOL_ENV_ALLOW: 'A-B' }, configDir: configDir({}) }), /executor\.toolEnvAllow.*"A-B"/);
   assert.throws(() => loadConfig({ env: { DYNMCP_EGRESS_DENY: '10.1' }, configDir: configDir({}) }), /executor\.egress\.deny.*"10\.1"/);

@@ -106,6 +106,8 @@ interface Prepared {
 
 /** Longest stretch of compiling before the live definitions let other work (requests) run. */
 const SLICE_MS = 5;
+/** Changes in an event above which its compiling starts only after a turn of the event loop. */
+const YIELD_FIRST_ABOVE = 64;
 
 /** Options of {@link createLiveDefinitions}. */
 export interface LiveDefinitionsOptions {
@@ -283,6 +285,12 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
             at: change.revision,
           }));
     const prepared: Prepared[] = [];
+    // The store decoded a large event in the task that delivers it (a thousand tools' JSON: tens of
+    // milliseconds); its first slice starts in a task of its own rather than add to that one.
+    if (pending.length > YIELD_FIRST_ABOVE) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (closed) return;
+    }
     let sliceStart = performance.now();
     for (const change of pending) {
       prepared.push(prepare(change.kind, change.id, change.value, change.at));

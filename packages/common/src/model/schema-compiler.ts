@@ -78,8 +78,9 @@ export function createSchemaCompiler(): SchemaCompiler {
   addFormats(draft07);
   // Ajv compiles a meta-schema on its first use, tens of milliseconds in one go: here, while the
   // gateway starts, rather than in the middle of the first change it applies.
-  modern.validateSchema({});
-  draft07.validateSchema({});
+  // (Typed as possibly async; the meta-schemas are not, so the answer is a boolean, not needed here.)
+  void modern.validateSchema({});
+  void draft07.validateSchema({});
   const pick = (schema: Record<string, unknown>) =>
     typeof schema.$schema === 'string' && DRAFT_07.test(schema.$schema) ? draft07 : modern;
 

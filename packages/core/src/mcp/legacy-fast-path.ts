@@ -68,44 +68,46 @@ export function plainLegacyRequest(body: unknown): JsonRpcRequest | undefined {
   return { jsonrpc: '2.0', id, method, params };
 }
 
-/** The writer of one 2025-era answer: notifications (log messages) as they come, then the reply. */
-export interface SseAnswer {
-  /** Sends a `notifications/message` event now; the stream opens with the first one. */
-  log(level: ToolLogLevel, data: unknown, logger?: string): void;
-  /** Sends the reply's event and ends the answer. */
-  end(json: string): void;
-}
-
 /**
  * The 2025-era answer the SDK's transport writes on a request's own SSE stream: one `message`
  * event per notification the call sends (the SDK sends an executor's log messages there unless
- * the client set a log level, which no session-less request can), then the reply's event. An
- * answer without notifications, the usual case, goes out as one write with its length.
+ * the client set a log level), then the reply's event. An answer without notifications, the usual
+ * case, goes out as one write with its length.
  */
-export function sseAnswer(res: ServerResponse, sessionId?: string): SseAnswer {
-  let streaming = false;
-  const headers = (length?: number) => ({
-    ...SSE_HEADERS,
-    ...(sessionId === undefined ? {} : { 'mcp-session-id': sessionId }),
-    ...(length === undefined ? {} : { 'content-length': length }),
-  });
-  return {
-    log(level, data, logger) {
-      if (res.writableEnded || res.destroyed) return;
-      if (!streaming) {
-        res.writeHead(200, headers());
-        streaming = true;
-      }
-      // The SDK's notification, in its key order (logger dropped when absent, as JSON.stringify does).
-      const json = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level, data, logger } });
-      res.write(`event: message\ndata: ${json}\n\n`);
-    },
-    end(json) {
-      const text = `event: message\ndata: ${json}\n\n`;
-      if (!streaming) res.writeHead(200, headers(Buffer.byteLength(text)));
-      res.end(text);
-    },
+class SseAnswer {
+  private streaming = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly sessionId?: string,
+  ) {}
+
+  /** Sends a `notifications/message` event now; the stream opens with the first one. */
+  readonly log = (level: ToolLogLevel, data: unknown, logger?: string): void => {
+    const res = this.res;
+    if (res.writableEnded || res.destroyed) return;
+    if (!this.streaming) {
+      res.writeHead(200, this.headersOf(undefined));
+      this.streaming = true;
+    }
+    // The SDK's notification, in its key order (logger dropped when absent, as JSON.stringify does).
+    const json = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level, data, logger } });
+    res.write(`event: message\ndata: ${json}\n\n`);
   };
+
+  /** Sends the reply's event and ends the answer. */
+  end(json: string): void {
+    const text = `event: message\ndata: ${json}\n\n`;
+    if (!this.streaming) this.res.writeHead(200, this.headersOf(Buffer.byteLength(text)));
+    this.res.end(text);
+  }
+
+  private headersOf(length: number | undefined): Record<string, string | number> {
+    const headers: Record<string, string | number> = { ...SSE_HEADERS };
+    if (this.sessionId !== undefined) headers['mcp-session-id'] = this.sessionId;
+    if (length !== undefined) headers['content-length'] = length;
+    return headers;
+  }
 }
 
 /**
@@ -122,7 +124,7 @@ export function createSessionlessFastPath(deps: FastPathDeps) {
   return function answerSessionless(req: IncomingMessage, res: ServerResponse, view: InstanceView, body: unknown): void {
     const request = body as JsonRpcRequest;
     const id = request.id;
-    const answer = sseAnswer(res);
+    const answer = new SseAnswer(res);
     if (request.method === 'tools/list') return answer.end(`${listPrefix(view)}${JSON.stringify(id)}}`);
     const name = request.params?.name as string;
     const tool = view.toolsByName.get(name);
@@ -176,10 +178,10 @@ export function createSessionFastPath(deps: FastPathDeps) {
     const id = request.id;
     if (request.method === 'tools/list') {
       if (view.listings.length > deps.pageSize) return false;
-      sseAnswer(res, session.id).end(`${listPrefix(view)}${JSON.stringify(id)}}`);
+      new SseAnswer(res, session.id).end(`${listPrefix(view)}${JSON.stringify(id)}}`);
       return true;
     }
-    const answer = sseAnswer(res, session.id);
+    const answer = new SseAnswer(res, session.id);
     const name = request.params.name as string;
     const tool = view.toolsByName.get(name);
     if (tool === undefined) {
