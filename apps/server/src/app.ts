@@ -110,7 +110,7 @@ export function createApp(deps: AppDeps): RequestListener {
   });
 
   if (deps.metrics !== undefined && deps.metrics.access !== 'elsewhere') {
-    const serve = metricsHandler(deps.metrics.metrics);
+    const serve = metricsHandler(deps.metrics.metrics, deps.logger);
     // Admin credentials, through the same providers and failure limiter as /admin.
     if (deps.metrics.access === 'admin') app.get('/metrics', requireAdmin(deps.authProviders, authFailures), serve);
     else app.get('/metrics', serve);

@@ -195,14 +195,14 @@ export async function readFeed(
   cursor: number | undefined,
   logger: Logger,
 ): Promise<FeedEvent | undefined> {
-  return db.transaction(async (trx) => {
+  const read = await db.transaction(async (trx) => {
     const { head, minRetained } = await readCounter(trx, false);
     if (cursor === undefined || head < cursor || cursor < minRetained) {
       const rows = (await trx(RECORDS_TABLE)
         .select(COLUMNS)
         .where({ deleted: false })
         .orderBy([{ column: 'kind' }, { column: 'id' }])) as RecordRow[];
-      return { type: 'snapshot', revision: head, records: rows.map((row) => decode(row, logger)) };
+      return { type: 'snapshot' as const, revision: head, rows };
     }
     if (head === cursor) return undefined;
     const rows = (await trx(RECORDS_TABLE)
@@ -210,8 +210,31 @@ export async function readFeed(
       .where('revision', '>', cursor)
       .andWhere('revision', '<=', head)
       .orderBy('revision')) as RecordRow[];
-    return { type: 'changes', revision: head, changes: rows.map((row) => toChange(row, logger)) };
+    return { type: 'changes' as const, revision: head, rows };
   }, readConfig(dialect));
+  if (read === undefined) return undefined;
+  if (read.type === 'snapshot') return { type: 'snapshot', revision: read.revision, records: await decodeInSlices(read.rows, (row) => decode(row, logger)) };
+  return { type: 'changes', revision: read.revision, changes: await decodeInSlices(read.rows, (row) => toChange(row, logger)) };
+}
+
+/** Longest stretch of decoding feed rows before other work runs (as the live definitions slice theirs). */
+const DECODE_SLICE_MS = 5;
+
+/**
+ * Decodes rows after their read transaction, yielding to the event loop every few milliseconds:
+ * a change of a thousand imported tools is several MB of JSON, tens of milliseconds of parsing
+ * that would otherwise hold every request of the replica at once.
+ */
+async function decodeInSlices<T>(rows: readonly RecordRow[], one: (row: RecordRow) => T): Promise<T[]> {
+  const decoded: T[] = [];
+  let sliceStart = performance.now();
+  for (const row of rows) {
+    decoded.push(one(row));
+    if (performance.now() - sliceStart < DECODE_SLICE_MS) continue;
+    await new Promise((resolve) => setImmediate(resolve));
+    sliceStart = performance.now();
+  }
+  return decoded;
 }
 
 /** What one pruning pass removed. */

@@ -1,16 +1,25 @@
 import type { RequestHandler } from 'express';
 import type { RequestListener } from 'node:http';
-import type { Logger } from '@dynmcp/plugin';
+import { GatewayError, type Logger } from '@dynmcp/plugin';
 import type { GatewayMetrics } from './gateway-metrics.js';
 
 /** `GET /metrics` on the main listener (Express); authentication, when required, runs before it. */
-export function metricsHandler(metrics: GatewayMetrics): RequestHandler {
+export function metricsHandler(metrics: GatewayMetrics, logger: Logger): RequestHandler {
   return (_req, res, next) => {
-    metrics.render().then(({ contentType, body }) => {
-      res.status(200).setHeader('content-type', contentType).setHeader('cache-control', 'no-store').send(body);
-    }, next);
+    metrics.render().then(
+      ({ contentType, body }) => {
+        res.status(200).setHeader('content-type', contentType).setHeader('cache-control', 'no-store').send(body);
+      },
+      (error: unknown) => {
+        logger.error('metrics could not be collected', { error: (error as Error).message });
+        next(new GatewayError('METRICS_UNAVAILABLE', UNAVAILABLE_MESSAGE));
+      },
+    );
   };
 }
+
+/** Collecting can fail only transiently (a worker of the group did not answer in time): try the next scrape. */
+const UNAVAILABLE_MESSAGE = 'metrics could not be collected right now; retry on the next scrape (the gateway log says why)';
 
 /**
  * The listener of `metrics.port`: `GET /metrics` and nothing else, without authentication (the
@@ -32,8 +41,9 @@ export function createMetricsListener(metrics: GatewayMetrics, logger: Logger): 
       },
       (error: unknown) => {
         logger.error('metrics could not be collected', { error: (error as Error).message });
-        res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end('metrics could not be collected; see the gateway log');
+        const body = JSON.stringify({ code: 503, error: UNAVAILABLE_MESSAGE, error_code: 'METRICS_UNAVAILABLE' });
+        res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'retry-after': '1' });
+        res.end(body);
       },
     );
   };

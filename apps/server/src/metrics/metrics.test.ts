@@ -215,3 +215,22 @@ describe('access to /metrics', () => {
     }
   });
 });
+
+test('metrics that cannot be collected (a worker of the group did not answer) are a 503 METRICS_UNAVAILABLE with Retry-After, never a 500', async () => {
+  const { createServer } = await import('node:http');
+  const { createMetricsListener } = await import('./metrics-route.js');
+  const failing = { render: () => Promise.reject(new Error('the cluster primary did not gather the metrics within 5000 ms')) };
+  const server = createServer(createMetricsListener(failing as never, silentLogger));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as import('node:net').AddressInfo;
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.get('retry-after'), '1');
+    const body = (await response.json()) as { error_code: string; error: string };
+    assert.equal(body.error_code, 'METRICS_UNAVAILABLE');
+    assert.match(body.error, /retry on the next scrape/);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
