@@ -26,7 +26,9 @@ interface Counter {
 }
 
 const COLUMNS = ['kind', 'id', 'value', 'revision'] as const;
-const HISTORY_ROWS_PER_INSERT = 500;
+// Large definitions (an imported operation's schemas: several KB each) make a statement of 500
+// rows megabytes of bound values, tens of milliseconds of one synchronous SQLite call.
+const HISTORY_ROWS_PER_INSERT = 50;
 
 /** A BIGINT column as a JavaScript number, refusing what a number cannot hold exactly. */
 export function revisionOf(raw: number | string | bigint | null | undefined): number {
@@ -147,8 +149,10 @@ export async function writeRecord(db: Knex, dialect: SqlDialect, write: TimedWri
  */
 export async function writeBatch(db: Knex, dialect: SqlDialect, writes: readonly RecordWrite[], now: number): Promise<BatchOutcome> {
   return inWriteTransaction(db, dialect, async (trx, counter) => {
+    const yieldNow = slicer();
     const found: Array<{ exists: boolean; current: number }> = [];
     for (const { kind, id, ifRevision } of writes) {
+      await yieldNow();
       const existing = (await trx(RECORDS_TABLE).select('revision', 'deleted').where({ kind, id }).forUpdate().first()) as
         | Pick<RecordRow, 'revision' | 'deleted'>
         | undefined;
@@ -163,6 +167,7 @@ export async function writeBatch(db: Knex, dialect: SqlDialect, writes: readonly
     const history: Array<Record<string, unknown>> = [];
     for (const [index, { kind, id, text, action, principal }] of writes.entries()) {
       if (applied[index] !== true) continue;
+      await yieldNow();
       const row = { value: text, revision, deleted: text === null, updated_at: now };
       if (found[index]?.exists === true) await trx(RECORDS_TABLE).where({ kind, id }).update(row);
       else await trx(RECORDS_TABLE).insert({ kind, id, ...row });
@@ -171,6 +176,7 @@ export async function writeBatch(db: Knex, dialect: SqlDialect, writes: readonly
     // In the same transaction: a change and its history entry commit or roll back together.
     // Chunked: SQLite caps the bound parameters of one statement.
     for (let start = 0; start < history.length; start += HISTORY_ROWS_PER_INSERT) {
+      await yieldNow();
       await trx(HISTORY_TABLE).insert(history.slice(start, start + HISTORY_ROWS_PER_INSERT));
     }
     await trx(REVISION_TABLE).where({ id: 1 }).update({ revision });
@@ -217,8 +223,24 @@ export async function readFeed(
   return { type: 'changes', revision: read.revision, changes: await decodeInSlices(read.rows, (row) => toChange(row, logger)) };
 }
 
-/** Longest stretch of decoding feed rows before other work runs (as the live definitions slice theirs). */
-const DECODE_SLICE_MS = 5;
+/** Longest stretch of decoding feed rows, or of a batch's statements, before other work runs (as the live definitions slice theirs). */
+const SLICE_MS = 5;
+
+/**
+ * A function to await between the steps of a large piece of work (a batch's statements, the
+ * decoding of feed rows): it yields to the event loop once {@link SLICE_MS} of work has gone by.
+ * SQLite statements run synchronously and their promises resolve without a turn of the event
+ * loop, so a batch of a thousand records would otherwise hold every request for hundreds of
+ * milliseconds.
+ */
+function slicer(): () => Promise<void> {
+  let sliceStart = performance.now();
+  return async () => {
+    if (performance.now() - sliceStart < SLICE_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    sliceStart = performance.now();
+  };
+}
 
 /**
  * Decodes rows after their read transaction, yielding to the event loop every few milliseconds:
@@ -226,13 +248,11 @@ const DECODE_SLICE_MS = 5;
  * that would otherwise hold every request of the replica at once.
  */
 async function decodeInSlices<T>(rows: readonly RecordRow[], one: (row: RecordRow) => T): Promise<T[]> {
+  const yieldNow = slicer();
   const decoded: T[] = [];
-  let sliceStart = performance.now();
   for (const row of rows) {
     decoded.push(one(row));
-    if (performance.now() - sliceStart < DECODE_SLICE_MS) continue;
-    await new Promise((resolve) => setImmediate(resolve));
-    sliceStart = performance.now();
+    await yieldNow();
   }
   return decoded;
 }

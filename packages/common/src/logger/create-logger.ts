@@ -60,8 +60,13 @@ function treeLogger(sink: Sink, inherited: Readonly<Record<string, unknown>>, ow
   // Merged on the first line: a child made per call that never writes costs no copy.
   let bindings: Readonly<Record<string, unknown>> | undefined = own === undefined ? inherited : undefined;
   const write = (level: Level, message: string, meta?: Record<string, unknown>) => {
-    bindings ??= { ...inherited, ...own };
-    const entry: Record<string | symbol, unknown> = { ...bindings, ...meta, [LEVEL]: level, level, message };
+    bindings ??= Object.assign({}, inherited, own);
+    // Object.assign, then keys set: on Node 20, `{ ...bindings, ...meta, level, message }` costs
+    // several microseconds a line.
+    const entry: Record<string | symbol, unknown> = Object.assign({}, bindings, meta);
+    entry[LEVEL] = level;
+    entry.level = level;
+    entry.message = message;
     // winston's own handling of a metadata `message` and `stack` (an Error passed as metadata).
     if (typeof meta?.message === 'string') entry.message = `${message} ${meta.message}`;
     if (meta?.stack !== undefined) entry.stack = meta.stack;
@@ -79,7 +84,7 @@ function treeLogger(sink: Sink, inherited: Readonly<Record<string, unknown>>, ow
     warn: method('warn'),
     info: method('info'),
     debug: method('debug'),
-    child: (more) => treeLogger(sink, bindings ?? { ...inherited, ...own }, more),
+    child: (more) => treeLogger(sink, bindings ?? Object.assign({}, inherited, own), more),
   };
 }
 

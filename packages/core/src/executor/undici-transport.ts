@@ -39,6 +39,16 @@ function decoded(body: Readable, encoding: string | undefined): Readable {
 const header = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 /**
+ * The request's headers and the encodings the transport decodes. Copied with Object.assign: on
+ * Node 20, `{ ...headers, key: value }` costs several times as much, on every call.
+ */
+function withAcceptEncoding(headers: BuiltRequest['headers']): Record<string, string> {
+  const sent: Record<string, string> = Object.assign({}, headers);
+  sent['accept-encoding'] = 'gzip, deflate, br';
+  return sent;
+}
+
+/**
  * What aborts one upstream request: an EventEmitter with `aborted` and `reason`, which undici takes
  * as a request's `signal` as it takes an AbortSignal. An AbortController's signal is an EventTarget,
  * several times dearer to make and to listen on, and the hot path needs one per call.
@@ -107,7 +117,7 @@ export function createUndiciTransport(options: TransportOptions): Transport {
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method,
-        headers: { ...request.headers, 'accept-encoding': 'gzip, deflate, br' },
+        headers: withAcceptEncoding(request.headers),
         body,
         signal,
         headersTimeout: limits.timeoutMs,

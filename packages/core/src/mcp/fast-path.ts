@@ -100,7 +100,10 @@ export function isFastRequest(req: IncomingMessage, body: unknown, view: Instanc
  */
 function modernResult(result: ToolResult, serverMeta: Record<string, unknown>): Record<string, unknown> {
   const own = result as ToolResult & { resultType?: unknown };
-  const stamped: Record<string, unknown> = own.resultType === undefined ? { ...result, resultType: 'complete' } : { ...result };
+  // Object.assign, then keys set: the same key order as `{ ...result, resultType }`, at a fraction
+  // of its cost on Node 20 (a spread followed by more keys is slow there).
+  const stamped: Record<string, unknown> = Object.assign<Record<string, unknown>, ToolResult>({}, result);
+  if (own.resultType === undefined) stamped.resultType = 'complete';
   const meta = stamped._meta;
   if (meta === undefined) stamped._meta = serverMeta;
   else if (isObject(meta) && meta[META_SERVER_INFO] === undefined) stamped._meta = { ...meta, ...serverMeta };
