@@ -131,8 +131,11 @@ async function pollAudit(api: Api, handlers: LiveHandlers, signal: AbortSignal):
       );
       const byRevision = new Map<number, DefinitionChange[]>();
       for (const entry of page.data.entries) {
+        // Only tools and instances are definitions the console lists; credentials and others are not.
+        const kind = entry.kind === 'ids' ? 'instance' : entry.kind === 'tds' ? 'tool' : undefined;
+        if (kind === undefined) continue;
         const changes = byRevision.get(entry.revision) ?? [];
-        changes.push({ kind: entry.kind === 'ids' ? 'instance' : 'tool', id: entry.id, op: entry.deleted ? 'delete' : 'put' });
+        changes.push({ kind, id: entry.id, op: entry.deleted ? 'delete' : 'put' });
         byRevision.set(entry.revision, changes);
       }
       for (const [revision, changes] of byRevision) handlers.change(revision, changes);

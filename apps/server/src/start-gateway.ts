@@ -268,6 +268,7 @@ export async function startGateway(
     const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
     const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
     logger.info('gateway listening', { url, datasource: datasource.name, revision: definitions.revision });
+    importPlanner.warmUp();
     return { url, port, definitions, adminEvents, ...(metricsPort === undefined ? {} : { metricsPort }), close: closeAll };
   } catch (error) {
     await closeAll();

@@ -96,7 +96,8 @@ export async function writeRecord(context: EtcdCallContext, write: RecordWrite):
   return applied[0] === true ? revision : undefined;
 }
 
-// Every record written costs two operations of a transaction: the record and its history entry.
+// Every record written costs two operations of a transaction: the record and its history entry
+// (one for an untracked write).
 // etcd refuses a transaction of more than `--max-txn-ops` operations (default 128) or a request over
 // `--max-request-bytes` (default 1.5 MiB) with InvalidArgument; the message is etcd's own, fixed text
 // (server/etcdserver/api/v3rpc/rpctypes/error.go) and carries no key or endpoint.
@@ -137,8 +138,9 @@ async function tryWriteBatch(context: EtcdCallContext, writes: readonly RecordWr
     }),
   );
   const absent = new Set(unconditioned.filter((_write, index) => seen[index] === 0));
-  // What the record is when the transaction succeeds: present unless a delete finds it absent.
-  const recorded = writes.filter((write) => write.text !== null || (write.ifRevision !== 0 && !absent.has(write)));
+  // The writes that get a history entry: each one that changes its record (not a delete that finds
+  // it absent), unless it is untracked.
+  const recorded = writes.filter((write) => write.untracked !== true && (write.text !== null || (write.ifRevision !== 0 && !absent.has(write))));
   const at = (context.now ?? Date.now)();
   let result: ITxnResponse;
   try {

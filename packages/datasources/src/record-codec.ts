@@ -84,6 +84,8 @@ export interface RecordWrite {
   ifRevision?: number;
   action: WriteAction;
   principal?: string;
+  /** No history entry for this write (`WriteOptions.untracked`). */
+  untracked?: boolean;
 }
 
 const WRITE_ACTIONS: readonly WriteAction[] = ['put', 'delete', 'import', 'rollback'];
@@ -102,18 +104,21 @@ export function writeHistory(metadata: WriteMetadata | undefined, isDelete: bool
   return { action, principal: principal.slice(0, MAX_PRINCIPAL_LENGTH) };
 }
 
+/** `{ untracked: true }` for a write that asked for no history entry, else nothing. */
+const untracked = (options: WriteOptions | undefined): Pick<RecordWrite, 'untracked'> => (options?.untracked === true ? { untracked: true } : {});
+
 /** A put, checked and serialised before the store is touched. */
 export function putWrite(kind: string, id: string, value: unknown, options: WriteOptions | undefined, rules: KeyRules): RecordWrite {
   checkKey(kind, id, rules);
   const ifRevision = checkWriteOptions(options);
-  return { kind, id, text: serialise(value), ifRevision, ...writeHistory(options?.metadata, false) };
+  return { kind, id, text: serialise(value), ifRevision, ...writeHistory(options?.metadata, false), ...untracked(options) };
 }
 
 /** A delete, checked before the store is touched. */
 export function deleteWrite(kind: string, id: string, options: WriteOptions | undefined, rules: KeyRules): RecordWrite {
   checkKey(kind, id, rules);
   const ifRevision = checkWriteOptions(options);
-  return { kind, id, text: null, ifRevision, ...writeHistory(options?.metadata, true) };
+  return { kind, id, text: null, ifRevision, ...writeHistory(options?.metadata, true), ...untracked(options) };
 }
 
 /**
@@ -139,7 +144,7 @@ export function batchWrites(operations: readonly BatchOperation[], rules: KeyRul
       });
     }
     seen.add(key);
-    const options = { ifRevision: operation.ifRevision, metadata };
+    const options = { ifRevision: operation.ifRevision, metadata, untracked: operation.untracked };
     return op === 'put' ? putWrite(kind, id, operation.value, options, rules) : deleteWrite(kind, id, options, rules);
   });
 }

@@ -165,12 +165,13 @@ export async function writeBatch(db: Knex, dialect: SqlDialect, writes: readonly
     const revision = counter.head + 1;
     if (!Number.isSafeInteger(revision)) throw storeError('DYNMCP_BAD_REVISION');
     const history: Array<Record<string, unknown>> = [];
-    for (const [index, { kind, id, text, action, principal }] of writes.entries()) {
+    for (const [index, { kind, id, text, action, principal, untracked }] of writes.entries()) {
       if (applied[index] !== true) continue;
       await yieldNow();
       const row = { value: text, revision, deleted: text === null, updated_at: now };
       if (found[index]?.exists === true) await trx(RECORDS_TABLE).where({ kind, id }).update(row);
       else await trx(RECORDS_TABLE).insert({ kind, id, ...row });
+      if (untracked === true) continue;
       history.push({ kind, id, revision, value: text, deleted: text === null, principal: principal ?? null, action, at: now });
     }
     // In the same transaction: a change and its history entry commit or roll back together.

@@ -65,6 +65,15 @@ export interface WriteOptions {
   ifRevision?: number;
   /** Recorded in the write's history entry (plugin API 3). */
   metadata?: WriteMetadata;
+  /**
+   * Plugin API 5: `true` makes the write leave no entry in {@link DataSource.history} or
+   * {@link DataSource.audit}, for internal records the gateway writes at a high rate (an ended
+   * session's revocation, its purge) that would otherwise bury the operators' changes and grow the
+   * store with history nobody reads. The change itself is as any other: a revision, in the feed,
+   * the same preconditions. A record's existing entries stay, so its history no longer ends at its
+   * current version. A datasource without history ignores it. Default `false`.
+   */
+  untracked?: boolean;
 }
 
 /** One version of one record, as {@link DataSource.history} returns it (newest first). */
@@ -98,6 +107,8 @@ export type BatchOperation =
       value: unknown;
       /** As {@link WriteOptions.ifRevision}: the record's current revision, `0` for "only if absent". */
       ifRevision?: number;
+      /** As {@link WriteOptions.untracked} (plugin API 5): this write leaves no history or audit entry. */
+      untracked?: boolean;
     }
   | {
       op: 'delete';
@@ -105,6 +116,8 @@ export type BatchOperation =
       id: string;
       /** As {@link WriteOptions.ifRevision}; `0` makes the delete a checked no-op ("only if absent"). */
       ifRevision?: number;
+      /** As {@link WriteOptions.untracked} (plugin API 5): this write leaves no history or audit entry. */
+      untracked?: boolean;
     };
 
 /** What a {@link DataSource.batch} wrote. */
@@ -163,10 +176,15 @@ export interface DataSource {
    * Optional (plugin API 3): the versions of one record, newest first, at most `limit`, as kept by
    * the datasource's retention (which never drops the current version's entry). Every write made
    * through put, delete and batch records its entry in the same transaction as the change, at the
-   * change's revision, so a failed write leaves none. Entries are not part of the feed.
+   * change's revision, so a failed write leaves none, except a write marked
+   * {@link WriteOptions.untracked}, which leaves none at all (plugin API 5). Entries are not part of
+   * the feed.
    */
   history?(kind: string, id: string, options: { limit: number }): Promise<HistoryEntry[]>;
-  /** Optional (plugin API 3): every change after revision `since`, ascending, at most `limit`. */
+  /**
+   * Optional (plugin API 3): every change after revision `since`, ascending, at most `limit`: the
+   * history entries of every record, so an untracked write is not in it either.
+   */
   audit?(options: { since: number; limit: number }): Promise<AuditEntry[]>;
   /**
    * Optional (plugin API 4): a handle that announces this replica in the store. Does no I/O

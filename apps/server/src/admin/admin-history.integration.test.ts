@@ -1,14 +1,22 @@
 // History, rollback and audit through a gateway on a real etcd and a real MariaDB: the same routes
-// as on SQLite, an OpenAPI import recorded as `import` by the importing principal, and each entry
-// at the revision of its change. Never skipped without etcd or MariaDB.
+// as on SQLite, an OpenAPI import recorded as `import` by the importing principal, each entry at the
+// revision of its change, and ended sessions (shared with a second replica) in neither audit nor
+// history. Never skipped without etcd or MariaDB.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { createEtcdDataSource, createSqlDataSource } from '@dynmcp/datasources';
+import { silentLogger, type DataSource } from '@dynmcp/plugin';
 import { startEtcdServer, startMariaDb, type EtcdServer, type MariaDbServer } from '@dynmcp/testing';
+import { sessionChurnStory } from '../test-support/session-churn.js';
 import { echoTool, startTestGateway, TEST_KEY, type AdminResponse, type TestGateway } from '../test-support/test-gateway.js';
 
 const UPSTREAM = 'http://127.0.0.1:9';
 const OPS_KEY = 'ops-secret-key-2024';
-const KEYS = { admin: { apiKeys: [TEST_KEY, `ops:${OPS_KEY}`], importTimeoutMs: 120_000 } };
+const KEYS = {
+  admin: { apiKeys: [TEST_KEY, `ops:${OPS_KEY}`], importTimeoutMs: 120_000 },
+  mcp: { sessionSecret: randomBytes(32).toString('base64') },
+};
 
 const revisionOf = (response: AdminResponse) => Number(JSON.parse(response.headers.get('etag') ?? 'null'));
 
@@ -59,11 +67,20 @@ async function historyStory(gw: TestGateway): Promise<void> {
 describe('history on etcd', () => {
   let etcd: EtcdServer;
   let gw: TestGateway;
+  let peer: TestGateway;
+  let store: DataSource;
   before(async () => {
     etcd = await startEtcdServer();
-    gw = await startTestGateway({ ...KEYS, datasource: { type: 'etcd', etcd: { endpoints: [etcd.endpoint], prefix: `/dynmcp-history-${process.pid}` } } });
+    const prefix = `/dynmcp-history-${process.pid}`;
+    const settings = { ...KEYS, datasource: { type: 'etcd', etcd: { endpoints: [etcd.endpoint], prefix } } };
+    gw = await startTestGateway(settings);
+    peer = await startTestGateway(settings);
+    store = createEtcdDataSource({ endpoints: [etcd.endpoint], prefix, logger: silentLogger });
+    await store.open();
   });
   after(async () => {
+    await store?.close();
+    await peer?.stop();
     await gw?.stop();
     await etcd?.close();
   });
@@ -71,21 +88,37 @@ describe('history on etcd', () => {
   it('records every change with its principal; rollback, history and audit work end to end', async () => {
     await historyStory(gw);
   });
+
+  it('records no ended session, which still reaches the other replica', async () => {
+    await sessionChurnStory(gw, peer, store);
+  });
 });
 
 describe('history on MariaDB', () => {
   let db: MariaDbServer;
   let gw: TestGateway;
+  let peer: TestGateway;
+  let store: DataSource;
   before(async () => {
     db = await startMariaDb();
-    gw = await startTestGateway({ ...KEYS, datasource: { type: 'mysql', mysql: { url: db.url }, pollIntervalMs: 100, startupWaitMs: 10_000 } });
+    const settings = { ...KEYS, datasource: { type: 'mysql', mysql: { url: db.url }, pollIntervalMs: 100, startupWaitMs: 10_000 } };
+    gw = await startTestGateway(settings);
+    peer = await startTestGateway(settings);
+    store = createSqlDataSource({ client: 'mysql', connection: db.url, logger: silentLogger });
+    await store.open();
   });
   after(async () => {
+    await store?.close();
+    await peer?.stop();
     await gw?.stop();
     await db?.cleanup();
   });
 
   it('records every change with its principal; rollback, history and audit work end to end', async () => {
     await historyStory(gw);
+  });
+
+  it('records no ended session, which still reaches the other replica', async () => {
+    await sessionChurnStory(gw, peer, store);
   });
 });

@@ -2,12 +2,14 @@
 // recorded by principal name (never a key), rollback of an old version and of a deleted record as a
 // new revision, the audit since a revision, and every bad input a 4xx with a stable code.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createSqlDataSource } from '@dynmcp/datasources';
-import { isGatewayError, silentLogger } from '@dynmcp/plugin';
+import { SESSION_REVOCATION_KIND } from '@dynmcp/core';
+import { isGatewayError, requireBatch, silentLogger } from '@dynmcp/plugin';
 import { createAdminHistory } from './admin-history.js';
+import { sessionChurnStory } from '../test-support/session-churn.js';
 import { echoTool, startTestGateway, TEST_KEY, type AdminResponse, type TestGateway } from '../test-support/test-gateway.js';
 
 const UPSTREAM = 'http://127.0.0.1:9';
@@ -185,6 +187,62 @@ describe('admin history, rollback and audit', () => {
     const all = await gw.admin('GET', '/admin/audit');
     assert.ok(all.body.data.entries.length >= 3);
   });
+});
+
+test('ended sessions leave no audit entry and no history, and still reach the other replica; a tool PUT is audited', async () => {
+  const settings = { mcp: { sessionSecret: randomBytes(32).toString('base64') } };
+  const a = await startTestGateway(settings);
+  const b = await startTestGateway(settings, { dataDir: a.dataDir });
+  const store = createSqlDataSource({ client: 'sqlite', filename: join(a.dataDir, 'dynmcp.sqlite'), logger: silentLogger });
+  try {
+    await store.open();
+    await sessionChurnStory(a, b, store);
+  } finally {
+    await store.close();
+    await b.stop();
+    await a.stop();
+  }
+});
+
+test('the audit shows tools, instances and credentials only, also from a datasource that records internal writes', async () => {
+  const gw = await startTestGateway();
+  const store = createSqlDataSource({ client: 'sqlite', filename: join(gw.dataDir, 'plugin.sqlite'), logger: silentLogger });
+  try {
+    await store.open();
+    const history = createAdminHistory({ service: {} as never, datasource: store });
+    // Written tracked, as a datasource plugin that ignores `untracked` would record ended sessions.
+    const tool = await store.put('tds', 'a', {});
+    const internal: number[] = [];
+    for (let index = 0; index < 25; index++) internal.push((await store.put(SESSION_REVOCATION_KIND, `n${index}`, {})).revision);
+    const credential = await store.put('credential', 'alice/token', {});
+    const mixed = await requireBatch(store).batch([
+      { op: 'put', kind: SESSION_REVOCATION_KIND, id: 'm', value: {} },
+      { op: 'put', kind: 'ids', id: 'i', value: {} },
+    ]);
+    const last = await store.delete(SESSION_REVOCATION_KIND, 'm');
+    const brief = (page: { entries: Array<{ revision: number; kind: string; id: string }> }) => page.entries.map((entry) => [entry.revision, entry.kind, entry.id]);
+
+    const all = await history.audit(0, 100);
+    assert.deepEqual(brief(all), [
+      [tool.revision, 'tds', 'a'],
+      [credential.revision, 'credential', 'alice/token'],
+      [mixed.revision, 'ids', 'i'],
+    ]);
+    assert.equal(all.next_since, last, 'past the internal entries at the end');
+    // A page reads on past internal entries to fill up, 10 reads at most (here: `a`, then n0 to n9)...
+    const page = await history.audit(0, 2);
+    assert.deepEqual(brief(page), [[tool.revision, 'tds', 'a']]);
+    assert.equal(page.next_since, internal[9]);
+    // ...so a long stretch of them is an empty page whose next_since moved on, never a page stuck in place.
+    assert.deepEqual(await history.audit(tool.revision, 1), { entries: [], next_since: internal[9] });
+    assert.deepEqual(await history.audit(internal[9]!, 1), { entries: [], next_since: internal[19] });
+    const reached = await history.audit(internal[19]!, 1);
+    assert.deepEqual(brief(reached), [[credential.revision, 'credential', 'alice/token']]);
+    assert.equal(reached.next_since, credential.revision);
+  } finally {
+    await store.close();
+    await gw.stop();
+  }
 });
 
 test('a datasource without history(): history, rollback and audit fail with HISTORY_UNSUPPORTED (501) naming it', async () => {

@@ -1,6 +1,8 @@
+import { CREDENTIAL_KIND } from '@dynmcp/common';
 import {
   GatewayError,
   isGatewayError,
+  RECORD_KINDS,
   requireHistory,
   type AuditEntry,
   type DataSource,
@@ -14,10 +16,28 @@ export const DEFAULT_HISTORY_LIMIT = 100;
 /** Largest `limit` of the history and audit routes. */
 export const MAX_HISTORY_LIMIT = 1000;
 
+/**
+ * The record kinds the audit shows: what the admin API manages (tools, instances, credentials).
+ * The store holds internal records too (ended sessions, at the rate sessions end) that the gateway
+ * writes untracked; a datasource plugin that ignores `untracked` would still put them in its
+ * history, where they would bury the operators' changes.
+ */
+const AUDITED_KINDS: ReadonlySet<string> = new Set([...RECORD_KINDS, CREDENTIAL_KIND]);
+
+/**
+ * Store reads of one audit page at most: they run again only while the entries read are all of
+ * internal kinds, which a datasource that honours `untracked` never returns.
+ */
+const MAX_AUDIT_READS = 10;
+
 /** What `GET /admin/audit` answers in `data`. */
 export interface AuditPage {
   entries: AuditEntry[];
-  /** Pass as `since` for the next page; equals the request's `since` when there was nothing new. */
+  /**
+   * Pass as `since` for the next page; equals the request's `since` when there was nothing new. It
+   * can be past `since` on a page with fewer entries than asked, even none, when a datasource
+   * plugin recorded many internal changes there: ask again from it.
+   */
   next_since: number;
 }
 
@@ -97,22 +117,35 @@ export function createAdminHistory(options: AdminHistoryOptions) {
     },
 
     /**
-     * Every change after `since`, ascending, at most `limit`, ending on a whole revision: a batch's
-     * entries are never split across two pages, unless one revision alone holds more than `limit`
-     * (then its first `limit` entries, and a higher `limit` shows the rest).
+     * Every change of a tool, instance or credential after `since`, ascending, at most `limit`,
+     * ending on a whole revision: a batch's entries are never split across two pages, unless one
+     * revision alone holds more than `limit` (then its first `limit` entries, and a higher `limit`
+     * shows the rest). Entries of other kinds are skipped (see {@link AUDITED_KINDS}).
      */
     async audit(since: number, limit: number): Promise<AuditPage> {
       const store = requireHistory(datasource);
       assertStoreReachable();
-      // One more than asked: tells whether the last revision continues past the page.
-      const found = await store.audit({ since, limit: limit + 1 });
-      let entries = found.slice(0, limit);
-      const next = found[limit];
-      if (next !== undefined && entries.at(-1)?.revision === next.revision) {
-        const whole = entries.filter((entry) => entry.revision !== next.revision);
-        if (whole.length > 0) entries = whole;
+      const entries: AuditEntry[] = [];
+      let cursor = since;
+      for (let read = 0; read < MAX_AUDIT_READS && entries.length < limit; read += 1) {
+        const room = limit - entries.length;
+        // One more than room: tells whether the last revision continues past the page.
+        const found = await store.audit({ since: cursor, limit: room + 1 });
+        let scanned = found.slice(0, room);
+        const next = found[room];
+        if (next !== undefined && scanned.at(-1)?.revision === next.revision) {
+          const whole = scanned.filter((entry) => entry.revision !== next.revision);
+          // A revision larger than the page is cut only when it would otherwise be all of it.
+          if (whole.length === 0 && entries.length > 0) break;
+          if (whole.length > 0) scanned = whole;
+        }
+        const before = entries.length;
+        for (const entry of scanned) if (AUDITED_KINDS.has(entry.kind)) entries.push(entry);
+        cursor = scanned.at(-1)?.revision ?? cursor;
+        // Read on only to fill what internal entries took up.
+        if (next === undefined || entries.length - before === scanned.length) break;
       }
-      return { entries, next_since: entries.at(-1)?.revision ?? since };
+      return { entries, next_since: cursor };
     },
   };
 }

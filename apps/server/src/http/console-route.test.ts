@@ -4,8 +4,8 @@
  * the defaults by environment, nothing loaded from another origin, and the build's bundle budget.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { loadConfig } from '@dynmcp/common';
 import { consoleDir } from '@dynmcp/console';
+import { freePort } from '@dynmcp/testing';
+import { until } from '../test-support/fresh-connection.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
 
 let gw: TestGateway;
@@ -78,7 +80,7 @@ test('hashed assets are cached for a year as immutable, with their type, gzipped
 test('/ui redirects to /ui/; client routes get index.html; HEAD has no body', async () => {
   const redirect = await rawGet('/ui');
   assert.equal(redirect.status, 301);
-  assert.equal(redirect.headers.location, '/ui/');
+  assert.equal(redirect.headers.location, 'ui/', 'relative, so a path prefix in front of the gateway is kept');
   for (const route of ['/ui/tools', '/ui/instances/shop/', '/ui/index.html']) {
     const res = await rawGet(route);
     assert.equal(res.status, 200, route);
@@ -87,6 +89,47 @@ test('/ui redirects to /ui/; client routes get index.html; HEAD has no body', as
   const head = await fetch(`${gw.url}/ui/`, { method: 'HEAD' });
   assert.equal(head.status, 200);
   assert.equal((await head.arrayBuffer()).byteLength, 0);
+});
+
+test('behind nginx mounting the gateway under /gateway/, /gateway/ui leads to the console at /gateway/ui/', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dynmcp-console-prefix-'));
+  const port = await freePort();
+  const conf = [
+    'worker_processes 1;',
+    'events { worker_connections 64; }',
+    'http {',
+    '  access_log off;',
+    '  server {',
+    `    listen 127.0.0.1:${port};`,
+    `    location /gateway/ { proxy_pass http://${new URL(gw.url).host}/; }`,
+    '  }',
+    '}',
+  ].join('\n');
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  let log = '';
+  const nginx = spawn('nginx', ['-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-e', 'stderr', '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  nginx.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  try {
+    const entry = `http://127.0.0.1:${port}/gateway/ui`;
+    await until('nginx answers', async () => (await fetch(entry, { redirect: 'manual' }).catch(() => undefined)) !== undefined, 10_000).catch(
+      (error: Error) => {
+        throw new Error(`${error.message}; nginx said: ${log}`);
+      },
+    );
+    const redirect = await fetch(entry, { redirect: 'manual' });
+    assert.equal(redirect.status, 301);
+    const target = new URL(redirect.headers.get('location') ?? '', entry);
+    assert.equal(target.pathname, '/gateway/ui/');
+    const page = await fetch(target);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+  } finally {
+    const exited = new Promise((resolve) => nginx.once('exit', resolve));
+    if (nginx.exitCode === null && nginx.kill('SIGTERM')) await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('path traversal and unknown files are 404, never a file and never the app', async () => {

@@ -92,8 +92,10 @@ export function createConsoleRoute(options: ConsoleRouteOptions) {
     res.setHeader('referrer-policy', 'no-referrer');
     res.setHeader('x-frame-options', 'DENY');
     res.setHeader('cross-origin-opener-policy', 'same-origin');
-    // `req.path` is relative to the mount point: `/ui` alone gives `/`, like `/ui/`.
-    if (req.originalUrl.split('?')[0] === '/ui') return res.redirect(301, '/ui/');
+    // `req.path` is relative to the mount point: `/ui` alone gives `/`, like `/ui/`. The redirect is
+    // relative (RFC 9110, 10.2.2: resolved against the request's URL) so that behind a proxy that
+    // mounts the gateway under a path prefix `/prefix/ui` leads to `/prefix/ui/`, not `/ui/`.
+    if (req.originalUrl.split('?')[0] === '/ui') return res.redirect(301, 'ui/');
     if (index === undefined) return next(new GatewayError('NOT_FOUND', 'the web console is not built: build the workspace (npx pnpm@10 run build)'));
     const asset = assets.get(req.path);
     if (asset !== undefined) return send(req, res, asset, 'public, max-age=31536000, immutable');

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLiveDefinitions, createSchemaCompiler, type LiveDefinitions } from '@dynmcp/common';
 import { createSessionRevocations, isRevocationsFull, SESSION_REVOCATION_KIND, type SessionRevocations } from '@dynmcp/core';
 import { createSqlDataSource } from '@dynmcp/datasources';
-import { silentLogger, type DataSource } from '@dynmcp/plugin';
+import { requireHistory, silentLogger, type DataSource } from '@dynmcp/plugin';
 
 let dir: string;
 let clock = Date.now();
@@ -80,6 +80,8 @@ test('expired revocations are forgotten and purged from the store', async () => 
   await until('every replica purged or forgot nonce-1', async () =>
     (await a!.store.list(SESSION_REVOCATION_KIND)).length === 0 && opened.every(({ revocations }) => !revocations.has('nonce-1')),
   );
+  // Session churn, not operators' changes: neither the revocations nor their purges are in the history.
+  assert.deepEqual(await requireHistory(a!.store).audit({ since: 0, limit: 1000 }), []);
 });
 
 test('the number held is capped, and an unreachable store refuses the revocation', async () => {

@@ -144,7 +144,12 @@ describe('createImportPlanner', () => {
   it('keeps a worker waiting ahead of the next document, a new one after each, none after close', async () => {
     const planner = createImportPlanner(LIMITS, { warm: true });
     try {
+      assert.equal(planner.waiting, false, 'the first worker waits for warmUp');
+      planner.warmUp();
       assert.equal(planner.waiting, true);
+      // Still there a moment later: a worker that waits for its request does not end on its own.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(planner.waiting, true, 'the waiting worker ended');
       assert.equal((await planner.plan(input(petsOpenApi30()))).tools.length, 6);
       assert.equal(planner.waiting, true, 'no worker started for the next document');
       // A refused document leaves a waiting worker too, and the next document is mapped by it.
@@ -156,6 +161,7 @@ describe('createImportPlanner', () => {
     }
     assert.equal(planner.waiting, false);
     const cold = createImportPlanner(LIMITS, { warm: false });
+    cold.warmUp();
     assert.equal(cold.waiting, false);
     assert.equal((await cold.plan(input(petsOpenApi30()))).tools.length, 6);
     assert.equal(cold.waiting, false);

@@ -124,6 +124,11 @@ async function runPlan(started: PlanWorker, request: PlanRequest, limits: Import
  */
 export interface ImportPlanner {
   plan(input: ImportInput): Promise<ImportPlan>;
+  /**
+   * Starts the first worker ahead of an import (later ones start as each import ends). Called
+   * once the gateway serves, so that its start-up does not share a core with the worker's.
+   */
+  warmUp(): void;
   /** A worker is started and waiting for the next document. */
   readonly waiting: boolean;
   /** Stops the waiting worker; a plan under way finishes. */
@@ -159,8 +164,8 @@ export function createImportPlanner(limits: ImportLimits = DEFAULT_IMPORT_LIMITS
     return ready;
   }
 
-  startSpare();
   return {
+    warmUp: startSpare,
     async plan(input) {
       const request = checkInput(input, limits);
       try {

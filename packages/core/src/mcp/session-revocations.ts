@@ -24,6 +24,11 @@ const PURGE_EVERY_MS = 60_000;
 const PURGE_GRACE_MS = 60_000;
 /** Deletes per purge batch. */
 const PURGE_BATCH = 100;
+/**
+ * Revocations and their purges are session churn, not operators' changes: no history or audit
+ * entries (the feed still carries them to every replica).
+ */
+const UNTRACKED = { untracked: true } as const;
 
 /** Sessions ended with DELETE, by the nonce of their token, until the token expires. */
 export interface SessionRevocations {
@@ -98,8 +103,8 @@ export function createSessionRevocations(options: SessionRevocationOptions): Ses
     if (datasource === undefined) return;
     for (let start = 0; start < ids.length && !closed; start += PURGE_BATCH) {
       const slice = ids.slice(start, start + PURGE_BATCH);
-      if (datasource.batch) await datasource.batch(slice.map((id) => ({ op: 'delete', kind: SESSION_REVOCATION_KIND, id })));
-      else for (const id of slice) await datasource.delete(SESSION_REVOCATION_KIND, id);
+      if (datasource.batch) await datasource.batch(slice.map((id) => ({ op: 'delete', kind: SESSION_REVOCATION_KIND, id, untracked: true })));
+      else for (const id of slice) await datasource.delete(SESSION_REVOCATION_KIND, id, UNTRACKED);
     }
     if (ids.length > 0) logger.info('expired session revocations purged', { count: ids.length });
   }
@@ -156,7 +161,7 @@ export function createSessionRevocations(options: SessionRevocationOptions): Ses
         if (revoked.size >= cap) throw new RevocationsFullError('too many ended sessions held until they expire');
       }
       const id = idOf(nonce, expiresAt);
-      if (datasource !== undefined) await datasource.put(SESSION_REVOCATION_KIND, id, { expiresAt: new Date(expiresAt).toISOString() });
+      if (datasource !== undefined) await datasource.put(SESSION_REVOCATION_KIND, id, { expiresAt: new Date(expiresAt).toISOString() }, UNTRACKED);
       // Kept with the expiry the id says, so a purge here deletes the very record written.
       revoked.set(nonce, parseId(id)?.expiresAt ?? expiresAt);
     },

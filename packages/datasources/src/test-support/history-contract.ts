@@ -108,6 +108,48 @@ export function historyContractTests(store: string, open: OpenHistoryPair): void
     await feed.close();
   });
 
+  test(`${store}: an untracked write (single or in a batch) leaves no history or audit entry, yet reaches the feed as any write`, async () => {
+    const { writer, replica } = await open();
+    const ds = requireHistory(writer);
+    const events: FeedEvent[] = [];
+    const feed = replica.watch({ onEvent: (event) => events.push(event) });
+    await until('the first snapshot', () => events.length > 0);
+    // Each write waits for the replica to see it: a polling feed may merge writes it finds together.
+    const onReplica = (type: 'put' | 'delete', id: string, revision: number) =>
+      until(`${type} of ${id} at ${revision} on the replica`, () =>
+        events.some((event) => event.type === 'changes' && event.changes.some((change) => change.type === type && change.id === id && change.revision === revision)),
+      );
+
+    const tracked = await writer.put('tds', 'kept', { v: 1 }, { metadata: { principal: 'alice' } });
+    const put = await writer.put('internal', 'one', { v: 1 }, { untracked: true, metadata: { principal: 'alice' } });
+    await onReplica('put', 'one', put.revision);
+    const replaced = await writer.put('internal', 'one', { v: 2 }, { ifRevision: put.revision, untracked: true });
+    await onReplica('put', 'one', replaced.revision);
+    const mixed = await requireBatch(writer).batch([
+      { op: 'put', kind: 'internal', id: 'two', value: {}, untracked: true },
+      { op: 'put', kind: 'tds', id: 'also-kept', value: {} },
+    ]);
+    await onReplica('put', 'two', mixed.revision);
+    const purged = await requireBatch(writer).batch([
+      { op: 'delete', kind: 'internal', id: 'two', untracked: true },
+      { op: 'delete', kind: 'internal', id: 'never-there', untracked: true },
+    ]);
+    assert.deepEqual(purged.deleted, [{ kind: 'internal', id: 'two' }]);
+    await onReplica('delete', 'two', purged.revision);
+    const deleted = (await writer.delete('internal', 'one', { untracked: true })) as number;
+    await onReplica('delete', 'one', deleted);
+
+    for (const id of ['one', 'two']) assert.deepEqual(await ds.history('internal', id, { limit: 10 }), []);
+    assert.deepEqual(
+      (await ds.audit({ since: 0, limit: 100 })).map((entry) => [entry.revision, entry.kind, entry.id]),
+      [
+        [tracked.revision, 'tds', 'kept'],
+        [mixed.revision, 'tds', 'also-kept'],
+      ],
+    );
+    await feed.close();
+  });
+
   test(`${store}: history and audit refuse a limit or since out of range`, async () => {
     const { writer } = await open();
     const ds = requireHistory(writer);
