@@ -4,11 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { silentLogger, type Logger } from '@dynmcp/plugin';
 import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 import { connectLegacy, connectModern } from '../test-support/mcp-clients.js';
 import { parseMetrics, scrape } from '../test-support/scrape-metrics.js';
+import { createMetricsListener } from './metrics-route.js';
 import { startTestGateway, TEST_KEY, type TestGateway } from '../test-support/test-gateway.js';
 
 const tool = (upstream: string, name: string, path: string) => ({
@@ -217,13 +220,11 @@ describe('access to /metrics', () => {
 });
 
 test('metrics that cannot be collected (a worker of the group did not answer) are a 503 METRICS_UNAVAILABLE with Retry-After, never a 500', async () => {
-  const { createServer } = await import('node:http');
-  const { createMetricsListener } = await import('./metrics-route.js');
   const failing = { render: () => Promise.reject(new Error('the cluster primary did not gather the metrics within 5000 ms')) };
   const server = createServer(createMetricsListener(failing as never, silentLogger));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
-    const { port } = server.address() as import('node:net').AddressInfo;
+    const { port } = server.address() as AddressInfo;
     const response = await fetch(`http://127.0.0.1:${port}/metrics`);
     assert.equal(response.status, 503);
     assert.equal(response.headers.get('retry-after'), '1');
