@@ -10,6 +10,7 @@ export {
   instanceJsonSchema,
   instanceMetadata,
   instanceProtoType,
+  localRefResolves,
   MAX_DEFINITION_BYTES,
   MAX_SCHEMA_DEPTH,
   parseInstanceDefinition,

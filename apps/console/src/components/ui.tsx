@@ -114,3 +114,16 @@ export function Json({ value, label }: { value: unknown; label: string }) {
     </pre>
   );
 }
+
+/** One `<option>` per id, sorted: the instance pickers of the tools list and the playground. */
+export function IdOptions({ ids }: { ids: readonly string[] }) {
+  return (
+    <>
+      {[...ids].sort().map((id) => (
+        <option key={id} value={id}>
+          {id}
+        </option>
+      ))}
+    </>
+  );
+}

@@ -3,7 +3,7 @@ import { messageOf, seg } from '../api.js';
 import { callThroughMcp, type McpExchange } from '../mcp-call.js';
 import { servedToolIds } from '../model.js';
 import { useConsole } from '../state.js';
-import { Field, FormError, Json } from '../components/ui.js';
+import { Field, FormError, IdOptions, Json } from '../components/ui.js';
 import { SchemaForm, type Arguments } from '../components/schema-form.js';
 
 interface TestReport {
@@ -72,13 +72,7 @@ export function PlaygroundPage(props: { instanceId: string | undefined; toolId: 
         <Field id="play-instance" label="Instance">
           <select id="play-instance" value={instanceId} onChange={(e) => go(e.currentTarget.value, '')}>
             <option value="">(none: test calls only)</option>
-            {Object.keys(instances)
-              .sort()
-              .map((id) => (
-                <option key={id} value={id}>
-                  {id}
-                </option>
-              ))}
+            <IdOptions ids={Object.keys(instances)} />
           </select>
         </Field>
         <Field id="play-tool" label="Tool">

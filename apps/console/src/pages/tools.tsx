@@ -8,7 +8,7 @@ const SHOWN = ['id', 'name', 'title', 'description', 'input_schema', 'tds_ext_in
 import { checkSchema } from '../schema-check.js';
 import { useSchema } from '../schemas.js';
 import { useConsole } from '../state.js';
-import { describedBy, Field, FormError, JsonEditor } from '../components/ui.js';
+import { describedBy, Field, FormError, IdOptions, JsonEditor } from '../components/ui.js';
 import { DeleteButton } from '../components/delete-button.js';
 
 /** Which editor field each top-level property of a tool (or a key a message names) belongs to. */
@@ -69,13 +69,7 @@ export function ToolsPage({ selected }: { selected: string | undefined }) {
             <Field id="tool-instance-filter" label="Instance">
               <select id="tool-instance-filter" value={instanceFilter} onChange={(event) => setInstanceFilter(event.currentTarget.value)}>
                 <option value="">All instances</option>
-                {Object.keys(instances)
-                  .sort()
-                  .map((id) => (
-                    <option key={id} value={id}>
-                      {id}
-                    </option>
-                  ))}
+                <IdOptions ids={Object.keys(instances)} />
               </select>
             </Field>
           </div>

@@ -1,29 +1,9 @@
+import { localRefResolves } from '@dynmcp/common';
 import { GatewayError } from '@dynmcp/plugin';
 
 /** Escapes one JSON Pointer token (RFC 6901 §3). */
 export function pointerToken(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-function unescapeToken(token: string): string {
-  return token.replace(/~1/g, '/').replace(/~0/g, '~');
-}
-
-function resolves(root: unknown, ref: string): boolean {
-  let fragment: string;
-  try {
-    fragment = decodeURIComponent(ref.slice(1));
-  } catch {
-    return false;
-  }
-  if (fragment === '') return true;
-  if (!fragment.startsWith('/')) return false;
-  let node = root;
-  for (const token of fragment.slice(1).split('/').map(unescapeToken)) {
-    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, token)) return false;
-    node = (node as Record<string, unknown>)[token];
-  }
-  return true;
 }
 
 /**
@@ -51,7 +31,7 @@ export function assertLocalRefs(root: unknown): void {
           `${at}/$ref: "${ref.slice(0, 200)}" points outside the document; remote and file references are never fetched: inline them (e.g. with a bundler) and import again`,
         );
       }
-      if (!resolves(root, ref)) {
+      if (!localRefResolves(root, ref)) {
         throw new GatewayError('INVALID_OPENAPI', `${at}/$ref: "${ref.slice(0, 200)}" points at nothing in the document`);
       }
     }

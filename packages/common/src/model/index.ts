@@ -1,4 +1,4 @@
-export { createSchemaCompiler, formatErrors, MAX_SCHEMA_DEPTH } from './schema-compiler.js';
+export { createSchemaCompiler, formatErrors, localRefResolves, MAX_SCHEMA_DEPTH } from './schema-compiler.js';
 export type { ArgumentValidator, SchemaCompiler } from './schema-compiler.js';
 export {
   instanceJsonSchema,

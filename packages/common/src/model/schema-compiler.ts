@@ -197,7 +197,7 @@ function canDefer(root: Record<string, unknown>): boolean {
     }
     for (const [key, value] of Object.entries(node)) {
       if (RESOURCE_KEYWORDS.has(key) && typeof value === 'string') return false;
-      if (key === '$ref' && typeof value === 'string' && !pointsInto(root, value)) return false;
+      if (key === '$ref' && typeof value === 'string' && !localRefResolves(root, value)) return false;
       if (value !== null && typeof value === 'object') stack.push(value);
     }
   }
@@ -205,7 +205,7 @@ function canDefer(root: Record<string, unknown>): boolean {
 }
 
 /** `ref` is `#` or `#/json/pointer` and resolves in `root` (RFC 6901, percent-decoded as a URI fragment). */
-function pointsInto(root: unknown, ref: string): boolean {
+export function localRefResolves(root: unknown, ref: string): boolean {
   if (!ref.startsWith('#')) return false;
   let fragment: string;
   try {
