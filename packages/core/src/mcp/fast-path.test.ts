@@ -15,7 +15,7 @@ import { createLiveDefinitions, createSchemaCompiler, type LiveDefinitions } fro
 import { silentLogger, type DataSource, type StoredRecord, type ToolExecutor, type ToolResult } from '@dynmcp/plugin';
 import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 import { createHttpExecutor } from '../executor/index.js';
-import { createMcpGateway, type McpGateway } from './mcp-gateway.js';
+import { createMcpGateway, type McpGateway, type McpGatewayOptions } from './mcp-gateway.js';
 
 /**
  * A store holding fixed records: its feed is one snapshot. The live definitions read it exactly as
@@ -50,8 +50,11 @@ const metaExecutor: ToolExecutor = { kind: 'meta', execute: () => Promise.resolv
 let upstream: TestUpstream;
 let definitions: LiveDefinitions;
 let gateway: McpGateway;
+/** The same definitions listed two tools per page. */
+let paged: McpGateway;
 let server: Server;
 let url: string;
+let pagedUrl: string;
 let slowClosed = false;
 const closers: Array<() => Promise<unknown>> = [];
 
@@ -97,7 +100,7 @@ before(async () => {
   closers.push(() => definitions.close());
   const http = createHttpExecutor({ defaultTimeoutMs: 10_000, maxResponseBytes: 1_000_000, env: {}, egress: { allow: ['127.0.0.1'] } });
   closers.push(() => http.close());
-  gateway = createMcpGateway({
+  const gatewayOptions: McpGatewayOptions = {
     definitions,
     executorFor: (kind) => (kind === 'http' ? http : kind === 'meta' ? metaExecutor : undefined),
     logger: silentLogger,
@@ -107,19 +110,24 @@ before(async () => {
     maxSessionsPerPrincipal: 0,
     principalLimits: { ratePerMinute: 0, concurrency: 0 },
     maxRequestBodySize: 1_000_000,
-  });
+  };
+  gateway = createMcpGateway(gatewayOptions);
   closers.push(() => gateway.close());
+  paged = createMcpGateway({ ...gatewayOptions, toolsPageSize: 2 });
+  closers.push(() => paged.close());
   // The part of apps/server's MCP front the gateway relies on: the body parsed, the view resolved.
   server = createServer((req, res) => {
     void readBody(req).then((body) => {
       const view = definitions.instance('fast');
       assert.ok(view !== undefined);
-      return gateway.handle(req, res, view, body, { principal: undefined, address: '127.0.0.1' });
+      const target = req.url?.startsWith('/paged/') === true ? paged : gateway;
+      return target.handle(req, res, view, body, { principal: undefined, address: '127.0.0.1' });
     });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp/fast`;
+  pagedUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/paged/mcp/fast`;
   closers.push(
     () =>
       new Promise((resolve) => {
@@ -139,7 +147,7 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   return text === '' ? undefined : JSON.parse(text);
 }
 
-function post(method: string, params: Record<string, unknown>, viaSdk: boolean, signal?: AbortSignal) {
+function post(method: string, params: Record<string, unknown>, viaSdk: boolean, signal?: AbortSignal, target = url) {
   const meta: Record<string, unknown> = {
     'io.modelcontextprotocol/protocolVersion': '2026-07-28',
     'io.modelcontextprotocol/clientCapabilities': {},
@@ -153,7 +161,7 @@ function post(method: string, params: Record<string, unknown>, viaSdk: boolean, 
     'mcp-method': method,
   };
   if (typeof params.name === 'string') headers['mcp-name'] = params.name;
-  return fetch(url, {
+  return fetch(target, {
     method: 'POST',
     headers,
     body: JSON.stringify({ jsonrpc: '2.0', id: 7, method, params: { ...params, _meta: meta } }),
@@ -162,10 +170,10 @@ function post(method: string, params: Record<string, unknown>, viaSdk: boolean, 
 }
 
 /** The same request answered by the fast path and by the SDK, as text: key order included. */
-async function both(method: string, params: Record<string, unknown>) {
+async function both(method: string, params: Record<string, unknown>, target = url) {
   const read = async (res: Response) => ({ status: res.status, type: res.headers.get('content-type'), text: await res.text() });
-  const fast = await read(await post(method, params, false));
-  const sdk = await read(await post(method, params, true));
+  const fast = await read(await post(method, params, false, undefined, target));
+  const sdk = await read(await post(method, params, true, undefined, target));
   return { fast, sdk };
 }
 
@@ -174,6 +182,22 @@ test('tools/list: the fast answer equals the SDK answer', async () => {
   assert.deepEqual(fast, sdk);
   const tools = (JSON.parse(fast.text) as { result: { tools: Array<{ name: string }> } }).result.tools;
   assert.deepEqual(tools.map((tool) => tool.name), ['alpha', 'beta', 'events', 'meta', 'slow']);
+});
+
+test('tools/list pages: each page of a listing longer than a page, cursor included, equals the SDK page', async () => {
+  const names: string[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const { fast, sdk } = await both('tools/list', cursor === undefined ? {} : { cursor }, pagedUrl);
+    assert.deepEqual(fast, sdk, `page ${pages}`);
+    const result = (JSON.parse(fast.text) as { result: { tools: Array<{ name: string }>; nextCursor?: string } }).result;
+    names.push(...result.tools.map((tool) => tool.name));
+    cursor = result.nextCursor;
+    pages += 1;
+  } while (cursor !== undefined);
+  assert.equal(pages, 3);
+  assert.deepEqual(names, ['alpha', 'beta', 'events', 'meta', 'slow']);
 });
 
 test('tools/call: success, structured content, invalid arguments, unknown tools and results with their own _meta equal the SDK answers', async () => {

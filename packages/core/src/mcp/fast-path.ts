@@ -5,6 +5,7 @@ import type { CallMetrics } from './call-metrics.js';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { requestCallTag } from './mcp-caller.js';
 import { MODERN_PROTOCOL_VERSION } from './request-checks.js';
+import { decodeToolsCursor, pageOfTools } from './tool-pages.js';
 import type { ToolCaller, ToolCallRequestContext } from './tool-call.js';
 
 /** What a fast-path call runs with: its cancellation, the request id, the caller's lease of the limits and its principal. */
@@ -32,8 +33,10 @@ const ALLOWED_META = new Set([META_VERSION, META_CAPABILITIES, 'io.modelcontextp
 /** What the fast paths need; the call itself is the same function the SDK handler runs. */
 export interface FastPathDeps {
   serverInfo: { name: string; version: string };
-  /** Tools per tools/list page; an instance with more is listed through the SDK. */
+  /** Tools per tools/list page. */
   pageSize: number;
+  /** The definitions' revision, which cursors carry (as the SDK handler's do). */
+  revision(): number;
   /** Runs one tools/call, as every other route does. */
   callTool: ToolCaller;
   /** Counts calls of unknown tools. */
@@ -66,14 +69,14 @@ export function replyPrefix(result: unknown): string {
 }
 
 /**
- * Whether the fast path answers this request: a plain, well-formed 2026-07-28 `tools/list` (one
- * page) or `tools/call` without a session, which it answers byte-for-byte as the SDK would (MCP
+ * Whether the fast path answers this request: a plain, well-formed 2026-07-28 `tools/list` (any
+ * page, by a cursor this gateway made) or `tools/call` without a session, which it answers byte-for-byte as the SDK would (MCP
  * 2026-07-28 basic/transports/streamable-http: the per-request `_meta` envelope and the Mcp-Method
  * / Mcp-Name / MCP-Protocol-Version headers). Everything else — other methods, progress tokens,
- * log levels, cursors, encoded names, any mismatch — is answered by the SDK, every error answer
+ * log levels, cursors it did not make, encoded names, any mismatch — is answered by the SDK, every error answer
  * included.
  */
-export function isFastRequest(req: IncomingMessage, body: unknown, view: InstanceView, pageSize: number): boolean {
+export function isFastRequest(req: IncomingMessage, body: unknown): boolean {
   if (req.method !== 'POST' || req.headers['mcp-session-id'] !== undefined) return false;
   if (!isObject(body) || body.jsonrpc !== '2.0') return false;
   const { id, method, params } = body;
@@ -85,12 +88,21 @@ export function isFastRequest(req: IncomingMessage, body: unknown, view: Instanc
   const headers = req.headers;
   if (headers['mcp-protocol-version'] !== MODERN || headers['mcp-method'] !== method) return false;
   if (!(headers.accept ?? '').includes('application/json')) return false;
-  // A longer listing needs pages, which the SDK's cursors serve.
-  if (method === 'tools/list') return Object.keys(params).length === 1 && view.listings.length <= pageSize;
+  if (method === 'tools/list') return isPlainListParams(params);
   const { name, arguments: args } = params;
   if (typeof name !== 'string' || headers['mcp-name'] !== name || name.startsWith('=?')) return false;
   if (args !== undefined && !isObject(args)) return false;
   return Object.keys(params).every((key) => key === 'name' || key === 'arguments' || key === '_meta');
+}
+
+/**
+ * `_meta` and at most a cursor the gateway made: a cursor it did not make is the SDK's to refuse,
+ * with its own error answer.
+ */
+function isPlainListParams(params: Record<string, unknown>): boolean {
+  const { cursor } = params;
+  if (cursor === undefined) return Object.keys(params).length === 1;
+  return Object.keys(params).length === 2 && typeof cursor === 'string' && decodeToolsCursor(cursor) !== undefined;
 }
 
 /**
@@ -112,8 +124,8 @@ function modernResult(result: ToolResult, serverMeta: Record<string, unknown>): 
 
 /**
  * The hot path of a stateless gateway: the requests {@link isFastRequest} accepts, answered without
- * building an SDK server per request. The tools/list answer is encoded once per instance view
- * (that is, per definitions change), so listing 500 tools costs what listing 10 does.
+ * building an SDK server per request. Each tools/list page is encoded once per instance view and
+ * revision (that is, per definitions change), so listing 500 tools costs what listing 10 does.
  */
 export function createFastPath(deps: FastPathDeps) {
   const metas = new Map<string, Record<string, unknown>>();
@@ -127,14 +139,30 @@ export function createFastPath(deps: FastPathDeps) {
     }
     return meta;
   };
-  const listings = new WeakMap<InstanceView, Buffer>();
+  /** Encoded pages of a view by cursor ('' for the first), valid for one revision (cursors carry it). */
+  const listings = new WeakMap<InstanceView, { revision: number; pages: Map<string, Buffer> }>();
 
-  function listPrefix(view: InstanceView): Buffer {
-    let prefix = listings.get(view);
+  function listPrefix(view: InstanceView, cursor: string | undefined): Buffer {
+    const revision = deps.revision();
+    let cached = listings.get(view);
+    if (cached === undefined || cached.revision !== revision) {
+      cached = { revision, pages: new Map() };
+      listings.set(view, cached);
+    }
+    const key = cursor ?? '';
+    let prefix = cached.pages.get(key);
     if (prefix === undefined) {
-      const result = { tools: view.listings, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: serverMeta(view.id) };
+      // The SDK handler's page (instance-server.ts), in the key order its 2026-07-28 encoder writes.
+      const page = pageOfTools(view.listings, cursor, deps.pageSize, revision);
+      const result =
+        page.nextCursor === undefined
+          ? { tools: page.tools, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: serverMeta(view.id) }
+          : { tools: page.tools, nextCursor: page.nextCursor, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: serverMeta(view.id) };
       prefix = Buffer.from(replyPrefix(result));
-      listings.set(view, prefix);
+      // Bounded by the number of pages: cursors isFastRequest lets through name a tool, and a
+      // cursor naming a removed tool still maps to the page after it.
+      if (cached.pages.size > view.listings.length / deps.pageSize + 16) cached.pages.clear();
+      cached.pages.set(key, prefix);
     }
     return prefix;
   }
@@ -149,7 +177,7 @@ export function createFastPath(deps: FastPathDeps) {
     const request = body as JsonRpcRequest;
     const id = request.id;
     if (request.method === 'tools/list') {
-      const prefix = listPrefix(view);
+      const prefix = listPrefix(view, request.params.cursor as string | undefined);
       const tail = `${JSON.stringify(id)}}`;
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': prefix.length + Buffer.byteLength(tail) });
       res.write(prefix);

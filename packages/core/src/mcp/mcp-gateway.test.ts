@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { buildInstanceView, compileToolDefinition, createSchemaCompiler, toolListing, type LiveTool } from '@dynmcp/common';
 import { silentLogger, type ProtoType } from '@dynmcp/plugin';
 import { routeOf } from './mcp-gateway.js';
+import { encodeToolsCursor } from './tool-pages.js';
 
 const compiled = compileToolDefinition(
   { id: 't', name: 'echo', input_schema: { type: 'object' }, tds_ext_info: { domain: 'api.example.com', method: 'GET', path: '/' } },
@@ -44,14 +45,19 @@ test('plain 2026-07-28 tools/list and tools/call take the fast route on either i
   for (const instance of [stateful, stateless]) {
     assert.equal(routeOf(request('POST', modernHeaders('tools/call', 'echo')), modernCall, instance, 500), 'fast');
     assert.equal(routeOf(request('POST', modernHeaders('tools/list')), modernList, instance, 500), 'fast');
+    // Pages too: a listing longer than a page, and a later page by the gateway's own cursor.
+    assert.equal(routeOf(request('POST', modernHeaders('tools/list')), modernList, instance, 1), 'fast');
+    const nextPage = { ...modernList, params: { ...modernList.params, cursor: encodeToolsCursor({ after: 'echo', revision: 3 }) } };
+    assert.equal(routeOf(request('POST', modernHeaders('tools/list')), nextPage, instance, 1), 'fast');
   }
 });
 
 test('2026-07-28 requests the fast path does not answer go to the SDK', () => {
   const withProgress = { ...modernCall, params: { ...modernCall.params, _meta: { ...modernMeta, progressToken: 'p' } } };
   assert.equal(routeOf(request('POST', modernHeaders('tools/call', 'echo')), withProgress, stateless, 500), 'sdk');
-  // A listing longer than one page needs the SDK's cursors.
-  assert.equal(routeOf(request('POST', modernHeaders('tools/list')), modernList, stateless, 0), 'sdk');
+  // A cursor the gateway did not make: the SDK answers its error.
+  const foreignCursor = { ...modernList, params: { ...modernList.params, cursor: 'not-ours' } };
+  assert.equal(routeOf(request('POST', modernHeaders('tools/list')), foreignCursor, stateless, 500), 'sdk');
   // Headers that do not match the body: the SDK answers the error.
   assert.equal(routeOf(request('POST', modernHeaders('tools/list')), modernCall, stateless, 500), 'sdk');
   const discover = { jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: modernMeta } };

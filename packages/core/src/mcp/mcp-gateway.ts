@@ -114,9 +114,10 @@ export type McpRoute = 'fast' | 'fast-legacy' | 'session' | 'sdk';
  *
  *   route         era         instance   requests                              answered by
  *   'fast'        2026-07-28  any        a plain session-less POST of          fast-path.ts (createFastPath)
- *                                        tools/list (one page) or tools/call:
- *                                        no progress token, log level or
- *                                        cursor, headers matching the body
+ *                                        tools/list (any page) or tools/call:
+ *                                        no progress token or log level, no
+ *                                        cursor but the gateway's own,
+ *                                        headers matching the body
  *   'fast-legacy' 2025        any        a plain session-less POST of          legacy-fast-path.ts
  *                                        tools/list (one page) or tools/call   (createSessionlessFastPath), with the
  *                                        without _meta or Mcp-Method header    answer of the SDK's stateless legacy leg
@@ -125,14 +126,14 @@ export type McpRoute = 'fast' | 'fast-legacy' | 'session' | 'sdk';
  *                                        DELETE                                fast path (legacy-fast-path.ts)
  *   'sdk'         2026-07-28  any        everything else: server/discover,     the instance's createMcpHandler of the
  *                                        subscriptions/listen, progress,       official SDK (its 2026-07-28 leg),
- *                                        cursors, every error answer           servers from instance-server.ts
+ *                                        foreign cursors, every error answer           servers from instance-server.ts
  *                 2025        stateless  every other request                   the same handler's stateless legacy leg
  *                 2025        stateful   any other session-less request that   the same handler's stateless legacy leg
  *                                        is not initialize (a batch, a call
  *                                        with _meta, other methods)
  */
 export function routeOf(req: IncomingMessage, body: unknown, view: InstanceView, pageSize: number): McpRoute {
-  if (isFastRequest(req, body, view, pageSize)) return 'fast';
+  if (isFastRequest(req, body)) return 'fast';
   if (isSessionlessFastRequest(req, body, view, pageSize)) return 'fast-legacy';
   if (
     view.protoType === 'streamable-stateful' &&
@@ -161,7 +162,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   const createServer = createInstanceServerFactory({ ...options, callTool });
   const pageSize = options.toolsPageSize ?? DEFAULT_TOOLS_PAGE_SIZE;
   const metrics = options.metrics ?? NO_CALL_METRICS;
-  const fastDeps = { serverInfo: options.serverInfo, pageSize, callTool, metrics };
+  const fastDeps = { serverInfo: options.serverInfo, pageSize, revision: () => options.definitions.revision, callTool, metrics };
   const answerFast = createFastPath(fastDeps);
   const answerSessionless = createSessionlessFastPath(fastDeps);
   const revocations = createSessionRevocations({
