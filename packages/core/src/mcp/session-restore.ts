@@ -2,8 +2,8 @@ import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprot
 import type { SessionClaims } from './session-token.js';
 
 // The SDK (2.4) has no option that builds a transport already initialized with a given session
-// id (typescript-sdk issue 1658 asks for one); its state is private. So a session another replica
-// opened is rebuilt the one way the SDK supports: the transport and its server go through the
+// id, and its state is private. So a session another replica opened is rebuilt the one way the
+// SDK supports: the transport and its server go through the
 // handshake again, here, with the client's own initialize as its token recorded it. That sets
 // everything through public code paths: the transport's session id and initialized flag, the
 // server's negotiated protocol version and the client's capabilities. Nothing reaches the client.
