@@ -3,8 +3,8 @@ import type { SessionClaims } from './session-token.js';
 
 // The SDK (2.4) has no option that builds a transport already initialized with a given session
 // id, and its state is private. So a session another replica opened is rebuilt the one way the
-// SDK supports: the transport and its server go through the
-// handshake again, here, with the client's own initialize as its token recorded it. That sets
+// SDK supports: the transport and its server go through the handshake again, here, with the
+// client's own initialize as its token recorded it. That sets
 // everything through public code paths: the transport's session id and initialized flag, the
 // server's negotiated protocol version and the client's capabilities. Nothing reaches the client.
 // session-restore.test.ts fails if an SDK upgrade changes what this relies on.
