@@ -224,7 +224,6 @@ function SignedIn({ api, onSignOut }: { api: Api; onSignOut(): void }) {
 const LIVE_TEXT: Record<LiveMode, string> = {
   connecting: 'Connecting…',
   live: 'Live',
-  polling: 'Live (polling)',
   offline: 'Offline',
 };
 

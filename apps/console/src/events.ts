@@ -1,11 +1,11 @@
 // Live updates: GET /admin/events, read with fetch and a streaming body reader rather than
 // EventSource, which cannot send the Authorization header (and the key must never go into a URL).
-// Resumes with Last-Event-ID after a break. When the gateway has no event stream (404), the
-// audit log (GET /admin/audit?since=) is polled every second instead: it names the same changes.
-import { ApiError, type Api } from './api.js';
+// Resumes with Last-Event-ID after a break. The console is only ever served by a gateway that has
+// the stream (apps/server/src/start-gateway.ts always mounts it), so there is no polling fallback.
+import type { Api } from './api.js';
 import type { DefinitionChange } from './model.js';
 
-export type LiveMode = 'connecting' | 'live' | 'polling' | 'offline';
+export type LiveMode = 'connecting' | 'live' | 'offline';
 
 export interface LiveHandlers {
   /** The revision the stream starts from (`event: ready`). */
@@ -79,10 +79,6 @@ export async function followChanges(api: Api, handlers: LiveHandlers, signal: Ab
         cache: 'no-store',
         signal,
       });
-      if (response.status === 404 || response.status === 501) {
-        await pollAudit(api, handlers, signal);
-        return;
-      }
       if (!response.ok || response.body === null) throw new Error(`event stream: HTTP ${response.status}`);
       const parse = createSseParser((event) => {
         if (event.id !== undefined) lastId = event.id;
@@ -111,43 +107,5 @@ export async function followChanges(api: Api, handlers: LiveHandlers, signal: Ab
     }
     failures += 1;
     await sleep(Math.min(250 * 2 ** failures, 5_000), signal);
-  }
-}
-
-/** The fallback without an event stream: the audit log's entries after the last revision seen, every second. */
-async function pollAudit(api: Api, handlers: LiveHandlers, signal: AbortSignal): Promise<void> {
-  let since: number | undefined;
-  while (!signal.aborted) {
-    try {
-      if (since === undefined) {
-        const status = await api.call<{ store_revision: number | null }>('GET', '/admin/status');
-        since = status.data.store_revision ?? 0;
-        handlers.mode('polling');
-        handlers.ready(since);
-      }
-      const page = await api.call<{ entries: Array<{ revision: number; kind: string; id: string; deleted: boolean }>; next_since: number }>(
-        'GET',
-        `/admin/audit?since=${since}&limit=1000`,
-      );
-      const byRevision = new Map<number, DefinitionChange[]>();
-      for (const entry of page.data.entries) {
-        // Only tools and instances are definitions the console lists; credentials and others are not.
-        const kind = entry.kind === 'ids' ? 'instance' : entry.kind === 'tds' ? 'tool' : undefined;
-        if (kind === undefined) continue;
-        const changes = byRevision.get(entry.revision) ?? [];
-        changes.push({ kind, id: entry.id, op: entry.deleted ? 'delete' : 'put' });
-        byRevision.set(entry.revision, changes);
-      }
-      for (const [revision, changes] of byRevision) handlers.change(revision, changes);
-      since = Math.max(since, page.data.next_since);
-      handlers.mode('polling');
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 501) {
-        handlers.mode('offline', 'this gateway keeps no audit log and has no event stream: reload to see changes made elsewhere');
-        return;
-      }
-      handlers.mode('offline', (error as Error).message);
-    }
-    await sleep(1_000, signal);
   }
 }

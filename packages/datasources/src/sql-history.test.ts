@@ -1,35 +1,13 @@
 // History of the SQLite datasource: the shared history contract on two datasources sharing one
 // database file (as two gateway processes would), and the rows a write leaves in dynmcp_history.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { requireBatch, silentLogger, type DataSource } from '@dynmcp/plugin';
-import { createSqlDataSource } from './index.js';
-import { historyContractTests, type HistoryStoreOptions } from './test-support/history-contract.js';
+import { requireBatch } from '@dynmcp/plugin';
+import { historyContractTests } from './test-support/history-contract.js';
+import { sqliteFiles } from './test-support/sqlite-files.js';
 
-const dirs: string[] = [];
-const opened: DataSource[] = [];
-
-after(async () => {
-  await Promise.all(opened.map((ds) => ds.close()));
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function freshFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'dynmcp-history-'));
-  dirs.push(dir);
-  return join(dir, 'store.sqlite');
-}
-
-async function sqlite(filename: string, options: HistoryStoreOptions = {}): Promise<DataSource> {
-  const ds = createSqlDataSource({ client: 'sqlite', filename, logger: silentLogger, pollIntervalMs: 20, ...options });
-  opened.push(ds);
-  await ds.open();
-  return ds;
-}
+const { freshFile, sqlite } = sqliteFiles('dynmcp-history-');
 
 historyContractTests('sqlite', async (options) => {
   const filename = freshFile();

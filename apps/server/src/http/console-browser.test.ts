@@ -96,7 +96,7 @@ test('sign-in: a non-admin key is told why; an admin key signs in and stays out 
   assert.equal(await page.evaluate(() => (globalThis as any).sessionStorage.getItem('dynmcp.console.key')), TEST_KEY);
   assert.equal(await page.evaluate(() => (globalThis as any).localStorage.length), 0);
   assert.ok(!page.url().includes(TEST_KEY));
-  // Live through the event stream (GET /admin/events), not the audit-log fallback.
+  // Live through the event stream (GET /admin/events).
   await page.locator('[data-testid="live"][data-mode="live"]').waitFor();
 });
 
