@@ -44,19 +44,14 @@ export const oauthAuthPlugin = defineAuthPlugin({
   apiVersion: PLUGIN_API_VERSION,
   parseOptions(raw): OAuthAuthPluginOptions {
     const read = readPluginOptions('oauth', raw);
-    const options: OAuthAuthPluginOptions = { issuer: read.string('issuer') };
-    const audiences = read.optional.stringList('audiences');
-    const clockSkewSeconds = read.optional.number('clockSkewSeconds');
-    const algorithms = read.optional.stringList('algorithms');
-    const jwksCooldownMs = read.optional.number('jwksCooldownMs');
-    const reservedIds = read.optional.stringList('reservedIds');
+    // An option left out reads as undefined, which the provider takes as its default.
     return {
-      ...options,
-      ...(audiences === undefined ? {} : { audiences }),
-      ...(clockSkewSeconds === undefined ? {} : { clockSkewSeconds }),
-      ...(algorithms === undefined ? {} : { algorithms }),
-      ...(jwksCooldownMs === undefined ? {} : { jwksCooldownMs }),
-      ...(reservedIds === undefined ? {} : { reservedIds }),
+      issuer: read.string('issuer'),
+      audiences: read.optional.stringList('audiences'),
+      clockSkewSeconds: read.optional.number('clockSkewSeconds'),
+      algorithms: read.optional.stringList('algorithms'),
+      jwksCooldownMs: read.optional.number('jwksCooldownMs'),
+      reservedIds: read.optional.stringList('reservedIds'),
     };
   },
   create: ({ options }) => createOAuthAuthProvider(options),

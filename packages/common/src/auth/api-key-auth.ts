@@ -1,20 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { GatewayError, type AuthProvider, type AuthRequest, type Principal } from '@dynmcp/plugin';
+import { presentedBearerToken } from './oauth-auth.js';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
 
 /** Reads the key a request presents: `Authorization: Bearer <key>` or `x-api-key: <key>`. */
 export function presentedApiKey(request: AuthRequest): string | undefined {
-  const header = (name: string) => {
-    const value = request.headers[name];
-    return Array.isArray(value) ? value[0] : value;
-  };
-  const authorization = header('authorization');
-  if (authorization !== undefined) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (match) return match[1];
-  }
-  const apiKey = header('x-api-key');
+  const bearer = presentedBearerToken(request);
+  if (bearer !== undefined) return bearer;
+  const raw = request.headers['x-api-key'];
+  const apiKey = Array.isArray(raw) ? raw[0] : raw;
   return apiKey === undefined || apiKey.trim() === '' ? undefined : apiKey.trim();
 }
 
