@@ -275,23 +275,24 @@ async function openSession(): Promise<string> {
 }
 
 /** One POST of a 2025-era session, raw. */
-async function sessionPost(sessionId: string, body: Record<string, unknown>) {
-  const res = await fetch(url, { method: 'POST', headers: { ...SESSION_HEADERS, 'mcp-session-id': sessionId }, body: JSON.stringify(body) });
-  return { status: res.status, type: res.headers.get('content-type'), session: res.headers.get('mcp-session-id'), text: await res.text() };
+function sessionPost(sessionId: string, body: Record<string, unknown>) {
+  return sessionlessPost(body, { 'mcp-session-id': sessionId });
 }
+
+/** The plain 2025-era requests both fast paths answer, as [method, params]. */
+const PLAIN_2025_CASES: Array<[string, Record<string, unknown> | undefined]> = [
+  ['tools/list', undefined],
+  ['tools/call', { name: 'alpha', arguments: { q: 'x' } }],
+  ['tools/call', { name: 'beta' }],
+  ['tools/call', { name: 'alpha', arguments: { q: 1 } }],
+  ['tools/call', { name: 'nope', arguments: {} }],
+  // The SDK sends the upstream's log event to a client that set no log level.
+  ['tools/call', { name: 'events', arguments: {} }],
+];
 
 test("2025 sessions: fast answers equal the SDK transport's byte for byte (an empty _meta routes through the SDK)", async () => {
   const sessionId = await openSession();
-  const cases: Array<[string, Record<string, unknown> | undefined]> = [
-    ['tools/list', undefined],
-    ['tools/call', { name: 'alpha', arguments: { q: 'x' } }],
-    ['tools/call', { name: 'beta' }],
-    ['tools/call', { name: 'alpha', arguments: { q: 1 } }],
-    ['tools/call', { name: 'nope', arguments: {} }],
-    // The SDK sends the upstream's log event to a session whose client set no log level.
-    ['tools/call', { name: 'events', arguments: {} }],
-  ];
-  for (const [method, params] of cases) {
+  for (const [method, params] of PLAIN_2025_CASES) {
     const fast = await sessionPost(sessionId, { jsonrpc: '2.0', id: 9, method, ...(params === undefined ? {} : { params }) });
     const sdk = await sessionPost(sessionId, { jsonrpc: '2.0', id: 9, method, params: { ...(params ?? {}), _meta: {} } });
     assert.deepEqual(fast, sdk, `${method} ${JSON.stringify(params)}`);
@@ -322,18 +323,10 @@ async function sessionlessPost(body: Record<string, unknown>, headers: Record<st
 }
 
 test("2025 session-less requests: fast answers equal the SDK's stateless leg byte for byte, log notifications included", async () => {
-  const cases: Array<[string, Record<string, unknown> | undefined]> = [
-    ['tools/list', undefined],
-    ['tools/call', { name: 'alpha', arguments: { q: 'x' } }],
-    ['tools/call', { name: 'beta' }],
-    ['tools/call', { name: 'alpha', arguments: { q: 1 } }],
-    ['tools/call', { name: 'nope', arguments: {} }],
-    ['tools/call', { name: 'events', arguments: {} }],
-  ];
   // With the 2025 version header, and without any (plain curl).
   const sessions = gateway.sessionCount('fast');
   for (const version of ['2025-11-25', undefined]) {
-    for (const [method, params] of cases) {
+    for (const [method, params] of PLAIN_2025_CASES) {
       const headers = { 'mcp-protocol-version': version };
       const fast = await sessionlessPost({ jsonrpc: '2.0', id: 'r-1', method, ...(params === undefined ? {} : { params }) }, headers);
       const sdk = await sessionlessPost({ jsonrpc: '2.0', id: 'r-1', method, params: { ...(params ?? {}), _meta: {} } }, headers);

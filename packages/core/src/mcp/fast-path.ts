@@ -58,6 +58,12 @@ export const resultReply = (id: JsonRpcId, result: unknown) => JSON.stringify({ 
 /** A JSON-RPC error reply, encoded. */
 export const errorReply = (id: JsonRpcId, code: number, message: string) => JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } });
 
+/** The encoded reply to a call of a tool the view does not have (the SDK handler's), counted. */
+export function unknownToolReply(deps: FastPathDeps, id: JsonRpcId, name: string): string {
+  deps.metrics.rejected('unknown_tool');
+  return errorReply(id, JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`);
+}
+
 /**
  * The encoded reply of `result` up to its id: the reply of id 0 ends with `"id":0}`, everything
  * before the `0` is the same for every request. Cached per instance view, so a 500-tool listing
@@ -186,10 +192,7 @@ export function createFastPath(deps: FastPathDeps) {
     }
     const name = request.params.name as string;
     const tool = view.toolsByName.get(name);
-    if (tool === undefined) {
-      deps.metrics.rejected('unknown_tool');
-      return send(res, errorReply(id, JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`));
-    }
+    if (tool === undefined) return send(res, unknownToolReply(deps, id, name));
     // Closing the response stream is cancellation in 2026-07-28: abort the upstream call.
     const abort = new AbortController();
     const onClose = () => {

@@ -3,7 +3,16 @@ import type { InstanceView } from '@dynmcp/common';
 import type { ToolLogLevel } from '@dynmcp/plugin';
 import { isJsonContentType } from '@modelcontextprotocol/server';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
-import { callContext, errorReply, isObject, replyPrefix, resultReply, type FastPathDeps, type JsonRpcRequest } from './fast-path.js';
+import {
+  callContext,
+  errorReply,
+  isObject,
+  replyPrefix,
+  resultReply,
+  unknownToolReply,
+  type FastPathDeps,
+  type JsonRpcRequest,
+} from './fast-path.js';
 import type { FastSession } from './session-store.js';
 
 /** The 2025-era revisions whose requests the fast paths answer (the SDK validates others). */
@@ -15,14 +24,17 @@ function acceptsJsonAndSse(req: IncomingMessage): boolean {
   return accept.includes('application/json') && accept.includes('text/event-stream');
 }
 
-/** The encoded `tools/list` reply of a 2025-era answer up to its id, cached per instance view. */
-function legacyListings(): (view: InstanceView) => string {
-  const listings = new WeakMap<InstanceView, string>();
-  return (view) => {
-    let prefix = listings.get(view);
-    if (prefix === undefined) listings.set(view, (prefix = replyPrefix({ tools: view.listings })));
-    return prefix;
-  };
+/**
+ * Encoded 2025-era `tools/list` replies up to their id, per instance view: both fast paths below
+ * answer the same bytes, so they share one encoding per definitions change.
+ */
+const listings = new WeakMap<InstanceView, string>();
+
+/** The encoded `tools/list` reply of a 2025-era answer up to its id. */
+function listPrefix(view: InstanceView): string {
+  let prefix = listings.get(view);
+  if (prefix === undefined) listings.set(view, (prefix = replyPrefix({ tools: view.listings })));
+  return prefix;
 }
 
 /**
@@ -119,8 +131,6 @@ class SseAnswer {
  * session id. Closing the response aborts the upstream call, as the leg's teardown does.
  */
 export function createSessionlessFastPath(deps: FastPathDeps) {
-  const listPrefix = legacyListings();
-
   /** Answers a request {@link isSessionlessFastRequest} accepted for `view`. */
   return function answerSessionless(req: IncomingMessage, res: ServerResponse, view: InstanceView, body: unknown): void {
     const request = body as JsonRpcRequest;
@@ -129,10 +139,7 @@ export function createSessionlessFastPath(deps: FastPathDeps) {
     if (request.method === 'tools/list') return answer.end(`${listPrefix(view)}${JSON.stringify(id)}}`);
     const name = request.params?.name as string;
     const tool = view.toolsByName.get(name);
-    if (tool === undefined) {
-      deps.metrics.rejected('unknown_tool');
-      return answer.end(errorReply(id, JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`));
-    }
+    if (tool === undefined) return answer.end(unknownToolReply(deps, id, name));
     const abort = new AbortController();
     const onClose = () => {
       if (!res.writableFinished) abort.abort();
@@ -161,8 +168,6 @@ export function createSessionlessFastPath(deps: FastPathDeps) {
  * `session.inflight`.
  */
 export function createSessionFastPath(deps: FastPathDeps) {
-  const listPrefix = legacyListings();
-
   /** Answers the request and returns true, or returns false (nothing written) for the SDK transport to answer. */
   return function trySessionFastPath(
     req: IncomingMessage,
@@ -186,8 +191,7 @@ export function createSessionFastPath(deps: FastPathDeps) {
     const name = request.params.name as string;
     const tool = view.toolsByName.get(name);
     if (tool === undefined) {
-      deps.metrics.rejected('unknown_tool');
-      answer.end(errorReply(id, JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`));
+      answer.end(unknownToolReply(deps, id, name));
       return true;
     }
     const abort = new AbortController();

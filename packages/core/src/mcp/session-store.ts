@@ -132,8 +132,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
 
   async function closeSession(session: Session) {
     forget(session);
-    await session.transport.close().catch(() => undefined);
-    await session.server.close().catch(() => undefined);
+    await dispose(session.server, session.transport);
   }
 
   /** Which cap, if any, refuses one more session of `owner` here. */
@@ -200,8 +199,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       await nodeHandlerOf(transport)(req, res, body);
       if (!established) {
         // The initialize was refused (bad version, headers…): nothing to keep.
-        await transport.close().catch(() => undefined);
-        await server.close().catch(() => undefined);
+        await dispose(server, transport);
       }
     } finally {
       opening -= 1;
@@ -225,14 +223,12 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         await restoreSession(transport, token, claims);
       } catch (error) {
         logger.error('session could not be restored', { instanceId: claims.instanceId, error: (error as Error).message });
-        await transport.close().catch(() => undefined);
-        await server.close().catch(() => undefined);
+        await dispose(server, transport);
         return undefined;
       }
       // Revoked or expired while it was being rebuilt: the request is answered as for any unknown session.
       if (revocations.has(claims.nonce) || claims.expiresAt <= now()) {
-        await transport.close().catch(() => undefined);
-        await server.close().catch(() => undefined);
+        await dispose(server, transport);
         return undefined;
       }
       session = track(claims, token, owner, server, transport);
@@ -358,6 +354,12 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       await Promise.all([...sessions.values()].map(closeSession));
     },
   };
+}
+
+/** Closes a session's transport, then its server; a failure to close leaves nothing to do. */
+async function dispose(server: Server, transport: WebStandardStreamableHTTPServerTransport): Promise<void> {
+  await transport.close().catch(() => undefined);
+  await server.close().catch(() => undefined);
 }
 
 /**
