@@ -41,6 +41,8 @@ const PROFILES = {
     largeAnswerCalls: 20,
     largeAnswerRounds: 3,
     importRounds: 3,
+    // Alternating windows of the two log-level gateways, each.
+    logRounds: 3,
     applyTools: 1000,
     searchQueries: 500,
     totalBudgetMs: 570_000,
@@ -61,6 +63,7 @@ const PROFILES = {
     largeAnswerCalls: 20,
     largeAnswerRounds: 1,
     importRounds: 1,
+    logRounds: 1,
     applyTools: 1000,
     searchQueries: 100,
     totalBudgetMs: 120_000,

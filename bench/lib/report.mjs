@@ -48,9 +48,13 @@ function throughputTable(section) {
     rows.push([sizedLabel, ...cell(figure.c1, 1), ...cell(figure.c50, 50), `${errors}`, `${Math.round(noise * 100)}%`]);
   }
   const unsaturated = Object.values(section?.figures ?? {}).some((f) => f.c50 && f.c50.cpuShare < 0.85);
-  const note = unsaturated
+  let note = unsaturated
     ? '\n\n† the server used less than 85% of its core at c=50: the load side (core 1) was the limit, so this req/CPU-s was measured on a partly idle server.'
     : '';
+  const logRounds = ['warn', 'info'].map((level) => section?.figures?.[`GW tools/call 2026 (log ${level})`]?.c50?.rounds);
+  if (logRounds.every((rounds) => rounds?.length > 1)) {
+    note += `\n\nLog-level rows: the window with the median req/CPU-s of ${logRounds[0].length} alternating windows each (warn: ${logRounds[0].map((v) => fmt(v)).join(', ')}; info: ${logRounds[1].map((v) => fmt(v)).join(', ')}).`;
+  }
   return `${table(
     ['figure', 'c=1 rps', 'c=1 req/CPU-s', 'c=1 p50 ms', 'c=1 p99 ms', 'c=50 rps', 'c=50 req/CPU-s', 'c=50 p50 ms', 'c=50 p99 ms', 'errors', 'noise'],
     rows,
