@@ -1,4 +1,5 @@
 // The public surface of @dynmcp/core: the MCP protocol per instance and the built-in tool executor.
+export { Cancellation } from './cancellation.js';
 export {
   createInstanceServerFactory,
   createMcpGateway,

@@ -21,10 +21,24 @@ export const TOOL_LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', '
 /** One of {@link TOOL_LOG_LEVELS}. */
 export type ToolLogLevel = (typeof TOOL_LOG_LEVELS)[number];
 
+/**
+ * A call's cancellation without an `AbortSignal`: the same event as {@link ToolCallContext.signal}.
+ * On Node 20 an `AbortSignal` and its event listeners cost microseconds per call, a noticeable share
+ * of a fast upstream call; an executor on the hot path reads this instead.
+ */
+export interface CallCancellation {
+  /** True once the call was cancelled. */
+  readonly aborted: boolean;
+  /** Runs `listener` once when the call is cancelled (at once if it already was); returns its removal. */
+  onAbort(listener: () => void): () => void;
+}
+
 /** Per-call context an executor receives. */
 export interface ToolCallContext {
-  /** Aborted when the client cancels or the gateway shuts down. */
+  /** Aborted when the client cancels or the gateway shuts down. Made on first use. */
   signal: AbortSignal;
+  /** The same cancellation as `signal`, cheaper (since API 6; absent on older gateways). */
+  cancellation?: CallCancellation;
   /** The gateway's own log (operators read it); never sent to the client. */
   logger: Logger;
   /**

@@ -36,7 +36,7 @@ export type {
   WriteOptions,
 } from './datasource.js';
 export { TOOL_LOG_LEVELS } from './executor.js';
-export type { ToolCallContext, ToolCallOutcome, ToolContent, ToolExecutor, ToolLogLevel, ToolResult } from './executor.js';
+export type { CallCancellation, ToolCallContext, ToolCallOutcome, ToolContent, ToolExecutor, ToolLogLevel, ToolResult } from './executor.js';
 export type { AuthProvider, AuthRequest, Principal } from './auth.js';
 export type { ReplicaAnnouncement, ReplicaInfo, ReplicaListing } from './replica.js';
 export { createPluginRegistry } from './plugin-registry.js';

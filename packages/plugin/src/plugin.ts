@@ -9,10 +9,10 @@ import type { Logger } from './logger.js';
  * one and refuses, at start, any other. It goes up when the interfaces below gain something (2:
  * the optional `DataSource.batch`; 3: write metadata and the optional `DataSource.history` and
  * `DataSource.audit`; 4: the optional `DataSource.announce` and `DataSource.replicas`; 5: `Principal.claims` and
- * `ToolCallContext.caller`); the
+ * `ToolCallContext.caller`; 6: `ToolCallContext.cancellation`); the
  * minimum goes up only when they change incompatibly.
  */
-export const PLUGIN_API_VERSION = 5;
+export const PLUGIN_API_VERSION = 6;
 
 /**
  * The oldest plugin API version a gateway still loads. A plugin for API 1 works unchanged: what

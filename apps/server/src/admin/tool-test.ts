@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { assertPrincipalId, servedAsIs, type LiveDefinitions, type LiveTool } from '@dynmcp/common';
-import { canPrepare, shownBody, type RequestPreview, type ToolCaller, type UpstreamExchange } from '@dynmcp/core';
+import { Cancellation, canPrepare, shownBody, type RequestPreview, type ToolCaller, type UpstreamExchange } from '@dynmcp/core';
 import { GatewayError, type Principal, type ToolExecutor, type ToolResult } from '@dynmcp/plugin';
 import { sendSuccess } from '../http/envelope.js';
 import type { AdminService } from './admin-service.js';
@@ -52,7 +52,7 @@ export interface ToolTester {
   test(
     id: string,
     request: ToolTestRequest,
-    context: { signal: AbortSignal; caller: string | undefined; principal?: Principal | undefined },
+    context: { cancellation: Cancellation; caller: string | undefined; principal?: Principal | undefined },
   ): Promise<ToolTestReport>;
 }
 
@@ -166,7 +166,7 @@ export function createToolTester(options: ToolTesterOptions): ToolTester {
       }
       let exchange: UpstreamExchange | undefined;
       const result = await options.callTool(TEST_INSTANCE, servedAsIs(tool), request.arguments, {
-        signal: context.signal,
+        cancellation: context.cancellation,
         requestId: undefined,
         caller: context.caller,
         principal: caller,
@@ -189,12 +189,12 @@ export function toolTestRoute(tester: ToolTester): RequestHandler {
     const request = parseToolTestRequestSafely(req.body, next);
     if (request === undefined) return;
     // A test call the admin stops waiting for is cancelled upstream, like an MCP call.
-    const abort = new AbortController();
+    const cancellation = new Cancellation();
     res.on('close', () => {
-      if (!res.writableFinished) abort.abort();
+      if (!res.writableFinished) cancellation.abort();
     });
     tester
-      .test(req.params['id'] as string, request, { signal: abort.signal, caller: req.principal?.id, principal: req.principal })
+      .test(req.params['id'] as string, request, { cancellation, caller: req.principal?.id, principal: req.principal })
       .then((report) => sendSuccess(res, report))
       .catch(next);
   };

@@ -48,7 +48,7 @@ export function createGotTransport(options: TransportOptions): Transport {
     https: new https.Agent({ keepAlive: true, lookup: options.lookup }),
   };
 
-  function fetchOnce(request: BuiltRequest, limits: TransportLimits): Promise<Fetched> {
+  function fetchOnce(request: BuiltRequest, limits: TransportLimits, signal: AbortSignal): Promise<Fetched> {
     const { method, body } = request;
     return new Promise((resolve, reject) => {
       const stream = got.stream(request.url, {
@@ -67,7 +67,7 @@ export function createGotTransport(options: TransportOptions): Transport {
         },
         maxRedirects: MAX_REDIRECTS,
         timeout: { request: limits.timeoutMs, connect: Math.min(limits.timeoutMs, CONNECT_TIMEOUT_MS) },
-        signal: limits.signal,
+        signal,
       });
       let response: PlainResponse | undefined;
       let sink: BodySink | undefined;
@@ -113,10 +113,15 @@ export function createGotTransport(options: TransportOptions): Transport {
 
   return {
     async fetch(request, limits) {
+      // got takes an AbortSignal: one made for this request, aborted with the call.
+      const abort = new AbortController();
+      const stopListening = limits.cancellation.onAbort(() => abort.abort());
       try {
-        return await fetchOnce(request, limits);
+        return await fetchOnce(request, limits, abort.signal);
       } catch (error) {
         throw classify(error);
+      } finally {
+        stopListening();
       }
     },
     async close() {

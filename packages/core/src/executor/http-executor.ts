@@ -1,8 +1,8 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError, isGatewayError } from '@dynmcp/plugin';
-import type { Principal, ToolCallContext, ToolCallOutcome, ToolDefinition } from '@dynmcp/plugin';
+import type { CallCancellation, Principal, ToolCallContext, ToolCallOutcome, ToolDefinition } from '@dynmcp/plugin';
+import { cancellationOf } from '../cancellation.js';
 import { previewRequest, type ObservedCallContext, type PreparedCall, type PreparingExecutor } from './dry-run.js';
 import { traceUpstream, type Tracer } from './upstream-span.js';
 import { createEgressLookup, type HostResolver } from './egress-lookup.js';
@@ -90,7 +90,7 @@ export interface HttpExecutor extends PreparingExecutor {
 interface FailureContext {
   timeoutMs: number;
   maxBytes: number;
-  signal: AbortSignal;
+  cancellation: CallCancellation;
   status: number | undefined;
 }
 
@@ -102,19 +102,23 @@ const RETRY_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
 const RETRY_BASE_DELAY_MS = 100;
 
 /** Waits `ms`; false when the call was cancelled meanwhile. */
-async function pauseUnlessCancelled(ms: number, signal: AbortSignal): Promise<boolean> {
-  try {
-    await sleep(ms, undefined, { signal });
-    return true;
-  } catch {
-    return false;
-  }
+function pauseUnlessCancelled(ms: number, cancellation: CallCancellation): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      stop();
+      resolve(true);
+    }, ms);
+    const stop = cancellation.onAbort(() => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
 }
 
 /** Maps a transport failure to a result. Only codes and limits are reported: client messages hold URLs. */
 function failureOutcome(error: unknown, context: FailureContext): ToolCallOutcome {
   const { status } = context;
-  if (context.signal.aborted) return errorOutcome('upstream request cancelled', status);
+  if (context.cancellation.aborted) return errorOutcome('upstream request cancelled', status);
   const failure = error instanceof TransportError ? error.failure : { kind: 'failed' as const, code: 'UNKNOWN' };
   switch (failure.kind) {
     case 'too-large':
@@ -187,7 +191,7 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
     }
   }
 
-  async function send(tool: CompiledHttpTool, request: BuiltRequest, context: ObservedCallContext): Promise<ToolCallOutcome> {
+  async function send(tool: CompiledHttpTool, request: BuiltRequest, context: ObservedCallContext, cancellation: CallCancellation): Promise<ToolCallOutcome> {
     const timeoutMs = tool.timeoutMs ?? defaultTimeoutMs;
     // Definitions stored before the ceiling was lowered still get no more than it.
     const maxBytes = Math.min(tool.maxResponseBytes ?? maxBytesCeiling, maxBytesCeiling);
@@ -203,20 +207,20 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
       // Progress and log events of an upstream event stream go to the client as they arrive.
       const events = createUpstreamEventHandler(context);
       const pause = RETRY_BASE_DELAY_MS * 2 ** attempt;
-      const mayRetry = () => attempt < retries && !context.signal.aborted && Date.now() + pause < deadline;
+      const mayRetry = () => attempt < retries && !cancellation.aborted && Date.now() + pause < deadline;
       try {
         const fetched = await transport.fetch(request, {
           follows,
           timeoutMs: Math.max(1, deadline - Date.now()),
           maxBytes,
-          signal: context.signal,
+          cancellation,
           onStatus: (value) => (status = value),
           onEvent: (event) => events.onEvent(event),
         });
         const { location, streamed } = fetched;
         if (streamed !== true && RETRY_STATUSES.has(fetched.answer.status) && mayRetry()) {
           context.logger.debug('upstream answered a retryable status; retrying', { status: fetched.answer.status, attempt });
-          if (await pauseUnlessCancelled(pause, context.signal)) continue;
+          if (await pauseUnlessCancelled(pause, cancellation)) continue;
         }
         const secrets = request.secretQuery;
         // Configured query parameters are credentials: out of the URL and body the model will see.
@@ -240,9 +244,9 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
         const retryable = error instanceof TransportError && error.failure.kind === 'failed' && status === undefined;
         if (retryable && mayRetry()) {
           context.logger.debug('upstream connection failed; retrying', { attempt });
-          if (await pauseUnlessCancelled(pause, context.signal)) continue;
+          if (await pauseUnlessCancelled(pause, cancellation)) continue;
         }
-        return failureOutcome(error, { timeoutMs, maxBytes, signal: context.signal, status });
+        return failureOutcome(error, { timeoutMs, maxBytes, cancellation, status });
       }
     }
   }
@@ -326,11 +330,12 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
         context.logger.debug('http tool call refused before sending', { tool: tool.name });
         return errorOutcome(built.message);
       }
-      if (context.signal.aborted) return errorOutcome('upstream request cancelled');
+      const cancellation = cancellationOf(context);
+      if (cancellation.aborted) return errorOutcome('upstream request cancelled');
       const started = Date.now();
       const outcome = await (options.tracer === undefined
-        ? send(compiled, built.request, context)
-        : traceUpstream(options.tracer, compiled, built.request, (request) => send(compiled, request, context)));
+        ? send(compiled, built.request, context, cancellation)
+        : traceUpstream(options.tracer, compiled, built.request, (request) => send(compiled, request, context, cancellation)));
       // Origin and path only: the query string carries arguments, the headers carry secrets.
       context.logger.debug('http tool call finished', {
         tool: tool.name,

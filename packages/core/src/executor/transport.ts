@@ -1,3 +1,4 @@
+import type { CallCancellation } from '@dynmcp/plugin';
 import type { EgressDenial } from './egress-policy.js';
 import type { ConnectLookup } from './egress-lookup.js';
 import type { ServerSentEvent } from './event-stream.js';
@@ -21,7 +22,8 @@ export interface TransportLimits {
   timeoutMs: number;
   /** Cap of the decoded body. */
   maxBytes: number;
-  signal: AbortSignal;
+  /** The call's cancellation: aborts the request in flight. */
+  cancellation: CallCancellation;
   /** Called once the final answer's status is known, so failures while reading the body can report it. */
   onStatus(status: number): void;
   /**
@@ -74,7 +76,7 @@ export interface TransportOptions {
 /**
  * How the http executor talks to upstreams. Both implementations keep connections alive, follow
  * at most {@link MAX_REDIRECTS} redirects and only those `limits.follows` allows, bound the whole call by
- * `timeoutMs`, honour `signal`, and stop reading as soon as the decoded body passes `maxBytes`.
+ * `timeoutMs`, honour `cancellation`, and stop reading as soon as the decoded body passes `maxBytes`.
  */
 export interface Transport {
   fetch(request: BuiltRequest, limits: TransportLimits): Promise<Fetched>;

@@ -245,9 +245,7 @@ export function createUndiciTransport(options: TransportOptions): Transport {
         timedOut = true;
         cancellation.abort();
       }, limits.timeoutMs);
-      const cancel = () => cancellation.abort();
-      if (limits.signal.aborted) cancellation.abort();
-      else limits.signal.addEventListener('abort', cancel, { once: true });
+      const stopListening = limits.cancellation.onAbort(() => cancellation.abort());
       try {
         return await fetchBounded(request, limits, cancellation);
       } catch (error) {
@@ -261,7 +259,7 @@ export function createUndiciTransport(options: TransportOptions): Transport {
         throw new TransportError({ kind: 'failed', code: typeof code === 'string' ? code : typeof name === 'string' ? name : 'UNKNOWN' });
       } finally {
         clearTimeout(timer);
-        limits.signal.removeEventListener('abort', cancel);
+        stopListening();
       }
     },
     async close() {

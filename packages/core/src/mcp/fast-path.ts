@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InstanceView } from '@dynmcp/common';
 import type { ToolResult } from '@dynmcp/plugin';
+import { Cancellation } from '../cancellation.js';
 import type { CallMetrics } from './call-metrics.js';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { requestCallTag } from './mcp-caller.js';
@@ -9,11 +10,11 @@ import { decodeToolsCursor, pageOfTools } from './tool-pages.js';
 import type { ToolCaller, ToolCallRequestContext } from './tool-call.js';
 
 /** What a fast-path call runs with: its cancellation, the request id, the caller's lease of the limits and its principal. */
-export function callContext(req: IncomingMessage, signal: AbortSignal): ToolCallRequestContext {
+export function callContext(req: IncomingMessage, cancellation: Cancellation): ToolCallRequestContext {
   const requestId = req.headers['x-request-id'];
   const tag = requestCallTag(req);
   return {
-    signal,
+    cancellation,
     requestId: typeof requestId === 'string' ? requestId : undefined,
     caller: tag?.owner,
     lease: tag?.lease,
@@ -194,15 +195,15 @@ export function createFastPath(deps: FastPathDeps) {
     const tool = view.toolsByName.get(name);
     if (tool === undefined) return send(res, unknownToolReply(deps, id, name));
     // Closing the response stream is cancellation in 2026-07-28: abort the upstream call.
-    const abort = new AbortController();
+    const cancellation = new Cancellation();
     const onClose = () => {
-      if (!res.writableFinished) abort.abort();
+      if (!res.writableFinished) cancellation.abort();
     };
     res.once('close', onClose);
     deps
-      .callTool(view.id, tool, (request.params.arguments ?? {}) as Record<string, unknown>, callContext(req, abort.signal))
+      .callTool(view.id, tool, (request.params.arguments ?? {}) as Record<string, unknown>, callContext(req, cancellation))
       .then((result) => {
-        if (abort.signal.aborted) return;
+        if (cancellation.aborted) return;
         send(res, resultReply(id, modernResult(result, serverMeta(view.id))));
       })
       .catch(() => {

@@ -2,6 +2,7 @@ import type { LiveDefinitions } from '@dynmcp/common';
 import type { Logger, ToolExecutor } from '@dynmcp/plugin';
 import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
+import { Cancellation } from '../cancellation.js';
 import type { CallMetrics } from './call-metrics.js';
 import { callTagOf } from './mcp-caller.js';
 import { servedView, withSearchTools } from './search-mode.js';
@@ -86,7 +87,7 @@ export function createInstanceServerFactory(deps: InstanceServerDeps): (instance
       const progressToken = ctx.mcpReq._meta?.progressToken;
       const tag = callTagOf(ctx.http?.authInfo);
       const context: ToolCallRequestContext = {
-        signal: ctx.mcpReq.signal,
+        cancellation: Cancellation.of(ctx.mcpReq.signal),
         requestId: ctx.http?.req?.headers.get('x-request-id') ?? undefined,
         // Notifications go out on this request's own stream (MCP basic/utilities/progress, logging).
         progress:

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InstanceView } from '@dynmcp/common';
 import type { ToolLogLevel } from '@dynmcp/plugin';
 import { isJsonContentType } from '@modelcontextprotocol/server';
+import { Cancellation } from '../cancellation.js';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import {
   callContext,
@@ -140,20 +141,20 @@ export function createSessionlessFastPath(deps: FastPathDeps) {
     const name = request.params?.name as string;
     const tool = view.toolsByName.get(name);
     if (tool === undefined) return answer.end(unknownToolReply(deps, id, name));
-    const abort = new AbortController();
+    const cancellation = new Cancellation();
     const onClose = () => {
-      if (!res.writableFinished) abort.abort();
+      if (!res.writableFinished) cancellation.abort();
     };
     res.once('close', onClose);
-    const context = callContext(req, abort.signal);
+    const context = callContext(req, cancellation);
     context.log = answer.log;
     deps
       .callTool(view.id, tool, (request.params.arguments ?? {}) as Record<string, unknown>, context)
       .then((result) => {
-        if (!abort.signal.aborted) answer.end(resultReply(id, result));
+        if (!cancellation.aborted) answer.end(resultReply(id, result));
       })
       .catch(() => {
-        if (!abort.signal.aborted) answer.end(errorReply(id, JsonRpcErrorCode.InternalError, 'Internal error'));
+        if (!cancellation.aborted) answer.end(errorReply(id, JsonRpcErrorCode.InternalError, 'Internal error'));
       })
       .finally(() => res.off('close', onClose));
   };
@@ -194,19 +195,19 @@ export function createSessionFastPath(deps: FastPathDeps) {
       answer.end(unknownToolReply(deps, id, name));
       return true;
     }
-    const abort = new AbortController();
-    session.inflight.set(id, abort);
-    const context = callContext(req, abort.signal);
+    const cancellation = new Cancellation();
+    session.inflight.set(id, cancellation);
+    const context = callContext(req, cancellation);
     context.log = answer.log;
     deps
       .callTool(view.id, tool, (request.params.arguments ?? {}) as Record<string, unknown>, context)
       .then((result) => {
         // A cancelled request gets no response (MCP basic/utilities/cancellation).
-        if (abort.signal.aborted) return void res.end();
+        if (cancellation.aborted) return void res.end();
         answer.end(resultReply(id, result));
       })
       .catch(() => {
-        if (!abort.signal.aborted) answer.end(errorReply(id, JsonRpcErrorCode.InternalError, 'Internal error'));
+        if (!cancellation.aborted) answer.end(errorReply(id, JsonRpcErrorCode.InternalError, 'Internal error'));
       })
       .finally(() => session.inflight.delete(id));
     return true;

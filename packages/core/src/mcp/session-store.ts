@@ -3,6 +3,7 @@ import type { InstanceView } from '@dynmcp/common';
 import type { Logger } from '@dynmcp/plugin';
 import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import { isInitializeRequest, WebStandardStreamableHTTPServerTransport, type Server } from '@modelcontextprotocol/server';
+import type { Cancellation } from '../cancellation.js';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { replyJsonRpcError } from './json-rpc-reply.js';
 import { isRevocationsFull, type SessionRevocations } from './session-revocations.js';
@@ -27,7 +28,7 @@ interface Session {
   /** Open GET streams; a session with one is never idle. */
   openStreams: number;
   /** Calls answered by the fast path, by JSON-RPC id, so `notifications/cancelled` can abort them. */
-  inflight: Map<string | number, AbortController>;
+  inflight: Map<string | number, Cancellation>;
   /** The client set a log level here: its calls go through the SDK, which routes log notifications. */
   logging: boolean;
 }
@@ -35,7 +36,7 @@ interface Session {
 /** What the session fast path sees of a session. */
 export interface FastSession {
   readonly id: string;
-  readonly inflight: Map<string | number, AbortController>;
+  readonly inflight: Map<string | number, Cancellation>;
   readonly logging: boolean;
 }
 

@@ -10,6 +10,7 @@ import {
   type ServedTool,
 } from '@dynmcp/common';
 import { silentLogger, type ToolCallContext, type ToolExecutor, type ToolResult } from '@dynmcp/plugin';
+import { Cancellation } from '../cancellation.js';
 import { createCallLimiter } from './call-limits.js';
 import type { CallMetrics, CallOutcome, RejectionReason } from './call-metrics.js';
 import { createToolCaller } from './tool-call.js';
@@ -46,7 +47,7 @@ function executor(result: ToolResult, during: (context: ToolCallContext) => void
   };
 }
 
-const request = () => ({ signal: new AbortController().signal, requestId: 'r-1' });
+const request = () => ({ cancellation: new Cancellation(), requestId: 'r-1' });
 const outputSchema = {
   type: 'object',
   properties: { total: { type: 'integer' } },
@@ -144,20 +145,27 @@ describe('createToolCaller', () => {
     ]);
   });
 
-  it('gives executors no-op channels when the client asked for no progress or logs, and the client signal', async () => {
-    const controller = new AbortController();
+  it('gives executors no-op channels when the client asked for no progress or logs, and the call\'s cancellation as a signal too', async () => {
+    const cancellation = new Cancellation();
     let seen: AbortSignal | undefined;
+    let cancelledBeforeReturn: boolean | undefined;
     const call = createToolCaller({
       executorFor: () =>
         executor({ content: [] }, (context) => {
           context.progress(1);
           context.log('error', 'x');
           seen = context.signal;
+          assert.equal(context.cancellation, cancellation);
+          assert.equal(seen.aborted, false);
+          cancellation.abort();
+          cancelledBeforeReturn = seen.aborted;
         }),
       logger: silentLogger,
     });
-    await call('inst', registryTool(definition()), {}, { signal: controller.signal, requestId: undefined });
-    assert.equal(seen, controller.signal);
+    await call('inst', registryTool(definition()), {}, { cancellation, requestId: undefined });
+    assert.equal(cancelledBeforeReturn, true);
+    // The signal is made once per call: reading it again gives the same one.
+    assert.equal(seen, cancellation.signal);
   });
 
   it('replaces a result over maxResultBytes, as sent, with an error result saying so', async () => {

@@ -3,6 +3,7 @@ import type { Logger, Principal, ToolCallContext, ToolExecutor, ToolLogLevel, To
 import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { startChildSpan, withSpan, type Tracer } from '../call-tracing.js';
 import type { ObservedCallContext, UpstreamObserver } from '../executor/dry-run.js';
+import type { Cancellation } from '../cancellation.js';
 import type { CallLease } from './call-limits.js';
 import { NO_CALL_METRICS, type CallMetrics, type CallOutcome, type ToolCallMetrics } from './call-metrics.js';
 import { DEFAULT_MAX_RESULT_BYTES, resultOverCap } from './result-size.js';
@@ -10,7 +11,7 @@ import { DEFAULT_MAX_RESULT_BYTES, resultOverCap } from './result-size.js';
 /** What a `tools/call` needs from the MCP layer that received it. */
 export interface ToolCallRequestContext {
   /** Aborted when the client cancels (or closes a 2026-07-28 response stream). */
-  signal: AbortSignal;
+  cancellation: Cancellation;
   requestId: string | undefined;
   /** Sends `notifications/progress`; absent when the client sent no progress token. */
   progress?: (progress: number, total?: number, message?: string) => void;
@@ -121,8 +122,13 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
       return errorResult(`Tool "${name}" has kind "${kind}", which this gateway has no executor for`);
     }
     let callLogger: Logger | undefined;
+    const { cancellation } = request;
     const context: ObservedCallContext = {
-      signal: request.signal,
+      // Made only for an executor that reads it; the built-in one listens through `cancellation`.
+      get signal() {
+        return cancellation.signal;
+      },
+      cancellation,
       // Made when the executor first logs (rarely: retries, refusals), not for every call.
       get logger() {
         return (callLogger ??= logger.child(callLog));
@@ -138,7 +144,7 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
         ? executor.execute(tool.definition, args, context)
         : withSpan(span, () => executor.execute(tool.definition, args, context)));
       let result = checkOutput(outcome.result, tool, name);
-      let outcomeName: CallOutcome = request.signal.aborted ? 'cancelled' : result.isError ? 'error' : 'ok';
+      let outcomeName: CallOutcome = cancellation.aborted ? 'cancelled' : result.isError ? 'error' : 'ok';
       const tooLarge = resultOverCap(result, maxResultBytes);
       if (tooLarge !== undefined) {
         outcomeName = 'result_too_large';
