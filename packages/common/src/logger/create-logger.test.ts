@@ -38,18 +38,26 @@ test('secrets are redacted wherever they appear; silent writes nothing', async (
   assert.equal(quiet.lines.length, 0);
 });
 
-test("lines are winston's own, byte for byte: bindings of children, metadata, an Error's message and stack", async () => {
+/**
+ * What the gateway's logger was before it wrote lines itself: winston, the same format (its
+ * redaction aside: the compared lines hold no secret keys), a Stream transport. `text()` is
+ * everything it wrote.
+ */
+async function winstonReference() {
   const { default: winston } = await import('winston');
   const stream = new PassThrough();
-  let reference = '';
-  stream.on('data', (chunk: Buffer) => (reference += chunk.toString()));
-  // What the gateway's logger was before it wrote lines itself: winston, the same format (its
-  // redaction changes nothing here: no secret keys), a Stream transport.
+  let written = '';
+  stream.on('data', (chunk: Buffer) => (written += chunk.toString()));
   const root = winston.createLogger({
     level: 'debug',
     format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
     transports: [new winston.transports.Stream({ stream })],
   });
+  return { root, text: () => written };
+}
+
+test("lines are winston's own, byte for byte: bindings of children, metadata, an Error's message and stack", async () => {
+  const { root, text: reference } = await winstonReference();
   const { logger, lines } = capture('debug');
   const error = new Error('boom');
   const write = (to: { child(b: Record<string, unknown>): { info(m: string, meta?: Record<string, unknown>): unknown; child(b: Record<string, unknown>): { warn(m: string, meta?: Record<string, unknown>): unknown } } }) => {
@@ -65,19 +73,11 @@ test("lines are winston's own, byte for byte: bindings of children, metadata, an
   const ours = lines.map((line) => JSON.stringify(line));
   assert.equal(ours.length, 3);
   // Key order too: JSON.parse keeps it, and winston's json format sorts keys.
-  assert.deepEqual(ours.map(normalise), reference.split('\n').filter(Boolean).map(normalise));
+  assert.deepEqual(ours.map(normalise), reference().split('\n').filter(Boolean).map(normalise));
 });
 
 test("lines of primitive values (built without winston's format) are winston's own, byte for byte", async () => {
-  const { default: winston } = await import('winston');
-  const stream = new PassThrough();
-  let reference = '';
-  stream.on('data', (chunk: Buffer) => (reference += chunk.toString()));
-  const root = winston.createLogger({
-    level: 'debug',
-    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
-    transports: [new winston.transports.Stream({ stream })],
-  });
+  const { root, text: reference } = await winstonReference();
   const ourStream = new PassThrough();
   let ours = '';
   ourStream.on('data', (chunk: Buffer) => (ours += chunk.toString()));
@@ -116,7 +116,7 @@ test("lines of primitive values (built without winston's format) are winston's o
   // Compared as text: parsing would reorder integer-like keys and hide escaping differences.
   const ourLines = ours.split('\n').filter(Boolean);
   assert.equal(ourLines.length, 2 * entries.length + 3);
-  assert.deepEqual(ourLines.map(normalise), reference.split('\n').filter(Boolean).map(normalise));
+  assert.deepEqual(ourLines.map(normalise), reference().split('\n').filter(Boolean).map(normalise));
   assert.equal(JSON.parse(ourLines[4] ?? '').timestamp, 'given by the caller');
 });
 
