@@ -134,3 +134,17 @@ test('a secret key of a line of primitive values is redacted too', async () => {
     timestamp: undefined,
   });
 });
+
+test('level functions work passed around (bound to their logger); a disabled level is one shared no-op', async () => {
+  const { logger, lines } = capture('info');
+  const child = logger.child({ component: 'x' });
+  const { info, debug } = child;
+  info('passed around', { n: 1 });
+  debug('hidden');
+  assert.equal(child.info, info);
+  assert.equal(logger.child({ other: true }).debug, debug);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]?.component, 'x');
+  assert.equal(lines[0]?.message, 'passed around');
+});

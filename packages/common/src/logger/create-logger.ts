@@ -45,6 +45,8 @@ interface Sink {
   enabled: ReadonlySet<Level>;
 }
 
+type LevelFunction = (message: string, meta?: Record<string, unknown>) => void;
+
 /**
  * One logger of the tree: `inherited` are its ancestors' bindings merged, `own` its own. Each line
  * is the one winston would write: the entry `Object.assign({}, bindings, meta, {level,
@@ -53,15 +55,69 @@ interface Sink {
  * Console and Stream transports. Lines of primitive values come from the logger's
  * {@link createLinePlanner plan}, the others through the format itself. What this skips is
  * winston's per-line object streams and, for most lines, the format's per-line work: together they
- * made the info-level line of every tool call a noticeable share of a busy gateway's CPU. A
- * disabled level costs nothing, and a child costs its closures until it writes.
+ * made the info-level line of every tool call a noticeable share of a busy gateway's CPU.
+ *
+ * A child costs one object: its bindings are merged, its plan made and each enabled level's
+ * function bound on first use, and a disabled level is one shared no-op. The gateway makes a child
+ * per tool call (the call's bindings, for the executor's lines), and most never write.
  */
-function treeLogger(sink: Sink, inherited: Readonly<Record<string, unknown>>, own?: Record<string, unknown>): Logger {
-  // Merged on the first line: a child made per call that never writes costs no copy.
-  let bindings: Readonly<Record<string, unknown>> | undefined = own === undefined ? inherited : undefined;
-  // Made on the first line too; `null` once the bindings are known not to suit a plan.
-  let planner: LinePlanner | null | undefined;
-  const formatted = (level: Level, message: string, meta: Record<string, unknown> | undefined) => {
+class TreeLogger implements Logger {
+  #bindings: Readonly<Record<string, unknown>> | undefined;
+  // `null` once the bindings are known not to suit a plan.
+  #planner: LinePlanner | null | undefined;
+  #functions: Partial<Record<Level, LevelFunction>> | undefined;
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly inherited: Readonly<Record<string, unknown>>,
+    private readonly own: Record<string, unknown> | undefined,
+  ) {
+    if (own === undefined) this.#bindings = inherited;
+  }
+
+  get error(): LevelFunction {
+    return this.#level('error');
+  }
+
+  get warn(): LevelFunction {
+    return this.#level('warn');
+  }
+
+  get info(): LevelFunction {
+    return this.#level('info');
+  }
+
+  get debug(): LevelFunction {
+    return this.#level('debug');
+  }
+
+  child(more: Record<string, unknown>): Logger {
+    return new TreeLogger(this.sink, this.#merged(), more);
+  }
+
+  /** The level's function: bound to this logger once (so it may be passed around), or the shared no-op. */
+  #level(level: Level): LevelFunction {
+    if (!this.sink.enabled.has(level)) return skip;
+    const functions = (this.#functions ??= {});
+    return (functions[level] ??= (message, meta) => this.#write(level, message, meta));
+  }
+
+  #merged(): Readonly<Record<string, unknown>> {
+    return (this.#bindings ??= Object.assign({}, this.inherited, this.own));
+  }
+
+  #write(level: Level, message: string, meta: Record<string, unknown> | undefined): void {
+    const bindings = this.#merged();
+    if (this.#planner === undefined) this.#planner = createLinePlanner(bindings) ?? null;
+    try {
+      const line = this.#planner?.(level, message, meta) ?? this.#formatted(bindings, level, message, meta);
+      if (line !== undefined) this.sink.write(line);
+    } catch {
+      // A line that cannot be formatted is dropped; logging never fails a request.
+    }
+  }
+
+  #formatted(bindings: Readonly<Record<string, unknown>>, level: Level, message: string, meta: Record<string, unknown> | undefined) {
     // Object.assign, then keys set: on Node 20, `{ ...bindings, ...meta, level, message }` costs
     // several microseconds a line.
     const entry: Record<string | symbol, unknown> = Object.assign({}, bindings, meta);
@@ -71,28 +127,9 @@ function treeLogger(sink: Sink, inherited: Readonly<Record<string, unknown>>, ow
     // winston's own handling of a metadata `message` and `stack` (an Error passed as metadata).
     if (typeof meta?.message === 'string') entry.message = `${message} ${meta.message}`;
     if (meta?.stack !== undefined) entry.stack = meta.stack;
-    const info = sink.format.transform(entry as winston.Logform.TransformableInfo);
+    const info = this.sink.format.transform(entry as winston.Logform.TransformableInfo);
     return info === false ? undefined : `${(info as Record<symbol, unknown>)[MESSAGE] as string}${EOL}`;
-  };
-  const write = (level: Level, message: string, meta?: Record<string, unknown>) => {
-    bindings ??= Object.assign({}, inherited, own);
-    if (planner === undefined) planner = createLinePlanner(bindings) ?? null;
-    try {
-      const line = planner?.(level, message, meta) ?? formatted(level, message, meta);
-      if (line !== undefined) sink.write(line);
-    } catch {
-      // A line that cannot be formatted is dropped; logging never fails a request.
-    }
-  };
-  const method = (level: Level) =>
-    sink.enabled.has(level) ? (message: string, meta?: Record<string, unknown>) => write(level, message, meta) : skip;
-  return {
-    error: method('error'),
-    warn: method('warn'),
-    info: method('info'),
-    debug: method('debug'),
-    child: (more) => treeLogger(sink, bindings ?? Object.assign({}, inherited, own), more),
-  };
+  }
 }
 
 /** Writers with lines not yet written; the process's `exit` writes them. */
@@ -139,12 +176,13 @@ function batchedWriter(stream: NodeJS.WritableStream): (line: string) => void {
 /** Creates the gateway's logger: one JSON object per line (winston's format), secrets redacted. */
 export function createLogger(options: CreateLoggerOptions): Logger {
   const enabled = new Set(options.level === 'silent' ? [] : LEVELS.slice(0, LEVELS.indexOf(options.level) + 1));
-  return treeLogger(
+  return new TreeLogger(
     {
       format: winston.format.combine(winston.format.timestamp(), redact(), winston.format.json()),
       write: batchedWriter(options.stream ?? process.stdout),
       enabled,
     },
     {},
+    undefined,
   );
 }
