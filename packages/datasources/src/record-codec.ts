@@ -7,6 +7,7 @@ import {
   type WriteMetadata,
   type WriteOptions,
 } from '@dynmcp/plugin';
+import { slicer } from './slices.js';
 
 // What every built-in store does the same way with a record on its way in and out: key limits,
 // write preconditions, the JSON text stored, and reading that text back.
@@ -123,13 +124,17 @@ export function deleteWrite(kind: string, id: string, options: WriteOptions | un
 
 /**
  * The operations of a batch, each checked and serialised as its single write would be, before the
- * store is touched. The same kind and id twice is refused: which of the two should win is the
- * caller's decision, and a store could not give both one revision anyway.
+ * store is touched, in slices (a thousand imported tools are megabytes of JSON to encode). The
+ * same kind and id twice is refused: which of the two should win is the caller's decision, and a
+ * store could not give both one revision anyway.
  */
-export function batchWrites(operations: readonly BatchOperation[], rules: KeyRules, metadata?: WriteMetadata): RecordWrite[] {
+export async function batchWrites(operations: readonly BatchOperation[], rules: KeyRules, metadata?: WriteMetadata): Promise<RecordWrite[]> {
   if (!Array.isArray(operations)) throw new GatewayError('INVALID_PAYLOAD', 'a batch must be an array of operations');
   const seen = new Set<string>();
-  return operations.map((operation, index) => {
+  const yieldNow = slicer();
+  const writes: RecordWrite[] = [];
+  for (const [index, operation] of operations.entries()) {
+    await yieldNow();
     const { op, kind, id } = operation;
     if (op !== 'put' && op !== 'delete') {
       throw new GatewayError('INVALID_PAYLOAD', `batch operation ${index} has op ${JSON.stringify(op)}; expected "put" or "delete"`);
@@ -145,8 +150,9 @@ export function batchWrites(operations: readonly BatchOperation[], rules: KeyRul
     }
     seen.add(key);
     const options = { ifRevision: operation.ifRevision, metadata, untracked: operation.untracked };
-    return op === 'put' ? putWrite(kind, id, operation.value, options, rules) : deleteWrite(kind, id, options, rules);
-  });
+    writes.push(op === 'put' ? putWrite(kind, id, operation.value, options, rules) : deleteWrite(kind, id, options, rules));
+  }
+  return writes;
 }
 
 /** The `PRECONDITION_FAILED` of a conditional write, with the record's current revision (0: absent). */

@@ -9,6 +9,7 @@ import { pruneHistory, selectAudit, selectHistory } from './sql-history.js';
 import { pruneTombstones, readFeed, selectHead, selectLive, selectOne, writeBatch, writeRecord } from './sql-records.js';
 import { describeStoreError, storeError, withBusyRetry } from './sql-store-errors.js';
 import { createSqlReplicaStore } from './sql-replicas.js';
+import { createSqliteBatchWriter, type SqliteBatchWriter } from './sqlite-batch-writer.js';
 import { createStoreDataSource, type StoreOptions } from './store-data-source.js';
 
 /** Options of {@link createSqlDataSource}. */
@@ -39,6 +40,12 @@ export interface SqlDataSourceOptions extends StoreOptions {
   pollIntervalMs?: number;
   /** How long a delete's tombstone is kept for lagging replicas, default 24 h. */
   tombstoneRetentionMs?: number;
+  /**
+   * SQLite: a batch whose records hold this much JSON or more (default 256 KiB) is written by a worker
+   * thread on its own connection, so its statements and commit never hold the event loop; 0: every
+   * batch (see sqlite-batch-writer.ts).
+   */
+  batchWorkerBytes?: number;
 }
 
 const DEFAULT_POLL_INTERVAL_MS = 250;
@@ -86,6 +93,8 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
   // Built now, so a malformed connection URL fails here, like a missing one, not at every open().
   const config = knexConfig(options, logger);
   let lastPruneAt = Number.NEGATIVE_INFINITY;
+  // SQLite: large batches are written by a worker thread (see sqlite-batch-writer.ts), started with the first.
+  let batchWriter: SqliteBatchWriter | undefined;
 
   /**
    * A read, run again on another connection while its connection turns out dead (killed, server
@@ -136,7 +145,13 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
       }
     },
     prepare: (knex) => migrateToLatest(knex, dialect),
-    release: (knex) => knex.destroy(),
+    async release(knex) {
+      // The worker's connection first: its batches under way end before the store reports closed.
+      const writer = batchWriter;
+      batchWriter = undefined;
+      await writer?.close();
+      await knex.destroy();
+    },
 
     list: (knex, kind) => read(() => selectLive(knex, kind, logger)),
     get: (knex, kind, id) => read(() => selectOne(knex, kind, id, logger)),
@@ -146,6 +161,10 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
     },
     writeBatch(knex, writes) {
       const at = now();
+      if (dialect === 'sqlite' && (batchWriter ??= createSqliteBatchWriter(options.filename as string, options.batchWorkerBytes)).wants(writes)) {
+        const writer = batchWriter;
+        return withBusyRetry(() => writer.write(writes, at));
+      }
       return withBusyRetry(() => writeBatch(knex, dialect, writes, at));
     },
     currentRevision: (knex) => read(() => selectHead(knex)),

@@ -5,6 +5,7 @@ import type { BatchOutcome } from './store-data-source.js';
 import { DEAD_CONNECTION_ATTEMPTS, isConnectionGone } from './sql-knex-config.js';
 import { HISTORY_TABLE, RECORDS_TABLE, REVISION_TABLE, type SqlDialect } from './sql-migrations.js';
 import { storeError } from './sql-store-errors.js';
+import { slicer } from './slices.js';
 
 // The queries of the SQL datasource, one exported function per operation, each in one transaction
 // where it reads more than one thing.
@@ -202,6 +203,8 @@ export async function readFeed(
   cursor: number | undefined,
   logger: Logger,
 ): Promise<FeedEvent | undefined> {
+  // Started before the read, so the read's own time counts towards the first slice of decoding.
+  const yieldNow = slicer();
   const read = await db.transaction(async (trx) => {
     const { head, minRetained } = await readCounter(trx, false);
     if (cursor === undefined || head < cursor || cursor < minRetained) {
@@ -220,27 +223,10 @@ export async function readFeed(
     return { type: 'changes' as const, revision: head, rows };
   }, readConfig(dialect));
   if (read === undefined) return undefined;
-  if (read.type === 'snapshot') return { type: 'snapshot', revision: read.revision, records: await decodeInSlices(read.rows, (row) => decode(row, logger)) };
-  return { type: 'changes', revision: read.revision, changes: await decodeInSlices(read.rows, (row) => toChange(row, logger)) };
-}
-
-/** Longest stretch of decoding feed rows, or of a batch's statements, before other work runs (as the live definitions slice theirs). */
-const SLICE_MS = 5;
-
-/**
- * A function to await between the steps of a large piece of work (a batch's statements, the
- * decoding of feed rows): it yields to the event loop once {@link SLICE_MS} of work has gone by.
- * SQLite statements run synchronously and their promises resolve without a turn of the event
- * loop, so a batch of a thousand records would otherwise hold every request for hundreds of
- * milliseconds.
- */
-function slicer(): () => Promise<void> {
-  let sliceStart = performance.now();
-  return async () => {
-    if (performance.now() - sliceStart < SLICE_MS) return;
-    await new Promise((resolve) => setImmediate(resolve));
-    sliceStart = performance.now();
-  };
+  if (read.type === 'snapshot') {
+    return { type: 'snapshot', revision: read.revision, records: await decodeInSlices(read.rows, (row) => decode(row, logger), yieldNow) };
+  }
+  return { type: 'changes', revision: read.revision, changes: await decodeInSlices(read.rows, (row) => toChange(row, logger), yieldNow) };
 }
 
 /**
@@ -248,12 +234,11 @@ function slicer(): () => Promise<void> {
  * a change of a thousand imported tools is several MB of JSON, tens of milliseconds of parsing
  * that would otherwise hold every request of the replica at once.
  */
-async function decodeInSlices<T>(rows: readonly RecordRow[], one: (row: RecordRow) => T): Promise<T[]> {
-  const yieldNow = slicer();
+async function decodeInSlices<T>(rows: readonly RecordRow[], one: (row: RecordRow) => T, yieldNow: () => Promise<void>): Promise<T[]> {
   const decoded: T[] = [];
   for (const row of rows) {
-    decoded.push(one(row));
     await yieldNow();
+    decoded.push(one(row));
   }
   return decoded;
 }

@@ -55,6 +55,7 @@ const REASONS: Record<string, string> = {
   DYNMCP_NO_DRIVER: 'database driver not installed',
   DYNMCP_BAD_REVISION: 'revision out of range',
   DYNMCP_MIGRATION_LOCKED: 'schema migration in progress elsewhere',
+  DYNMCP_WORKER_GONE: 'SQLite batch worker stopped',
 };
 
 function codeOf(error: unknown): string | undefined {

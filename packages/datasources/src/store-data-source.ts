@@ -105,6 +105,25 @@ export interface StoreDriver<Client> {
 }
 
 /**
+ * A record a batch wrote, its value what the store holds (a JSON round trip, as put() returns it),
+ * parsed when first read: the admin API answers a batch with ids and revisions only, and parsing
+ * the megabytes of a thousand imported tools again would cost every request of the replica tens
+ * of milliseconds.
+ */
+function storedRecord(kind: string, id: string, text: string, revision: number): StoredRecord {
+  let parsed: { value: unknown } | undefined;
+  return {
+    kind,
+    id,
+    revision,
+    get value() {
+      parsed ??= { value: JSON.parse(text) as unknown };
+      return parsed.value;
+    },
+  };
+}
+
+/**
  * The datasource contract over one store, the same for every built-in store: `open()` once at a
  * time and retryable after a failure, every foreign failure wrapped once into `STORE_UNAVAILABLE`,
  * keys and values checked before the store is touched, the stored JSON returned by `put()`.
@@ -215,23 +234,22 @@ export function createStoreDataSource<Client>(driver: StoreDriver<Client>, optio
   }
 
   async function batch(operations: readonly BatchOperation[], metadata?: WriteMetadata): Promise<BatchResult> {
-    const writes = batchWrites(operations, keyRules, metadata);
+    const writes = await batchWrites(operations, keyRules, metadata);
     if (writes.length === 0) {
       return { revision: await run((open) => driver.currentRevision(open)), written: false, records: [], deleted: [] };
     }
     const { revision, applied } = await run((open) => driver.writeBatch(open, writes));
-    const records: StoredRecord[] = [];
-    const deleted: BatchResult['deleted'] = [];
-    writes.forEach(({ kind, id, text }, index) => {
-      // What the store holds (a JSON round trip), as put() returns it.
-      if (text !== null) records.push({ kind, id, value: JSON.parse(text) as unknown, revision });
-      else if (applied[index] === true) deleted.push({ kind, id });
-    });
     const written = applied.includes(true);
     if (written) {
       kickFeeds();
       pruneHistoryIfDue();
     }
+    const records: StoredRecord[] = [];
+    const deleted: BatchResult['deleted'] = [];
+    writes.forEach(({ kind, id, text }, index) => {
+      if (text !== null) records.push(storedRecord(kind, id, text, revision));
+      else if (applied[index] === true) deleted.push({ kind, id });
+    });
     return { revision, written, records, deleted };
   }
 

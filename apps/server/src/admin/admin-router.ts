@@ -10,7 +10,8 @@ import { credentialsRouter, type CredentialAdmin } from './admin-credentials.js'
 import type { AdminEvents } from './admin-events.js';
 import type { AdminService } from './admin-service.js';
 import { parseImportRequest } from './import-request.js';
-import { assertJsonShape, isUtf8, MAX_ADMIN_JSON_DEPTH } from './json-body-guard.js';
+import { adminJsonBody } from './admin-json-body.js';
+import { MAX_ADMIN_JSON_DEPTH } from './json-body-guard.js';
 import type { OpenApiImporter } from './openapi-import.js';
 import { toolTestRoute, type ToolTester } from './tool-test.js';
 
@@ -80,20 +81,7 @@ const writer = (req: Request) => ({ principal: req.principal?.id });
 export function createAdminRouter(options: AdminRouterOptions): express.Router {
   const { service } = options;
   const router = express.Router({ caseSensitive: true, strict: false });
-  const jsonParser = (limit: number, maxDepth?: number) =>
-    express.json({
-      limit,
-      strict: false,
-      type: () => true,
-      // Runs on the raw bytes before anything parses or walks them: depth and duplicate keys.
-      verify: (_req, _res, raw, charset) => {
-        if (!isUtf8(charset)) {
-          throw new GatewayError('UNSUPPORTED_MEDIA_TYPE', `send the definition as UTF-8 JSON, not ${charset} (RFC 8259 § 8.1)`);
-        }
-        assertJsonShape(raw, maxDepth);
-      },
-    });
-  const body = [requireJson, jsonParser(options.bodyLimitBytes)];
+  const body = [requireJson, ...adminJsonBody(options.bodyLimitBytes)];
 
   router.use(requireAdmin(options.authProviders, options.authFailures));
 
@@ -114,7 +102,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
   const importer = options.openApiImporter;
   if (importer !== undefined) {
     // API documents nest deeper than definitions (schemas within schemas): twice the usual depth.
-    const importBody = [requireJson, jsonParser(options.importBodyLimitBytes ?? options.bodyLimitBytes, 2 * MAX_ADMIN_JSON_DEPTH)];
+    const importBody = [requireJson, ...adminJsonBody(options.importBodyLimitBytes ?? options.bodyLimitBytes, 2 * MAX_ADMIN_JSON_DEPTH)];
     router.post(
       '/import/openapi',
       importBody,

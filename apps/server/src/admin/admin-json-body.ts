@@ -1,0 +1,81 @@
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { GatewayError } from '@dynmcp/plugin';
+import { assertJsonShape, isUtf8, MAX_ADMIN_JSON_DEPTH } from './json-body-guard.js';
+import { NotJsonError, parseJsonInSlices } from './sliced-json.js';
+
+/**
+ * Bodies above this size are checked and parsed in slices (see sliced-json.ts); smaller ones in one
+ * go, a few milliseconds at most.
+ */
+export const SLICED_BODY_BYTES = 128 * 1024;
+
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+const notJson = (cause?: unknown) => new GatewayError('INVALID_JSON', 'request body is not valid JSON', { cause });
+
+/** The `charset` parameter of a media type (RFC 9110 § 8.3.1), quoted or not. */
+const CHARSET = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i;
+
+/** The request's charset, UTF-8 when it names none. */
+function charsetOf(req: Request): string {
+  const match = CHARSET.exec(req.headers['content-type'] ?? '');
+  return match === null ? 'utf-8' : (match[1] ?? match[2] ?? '');
+}
+
+/** Refuses, before the body is read, a body in another charset than UTF-8 (RFC 8259 § 8.1). */
+function requireUtf8(req: Request, _res: Response, next: NextFunction): void {
+  const charset = charsetOf(req);
+  if (!isUtf8(charset)) {
+    next(new GatewayError('UNSUPPORTED_MEDIA_TYPE', `send the definition as UTF-8 JSON, not ${charset} (RFC 8259 § 8.1)`));
+    return;
+  }
+  next();
+}
+
+/** Parses the raw body express.raw left in `req.body`: depth and duplicate keys checked first, as JSON.parse would read it. */
+function parseBody(maxDepth: number): RequestHandler {
+  return (req, _res, next) => {
+    const raw: unknown = req.body;
+    // No body at all (no Content-Length, not chunked): nothing to parse, as express.json leaves it.
+    if (!Buffer.isBuffer(raw)) {
+      next();
+      return;
+    }
+    const body = raw.subarray(0, 3).equals(UTF8_BOM) ? raw.subarray(3) : raw;
+    // An empty body reads as {}, as express.json reads it.
+    if (body.length === 0) {
+      req.body = {};
+      next();
+      return;
+    }
+    if (body.length > SLICED_BODY_BYTES) {
+      parseJsonInSlices(body, maxDepth).then(
+        (value) => {
+          req.body = value;
+          next();
+        },
+        (error: unknown) => next(error instanceof NotJsonError ? notJson(error) : error),
+      );
+      return;
+    }
+    try {
+      assertJsonShape(body, maxDepth);
+      req.body = JSON.parse(body.toString('utf8')) as unknown;
+    } catch (error) {
+      next(error instanceof SyntaxError ? notJson(error) : error);
+      return;
+    }
+    next();
+  };
+}
+
+/**
+ * The JSON body of an admin request, within `limitBytes` (413 above, counted after any
+ * Content-Encoding is undone), in UTF-8 (415 otherwise), nested at most `maxDepth` levels
+ * (`PAYLOAD_TOO_DEEP`), without a key twice in one object (`DUPLICATE_KEY`), and JSON (400
+ * `INVALID_JSON`). Bodies of megabytes (a batch of a thousand tools, an API document) are checked
+ * and parsed in slices, so the event loop keeps serving /mcp meanwhile.
+ */
+export function adminJsonBody(limitBytes: number, maxDepth = MAX_ADMIN_JSON_DEPTH): RequestHandler[] {
+  return [requireUtf8, express.raw({ limit: limitBytes, type: () => true }), parseBody(maxDepth)];
+}
