@@ -89,16 +89,25 @@ export function plainLegacyRequest(body: unknown): JsonRpcRequest | undefined {
  */
 class SseAnswer {
   private streaming = false;
+  /**
+   * Dropped once the answer is sent. The call's context keeps `log` (and so this answer) for as
+   * long as anything still holds the context after the call, and the response would keep the
+   * whole exchange with it (request, headers, socket buffers): measured on the session-less path,
+   * that doubled the objects each garbage collection had to copy.
+   */
+  private res: ServerResponse | undefined;
 
   constructor(
-    private readonly res: ServerResponse,
+    res: ServerResponse,
     private readonly sessionId?: string,
-  ) {}
+  ) {
+    this.res = res;
+  }
 
   /** Sends a `notifications/message` event now; the stream opens with the first one. */
   readonly log = (level: ToolLogLevel, data: unknown, logger?: string): void => {
     const res = this.res;
-    if (res.writableEnded || res.destroyed) return;
+    if (res === undefined || res.writableEnded || res.destroyed) return;
     if (!this.streaming) {
       res.writeHead(200, this.headersOf(undefined));
       this.streaming = true;
@@ -110,9 +119,12 @@ class SseAnswer {
 
   /** Sends the reply's event and ends the answer. */
   end(json: string): void {
+    const res = this.res;
+    if (res === undefined) return;
+    this.res = undefined;
     const text = `event: message\ndata: ${json}\n\n`;
-    if (!this.streaming) this.res.writeHead(200, this.headersOf(Buffer.byteLength(text)));
-    this.res.end(text);
+    if (!this.streaming) res.writeHead(200, this.headersOf(Buffer.byteLength(text)));
+    res.end(text);
   }
 
   private headersOf(length: number | undefined): Record<string, string | number> {
