@@ -4,6 +4,7 @@
  * wiped, compacted, unreachable, slow) at datasource level. Never skipped: without etcd it fails.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isGatewayError, requireBatch, silentLogger, type DataSource, type FeedEvent, type Logger } from '@dynmcp/plugin';
@@ -463,6 +464,7 @@ test('TLS with a client certificate: the CA, certificate and key files connect; 
     await feed.close();
   } finally {
     await secure.close();
+    rmSync(certs.dir, { recursive: true, force: true });
   }
 });
 

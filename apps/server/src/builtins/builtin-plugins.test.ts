@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { apiKeyAuthPlugin, loadConfig, oauthAuthPlugin } from '@dynmcp/common';
 import { httpExecutorPlugin } from '@dynmcp/core';
 import { etcdDataSourcePlugin, mysqlDataSourcePlugin, sqliteDataSourcePlugin } from '@dynmcp/datasources';
@@ -10,7 +10,10 @@ import { defineToolExecutorPlugin, GatewayError, PLUGIN_API_VERSION, readPluginO
 import { createPluginHost } from '../plugins/plugin-host.js';
 import { builtinPlugins } from './index.js';
 
-const defaultConfig = () => loadConfig({ env: {}, configDir: mkdtempSync(join(tmpdir(), 'dynmcp-builtins-')) });
+// An empty folder: no configuration files, only the defaults.
+const configDir = mkdtempSync(join(tmpdir(), 'dynmcp-builtins-'));
+after(() => rmSync(configDir, { recursive: true, force: true }));
+const defaultConfig = () => loadConfig({ env: {}, configDir });
 
 test('the options built from the settings pass every built-in plugin’s own check', () => {
   const entries = builtinPlugins(defaultConfig(), { HOME: '/home/dev' });

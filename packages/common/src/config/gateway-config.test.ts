@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import type { configSchema } from './config-schema.js';
 import type { ConfigOf } from './config-type.js';
 import { loadConfig, type ENVIRONMENT_DEFAULTS, type GatewayConfig } from './load-config.js';
@@ -52,8 +52,10 @@ test('each format gives its type: numbers, strings, lists, choices, nullable and
 });
 
 test('settings by environment are never null once loaded, whatever the environment', () => {
+  const configDir = mkdtempSync(join(tmpdir(), 'dynmcp-config-'));
+  after(() => rmSync(configDir, { recursive: true, force: true }));
   for (const env of ['development', 'production']) {
-    const config = loadConfig({ env: { DYNMCP_ENV: env }, configDir: mkdtempSync(join(tmpdir(), 'dynmcp-config-')) });
+    const config = loadConfig({ env: { DYNMCP_ENV: env }, configDir });
     assert.ok(Array.isArray(config.executor.toolEnvAllow), env);
     assert.ok(Array.isArray(config.executor.egress.allow), env);
     // The deprecated settings stay null when not set, as their type says.
