@@ -36,3 +36,43 @@ export function ensureInstalled(dir, spec, marker, { log = () => undefined, npmA
     if (!existsSync(join(dir, marker))) throw error;
   }
 }
+
+/**
+ * Unpacks the tarballs of the npm packages `specs` into `dir/<package name>/` unless `marker` (a
+ * path inside `dir`) exists, for packages used as data: their dependencies are not installed and
+ * none of their scripts run (`npm pack` of a registry spec only downloads the tarball). Staged and
+ * renamed into place like {@link ensureInstalled}.
+ */
+export function ensureUnpacked(dir, specs, marker, { log = () => undefined } = {}) {
+  if (existsSync(join(dir, marker))) return;
+  mkdirSync(dirname(dir), { recursive: true });
+  const staging = `${dir}.staging-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  log(`unpacking ${specs.join(', ')} into ${dir} (once; reused afterwards)`);
+  const fail = (message) => {
+    rmSync(staging, { recursive: true, force: true });
+    throw new Error(message);
+  };
+  const npm = spawnSync('npm', ['pack', '--json', '--loglevel=error', '--pack-destination', staging, ...specs], {
+    stdio: ['ignore', 'pipe', 2],
+    encoding: 'utf8',
+  });
+  if (npm.status !== 0) fail(`npm pack ${specs.join(' ')} failed (exit ${npm.status})`);
+  for (const { name, filename } of JSON.parse(npm.stdout)) {
+    const target = join(staging, name);
+    mkdirSync(target, { recursive: true });
+    // A tarball's single top folder is `package/` in most packages but not all: strip whichever it is.
+    const tar = spawnSync('tar', ['-xzf', join(staging, filename), '-C', target, '--strip-components=1'], { stdio: ['ignore', 2, 2] });
+    if (tar.status !== 0) fail(`unpacking ${filename} failed (exit ${tar.status})`);
+    rmSync(join(staging, filename));
+  }
+  if (!existsSync(join(staging, marker))) fail(`${marker} is missing from ${specs.join(' ')}`);
+  rmSync(dir, { recursive: true, force: true });
+  try {
+    renameSync(staging, dir);
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    if (!existsSync(join(dir, marker))) throw error;
+  }
+}

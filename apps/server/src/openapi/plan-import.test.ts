@@ -5,6 +5,7 @@ import { isGatewayError, silentLogger } from '@dynmcp/plugin';
 import type { ToolDefinition } from '@dynmcp/plugin';
 import { startUpstream } from '@dynmcp/testing';
 import type { TestUpstream } from '@dynmcp/testing';
+import { stringify as toYaml } from 'yaml';
 import { createImportPlanner, DEFAULT_IMPORT_LIMITS, planImport } from './index.js';
 import type { ImportInput, ImportLimits } from './index.js';
 import { assertToolsValid, PETS_OPENAPI_31_YAML, petsOpenApi30, petsSwagger2, toolNamed } from '../test-support/openapi-documents.js';
@@ -73,6 +74,13 @@ describe('planImport', () => {
     const plan = await planImport(input(petsOpenApi30(), { auth: { bearer: 'Bearer ${env:PETS_TOKEN}' } }), LIMITS);
     assert.equal(plan.tools.length, 6);
     await assertToolsValid(plan.tools);
+  });
+
+  it('reads JSON and YAML text that starts with a byte-order mark', async () => {
+    for (const text of [`\uFEFF${JSON.stringify(petsOpenApi30())}`, `\uFEFF${toYaml(petsOpenApi30())}`]) {
+      const plan = await planImport(input(text), LIMITS);
+      assert.equal(plan.tools.length, 6);
+    }
   });
 
   it('refuses documents that are not OpenAPI, with the place of the problem', async () => {

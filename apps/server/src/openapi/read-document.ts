@@ -35,10 +35,13 @@ const PARSER_OPTIONS: ParserOptions = {
   validate: { errors: { colorize: false }, rules: { openapi: LENIENT, swagger: { ...LENIENT, 'unknown-required-schema-property': 'warning' } } },
 };
 
-function parseText(text: string, maxBytes: number): unknown {
-  if (Buffer.byteLength(text) > maxBytes) {
+function parseText(input: string, maxBytes: number): unknown {
+  if (Buffer.byteLength(input) > maxBytes) {
     throw new GatewayError('OPENAPI_TOO_LARGE', `the document is larger than ${maxBytes} bytes`);
   }
+  // A byte-order mark that a Windows tool left at the start (Norway's Dialogporten publishes its
+  // description so) is not JSON; RFC 8259 section 8.1 lets a parser ignore it, and YAML does.
+  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   if (/^\s*[{[]/.test(text)) {
     try {
       return JSON.parse(text);
