@@ -198,6 +198,33 @@ describe('POST /admin/import/openapi', () => {
     assert.equal((await gw.admin('GET', '/admin/tds/taken.listPets')).body.data.name, 'mine');
   });
 
+  it('imports an operation without its output schema when the gateway would refuse the tool with it, and says so', async () => {
+    // An answer schema of 15,000 enum values: a tool over the definition size ceiling of 512 KiB.
+    const huge = { type: 'object', properties: { kind: { type: 'string', enum: Array.from({ length: 15_000 }, (_, index) => `kind-${index}-${'x'.repeat(30)}`) } } };
+    const document = petStore((paths) => {
+      paths['/pets/{petId}'].get.responses['200'] = { description: 'ok', content: { 'application/json': { schema: huge } } };
+    });
+    const response = await gw.admin('POST', '/admin/import/openapi', importBody('big-answer', document));
+    assert.equal(response.status, 200, JSON.stringify(response.body).slice(0, 2000));
+    const data = response.body.data;
+    assert.ok(data.created.includes('big-answer.getPet'), JSON.stringify(data.skipped));
+    assert.ok(
+      data.warnings.some((warning: string) => /^GET \/pets\/\{petId\}: imported without output_schema; the gateway would refuse the tool with it: tool definition is larger than 524288 bytes$/.test(warning)),
+      data.warnings.join('\n'),
+    );
+    const stored = (await gw.admin('GET', '/admin/tds/big-answer.getPet')).body.data;
+    assert.equal(stored.output_schema, undefined);
+    // The other tools keep theirs.
+    assert.deepEqual((await gw.admin('GET', '/admin/tds/big-answer.listPets')).body.data.output_schema, { type: 'object' });
+    const { client } = await connectModern(`${gw.url}/mcp/big-answer`);
+    try {
+      const result = await client.callTool({ name: 'getPet', arguments: { path: { petId: 7 } } });
+      assert.deepEqual(answerOf(result), { method: 'GET', path: '/v2/pets/7', body: null });
+    } finally {
+      await client.close();
+    }
+  });
+
   it('refuses bad requests and bad documents with 400 and a stable code', async () => {
     const cases: [unknown, string, RegExp][] = [
       [{ ...importBody('bad', petStore()), dryrun: true }, 'INVALID_PAYLOAD', /unknown key "dryrun"/],

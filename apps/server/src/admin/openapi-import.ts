@@ -140,9 +140,24 @@ export function createOpenApiImporter(options: OpenApiImporterOptions) {
     // schemas; this is the one check of each, held until the batch is applied (see checkTools);
     // the validators' code waits for each tool's first call (see SchemaCompiler).
     const verdicts = await service.checkTools(candidates.map((tool) => ({ id: tool.id, value: tool })));
+    // A tool refused with an output schema (too large or too deep once resolved) is checked again
+    // without it: the schema is optional, the operation is not.
+    const retried = candidates.flatMap((tool, index) =>
+      isGatewayError(verdicts.results[index]) && tool.output_schema !== undefined ? [{ index, tool: withoutOutputSchema(tool) }] : [],
+    );
+    const second = await service.checkTools(retried.map(({ tool }) => ({ id: tool.id, value: tool })));
+    const verdictOf = new Map(retried.map(({ index }, at) => [index, second.results[at] as ToolDefinition | GatewayError]));
+    const withoutOutputs: string[] = [];
     try {
-      for (const [index, tool] of candidates.entries()) {
-        const checked = verdicts.results[index] as ToolDefinition | GatewayError;
+      for (const [index, candidate] of candidates.entries()) {
+        let tool = candidate;
+        let checked = verdicts.results[index] as ToolDefinition | GatewayError;
+        const withoutOutput = verdictOf.get(index);
+        if (isGatewayError(checked) && withoutOutput !== undefined && !isGatewayError(withoutOutput)) {
+          withoutOutputs.push(`${operationOf(tool)}: imported without output_schema; the gateway would refuse the tool with it: ${checked.message}`);
+          tool = withoutOutputSchema(tool);
+          checked = withoutOutput;
+        }
         if (isGatewayError(checked)) {
           skip(tool, `the gateway would refuse the tool: ${checked.message}`);
           continue;
@@ -158,6 +173,10 @@ export function createOpenApiImporter(options: OpenApiImporterOptions) {
           result.updated.push(tool.id);
           operations.push({ op: 'put', kind: 'tds', id: tool.id, value: checked, ifRevision: existing.revision });
         }
+      }
+      result.warnings.push(...withoutOutputs.slice(0, MAX_OUTPUT_WARNINGS));
+      if (withoutOutputs.length > MAX_OUTPUT_WARNINGS) {
+        result.warnings.push(`… and ${withoutOutputs.length - MAX_OUTPUT_WARNINGS} more operations imported without output_schema`);
       }
       const kept = new Set(importIds);
       for (const id of owned) {
@@ -198,8 +217,17 @@ export function createOpenApiImporter(options: OpenApiImporterOptions) {
       return result;
     } finally {
       verdicts.release();
+      second.release();
     }
   };
+}
+
+/** Operations named one by one when they lose their output schema; the rest are counted. */
+const MAX_OUTPUT_WARNINGS = 20;
+
+function withoutOutputSchema(tool: ToolDefinition): ToolDefinition {
+  const { output_schema: _dropped, ...rest } = tool;
+  return rest;
 }
 
 /** Runs one OpenAPI import (see {@link createOpenApiImporter}). */

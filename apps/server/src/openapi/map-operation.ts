@@ -1,6 +1,6 @@
 import type { JsonObject, ToolDefinition } from '@dynmcp/plugin';
 import { mapParameters, mergeParameters, UnmappableOperation } from './map-parameters.js';
-import { convertSchema } from './schema-convert.js';
+import { convertSchema, MAX_SCHEMA_NODES, SchemaTooLargeError } from './schema-convert.js';
 import type { ConvertContext } from './schema-convert.js';
 
 /** Longest tool description produced. */
@@ -204,6 +204,22 @@ function outputSchema(ref: OperationRef, route: string, context: DocumentContext
   return undefined;
 }
 
+/**
+ * The output schema, or none when it is too large to keep: an answer schema is optional (results
+ * are then not checked against it), so the operation is imported without it rather than skipped.
+ * Large APIs describe their answers with every expandable object inline (Stripe's answers expand to
+ * hundreds of thousands of nodes), while their arguments stay small.
+ */
+function outputOrNone(ref: OperationRef, route: string, context: DocumentContext): JsonObject | undefined {
+  try {
+    return outputSchema(ref, route, context);
+  } catch (error) {
+    if (!(error instanceof SchemaTooLargeError)) throw error;
+    context.warn(`${route}: its 2xx response schema expands to more than ${MAX_SCHEMA_NODES} nodes after resolving $refs; imported without output_schema`);
+    return undefined;
+  }
+}
+
 function annotationsOf(method: string): JsonObject | undefined {
   if (method === 'get' || method === 'head') return { readOnlyHint: true };
   if (method === 'delete') return { destructiveHint: true };
@@ -263,7 +279,7 @@ export function mapOperation(ref: OperationRef, name: string, id: string, contex
       tds_ext_info: { domain: base.origin, method: ref.method.toUpperCase(), path: path === '' ? '/' : path, ext_info: extInfo },
     };
     if (typeof ref.operation['summary'] === 'string' && ref.operation['summary'].trim() !== '') tool.title = ref.operation['summary'].trim().slice(0, 256);
-    const output = outputSchema(ref, route, context);
+    const output = outputOrNone(ref, route, context);
     if (output !== undefined) tool.output_schema = output;
     const annotations = annotationsOf(ref.method);
     if (annotations !== undefined) tool.annotations = annotations;

@@ -189,14 +189,25 @@ describe('planImport against hostile documents', () => {
   }
   const bombResponse = { description: 'x', content: { 'application/json': { schema: { $ref: '#/components/schemas/L12' } } } };
 
-  it('skips an operation whose $ref bomb expands past the node limit, and maps the rest', async () => {
-    const paths = { '/x': { get: { responses: { 200: bombResponse } } }, '/y': { get: { responses: { 200: { description: 'y' } } } } };
+  it('skips an operation whose arguments\' $ref bomb expands past the node limit, and maps the rest', async () => {
+    const body = { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/L12' } } } };
+    const paths = { '/x': { post: { requestBody: body, responses: { 200: { description: 'x' } } } }, '/y': { get: { responses: { 200: { description: 'y' } } } } };
     const document = minimal(paths, { components: { schemas: refBomb() }, servers: [{ url: 'https://x.example.com' }] });
     const plan = await planImport(input(document), LIMITS);
     assert.deepEqual(plan.tools.map((tool) => tool.name), ['get_y']);
     assert.equal(plan.skipped.length, 1);
-    assert.equal(plan.skipped[0]?.operation, 'GET /x');
+    assert.equal(plan.skipped[0]?.operation, 'POST /x');
     assert.match(plan.skipped[0]?.reason ?? '', /expand to more than 20000 nodes after resolving \$refs/);
+  });
+
+  it('imports an operation whose answer schema is a $ref bomb without output_schema, and says so', async () => {
+    const paths = { '/x': { get: { responses: { 200: bombResponse } } } };
+    const document = minimal(paths, { components: { schemas: refBomb() }, servers: [{ url: 'https://x.example.com' }] });
+    const plan = await planImport(input(document), LIMITS);
+    assert.deepEqual(plan.tools.map((tool) => tool.name), ['get_x']);
+    assert.equal(plan.tools[0]?.output_schema, undefined);
+    assert.deepEqual(plan.skipped, []);
+    assert.ok(plan.warnings.some((warning) => /^GET \/x: its 2xx response schema expands to more than 20000 nodes .*imported without output_schema$/.test(warning)), plan.warnings.join('\n'));
   });
 
   it('stops a document at the time limit without blocking the event loop', async () => {
