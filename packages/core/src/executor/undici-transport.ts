@@ -17,8 +17,6 @@ import {
   type TransportOptions,
 } from './transport.js';
 
-/** Undici error codes that mean "took too long". */
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 /**
  * How much of a followed redirect's body is read before its connection is dropped instead, as
  * undici's own `body.dump()` does: reading a small body keeps the connection for the next hop.
@@ -208,8 +206,12 @@ export function createUndiciTransport(options: TransportOptions): Transport {
           method: method as Dispatcher.HttpMethod,
           headers: withAcceptEncoding(request.headers),
           body,
-          headersTimeout: limits.timeoutMs,
-          bodyTimeout: limits.timeoutMs,
+          // The call's own deadline (in `fetch` below) bounds the wait for the head and the body
+          // alike. undici's per-phase timers are "fast timers": a cleared one stays in undici's list
+          // until its next half-second tick, two per call, so a busy gateway kept tens of thousands
+          // of them alive and scanned them twice a second (about a tenth of its CPU on tools/call).
+          headersTimeout: 0,
+          bodyTimeout: 0,
         },
         exchange,
       );
@@ -238,7 +240,8 @@ export function createUndiciTransport(options: TransportOptions): Transport {
   return {
     async fetch(request, limits) {
       // One cancellation for the caller's signal and the whole-call deadline (undici's own
-      // timeouts are per phase and coarse); cheaper than AbortSignal.timeout + AbortSignal.any.
+      // timeouts are per phase, coarse, and off: see the dispatch above); cheaper than
+      // AbortSignal.timeout + AbortSignal.any.
       const cancellation = new Cancellation();
       let timedOut = false;
       const timer = setTimeout(() => {
@@ -254,7 +257,7 @@ export function createUndiciTransport(options: TransportOptions): Transport {
         if (denial !== undefined) throw new TransportError({ kind: 'egress-denied', denial });
         const code = (error as { code?: unknown }).code;
         const name = (error as { name?: unknown }).name;
-        if (timedOut || TIMEOUT_CODES.has(code as string)) throw new TransportError({ kind: 'timeout' });
+        if (timedOut) throw new TransportError({ kind: 'timeout' });
         if (code === 'UND_ERR_CONNECT_TIMEOUT') throw new TransportError({ kind: 'connect-timeout' });
         throw new TransportError({ kind: 'failed', code: typeof code === 'string' ? code : typeof name === 'string' ? name : 'UNKNOWN' });
       } finally {
