@@ -41,7 +41,8 @@ const PROFILES = {
     largeAnswerCalls: 20,
     largeAnswerRounds: 3,
     importRounds: 3,
-    // Alternating windows of the two log-level gateways, each.
+    // Alternating c=50 windows, each: RAW_PROXY with the gateway's tools/call rows; the two log-level gateways.
+    callRounds: 3,
     logRounds: 3,
     applyTools: 1000,
     searchQueries: 500,
@@ -63,6 +64,7 @@ const PROFILES = {
     largeAnswerCalls: 20,
     largeAnswerRounds: 1,
     importRounds: 1,
+    callRounds: 1,
     logRounds: 1,
     applyTools: 1000,
     searchQueries: 100,

@@ -51,9 +51,12 @@ function throughputTable(section) {
   let note = unsaturated
     ? '\n\n† the server used less than 85% of its core at c=50: the load side (core 1) was the limit, so this req/CPU-s was measured on a partly idle server.'
     : '';
-  const logRounds = ['warn', 'info'].map((level) => section?.figures?.[`GW tools/call 2026 (log ${level})`]?.c50?.rounds);
-  if (logRounds.every((rounds) => rounds?.length > 1)) {
-    note += `\n\nLog-level rows: the window with the median req/CPU-s of ${logRounds[0].length} alternating windows each (warn: ${logRounds[0].map((v) => fmt(v)).join(', ')}; info: ${logRounds[1].map((v) => fmt(v)).join(', ')}).`;
+  // Rows measured in alternating rounds: which windows each median came from.
+  const rounds = THROUGHPUT_ROWS.filter(([key]) => section?.figures?.[key]?.c50?.rounds?.length > 1).map(
+    ([key, label]) => `${label}: ${section.figures[key].c50.rounds.map((v) => fmt(v)).join(', ')}`,
+  );
+  if (rounds.length > 0) {
+    note += `\n\nc=50 req/CPU-s of rows measured in alternating rounds (the row shows the window with the median): ${rounds.join('; ')}.`;
   }
   return `${table(
     ['figure', 'c=1 rps', 'c=1 req/CPU-s', 'c=1 p50 ms', 'c=1 p99 ms', 'c=50 rps', 'c=50 req/CPU-s', 'c=50 p50 ms', 'c=50 p99 ms', 'errors', 'noise'],
