@@ -41,9 +41,13 @@ const PROFILES = {
     largeAnswerCalls: 20,
     largeAnswerRounds: 3,
     importRounds: 3,
-    // Alternating c=50 windows, each: RAW_PROXY with the gateway's tools/call rows; the two log-level gateways.
+    // Alternating c=50 windows: RAW_PROXY with the gateway's tools/call rows (rounds of each); the
+    // log-level gateways (processes per level, rounds per process).
     callRounds: 3,
-    logRounds: 3,
+    logProcesses: 2,
+    logRounds: 2,
+    // The open-loop window: long enough that one pause does not make the p99.
+    openLoopMs: 10_000,
     applyTools: 1000,
     searchQueries: 500,
     totalBudgetMs: 570_000,
@@ -65,7 +69,9 @@ const PROFILES = {
     largeAnswerRounds: 1,
     importRounds: 1,
     callRounds: 1,
+    logProcesses: 1,
     logRounds: 1,
+    openLoopMs: 3000,
     applyTools: 1000,
     searchQueries: 100,
     totalBudgetMs: 120_000,

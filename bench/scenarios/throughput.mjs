@@ -87,6 +87,8 @@ export async function runThroughput(ctx) {
   const notes = {};
   const unavailable = {};
   const window = { warmupMs: profile.warmupMs, durationMs: profile.durationMs };
+  // Alternating rounds: the first warms each process up fully; later ones only reopen connections.
+  const warmupOf = (round) => (round === 0 ? window.warmupMs : Math.min(window.warmupMs, 500));
   const measure = async (key, target, load, connectionCounts = [1, 50]) => {
     for (const connections of connectionCounts) {
       log(`  ${key} c=${connections}`);
@@ -156,20 +158,39 @@ export async function runThroughput(ctx) {
   // `callRounds` rounds of each, and each row keeps the window with the median req/CPU-s, so that
   // a drift of the machine during the run (other virtual machines on the host, which the noise
   // column cannot see) falls on both sides of each ratio rather than on one.
+  // The gateway with metrics off takes part too, so the cost of counting compares two rows of the
+  // same rounds.
   const callKeys = ['GW tools/call 2026', 'GW tools/call 2025 session', 'GW tools/call 2025 stateless'];
   for (const [key, kind] of Object.entries(kinds)) await measure(key, gateway, kind, callKeys.includes(key) ? [1] : [1, 50]);
+  let offGateway;
+  const offKey = 'GW tools/call 2026 (metrics off)';
+  if (gatewaySupportsEnv(root, 'DYNMCP_METRICS_ENABLED')) {
+    offGateway = track({ ...(await startGateway({ root, core: 0, sqlitePath, env: { DYNMCP_METRICS_ENABLED: 'false' } })), core: 0 });
+    offGateway.kind = { path: '/mcp/call-modern', request: modernToolsCall({ port: offGateway.port, path: '/mcp/call-modern' }), check: checkToolResult };
+    // Without credentials, a gateway that counts answers 401 here: only 404 shows metrics are off.
+    const scrape = await fetch(`${offGateway.url}/metrics`);
+    await scrape.arrayBuffer();
+    if (scrape.status !== 404) throw new Error(`${offKey}: GET /metrics answered ${scrape.status}, expected 404 with metrics off`);
+    notes.metricsOffAnswers = await sanityCheck(offGateway, { [offKey]: offGateway.kind });
+    await measure(offKey, offGateway, offGateway.kind, [1]);
+  } else unavailable[offKey] = 'this build has no DYNMCP_METRICS_ENABLED setting';
   {
-    const rows = [...(proxy ? [['RAW_PROXY', proxy, proxy.kind]] : []), ...callKeys.map((key) => [key, gateway, kinds[key]])];
+    const rows = [
+      ...(proxy ? [['RAW_PROXY', proxy, proxy.kind]] : []),
+      ...callKeys.map((key) => [key, gateway, kinds[key]]),
+      ...(offGateway ? [[offKey, offGateway, offGateway.kind]] : []),
+    ];
     const windows = new Map(rows.map(([key]) => [key, []]));
     for (let round = 0; round < (profile.callRounds ?? 1); round++) {
       for (const [key, target, kind] of rows) {
         log(`  ${key} c=50, round ${round + 1}`);
-        windows.get(key).push(await measureLoad({ target, ours: [...ours], connections: 50, ...window, ...kind }));
+        windows.get(key).push(await measureLoad({ target, ours: [...ours], connections: 50, ...window, warmupMs: warmupOf(round), ...kind }));
       }
     }
     for (const [key, measured] of windows) figures[key] = { ...figures[key], c50: medianWindow(measured) };
   }
   if (proxy) await proxy.proc.stop();
+  if (offGateway) await offGateway.proc.stop();
 
   // Tail latency at 70% of the peak measured above (open loop: latency counts from when each
   // request was due, so the gateway's queueing shows).
@@ -178,51 +199,38 @@ export async function runThroughput(ctx) {
     const rate = Math.max(1, Math.round(peak * 0.7));
     log(`  GW tools/call 2026 open loop at ${rate} rps (70% of ${peak})`);
     figures['GW tools/call 2026 @70%'] = {
-      open: await measureLoad({ target: gateway, ours: [...ours], connections: 50, rate, ...window, ...kinds['GW tools/call 2026'] }),
+      open: await measureLoad({ target: gateway, ours: [...ours], connections: 50, rate, ...window, durationMs: profile.openLoopMs ?? window.durationMs, ...kinds['GW tools/call 2026'] }),
     };
   }
   await gateway.proc.stop();
 
-  // The same store and requests on a gateway with metrics off: the cost of counting on tools/call
-  // is the gap between this row and 'GW tools/call 2026', both from this run.
-  if (gatewaySupportsEnv(root, 'DYNMCP_METRICS_ENABLED')) {
-    const key = 'GW tools/call 2026 (metrics off)';
-    const offGateway = track({ ...(await startGateway({ root, core: 0, sqlitePath, env: { DYNMCP_METRICS_ENABLED: 'false' } })), core: 0 });
-    const off = { path: '/mcp/call-modern', request: modernToolsCall({ port: offGateway.port, path: '/mcp/call-modern' }), check: checkToolResult };
-    // Without credentials, a gateway that counts answers 401 here: only 404 shows metrics are off.
-    const scrape = await fetch(`${offGateway.url}/metrics`);
-    await scrape.arrayBuffer();
-    if (scrape.status !== 404) throw new Error(`${key}: GET /metrics answered ${scrape.status}, expected 404 with metrics off`);
-    notes.metricsOffAnswers = await sanityCheck(offGateway, { [key]: off });
-    await measure(key, offGateway, off);
-    await offGateway.proc.stop();
-  } else unavailable['GW tools/call 2026 (metrics off)'] = 'this build has no DYNMCP_METRICS_ENABLED setting';
-
-  // What the info-level log line of every tool call costs: the same store and requests on two
-  // gateways, one at `warn` (no line per call) and one at `info` (one line per call), both running,
-  // measured at c=50 in alternating windows (`logRounds` each), so that a drift of the machine
-  // during the run falls on both. Each row keeps the window with the median req/CPU-s and lists
-  // every round's. Lines go to the gateway's stdout, here /dev/null.
+  // What the info-level log line of every tool call costs: the same store and requests on gateways
+  // at `warn` (no line per call) and at `info` (one line per call), `logProcesses` of each, all
+  // running, measured at c=50 in alternating windows (`logRounds` per process). Two processes of
+  // the same build differ by several percent, as much as the line costs, so each level's row is
+  // the median window over its processes, and lists every window's figure. Lines go to the
+  // gateway's stdout, here /dev/null.
   {
-    const levels = ['warn', 'info'];
     const runs = [];
-    for (const level of levels) {
-      const key = `GW tools/call 2026 (log ${level})`;
-      const logGateway = track({ ...(await startGateway({ root, core: 0, sqlitePath, env: { DYNMCP_LOG_LEVEL: level } })), core: 0 });
-      const kind = { path: '/mcp/call-modern', request: modernToolsCall({ port: logGateway.port, path: '/mcp/call-modern' }), check: checkToolResult };
-      notes[`log${level}Answers`] = await sanityCheck(logGateway, { [key]: kind });
-      runs.push({ key, gateway: logGateway, kind, windows: [] });
-    }
-    for (let round = 0; round < (profile.logRounds ?? 1); round++) {
-      for (const run of runs) {
-        log(`  ${run.key} c=50, round ${round + 1}`);
-        run.windows.push(await measureLoad({ target: run.gateway, ours: [...ours], connections: 50, ...window, ...run.kind }));
+    for (let copy = 0; copy < (profile.logProcesses ?? 1); copy++) {
+      for (const level of ['warn', 'info']) {
+        const key = `GW tools/call 2026 (log ${level})`;
+        const logGateway = track({ ...(await startGateway({ root, core: 0, sqlitePath, env: { DYNMCP_LOG_LEVEL: level } })), core: 0 });
+        const kind = { path: '/mcp/call-modern', request: modernToolsCall({ port: logGateway.port, path: '/mcp/call-modern' }), check: checkToolResult };
+        notes[`log${level}Answers`] = await sanityCheck(logGateway, { [key]: kind });
+        runs.push({ key, gateway: logGateway, kind });
       }
     }
-    for (const run of runs) {
-      figures[run.key] = { c50: medianWindow(run.windows) };
-      await run.gateway.proc.stop();
+    const windows = new Map();
+    for (let round = 0; round < (profile.logRounds ?? 1); round++) {
+      for (const [index, run] of runs.entries()) {
+        log(`  ${run.key} c=50, process ${Math.floor(index / 2) + 1}, round ${round + 1}`);
+        if (!windows.has(run.key)) windows.set(run.key, []);
+        windows.get(run.key).push(await measureLoad({ target: run.gateway, ours: [...ours], connections: 50, ...window, warmupMs: warmupOf(round), ...run.kind }));
+      }
     }
+    for (const [key, measured] of windows) figures[key] = { c50: medianWindow(measured) };
+    for (const run of runs) await run.gateway.proc.stop();
   }
 
   // The physical floor of the tools/list size target: node:http writing precomputed bodies as
