@@ -27,6 +27,11 @@ export function ensureInstalled(dir, spec, marker, { log = () => undefined, npmA
     rmSync(staging, { recursive: true, force: true });
     throw new Error(`npm install ${spec} failed (exit ${npm.status})`);
   }
+  moveIntoPlace(staging, dir, marker);
+}
+
+/** Replaces `dir` with the finished `staging` folder; another run that finished first wins. */
+function moveIntoPlace(staging, dir, marker) {
   rmSync(dir, { recursive: true, force: true });
   try {
     renameSync(staging, dir);
@@ -68,11 +73,5 @@ export function ensureUnpacked(dir, specs, marker, { log = () => undefined } = {
     rmSync(join(staging, filename));
   }
   if (!existsSync(join(staging, marker))) fail(`${marker} is missing from ${specs.join(' ')}`);
-  rmSync(dir, { recursive: true, force: true });
-  try {
-    renameSync(staging, dir);
-  } catch (error) {
-    rmSync(staging, { recursive: true, force: true });
-    if (!existsSync(join(dir, marker))) throw error;
-  }
+  moveIntoPlace(staging, dir, marker);
 }
