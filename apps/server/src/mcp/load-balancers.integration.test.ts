@@ -30,6 +30,17 @@ let dir: string;
 const replicas: GatewayProcess[] = [];
 const balancerProcesses: ChildProcess[] = [];
 
+/**
+ * Stops a load balancer and waits for it: nginx's master ends its workers on SIGTERM before it
+ * exits, while a master killed outright would leave them running.
+ */
+async function stopBalancer(balancer: ChildProcess): Promise<void> {
+  if (balancer.exitCode !== null || balancer.signalCode !== null) return;
+  const exited = new Promise((resolve) => balancer.once('exit', resolve));
+  balancer.kill('SIGTERM');
+  await Promise.race([exited, sleep(10_000)]);
+}
+
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'dynmcp-lb-'));
   [etcd, upstream] = await Promise.all([startEtcdServer(), startUpstream()]);
@@ -223,7 +234,7 @@ test('behind HAProxy (config/load-balancers/haproxy.cfg): 1,000 calls over sessi
   const base = `http://127.0.0.1:${port}`;
   await balancerUp(base, haproxy);
   await sessionFlow(t, { base, urls, clients: 8, calls: 1000, victim, instance: 'lb-haproxy' });
-  haproxy.kill('SIGTERM');
+  await stopBalancer(haproxy);
 });
 
 test('behind nginx (config/load-balancers/nginx.conf, proxy_buffering off): the same flow, shorter', async (t) => {
@@ -240,5 +251,5 @@ test('behind nginx (config/load-balancers/nginx.conf, proxy_buffering off): the 
   const base = `http://127.0.0.1:${port}`;
   await balancerUp(base, nginx);
   await sessionFlow(t, { base, urls, clients: 4, calls: 300, victim, instance: 'lb-nginx' });
-  nginx.kill('SIGTERM');
+  await stopBalancer(nginx);
 });
