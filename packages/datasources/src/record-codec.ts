@@ -1,3 +1,4 @@
+import { slicer } from '@dynmcp/common';
 import {
   GatewayError,
   type BatchOperation,
@@ -7,7 +8,6 @@ import {
   type WriteMetadata,
   type WriteOptions,
 } from '@dynmcp/plugin';
-import { slicer } from './slices.js';
 
 // What every built-in store does the same way with a record on its way in and out: key limits,
 // write preconditions, the JSON text stored, and reading that text back.

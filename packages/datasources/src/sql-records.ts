@@ -1,3 +1,4 @@
+import { slicer } from '@dynmcp/common';
 import type { Knex } from 'knex';
 import type { Change, FeedEvent, Logger, StoredRecord } from '@dynmcp/plugin';
 import { parseStoredValue, preconditionFailed, type RecordWrite } from './record-codec.js';
@@ -5,7 +6,6 @@ import type { BatchOutcome } from './store-data-source.js';
 import { DEAD_CONNECTION_ATTEMPTS, isConnectionGone } from './sql-knex-config.js';
 import { HISTORY_TABLE, RECORDS_TABLE, REVISION_TABLE, type SqlDialect } from './sql-migrations.js';
 import { storeError } from './sql-store-errors.js';
-import { slicer } from './slices.js';
 
 // The queries of the SQL datasource, one exported function per operation, each in one transaction
 // where it reads more than one thing.
@@ -234,7 +234,7 @@ export async function readFeed(
  * a change of a thousand imported tools is several MB of JSON, tens of milliseconds of parsing
  * that would otherwise hold every request of the replica at once.
  */
-async function decodeInSlices<T>(rows: readonly RecordRow[], one: (row: RecordRow) => T, yieldNow: () => Promise<void>): Promise<T[]> {
+async function decodeInSlices<T>(rows: readonly RecordRow[], one: (row: RecordRow) => T, yieldNow: () => Promise<void> | undefined): Promise<T[]> {
   const decoded: T[] = [];
   for (const row of rows) {
     await yieldNow();

@@ -1,7 +1,7 @@
+import { slicer } from '@dynmcp/common';
 import { Worker } from 'node:worker_threads';
 import { GatewayError, type ErrorCode } from '@dynmcp/plugin';
 import type { RecordWrite } from './record-codec.js';
-import { slicer } from './slices.js';
 import type { BatchOutcome } from './store-data-source.js';
 import { codedError } from './store-errors.js';
 

@@ -4,6 +4,7 @@ import {
   expandToolIds,
   isSelector,
   parseInstanceDefinition,
+  slicer,
   type LiveDefinitions,
   type SchemaCompiler,
 } from '@dynmcp/common';
@@ -65,19 +66,15 @@ export interface CheckedTools {
 }
 
 /**
- * Longest stretch of validation before a write lets other work (requests on /mcp) run: a batch can
- * carry a thousand tools, whose schemas take seconds to compile. As the live definitions do it.
+ * Runs `step` on each item in slices (see {@link slicer}): a batch can carry a thousand tools,
+ * whose schemas take seconds to compile. As the live definitions do it.
  */
-const SLICE_MS = 5;
-
-/** Runs `step` on each item, yielding to the event loop whenever a slice of {@link SLICE_MS} is used up. */
 async function inSlices<T>(items: readonly T[], step: (item: T, index: number) => void): Promise<void> {
-  let sliceStart = performance.now();
+  const pause = slicer();
   for (let index = 0; index < items.length; index++) {
     step(items[index] as T, index);
-    if (performance.now() - sliceStart < SLICE_MS) continue;
-    await new Promise((resolve) => setImmediate(resolve));
-    sliceStart = performance.now();
+    const paused = pause();
+    if (paused !== undefined) await paused;
   }
 }
 

@@ -1,10 +1,6 @@
+import { slicer } from '@dynmcp/common';
 import { createJsonShapeScan, MAX_ADMIN_JSON_DEPTH, type JsonNode } from './json-body-guard.js';
 
-/**
- * Longest stretch of checking or parsing a large body before other work runs (requests on /mcp),
- * as the admin service slices its validation.
- */
-const SLICE_MS = 5;
 /** Bytes scanned between two looks at the clock. */
 const SCAN_STEP_BYTES = 64 * 1024;
 /**
@@ -31,20 +27,6 @@ export class NotJsonError extends Error {
 }
 
 const isBlankByte = (byte: number | undefined) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
-
-/** An awaitable that yields to the event loop once {@link SLICE_MS} of work has gone by since the last yield. */
-function slicer(): () => Promise<void> | undefined {
-  let sliceStart = performance.now();
-  return () => {
-    if (performance.now() - sliceStart < SLICE_MS) return undefined;
-    return new Promise<void>((resolve) =>
-      setImmediate(() => {
-        sliceStart = performance.now();
-        resolve();
-      }),
-    );
-  };
-}
 
 /**
  * Checks and parses a JSON body (UTF-8, a leading BOM already stripped: `body` starts at the value

@@ -293,13 +293,19 @@ describe('OAuth and API keys together', () => {
   });
 });
 
+/** The URL of an issuer nobody answers at: a loopback port that was just listening and is closed. */
+async function deadIssuerUrl(): Promise<string> {
+  const closed = createServer();
+  closed.listen(0, '127.0.0.1');
+  await once(closed, 'listening');
+  const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  return url;
+}
+
 describe('OAuth: an issuer that cannot be reached', () => {
   test('is a 503 with Retry-After, not a 401 or a 500, and counts no failure', async () => {
-    const closed = createServer();
-    closed.listen(0, '127.0.0.1');
-    await once(closed, 'listening');
-    const deadIssuer = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const deadIssuer = await deadIssuerUrl();
     const failures = createFailureLimiter({ maxFailures: 1, windowMs: 60_000 });
     const options = { providers: [createOAuthAuthProvider({ issuer: deadIssuer })], definitions: gw.definitions, failures, publicUrl: base, oauth: { issuer: deadIssuer, publicUrl: base } };
     const token = await as.mint({ iss: deadIssuer, sub: 'user-1', aud: `${base}/mcp/shop` });
@@ -314,11 +320,7 @@ describe('OAuth: an issuer that cannot be reached', () => {
   });
 
   test('the gateway log says why, with the URL and the cause; the client is told to retry', async () => {
-    const closed = createServer();
-    closed.listen(0, '127.0.0.1');
-    await once(closed, 'listening');
-    const deadIssuer = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const deadIssuer = await deadIssuerUrl();
     const port = await freePort();
     const recording = createRecordingLogger();
     const dead = await startTestGateway({ server: { port, publicUrl: `http://127.0.0.1:${port}` }, auth: { oauth: { issuer: deadIssuer } } }, { logger: recording.logger });

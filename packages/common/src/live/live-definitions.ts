@@ -16,6 +16,7 @@ import {
   type SchemaCompiler,
 } from '../model/index.js';
 import { buildInstanceView, toolListing, type InstanceView, type LiveTool } from './instance-view.js';
+import { slicer } from '../slices.js';
 import { isSelector } from './tool-overrides.js';
 
 /** What changed in one applied feed event. */
@@ -104,8 +105,6 @@ interface Prepared {
   error?: unknown;
 }
 
-/** Longest stretch of compiling before the live definitions let other work (requests) run. */
-const SLICE_MS = 5;
 /** Changes in an event above which its compiling starts only after a turn of the event loop. */
 const YIELD_FIRST_ABOVE = 64;
 
@@ -291,16 +290,16 @@ export function createLiveDefinitions(options: LiveDefinitionsOptions): LiveDefi
       await new Promise((resolve) => setImmediate(resolve));
       if (closed) return;
     }
-    let sliceStart = performance.now();
+    const pause = slicer();
     for (const change of pending) {
       prepared.push(prepare(change.kind, change.id, change.value, change.at));
-      if (performance.now() - sliceStart < SLICE_MS) continue;
-      await new Promise((resolve) => setImmediate(resolve));
+      const paused = pause();
+      if (paused === undefined) continue;
+      await paused;
       if (closed) {
         for (const done of prepared) done.tool?.release();
         return;
       }
-      sliceStart = performance.now();
     }
 
     const affected = new Set<string>();
