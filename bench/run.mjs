@@ -41,13 +41,16 @@ const PROFILES = {
     largeAnswerCalls: 20,
     largeAnswerRounds: 3,
     importRounds: 3,
-    // Alternating c=50 windows: RAW_PROXY with the gateway's tools/call rows (rounds of each); the
-    // log-level gateways (processes per level, rounds per process).
-    callRounds: 3,
+    // Alternating c=50 windows of roundMs: RAW_PROXY with the gateway's tools/call rows (rounds of
+    // each); the log-level gateways (processes per level, rounds per process).
+    roundMs: 1000,
+    callRounds: 10,
     logProcesses: 2,
-    logRounds: 2,
-    // The open-loop window: long enough that one pause does not make the p99.
-    openLoopMs: 10_000,
+    logRounds: 6,
+    // Open-loop windows at 70% of the peak, RAW_PROXY's alternating with the gateway's, pooled per
+    // side: long enough together that one pause does not make the p99.
+    openLoopRounds: 3,
+    openLoopMs: 4000,
     applyTools: 1000,
     searchQueries: 500,
     totalBudgetMs: 570_000,
@@ -68,9 +71,11 @@ const PROFILES = {
     largeAnswerCalls: 20,
     largeAnswerRounds: 1,
     importRounds: 1,
+    roundMs: 1000,
     callRounds: 1,
     logProcesses: 1,
     logRounds: 1,
+    openLoopRounds: 1,
     openLoopMs: 3000,
     applyTools: 1000,
     searchQueries: 100,

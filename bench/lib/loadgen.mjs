@@ -152,7 +152,8 @@ export function summarise(values) {
  * The measured window starts after `warmupMs` and lasts `durationMs` (or, with `count`, until that
  * many answers arrived, at most `maxMs`). `onWindow(start|end)` runs synchronously at both edges
  * so the caller can read the server's CPU time there. `setup(i)` may prepare per-connection state
- * (a session id) that `request(seq, state)` uses.
+ * (a session id) that `request(seq, state)` uses. With `keepSamples`, the answer also carries every
+ * measured latency (`samples`), so that several windows can be pooled.
  *
  * @returns {Promise<{requests:number, errors:number, seconds:number, rps:number, latency:object, errorSamples:string[]}>}
  */
@@ -169,6 +170,7 @@ export async function runLoad({
   check = defaultCheck,
   onWindow = () => {},
   setup,
+  keepSamples = false,
 }) {
   const latencies = [];
   let errors = 0;
@@ -293,6 +295,7 @@ export async function runLoad({
     latency: summarise(latencies),
     queued: due.length,
     errorSamples,
+    ...(keepSamples ? { samples: Float64Array.from(latencies) } : {}),
   };
 }
 

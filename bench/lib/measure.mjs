@@ -113,6 +113,7 @@ function finish(result, start, end, target) {
       othersLoadCore: cpu.othersLoadCore === undefined ? null : round(cpu.othersLoadCore, 2),
     },
     ...(result.queued !== undefined ? { queuedAtEnd: result.queued } : {}),
+    ...(result.samples ? { samples: result.samples } : {}),
   };
 }
 

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fillerTool, gatewaySupportsEnv, instanceDef, itemTool, startGateway } from '../lib/gateway.mjs';
-import { httpRequest } from '../lib/loadgen.mjs';
-import { cpuWindow, measureLoad } from '../lib/measure.mjs';
+import { httpRequest, summarise } from '../lib/loadgen.mjs';
+import { cpuWindow, measureLoad, round as roundTo } from '../lib/measure.mjs';
 import {
   check200,
   checkToolResult,
@@ -60,6 +60,39 @@ function medianWindow(windows) {
   return { ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: windows.map((w) => w.perCpuSecond) };
 }
 
+/**
+ * One figure from several open-loop windows of the same load: requests, CPU and latency samples
+ * added up (the p99 is the p99 of every answer, not a median of windows), with each window's
+ * p99/p50 listed.
+ */
+function pooledWindows(windows) {
+  const samples = new Float64Array(windows.reduce((n, w) => n + w.samples.length, 0));
+  let at = 0;
+  for (const w of windows) {
+    samples.set(w.samples, at);
+    at += w.samples.length;
+  }
+  const sum = (pick) => windows.reduce((n, w) => n + pick(w), 0);
+  const requests = sum((w) => w.requests);
+  const cpuSeconds = sum((w) => w.cpuSeconds);
+  const seconds = sum((w) => w.seconds);
+  const latency = summarise(samples);
+  return {
+    connections: windows[0].connections,
+    targetRps: windows[0].targetRps,
+    requests,
+    errors: sum((w) => w.errors),
+    errorSamples: windows.flatMap((w) => w.errorSamples).slice(0, 3),
+    seconds: roundTo(seconds, 3),
+    rps: roundTo(requests / seconds, 0),
+    perCpuSecond: cpuSeconds > 0 ? roundTo(requests / cpuSeconds, 0) : null,
+    cpuSeconds: roundTo(cpuSeconds, 2),
+    latencyMs: Object.fromEntries(Object.entries(latency).map(([k, v]) => [k, roundTo(v, 3)])),
+    rounds: windows.map((w) => roundTo(w.latencyMs.p99 / w.latencyMs.p50, 1)),
+    noise: windows.map((w) => w.noise),
+  };
+}
+
 /** Checks one request of each kind before loading it: a wrong setup must not become a number. */
 async function sanityCheck(gateway, requests) {
   const notes = {};
@@ -87,8 +120,13 @@ export async function runThroughput(ctx) {
   const notes = {};
   const unavailable = {};
   const window = { warmupMs: profile.warmupMs, durationMs: profile.durationMs };
-  // Alternating rounds: the first warms each process up fully; later ones only reopen connections.
-  const warmupOf = (round) => (round === 0 ? window.warmupMs : Math.min(window.warmupMs, 500));
+  // Alternating rounds: `roundMs` windows (many short ones: this machine's speed swings within
+  // seconds, and a median over many windows is what stays put). The first round warms each
+  // process up fully; later ones reopen connections and let the code paths reoptimise.
+  const roundWindow = (round) => ({
+    warmupMs: round === 0 ? window.warmupMs : Math.min(window.warmupMs, 500),
+    durationMs: profile.roundMs ?? window.durationMs,
+  });
   const measure = async (key, target, load, connectionCounts = [1, 50]) => {
     for (const connections of connectionCounts) {
       log(`  ${key} c=${connections}`);
@@ -184,24 +222,36 @@ export async function runThroughput(ctx) {
     for (let round = 0; round < (profile.callRounds ?? 1); round++) {
       for (const [key, target, kind] of rows) {
         log(`  ${key} c=50, round ${round + 1}`);
-        windows.get(key).push(await measureLoad({ target, ours: [...ours], connections: 50, ...window, warmupMs: warmupOf(round), ...kind }));
+        windows.get(key).push(await measureLoad({ target, ours: [...ours], connections: 50, ...roundWindow(round), ...kind }));
       }
     }
     for (const [key, measured] of windows) figures[key] = { ...figures[key], c50: medianWindow(measured) };
   }
-  if (proxy) await proxy.proc.stop();
   if (offGateway) await offGateway.proc.stop();
 
   // Tail latency at 70% of the peak measured above (open loop: latency counts from when each
-  // request was due, so the gateway's queueing shows).
+  // request was due, so the gateway's queueing shows). RAW_PROXY runs the same load at 70% of its
+  // own peak, in windows alternating with the gateway's (`openLoopRounds` of `openLoopMs` each,
+  // pooled per side): on a shared virtual machine a process's cost per request can swing for a
+  // second or more, which at 70% load queues requests in any server, so the bare proxy's tail in
+  // the same rounds shows what the machine alone allows.
   {
-    const peak = figures['GW tools/call 2026'].c50.rps;
-    const rate = Math.max(1, Math.round(peak * 0.7));
-    log(`  GW tools/call 2026 open loop at ${rate} rps (70% of ${peak})`);
-    figures['GW tools/call 2026 @70%'] = {
-      open: await measureLoad({ target: gateway, ours: [...ours], connections: 50, rate, ...window, durationMs: profile.openLoopMs ?? window.durationMs, ...kinds['GW tools/call 2026'] }),
-    };
+    const sides = [
+      ...(proxy ? [['RAW_PROXY @70%', proxy, proxy.kind, figures.RAW_PROXY.c50.rps]] : []),
+      ['GW tools/call 2026 @70%', gateway, kinds['GW tools/call 2026'], figures['GW tools/call 2026'].c50.rps],
+    ];
+    const windows = new Map(sides.map(([key]) => [key, []]));
+    for (let round = 0; round < (profile.openLoopRounds ?? 1); round++) {
+      for (const [key, target, kind, peak] of sides) {
+        const rate = Math.max(1, Math.round(peak * 0.7));
+        log(`  ${key}: open loop at ${rate} rps (70% of ${peak}), round ${round + 1}`);
+        const durationMs = profile.openLoopMs ?? window.durationMs;
+        windows.get(key).push(await measureLoad({ target, ours: [...ours], connections: 50, rate, warmupMs: roundWindow(round).warmupMs, durationMs, keepSamples: true, ...kind }));
+      }
+    }
+    for (const [key, measured] of windows) figures[key] = { open: pooledWindows(measured) };
   }
+  if (proxy) await proxy.proc.stop();
   await gateway.proc.stop();
 
   // What the info-level log line of every tool call costs: the same store and requests on gateways
@@ -226,7 +276,7 @@ export async function runThroughput(ctx) {
       for (const [index, run] of runs.entries()) {
         log(`  ${run.key} c=50, process ${Math.floor(index / 2) + 1}, round ${round + 1}`);
         if (!windows.has(run.key)) windows.set(run.key, []);
-        windows.get(run.key).push(await measureLoad({ target: run.gateway, ours: [...ours], connections: 50, ...window, warmupMs: warmupOf(round), ...run.kind }));
+        windows.get(run.key).push(await measureLoad({ target: run.gateway, ours: [...ours], connections: 50, ...roundWindow(round), ...run.kind }));
       }
     }
     for (const [key, measured] of windows) figures[key] = { c50: medianWindow(measured) };
