@@ -14,7 +14,7 @@ export interface TestGateway extends RunningGateway {
   dataDir: string;
   /** Calls the admin API with the test key; resolves with status, headers and parsed body. */
   admin(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<AdminResponse>;
-  /** Stops the gateway and deletes its data directory (unless `keepData`). */
+  /** Stops the gateway and deletes the data directory it made (unless `keepData`: then at exit). */
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
@@ -24,6 +24,16 @@ export interface AdminResponse {
   body: any;
 }
 
+/**
+ * Data directories this process made for test gateways. `stop({ keepData: true })` keeps one for a
+ * later gateway of the same test; whatever is left goes when the test process exits, so that a
+ * test that reuses a directory, or fails half-way, leaves nothing in the temporary folder.
+ */
+const madeDirs = new Set<string>();
+process.once('exit', () => {
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /** Starts a test gateway; `overrides` are laid over the configuration (e.g. to reuse a data dir). */
 export async function startTestGateway(
   overrides: Record<string, unknown> = {},
@@ -31,6 +41,7 @@ export async function startTestGateway(
   options: { dataDir?: string; logger?: Logger; env?: Record<string, string | undefined> } = {},
 ): Promise<TestGateway> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'dynmcp-test-'));
+  if (options.dataDir === undefined) madeDirs.add(dataDir);
   const config = loadConfig({
     env: {},
     configDir: join(dataDir, 'no-config-files'),
@@ -70,7 +81,10 @@ export async function startTestGateway(
     },
     async stop(stopOptions = {}) {
       await running.close();
-      if (!stopOptions.keepData && options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+      if (!stopOptions.keepData && options.dataDir === undefined) {
+        rmSync(dataDir, { recursive: true, force: true });
+        madeDirs.delete(dataDir);
+      }
     },
   };
 }
