@@ -56,7 +56,7 @@ function throughputTable(section) {
     ([key, label]) => `${label}: ${section.figures[key].c50.rounds.map((v) => fmt(v)).join(', ')}`,
   );
   if (rounds.length > 0) {
-    note += `\n\nc=50 req/CPU-s of rows measured in alternating rounds (the row shows the window with the median): ${rounds.join('; ')}.`;
+    note += `\n\nc=50 req/CPU-s of rows measured in alternating rounds (the row shows the fastest window in which the server kept its core busy): ${rounds.join('; ')}.`;
   }
   return `${table(
     ['figure', 'c=1 rps', 'c=1 req/CPU-s', 'c=1 p50 ms', 'c=1 p99 ms', 'c=50 rps', 'c=50 req/CPU-s', 'c=50 p50 ms', 'c=50 p99 ms', 'errors', 'noise'],
@@ -190,6 +190,11 @@ export function judgeTargets(results) {
     out.push({ target, measured, ratio: value, shown, status: !ok ? 'NOT MET' : inconclusive ? `met, but ${inconclusive}` : 'met' });
   };
   const per = (key, c = 'c50') => t[key]?.[c]?.perCpuSecond;
+  // Rows measured in alternating rounds judge on their fastest windows; their medians are shown too.
+  const median = (key) => t[key]?.c50?.median;
+  const medians = (a, b, show = (x, y) => `${fmt(x / y, 3)}×`) =>
+    median(a) && median(b) ? `; medians ${fmt(median(a))} vs ${fmt(median(b))}: ${show(median(a), median(b))}` : '';
+  const costOf = (without, withIt) => `${fmt(((without - withIt) / without) * 100, 1)}%`;
   const why = (key) => results.sections.throughput?.unavailable?.[key];
   const times = (v) => `${fmt(v, 3)}×`;
 
@@ -199,11 +204,14 @@ export function judgeTargets(results) {
     ['tools/call 2025 session-less', 'GW tools/call 2025 stateless', 0.35],
   ]) {
     const r = per(key) && per('RAW_PROXY') ? per(key) / per('RAW_PROXY') : undefined;
-    add(`${label} ≥ ${floor}× RAW_PROXY per gateway CPU-s (c=50)`, r === undefined && why('RAW_PROXY') ? `RAW_PROXY not available: ${why('RAW_PROXY')}` : `${fmt(per(key))} vs ${fmt(per('RAW_PROXY'))} req/CPU-s`, r, r >= floor, times(r));
+    const measured = r === undefined && why('RAW_PROXY') ? `RAW_PROXY not available: ${why('RAW_PROXY')}` : `${fmt(per(key))} vs ${fmt(per('RAW_PROXY'))} req/CPU-s${medians(key, 'RAW_PROXY')}`;
+    add(`${label} ≥ ${floor}× RAW_PROXY per gateway CPU-s (c=50)`, measured, r, r >= floor, times(r));
   }
   {
-    const r = per('GW tools/call 2026') && per('PEER') ? per('GW tools/call 2026') / per('PEER') : undefined;
-    add('tools/call 2026 ≥ 3× PEER per CPU-s (c=50)', r === undefined && why('PEER') ? `PEER not available: ${why('PEER')}` : `${fmt(per('GW tools/call 2026'))} vs ${fmt(per('PEER'))} req/CPU-s`, r, r >= 3, times(r));
+    // PEER has one window, not rounds: it is compared with the gateway's median window, not its fastest.
+    const gw = median('GW tools/call 2026') ?? per('GW tools/call 2026');
+    const r = gw && per('PEER') ? gw / per('PEER') : undefined;
+    add('tools/call 2026 ≥ 3× PEER per CPU-s (c=50)', r === undefined && why('PEER') ? `PEER not available: ${why('PEER')}` : `${fmt(gw)} (the gateway's median window) vs ${fmt(per('PEER'))} req/CPU-s`, r, r >= 3, times(r));
   }
   {
     // What counting costs: the share of req/CPU-s the gateway with metrics on loses to the same
@@ -211,7 +219,7 @@ export function judgeTargets(results) {
     const on = per('GW tools/call 2026');
     const off = per('GW tools/call 2026 (metrics off)');
     const cost = on && off ? (off - on) / off : undefined;
-    const measured = cost === undefined && why('GW tools/call 2026 (metrics off)') ? `metrics off not available: ${why('GW tools/call 2026 (metrics off)')}` : `${fmt(off)} off vs ${fmt(on)} on req/CPU-s`;
+    const measured = cost === undefined && why('GW tools/call 2026 (metrics off)') ? `metrics off not available: ${why('GW tools/call 2026 (metrics off)')}` : `${fmt(off)} off vs ${fmt(on)} on req/CPU-s${medians('GW tools/call 2026 (metrics off)', 'GW tools/call 2026', costOf)}`;
     add('metrics cost on tools/call ≤ 5% (2026, req/CPU-s at c=50)', measured, cost, cost <= 0.05, `${fmt(cost * 100, 1)}%`);
   }
   {
@@ -220,7 +228,7 @@ export function judgeTargets(results) {
     const warn = per('GW tools/call 2026 (log warn)');
     const info = per('GW tools/call 2026 (log info)');
     const cost = warn && info ? (warn - info) / warn : undefined;
-    add('info-level logging cost on tools/call ≤ 5% (2026, req/CPU-s at c=50)', `${fmt(warn)} at warn vs ${fmt(info)} at info req/CPU-s`, cost, cost <= 0.05, `${fmt(cost * 100, 1)}%`);
+    add('info-level logging cost on tools/call ≤ 5% (2026, req/CPU-s at c=50)', `${fmt(warn)} at warn vs ${fmt(info)} at info req/CPU-s${medians('GW tools/call 2026 (log warn)', 'GW tools/call 2026 (log info)', costOf)}`, cost, cost <= 0.05, `${fmt(cost * 100, 1)}%`);
   }
   {
     const gw = t['GW tools/call 2026']?.c1?.latencyMs.p50;

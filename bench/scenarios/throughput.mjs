@@ -54,10 +54,22 @@ export function throughputDefinitions(upstreamPort) {
   return { tools, instances };
 }
 
-/** Of windows measured in alternating rounds: the one with the median req/CPU-s, with every round's figure in `rounds`. */
-function medianWindow(windows) {
+/** Share of its core a server must use at c=50 for its window to count as saturated. */
+const SATURATED = 0.85;
+
+/**
+ * Of windows measured in alternating rounds: the fastest (highest req/CPU-s) among those in which
+ * the server kept its core busy, with every round's figure in `rounds` and the median window's in
+ * `median`. On a shared virtual machine the noise only ever adds cost (another tenant's work
+ * slows a process down; nothing speeds it up), so a row's fastest window is its least disturbed
+ * one, and the ratio of two rows' fastest windows moves far less from run to run than the ratio
+ * of their medians (see docs/performance.md, "Windows").
+ */
+function fastestWindow(windows) {
+  const busy = windows.filter((w) => w.cpuShare >= SATURATED);
+  const fastest = (busy.length > 0 ? busy : windows).reduce((a, b) => ((b.perCpuSecond ?? 0) > (a.perCpuSecond ?? 0) ? b : a));
   const sorted = [...windows].sort((a, b) => (a.perCpuSecond ?? 0) - (b.perCpuSecond ?? 0));
-  return { ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: windows.map((w) => w.perCpuSecond) };
+  return { ...fastest, rounds: windows.map((w) => w.perCpuSecond), median: sorted[Math.floor((sorted.length - 1) / 2)].perCpuSecond };
 }
 
 /**
@@ -193,9 +205,9 @@ export async function runThroughput(ctx) {
     'GW tools/call 2025 session': { ...sessionCheck, request: (seq) => sessionCheck.request(seq, { sessionId: sid }) },
   });
   // The ratio targets divide the gateway's tools/call by RAW_PROXY: their c=50 windows alternate,
-  // `callRounds` rounds of each, and each row keeps the window with the median req/CPU-s, so that
-  // a drift of the machine during the run (other virtual machines on the host, which the noise
-  // column cannot see) falls on both sides of each ratio rather than on one.
+  // `callRounds` rounds of each, and each row keeps its fastest saturated window, so that a drift
+  // of the machine during the run (other virtual machines on the host, which the noise column
+  // cannot see) falls on both sides of each ratio rather than on one.
   // The gateway with metrics off takes part too, so the cost of counting compares two rows of the
   // same rounds.
   const callKeys = ['GW tools/call 2026', 'GW tools/call 2025 session', 'GW tools/call 2025 stateless'];
@@ -225,7 +237,7 @@ export async function runThroughput(ctx) {
         windows.get(key).push(await measureLoad({ target, ours: [...ours], connections: 50, ...roundWindow(round), ...kind }));
       }
     }
-    for (const [key, measured] of windows) figures[key] = { ...figures[key], c50: medianWindow(measured) };
+    for (const [key, measured] of windows) figures[key] = { ...figures[key], c50: fastestWindow(measured) };
   }
   if (offGateway) await offGateway.proc.stop();
 
@@ -258,7 +270,7 @@ export async function runThroughput(ctx) {
   // at `warn` (no line per call) and at `info` (one line per call), `logProcesses` of each, all
   // running, measured at c=50 in alternating windows (`logRounds` per process). Two processes of
   // the same build differ by several percent, as much as the line costs, so each level's row is
-  // the median window over its processes, and lists every window's figure. Lines go to the
+  // its fastest saturated window over its processes, and lists every window's figure. Lines go to the
   // gateway's stdout, here /dev/null.
   {
     const runs = [];
@@ -279,7 +291,7 @@ export async function runThroughput(ctx) {
         windows.get(run.key).push(await measureLoad({ target: run.gateway, ours: [...ours], connections: 50, ...roundWindow(round), ...run.kind }));
       }
     }
-    for (const [key, measured] of windows) figures[key] = { c50: medianWindow(measured) };
+    for (const [key, measured] of windows) figures[key] = { c50: fastestWindow(measured) };
     for (const run of runs) await run.gateway.proc.stop();
   }
 
