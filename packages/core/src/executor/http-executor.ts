@@ -12,13 +12,13 @@ import { compileHttpTool } from './http-tool-config.js';
 import type { CompiledHttpTool } from './http-tool-config.js';
 import { buildHttpRequest } from './request-builder.js';
 import type { BuiltRequest } from './request-builder.js';
-import { createGotTransport } from './got-transport.js';
 import { errorOutcome, mapEventStreamOutcome, mapUpstreamAnswer } from './response-mapper.js';
 import { redactAnswer, redactEventOutcome } from './query-secrets.js';
 import { DEFAULT_SECRETS_DIR } from './secret-files.js';
 import { createTemplateValues, type PrincipalCredentials } from './template-values.js';
 import {
   CONNECT_TIMEOUT_MS,
+  loadedOnFirstUse,
   MAX_REDIRECTS,
   REDIRECT_STATUSES,
   redirectTarget,
@@ -171,7 +171,10 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
   const resolve: HostResolver = options.egress?.resolve ?? ((hostname) => dnsLookup(hostname, { all: true }));
   const lookup = createEgressLookup(egress, resolve);
   // One transport per executor, so connections to an upstream are reused across calls and tools.
-  const transport: Transport = options.client === 'got' ? createGotTransport({ lookup }) : createUndiciTransport({ lookup });
+  const transport: Transport =
+    options.client === 'got'
+      ? loadedOnFirstUse(async () => (await import('./got-transport.js')).createGotTransport({ lookup }))
+      : createUndiciTransport({ lookup });
   let closed = false;
 
   /** Write-time checks that depend on this executor's settings rather than on the definition alone. */

@@ -83,6 +83,23 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/**
+ * A transport whose module is loaded on its first call, for a client most gateways never use:
+ * loading got and its dependencies costs start-up about 0.1 s.
+ */
+export function loadedOnFirstUse(load: () => Promise<Transport>): Transport {
+  let loading: Promise<Transport> | undefined;
+  return {
+    async fetch(request, limits) {
+      loading ??= load();
+      return (await loading).fetch(request, limits);
+    },
+    async close() {
+      if (loading !== undefined) await (await loading).close();
+    },
+  };
+}
+
 /** The origin `location` points to, relative to `base`, or `undefined` when it does not parse. */
 export function redirectTarget(location: string | undefined, base: string): URL | undefined {
   if (location === undefined) return undefined;
