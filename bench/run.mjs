@@ -37,6 +37,8 @@ const PROFILES = {
     idleSessions: 5000,
     bigTools: 10_000,
     bigInstances: 1000,
+    // Starts of the gateway on the store of bigTools, the median's ready time reported.
+    startRounds: 3,
     propagationWrites: 50,
     largeAnswerCalls: 20,
     largeAnswerRounds: 3,
@@ -67,6 +69,7 @@ const PROFILES = {
     idleSessions: 300,
     bigTools: 1000,
     bigInstances: 100,
+    startRounds: 1,
     propagationWrites: 5,
     largeAnswerCalls: 20,
     largeAnswerRounds: 1,

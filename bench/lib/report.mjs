@@ -118,7 +118,13 @@ function memoryTables(section) {
   const rows = [];
   if (f.startEmpty) rows.push(['gateway, store with 1 tool', fmt(f.startEmpty.readyMs), fmt(f.startEmpty.rssMB, 0), fmt(f.startEmpty.heapUsedMB, 1)]);
   if (f.manyTools) rows.push([`gateway, ${f.manyTools.tools} tools in ${f.manyTools.instances} instances`, fmt(f.manyTools.readyMs), fmt(f.manyTools.rssMB, 0), fmt(f.manyTools.heapUsedMB, 1)]);
-  if (rows.length) out.push(table(['start-up (spawn → /readyz 200) and memory after GC', 'ready ms', 'RSS MB', 'heapUsed MB'], rows));
+  if (rows.length) {
+    const starts = f.manyTools?.readyRounds;
+    const note = starts
+      ? `\n\nReady ms with ${f.manyTools.tools} tools: the median of ${starts.length} start(s) as an operator starts the gateway (${starts.join(', ')} ms); the other figures, and the 1-tool row, come from a start with the bench's heap preload.`
+      : '';
+    out.push(`${table(['start-up (spawn → /readyz 200) and memory after GC', 'ready ms', 'RSS MB', 'heapUsed MB'], rows)}${note}`);
+  }
   if (f.idleSessions) {
     const s = f.idleSessions;
     out.push(
@@ -254,6 +260,20 @@ export function judgeTargets(results) {
       h.maxDeviationPct / 100,
       Math.abs(h.maxDeviationPct) <= 10,
       `${h.maxDeviationPct >= 0 ? '+' : ''}${fmt(h.maxDeviationPct, 1)}% max`,
+      short,
+    );
+  }
+  {
+    const big = m.manyTools;
+    const short = big && big.tools < 10_000 ? `${big.tools} tools, not 10k (quick run)` : undefined;
+    add(
+      'start-up to ready with 10k tools in 1k instances ≤ 1.5 s',
+      big
+        ? `${fmt(big.readyMs)} ms with ${big.tools} tools in ${big.instances} instances${big.readyRounds?.length > 1 ? ` (median of ${big.readyRounds.join(', ')})` : ''}`
+        : undefined,
+      big?.readyMs,
+      big?.readyMs <= 1500,
+      big ? `${fmt(big.readyMs)} ms` : '–',
       short,
     );
   }

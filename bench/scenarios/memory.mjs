@@ -151,7 +151,16 @@ export async function runMemory(ctx) {
       ]),
     });
     const fillMs = performance.now() - fillStarted;
+    // Start-up as an operator starts it (no bench preload, which alone adds tens of milliseconds),
+    // `startRounds` times, the median reported; then once more with the preload, for the memory.
     log(`  start-up with ${bigTools} tools`);
+    const readyMs = [];
+    for (let i = 0; i < (profile.startRounds ?? 1); i++) {
+      const plain = await startGateway({ root, core: 0, sqlitePath: bigDb, readyTimeoutMs: 300000 });
+      ours.add(plain.pid);
+      readyMs.push(round(plain.readyMs, 0));
+      await plain.proc.stop();
+    }
     const big = await startGateway({ root, core: 0, sqlitePath: bigDb, heapFile: join(dir, 'heap-big.json'), readyTimeoutMs: 300000 });
     ours.add(big.pid);
     const rssAtReady = mb(rssBytes(big.pid));
@@ -159,7 +168,8 @@ export async function runMemory(ctx) {
       tools: bigTools,
       instances: bigInstances,
       prefillMs: round(fillMs, 0),
-      readyMs: round(big.readyMs, 0),
+      readyMs: [...readyMs].sort((a, b) => a - b)[Math.floor((readyMs.length - 1) / 2)],
+      readyRounds: readyMs,
       rssAtReadyMB: rssAtReady,
       ...snapshot(await heapStats(big), big.pid),
     };
