@@ -1,7 +1,7 @@
 /**
  * The etcd feed loop against a real etcd, with hooks between "load at R" and "watch from R+1":
- * the two windows where a naive list-then-watch loses changes (writes between load and watch, as
- * in APISIX PR #13917; a compacted start revision), and a store whose revision goes backwards.
+ * the two windows where a naive list-then-watch loses changes (writes between load and watch; a
+ * compacted start revision), and a store whose revision goes backwards.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';

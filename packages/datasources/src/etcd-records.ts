@@ -33,8 +33,9 @@ export interface RangeSnapshot {
 }
 
 /**
- * Reads every record under `prefix` at one revision, page by page (tikv/pd #11033: every page of
- * one load from the same revision). Keys outside the layout are skipped.
+ * Reads every record under `prefix` at one revision, page by page: every page of one load reads the
+ * revision of the first, so a write landing between two pages cannot make a snapshot that never
+ * existed. Keys outside the layout are skipped.
  */
 export async function readRange(context: EtcdCallContext, prefix: string): Promise<RangeSnapshot> {
   const { keys } = context;

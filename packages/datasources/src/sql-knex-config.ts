@@ -107,7 +107,8 @@ interface RawMysqlConnection {
  * Gives every statement of this connection mysql2's own time limit, BEGIN and COMMIT included
  * (knex's `.timeout()` covers only query builders). On expiry mysql2 fails the statement but keeps
  * the connection, which is still busy with it: it is destroyed and marked disposed, so knex's pool
- * validation evicts it instead of handing it out again (knex/knex#4794).
+ * validation evicts it instead of handing it out again (knex's pool would otherwise give the next
+ * query a connection still busy with the abandoned statement).
  */
 function limitStatements(connection: RawMysqlConnection, timeoutMs: number): void {
   const query = connection.query.bind(connection);

@@ -60,7 +60,8 @@ export interface SessionStoreOptions {
 
 /**
  * 2025-era stateful sessions (Streamable HTTP with `Mcp-Session-Id`): one SDK server and transport
- * per session, never shared (GHSA-345p-7cg4-v4c7).
+ * per session, never shared (an SDK server shared by two sessions can send one client's answers to
+ * the other's stream).
  *
  * The session id is a signed token (session-token.ts) saying which instance and which caller the
  * session belongs to and until when it is valid, so any replica sharing the secret serves any
