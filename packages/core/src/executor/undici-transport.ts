@@ -168,10 +168,11 @@ class Exchange implements Dispatcher.DispatchHandler {
 }
 
 /**
- * What ends one call early: the caller's cancellation or the whole-call deadline. It fails the
- * exchange in flight, which aborts its request; cheaper than an AbortController per call.
+ * What ends one request early, whichever comes first: the call's cancellation or the whole-call
+ * deadline. It fails the exchange in flight, which aborts its request; cheaper than an
+ * AbortController per call.
  */
-class Cancellation {
+class RequestAbort {
   aborted = false;
   exchange: Exchange | undefined;
 
@@ -191,14 +192,14 @@ export function createUndiciTransport(options: TransportOptions): Transport {
   // `connect` options reach net.connect/tls.connect as they are, `lookup` included.
   const agent = new Agent({ keepAliveTimeout: 4_000, connect: { timeout: CONNECT_TIMEOUT_MS, lookup: options.lookup } });
 
-  async function fetchBounded(request: BuiltRequest, limits: TransportLimits, cancellation: Cancellation): Promise<Fetched> {
+  async function fetchBounded(request: BuiltRequest, limits: TransportLimits, abort: RequestAbort): Promise<Fetched> {
     let url = request.url;
     let method: string = request.method;
     let body = request.body;
     for (let hop = 0; ; hop += 1) {
-      if (cancellation.aborted) throw new DOMException('This operation was aborted', 'AbortError');
+      if (abort.aborted) throw new DOMException('This operation was aborted', 'AbortError');
       const exchange = new Exchange(url, limits);
-      cancellation.exchange = exchange;
+      abort.exchange = exchange;
       agent.dispatch(
         {
           origin: url.origin,
@@ -239,18 +240,18 @@ export function createUndiciTransport(options: TransportOptions): Transport {
 
   return {
     async fetch(request, limits) {
-      // One cancellation for the caller's signal and the whole-call deadline (undici's own
-      // timeouts are per phase, coarse, and off: see the dispatch above); cheaper than
-      // AbortSignal.timeout + AbortSignal.any.
-      const cancellation = new Cancellation();
+      // One abort for the call's cancellation and the whole-call deadline (undici's own timeouts
+      // are per phase, coarse, and off: see the dispatch above); cheaper than AbortSignal.timeout +
+      // AbortSignal.any.
+      const abort = new RequestAbort();
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
-        cancellation.abort();
+        abort.abort();
       }, limits.timeoutMs);
-      const stopListening = limits.cancellation.onAbort(() => cancellation.abort());
+      const stopListening = limits.cancellation.onAbort(() => abort.abort());
       try {
-        return await fetchBounded(request, limits, cancellation);
+        return await fetchBounded(request, limits, abort);
       } catch (error) {
         if (error instanceof TransportError) throw error;
         const denial = findEgressDenial(error);

@@ -129,7 +129,7 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
         return cancellation.signal;
       },
       cancellation,
-      // Made when the executor first logs (rarely: retries, refusals), not for every call.
+      // Made when the executor first asks for it (the built-in one does for its closing debug line).
       get logger() {
         return (callLogger ??= logger.child(callLog));
       },
