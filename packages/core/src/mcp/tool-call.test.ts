@@ -9,7 +9,7 @@ import {
   type InstanceView,
   type ServedTool,
 } from '@dynmcp/common';
-import { silentLogger, type ToolCallContext, type ToolExecutor, type ToolResult } from '@dynmcp/plugin';
+import { silentLogger, type Logger, type ToolCallContext, type ToolExecutor, type ToolResult } from '@dynmcp/plugin';
 import { Cancellation } from '../cancellation.js';
 import { createCallLimiter } from './call-limits.js';
 import type { CallMetrics, CallOutcome, RejectionReason } from './call-metrics.js';
@@ -166,6 +166,40 @@ describe('createToolCaller', () => {
     assert.equal(cancelledBeforeReturn, true);
     // The signal is made once per call: reading it again gives the same one.
     assert.equal(seen, cancellation.signal);
+  });
+
+  it("gives each call's executor a logger bound to that call, which a copy of the context (`{ ...context }`) keeps, with the signal", async () => {
+    const lines: Array<[Record<string, unknown>, string]> = [];
+    const logger = (bindings: Record<string, unknown>): Logger => ({
+      ...silentLogger,
+      child: (more) => logger({ ...bindings, ...more }),
+      debug: (message) => lines.push([bindings, message]),
+    });
+    const cancellations = [new Cancellation(), new Cancellation()];
+    const signals: AbortSignal[] = [];
+    const call = createToolCaller({
+      executorFor: () =>
+        executor({ content: [] }, (context) => {
+          const copy = { ...context };
+          copy.logger.debug('from the copy');
+          context.logger.debug('from the context');
+          signals.push(copy.signal);
+        }),
+      logger: logger({}),
+    });
+    const tool = registryTool(definition());
+    await call('inst', tool, {}, { cancellation: cancellations[0]!, requestId: 'r1' });
+    await call('inst', tool, {}, { cancellation: cancellations[1]!, requestId: 'r2' });
+    assert.deepEqual(
+      lines.map(([bindings, message]) => [bindings.requestId, bindings.tool, bindings.instanceId, message]),
+      [
+        ['r1', 'report', 'inst', 'from the copy'],
+        ['r1', 'report', 'inst', 'from the context'],
+        ['r2', 'report', 'inst', 'from the copy'],
+        ['r2', 'report', 'inst', 'from the context'],
+      ],
+    );
+    assert.deepEqual(signals, cancellations.map((cancellation) => cancellation.signal));
   });
 
   it('replaces a result over maxResultBytes, as sent, with an error result saying so', async () => {

@@ -78,6 +78,20 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
     if (found === undefined) byInstance.set(instanceId, (found = metrics.tool(instanceId, tool)));
     return found;
   }
+  const lazyFields = lazyContextFields(logger);
+  /** The context the executor of one call gets; see {@link lazyContextFields} for `signal` and `logger`. */
+  function callContext(callLog: Record<string, unknown>, request: ToolCallRequestContext): ObservedCallContext {
+    const context: Omit<ObservedCallContext, 'signal' | 'logger'> & LazyContextState = {
+      cancellation: request.cancellation,
+      progress: monotonic(request.progress),
+      log: request.log ?? ignore,
+      caller: request.principal,
+      observeUpstream: request.observeUpstream,
+      [LOG_BINDINGS]: callLog,
+      [CALL_LOGGER]: undefined,
+    };
+    return Object.defineProperties(context, lazyFields) as unknown as ObservedCallContext;
+  }
   // Not async itself: a call without a lease is `run`'s own promise, one layer fewer per call.
   return (instanceId, tool, args, request) =>
     request.lease === undefined ? run(tool, instanceId, args, request) : runLeased(request.lease, tool, instanceId, args, request);
@@ -121,23 +135,8 @@ export function createToolCaller(deps: ToolCallerDeps): ToolCaller {
       logger.error('no executor for tool kind', { ...callLog, kind });
       return errorResult(`Tool "${name}" has kind "${kind}", which this gateway has no executor for`);
     }
-    let callLogger: Logger | undefined;
     const { cancellation } = request;
-    const context: ObservedCallContext = {
-      // Made only for an executor that reads it; the built-in one listens through `cancellation`.
-      get signal() {
-        return cancellation.signal;
-      },
-      cancellation,
-      // Made when the executor first asks for it (the built-in one does for its closing debug line).
-      get logger() {
-        return (callLogger ??= logger.child(callLog));
-      },
-      progress: monotonic(request.progress),
-      log: request.log ?? ignore,
-      caller: request.principal,
-      observeUpstream: request.observeUpstream,
-    };
+    const context = callContext(callLog, request);
     try {
       // Under the call's span, an executor's own spans (the http executor's upstream request) are its children.
       const outcome = await (span === undefined
@@ -200,6 +199,47 @@ function tooLargeMessage(name: string, bytes: number, exact: boolean, cap: numbe
     `Tool "${name}" produced ${size} as sent, more than this gateway's limit of ${cap} bytes ` +
     '(mcp.maxResultBytes); the result was dropped. Ask for less, e.g. with a filter or a smaller page.'
   );
+}
+
+const LOG_BINDINGS = Symbol('call log bindings');
+const CALL_LOGGER = Symbol('call logger');
+
+/** What the shared getters of a call context read. */
+interface LazyContextState {
+  cancellation: Cancellation;
+  [LOG_BINDINGS]: Record<string, unknown>;
+  [CALL_LOGGER]: Logger | undefined;
+}
+
+/**
+ * `signal` and `logger` of every call context: own, enumerable getters (so a plugin that copies the
+ * context with `{ ...context }` still gets both), each made on first use. The built-in executor
+ * listens through `cancellation` and asks for the logger only for its debug lines.
+ *
+ * The getter functions are made once per tool caller and read the call from `this`. Getters
+ * written in a per-call object literal are new closures every call, and V8 keeps each such object
+ * in dictionary mode with a fresh accessor pair allocated in the old generation. Until the next
+ * full collection that pair holds the getters' closures, and through them the call's objects,
+ * alive across young-generation collections: a busy gateway promoted about a kilobyte per call
+ * into the old generation and paid for a full collection every two seconds or so.
+ */
+function lazyContextFields(logger: Logger): PropertyDescriptorMap {
+  return {
+    signal: {
+      enumerable: true,
+      configurable: true,
+      get(this: LazyContextState): AbortSignal {
+        return this.cancellation.signal;
+      },
+    },
+    logger: {
+      enumerable: true,
+      configurable: true,
+      get(this: LazyContextState): Logger {
+        return (this[CALL_LOGGER] ??= logger.child(this[LOG_BINDINGS]));
+      },
+    },
+  };
 }
 
 /** The channel of a call whose client asked for no progress or log messages: shared, not made per call. */
