@@ -1,7 +1,7 @@
 // Throughput and latency: the baselines (DIRECT, RAW_JSON, RAW_PROXY), the gateway's tools/call
 // (2026-07-28 stateless, 2025 session, 2025 session-less) and tools/list (10/50/500 tools), the
-// tail at 70% of peak, the gateway with metrics off, the gateway logging at warn and at info, the
-// gateway with got end to end, and PEER. Servers under test run on core 0; the load generator
+// tail at 70% of peak, gateways logging at warn and at info and with metrics off, the gateway with
+// got end to end, and PEER. Servers under test run on core 0; the load generator
 // (this process) and the upstream share core 1.
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -209,27 +209,12 @@ export async function runThroughput(ctx) {
   // `callRounds` rounds of each, and each row keeps its fastest saturated window, so that a drift
   // of the machine during the run (other virtual machines on the host, which the noise column
   // cannot see) falls on both sides of each ratio rather than on one.
-  // The gateway with metrics off takes part too, so the cost of counting compares two rows of the
-  // same rounds.
   const callKeys = ['GW tools/call 2026', 'GW tools/call 2025 session', 'GW tools/call 2025 stateless'];
   for (const [key, kind] of Object.entries(kinds)) await measure(key, gateway, kind, callKeys.includes(key) ? [1] : [1, 50]);
-  let offGateway;
-  const offKey = 'GW tools/call 2026 (metrics off)';
-  if (gatewaySupportsEnv(root, 'DYNMCP_METRICS_ENABLED')) {
-    offGateway = track({ ...(await startGateway({ root, core: 0, sqlitePath, env: { DYNMCP_METRICS_ENABLED: 'false' } })), core: 0 });
-    offGateway.kind = { path: '/mcp/call-modern', request: modernToolsCall({ port: offGateway.port, path: '/mcp/call-modern' }), check: checkToolResult };
-    // Without credentials, a gateway that counts answers 401 here: only 404 shows metrics are off.
-    const scrape = await fetch(`${offGateway.url}/metrics`);
-    await scrape.arrayBuffer();
-    if (scrape.status !== 404) throw new Error(`${offKey}: GET /metrics answered ${scrape.status}, expected 404 with metrics off`);
-    notes.metricsOffAnswers = await sanityCheck(offGateway, { [offKey]: offGateway.kind });
-    await measure(offKey, offGateway, offGateway.kind, [1]);
-  } else unavailable[offKey] = 'this build has no DYNMCP_METRICS_ENABLED setting';
   {
     const rows = [
       ...(proxy ? [['RAW_PROXY', proxy, proxy.kind]] : []),
       ...callKeys.map((key) => [key, gateway, kinds[key]]),
-      ...(offGateway ? [[offKey, offGateway, offGateway.kind]] : []),
     ];
     const windows = new Map(rows.map(([key]) => [key, []]));
     for (let round = 0; round < (profile.callRounds ?? 1); round++) {
@@ -240,7 +225,6 @@ export async function runThroughput(ctx) {
     }
     for (const [key, measured] of windows) figures[key] = { ...figures[key], c50: fastestWindow(measured) };
   }
-  if (offGateway) await offGateway.proc.stop();
 
   // Tail latency at 70% of the peak measured above (open loop: latency counts from when each
   // request was due, so the gateway's queueing shows). RAW_PROXY runs the same load at 70% of its
@@ -267,27 +251,41 @@ export async function runThroughput(ctx) {
   if (proxy) await proxy.proc.stop();
   await gateway.proc.stop();
 
-  // What the info-level log line of every tool call costs: the same store and requests on gateways
-  // at `warn` (no line per call) and at `info` (one line per call), `logProcesses` of each, all
-  // running, measured at c=50 in alternating windows (`logRounds` per process). Two processes of
-  // the same build differ by several percent, as much as the line costs, so each level's row is
-  // its fastest saturated window over its processes, and lists every window's figure. Lines go to the
-  // gateway's stdout, here /dev/null.
+  // What the info-level log line of every tool call costs, and what counting (metrics) costs: the
+  // same store and requests on gateways at `warn` (no line per call), at `info` (one line per
+  // call) and at `warn` with metrics off, `logProcesses` of each, all running, measured at c=50
+  // in alternating windows (`logRounds` per process). These gateways serve nothing but this call,
+  // so each cost compares processes that have lived the same life. Two processes of the same build
+  // differ by several percent, as much as either cost, so each row is its fastest saturated window
+  // over its processes, and lists every window's figure. Lines go to the gateway's stdout, here
+  // /dev/null.
   {
+    const variants = [
+      ['GW tools/call 2026 (log warn)', { DYNMCP_LOG_LEVEL: 'warn' }],
+      ['GW tools/call 2026 (log info)', { DYNMCP_LOG_LEVEL: 'info' }],
+    ];
+    const offKey = 'GW tools/call 2026 (metrics off)';
+    if (gatewaySupportsEnv(root, 'DYNMCP_METRICS_ENABLED')) variants.push([offKey, { DYNMCP_LOG_LEVEL: 'warn', DYNMCP_METRICS_ENABLED: 'false' }]);
+    else unavailable[offKey] = 'this build has no DYNMCP_METRICS_ENABLED setting';
     const runs = [];
     for (let copy = 0; copy < (profile.logProcesses ?? 1); copy++) {
-      for (const level of ['warn', 'info']) {
-        const key = `GW tools/call 2026 (log ${level})`;
-        const logGateway = track({ ...(await startGateway({ root, core: 0, sqlitePath, env: { DYNMCP_LOG_LEVEL: level } })), core: 0 });
-        const kind = { path: '/mcp/call-modern', request: modernToolsCall({ port: logGateway.port, path: '/mcp/call-modern' }), check: checkToolResult };
-        notes[`log${level}Answers`] = await sanityCheck(logGateway, { [key]: kind });
-        runs.push({ key, gateway: logGateway, kind });
+      for (const [key, env] of variants) {
+        const variant = track({ ...(await startGateway({ root, core: 0, sqlitePath, env })), core: 0 });
+        const kind = { path: '/mcp/call-modern', request: modernToolsCall({ port: variant.port, path: '/mcp/call-modern' }), check: checkToolResult };
+        if (key === offKey) {
+          // Without credentials, a gateway that counts answers 401 here: only 404 shows metrics are off.
+          const scrape = await fetch(`${variant.url}/metrics`);
+          await scrape.arrayBuffer();
+          if (scrape.status !== 404) throw new Error(`${offKey}: GET /metrics answered ${scrape.status}, expected 404 with metrics off`);
+        }
+        notes[`${key} answers`] = await sanityCheck(variant, { [key]: kind });
+        runs.push({ key, gateway: variant, kind, copy });
       }
     }
     const windows = new Map();
     for (let round = 0; round < (profile.logRounds ?? 1); round++) {
-      for (const [index, run] of runs.entries()) {
-        log(`  ${run.key} c=50, process ${Math.floor(index / 2) + 1}, round ${round + 1}`);
+      for (const run of runs) {
+        log(`  ${run.key} c=50, process ${run.copy + 1}, round ${round + 1}`);
         if (!windows.has(run.key)) windows.set(run.key, []);
         windows.get(run.key).push(await measureLoad({ target: run.gateway, ours: [...ours], connections: 50, ...roundWindow(round), ...run.kind }));
       }
