@@ -65,7 +65,7 @@ const SATURATED = 0.85;
  * one, and the ratio of two rows' fastest windows moves far less from run to run than the ratio
  * of their medians (see docs/performance.md, "Windows").
  */
-function fastestWindow(windows) {
+export function fastestWindow(windows) {
   const busy = windows.filter((w) => w.cpuShare >= SATURATED);
   const fastest = (busy.length > 0 ? busy : windows).reduce((a, b) => ((b.perCpuSecond ?? 0) > (a.perCpuSecond ?? 0) ? b : a));
   const sorted = [...windows].sort((a, b) => (a.perCpuSecond ?? 0) - (b.perCpuSecond ?? 0));
@@ -78,7 +78,7 @@ function fastestWindow(windows) {
  * added up (the p99 is the p99 of every answer, not a median of windows), with each window's
  * p99/p50 listed.
  */
-function pooledWindows(windows) {
+export function pooledWindows(windows) {
   const samples = new Float64Array(windows.reduce((n, w) => n + w.samples.length, 0));
   let at = 0;
   for (const w of windows) {
