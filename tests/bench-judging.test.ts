@@ -17,7 +17,10 @@ const { fastestWindow, pooledWindows } = (await import(throughputModule)) as {
   fastestWindow(windows: Window[]): Window & { rounds: number[]; median: number; medianRps: number };
   pooledWindows(windows: OpenWindow[]): { requests: number; latencyMs: { p50: number; p99: number }; rounds: number[]; rps: number; perCpuSecond: number };
 };
-const { judgeTargets } = (await import(reportModule)) as { judgeTargets(results: unknown): Target[] };
+const { judgeTargets, unsteadyMachine } = (await import(reportModule)) as {
+  judgeTargets(results: unknown): Target[];
+  unsteadyMachine(results: unknown): string | undefined;
+};
 
 const window = (perCpuSecond: number, cpuShare = 0.95): Window => ({ perCpuSecond, cpuShare, rps: perCpuSecond * cpuShare });
 
@@ -136,5 +139,21 @@ describe('judgeTargets', () => {
     for (const prefix of ['tools/call 2026 stateless', 'metrics cost', 'p99 ≤ 5× p50', 'tools/call 2026 ≥ 3× PEER']) {
       assert.equal(find(targets, prefix).status, 'n/a', prefix);
     }
+  });
+});
+
+describe('unsteadyMachine', () => {
+  const withRaw = (rounds: number[]) => ({ sections: { throughput: { figures: { RAW_PROXY: { c50: { rounds } } } } } });
+
+  it("warns when RAW_PROXY's own windows lie more than 1.3x apart, naming the range", () => {
+    const warning = unsteadyMachine(withRaw([11228, 12612, 9378, 17284, 15850]));
+    assert.ok(warning);
+    assert.match(warning, /ranged from 9378 to 17284 req\/CPU-s \(1\.84× apart/);
+  });
+
+  it('stays quiet on a steady run, and without enough windows to tell', () => {
+    assert.equal(unsteadyMachine(withRaw([19414, 19222, 18385, 19563])), undefined);
+    assert.equal(unsteadyMachine(withRaw([9000, 18000])), undefined);
+    assert.equal(unsteadyMachine({ sections: {} }), undefined);
   });
 });

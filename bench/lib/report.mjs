@@ -333,6 +333,28 @@ function worstNoise(results) {
   return worst;
 }
 
+/** RAW_PROXY's alternating c=50 windows may be this far apart (fastest ÷ slowest) on a steady host. */
+const STEADY_SPREAD = 1.3;
+
+/**
+ * A warning when RAW_PROXY's alternating c=50 windows (the same server and load every round) lie
+ * more than {@link STEADY_SPREAD}× apart: other virtual machines on the host slowed this one in
+ * stretches, which no noise reading inside the machine shows. Quiet runs here keep them within
+ * 6–20%; a disturbed one went from 9.4k to 17.3k req/CPU-s.
+ */
+export function unsteadyMachine(results) {
+  const rounds = (results.sections.throughput?.figures?.RAW_PROXY?.c50?.rounds ?? []).filter((v) => v > 0);
+  if (rounds.length < 3) return undefined;
+  const slowest = Math.min(...rounds);
+  const fastest = Math.max(...rounds);
+  if (fastest / slowest <= STEADY_SPREAD) return undefined;
+  return (
+    `**Unsteady machine:** RAW_PROXY's ${rounds.length} alternating c=50 windows ranged from ${fmt(slowest)} to ${fmt(fastest)} req/CPU-s ` +
+    `(${fmt(fastest / slowest, 2)}× apart; on a steady host they stay within ${STEADY_SPREAD}×): the host slowed this machine in stretches, ` +
+    'which the noise column cannot see. Ratios judged on the fastest windows hold up best; medians, the open-loop tail, c=1 latencies and start-up time do not.'
+  );
+}
+
 /** The whole report as Markdown. */
 export function renderReport(results) {
   const { machine, profile } = results;
@@ -352,6 +374,7 @@ export function renderReport(results) {
         'Contention lowers req/CPU-s too (caches, context switches); compare ratios from quiet windows, or re-run on an idle machine.',
     );
   }
+  parts.push(unsteadyMachine(results));
   const failed = Object.entries(results.sections).filter(([, s]) => s?.error);
   if (t && !t.error) parts.push(throughputTable(t), tailTable(t));
   if (results.sections.clients && !results.sections.clients.error) parts.push(clientsTable(results.sections.clients));
