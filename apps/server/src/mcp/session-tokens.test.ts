@@ -33,19 +33,24 @@ before(async () => {
   const put = await a.admin('PUT', '/admin/ids/shop', { name: 'shop', tool_ids: ['t'] });
   const revision = Number(put.headers.get('x-config-revision'));
   for (const gw of [b, stranger]) assert.ok(await gw.definitions.waitForRevision(revision, 5000));
+  // Seen here: a replica whose definitions had reached the revision still answered "Unknown MCP
+  // instance" for a moment (3 runs in 15 of this file); every test below needs all three serving it.
+  for (const gw of [a, b, stranger]) {
+    await until(`${gw.url} serves /mcp/shop`, async () => (await read(await send(gw, 'POST', '', LIST, 'application/json, text/event-stream', TEST_AUTH, false))).status === 200);
+  }
 });
 after(async () => {
   for (const gw of [stranger, b, a]) await gw?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function send(gw: TestGateway, method: string, sessionId: string, body?: unknown, accept = 'application/json, text/event-stream', auth: Record<string, string> = TEST_AUTH) {
+function send(gw: TestGateway, method: string, sessionId: string, body?: unknown, accept = 'application/json, text/event-stream', auth: Record<string, string> = TEST_AUTH, inSession = true) {
   return fetch(`${gw.url}/mcp/shop`, {
     method,
     headers: {
       ...auth,
       accept,
-      'mcp-session-id': sessionId,
+      ...(inSession ? { 'mcp-session-id': sessionId } : {}),
       'mcp-protocol-version': '2025-11-25',
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     },
