@@ -2,7 +2,7 @@
 // records every request it receives and answers through a route the test supplies.
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /** One request as the upstream received it, body read in full. */
 export interface UpstreamHit {
@@ -50,9 +50,10 @@ function jsonOrText(text: string): unknown {
 /** Starts an upstream on 127.0.0.1 with an ephemeral port; without `route`, it echoes. */
 export async function startUpstream(route: UpstreamRoute = echo): Promise<TestUpstream> {
   const hits: UpstreamHit[] = [];
+  // One listener per connection, not per request: a keep-alive connection carries many.
+  const closedSockets = new WeakSet<Socket>();
   const server = createServer((req, res) => {
-    let closed = false;
-    req.socket.once('close', () => (closed = true));
+    const { socket } = req;
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -65,12 +66,13 @@ export async function startUpstream(route: UpstreamRoute = echo): Promise<TestUp
         query: parsed.searchParams,
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
-        socketClosed: () => closed,
+        socketClosed: () => closedSockets.has(socket),
       };
       hits.push(hit);
       route(hit, res);
     });
   });
+  server.on('connection', (socket: Socket) => socket.once('close', () => closedSockets.add(socket)));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
