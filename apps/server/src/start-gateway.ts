@@ -9,13 +9,14 @@ import {
   createLiveDefinitions,
   createSchemaCompiler,
   parseCredentialsKey,
+  parsePreviousCredentialsKeys,
   parseSessionSecret,
   type LiveDefinitions,
   type GatewayConfig,
 } from '@dynmcp/common';
 import { createMcpGateway, createRequestGuards, createToolCaller, NO_CALL_METRICS } from '@dynmcp/core';
 import { consoleDir } from '@dynmcp/console';
-import type { DataSource, Logger } from '@dynmcp/plugin';
+import { GatewayError, type DataSource, type Logger } from '@dynmcp/plugin';
 import { createAdminEvents, type AdminEvents } from './admin/admin-events.js';
 import { createCredentialAdmin } from './admin/admin-credentials.js';
 import { createAdminHistory } from './admin/admin-history.js';
@@ -93,7 +94,14 @@ export async function startGateway(
     if (tracing !== undefined) closers.push(() => tracing.close());
     // The per-principal credentials (`${principal:NAME}`): decrypted from the feed, read by the http executor.
     const credentialsKey = parseCredentialsKey(config.credentials.key);
-    const cipher = credentialsKey === undefined ? undefined : createCredentialCipher(credentialsKey);
+    const previousKeys = parsePreviousCredentialsKeys(config.credentials.previousKeys);
+    if (credentialsKey === undefined && previousKeys.length > 0) {
+      throw new GatewayError(
+        'INTERNAL_ERROR',
+        'credentials.previousKeys (DYNMCP_CREDENTIALS_PREVIOUS_KEYS) is set but credentials.key (DYNMCP_CREDENTIALS_KEY) is not: previous keys only decrypt, set the current key too',
+      );
+    }
+    const cipher = credentialsKey === undefined ? undefined : createCredentialCipher(credentialsKey, previousKeys);
     const credentials = createLiveCredentials({ cipher, logger });
     const plugins = createPluginHost(
       [...builtinPlugins(config, env, onEgressDenied, tracing?.tracer, credentials), ...(await loadPlugins(config.plugins, process.cwd()))],
@@ -121,8 +129,13 @@ export async function startGateway(
     let credentialsRefusal: unknown;
     const credentialsChecked = storeOpened.then(async () => {
       try {
-        const count = await checkStoredCredentials(datasource, cipher);
+        const { count, underPreviousKeys } = await checkStoredCredentials(datasource, cipher);
         if (count > 0) logger.info('stored credentials checked', { credentials: count });
+        if (underPreviousKeys > 0) {
+          logger.warn('stored credentials under a previous credentials key; POST /admin/credentials/rotate re-encrypts them under credentials.key', {
+            credentials: underPreviousKeys,
+          });
+        }
       } catch (error) {
         credentialsRefusal = error;
         logger.error('stored credentials cannot be read; definitions not loaded', { error: (error as Error).message });

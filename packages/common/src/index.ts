@@ -62,5 +62,6 @@ export {
   credentialRecordId,
   parseCredentialRecordId,
   parseCredentialsKey,
+  parsePreviousCredentialsKeys,
 } from './credentials/index.js';
-export type { CredentialCipher, CredentialValue, LiveCredentials, LiveCredentialsOptions, StoredCredential } from './credentials/index.js';
+export type { CredentialCipher, CredentialValue, LiveCredentials, LiveCredentialsOptions, StoredCredential, StoredCredentialsCheck } from './credentials/index.js';

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { createCredentialCipher } from '@dynmcp/common';
 import { createRecordingLogger } from '@dynmcp/plugin';
 import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 import { connectLegacy, connectModern } from '../test-support/mcp-clients.js';
@@ -188,7 +189,8 @@ test('the admin listing shows principals, names and timestamps, never a value', 
     [['alice', 'github_token'], ['bob', 'github_token']],
   );
   for (const entry of entries) {
-    assert.deepEqual(Object.keys(entry).sort(), ['created_at', 'name', 'principal', 'revision', 'updated_at']);
+    assert.deepEqual(Object.keys(entry).sort(), ['created_at', 'key_id', 'name', 'principal', 'revision', 'updated_at']);
+    assert.equal(entry.key_id, createCredentialCipher(Buffer.from(KEY, 'base64')).keyId);
     assert.ok(Date.parse(entry.created_at as string) <= Date.parse(entry.updated_at as string));
   }
   const alice = entries[0] as { created_at: string; updated_at: string };
@@ -302,7 +304,7 @@ test('a gateway refuses to start without the key of its stored credentials, or w
   await assert.rejects(startTestGateway({ ...overrides(''), credentials: { key: '' } }, { dataDir }), /credential\(s\) but credentials\.key \(DYNMCP_CREDENTIALS_KEY\) is not set/);
   await assert.rejects(
     startTestGateway(overrides(randomBytes(32).toString('base64')), { dataDir }),
-    /2 of 2 stored credential\(s\) cannot be decrypted with credentials\.key \(DYNMCP_CREDENTIALS_KEY\): wrong key\? First: .*encrypted with another key/,
+    /2 of 2 stored credential\(s\) cannot be decrypted with credentials\.key \(DYNMCP_CREDENTIALS_KEY\) or credentials\.previousKeys: wrong key\? First: .*encrypted with another key/,
   );
   // With its key it starts, and the deletes empty the store.
   gw = await startTestGateway(overrides(KEY), { dataDir });

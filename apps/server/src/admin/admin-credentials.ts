@@ -10,16 +10,34 @@ import {
   type LiveDefinitions,
   type StoredCredential,
 } from '@dynmcp/common';
-import { GatewayError, type DataSource, type StoredRecord } from '@dynmcp/plugin';
+import { GatewayError, isGatewayError, type DataSource, type StoredRecord } from '@dynmcp/plugin';
 import { sendSuccess } from '../http/envelope.js';
 
 /** What the admin API shows of a stored credential: never its value. */
 export interface CredentialListing {
   principal: string;
   name: string;
+  /** The fingerprint of the key it is encrypted under (see `credentials.previousKeys`). */
+  key_id: string;
   created_at: string;
   updated_at: string;
   revision: number;
+}
+
+/** What `POST /admin/credentials/rotate` did. */
+export interface RotationResult {
+  /** The current key's fingerprint: every credential rotated or current is under it. */
+  key_id: string;
+  /** Re-encrypted under the current key by this request. */
+  rotated: number;
+  /** Already under the current key. */
+  current: number;
+  /** Changed by another write while the rotation ran, and left as that write made it; rotate again to cover them. */
+  changed: string[];
+  /** Under no key this gateway has (`<principal>/<name>`): left as they are. */
+  unreadable: string[];
+  /** The store's revision once the last re-encryption was applied here; absent when nothing was written. */
+  revision?: number;
 }
 
 /** Options of {@link createCredentialAdmin}. */
@@ -48,6 +66,12 @@ export interface CredentialAdmin {
    */
   put(principal: string, name: string, body: unknown, writer: string | undefined, ifRevision?: Precondition): Promise<CredentialListing>;
   remove(principal: string, name: string, writer: string | undefined, ifRevision?: Precondition): Promise<number>;
+  /**
+   * Re-encrypts every stored credential that is under a previous key (`credentials.previousKeys`)
+   * under the current one, each only over the revision it read, so a write made meanwhile is never
+   * undone. Values never leave the gateway; each re-encryption is a `put` in the store's history.
+   */
+  rotate(writer: string | undefined): Promise<RotationResult>;
 }
 
 /** True when `value` holds a control character other than tab: a header would refuse it at call time, so a write refuses it early. */
@@ -86,6 +110,7 @@ function listing(record: StoredRecord): CredentialListing | undefined {
   return {
     principal: key.principal,
     name: key.name,
+    key_id: typeof stored?.key_id === 'string' ? stored.key_id : '',
     created_at: typeof stored?.created_at === 'string' ? stored.created_at : '',
     updated_at: typeof stored?.updated_at === 'string' ? stored.updated_at : '',
     revision: record.revision,
@@ -101,6 +126,14 @@ export function createCredentialAdmin(options: CredentialAdminOptions): Credenti
   const { datasource, cipher } = options;
   const now = options.now ?? (() => new Date());
   const applyTimeoutMs = options.applyTimeoutMs ?? 2000;
+
+  function requireCipher(): CredentialCipher {
+    if (cipher !== undefined) return cipher;
+    throw new GatewayError(
+      'CREDENTIALS_DISABLED',
+      'this gateway has no credential store key: set credentials.key (DYNMCP_CREDENTIALS_KEY) to 32 random bytes in base64 (openssl rand -base64 32), the same on every replica, and restart',
+    );
+  }
 
   function assertReachable() {
     const health = datasource.health();
@@ -121,19 +154,14 @@ export function createCredentialAdmin(options: CredentialAdminOptions): Credenti
       assertPrincipalId(principal);
       assertCredentialName(name);
       const value = parseValue(body);
-      if (cipher === undefined) {
-        throw new GatewayError(
-          'CREDENTIALS_DISABLED',
-          'this gateway has no credential store key: set credentials.key (DYNMCP_CREDENTIALS_KEY) to 32 random bytes in base64 (openssl rand -base64 32), the same on every replica, and restart',
-        );
-      }
+      const writing = requireCipher();
       assertReachable();
       const id = credentialRecordId(principal, name);
       const previous = await datasource.get(CREDENTIAL_KIND, id);
       if (ifRevision === '*' && previous === undefined) throw absent(principal, name);
       const at = now().toISOString();
       const createdAt = (previous?.value as Partial<StoredCredential> | undefined)?.created_at;
-      const stored = cipher.encrypt(id, value, { created_at: typeof createdAt === 'string' ? createdAt : at, updated_at: at });
+      const stored = writing.encrypt(id, value, { created_at: typeof createdAt === 'string' ? createdAt : at, updated_at: at });
       const record = await datasource.put(CREDENTIAL_KIND, id, stored, { ifRevision: ifRevision === '*' ? previous?.revision : ifRevision, metadata: { principal: writer, action: 'put' } });
       await options.definitions.waitForRevision(record.revision, applyTimeoutMs);
       return listing(record) as CredentialListing;
@@ -153,12 +181,41 @@ export function createCredentialAdmin(options: CredentialAdminOptions): Credenti
       await options.definitions.waitForRevision(revision, applyTimeoutMs);
       return revision;
     },
+    async rotate(writer) {
+      const rotating = requireCipher();
+      assertReachable();
+      const result: RotationResult = { key_id: rotating.keyId, rotated: 0, current: 0, changed: [], unreadable: [] };
+      for (const record of await datasource.list(CREDENTIAL_KIND)) {
+        let reencrypted: StoredCredential | undefined;
+        try {
+          reencrypted = rotating.reencrypt(record.id, record.value);
+        } catch (error) {
+          if (!isGatewayError(error)) throw error;
+          result.unreadable.push(record.id);
+          continue;
+        }
+        if (reencrypted === undefined) {
+          result.current += 1;
+          continue;
+        }
+        try {
+          const written = await datasource.put(CREDENTIAL_KIND, record.id, reencrypted, { ifRevision: record.revision, metadata: { principal: writer, action: 'put' } });
+          result.rotated += 1;
+          result.revision = written.revision;
+        } catch (error) {
+          if (!isGatewayError(error) || error.code !== 'PRECONDITION_FAILED') throw error;
+          result.changed.push(record.id);
+        }
+      }
+      if (result.revision !== undefined) await options.definitions.waitForRevision(result.revision, applyTimeoutMs);
+      return result;
+    },
   };
 }
 
 /**
  * `GET /admin/credentials`, `GET /admin/credentials/:principal`, `PUT` and `DELETE
- * /admin/credentials/:principal/:name`, mounted on the admin router (after its admin check);
+ * /admin/credentials/:principal/:name`, and `POST /admin/credentials/rotate`, mounted on the admin router (after its admin check);
  * `body` is the admin router's JSON body parsing, `precondition` its reading of `If-Match` and
  * `If-None-Match`, so a rotation can be made conditional like any other write.
  */
@@ -173,6 +230,26 @@ export function credentialsRouter(admin: CredentialAdmin, body: RequestHandler[]
   const ifRevisionOf = (req: express.Request): Precondition | undefined =>
     req.headers['if-none-match'] === undefined && req.headers['if-match']?.trim() === '*' ? '*' : precondition(req);
   router.get('/', handle(async (_req, res) => sendSuccess(res, await admin.list())));
+  // Before the `/:principal` routes, which answer 405 to a POST: a principal named "rotate" keeps
+  // its GET, PUT and DELETE.
+  // A rotation takes no body: one without Content-Type (curl -X POST) is not parsed, and one that is
+  // sent goes through the usual JSON checks and must be {}.
+  const parseSentBody = express.Router().use(body);
+  const optionalBody: RequestHandler = (req, res, next) => {
+    const sent = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (sent) parseSentBody(req, res, next);
+    else next();
+  };
+  router.post(
+    '/rotate',
+    optionalBody,
+    handle(async (req, res) => {
+      const sent: unknown = req.body;
+      const empty = sent === undefined || (typeof sent === 'object' && sent !== null && !Array.isArray(sent) && Object.keys(sent).length === 0);
+      if (!empty) throw new GatewayError('INVALID_PAYLOAD', 'POST /admin/credentials/rotate takes no body (or {}): it re-encrypts every stored credential under credentials.key');
+      sendSuccess(res, await admin.rotate(writer(req)));
+    }),
+  );
   router.get('/:principal', handle(async (req, res) => sendSuccess(res, await admin.list(req.params.principal as string))));
   router.put(
     '/:principal/:name',

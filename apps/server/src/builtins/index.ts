@@ -94,7 +94,7 @@ function apiKeyPrincipalIds(config: GatewayConfig): string[] {
  */
 function gatewayCredentials(config: GatewayConfig): string[] {
   const { mysql, etcd } = config.datasource;
-  const credentials = [...config.admin.apiKeys, ...config.admin.apiKeys.map((entry) => parseAdminKey(entry).key), ...config.auth.keys.map((key) => key.key), mysql.password, etcd.password, mysql.url, config.credentials.key.trim(), config.mcp.sessionSecret.trim()];
+  const credentials = [...config.admin.apiKeys, ...config.admin.apiKeys.map((entry) => parseAdminKey(entry).key), ...config.auth.keys.map((key) => key.key), mysql.password, etcd.password, mysql.url, config.credentials.key.trim(), ...config.credentials.previousKeys.split(',').map((key) => key.trim()), config.mcp.sessionSecret.trim()];
   if (mysql.url !== '') {
     try {
       const password = decodeURIComponent(new URL(mysql.url).password);

@@ -29,6 +29,11 @@ const SWITCH_TEXTS: ReadonlyMap<string, boolean> = new Map([
   ['true', true], ['false', false], ['1', true], ['0', false], ['yes', true], ['no', false], ['on', true], ['off', false],
 ]);
 
+/** True when `text` is base64 (or base64url) of exactly 32 bytes: a key of `credentials.key` or `credentials.previousKeys`. */
+function isBase64Key(text: string): boolean {
+  return /^[A-Za-z0-9+/_-]+={0,2}$/.test(text) && Buffer.from(text, 'base64').length === 32;
+}
+
 /** JWS algorithms an OAuth access token may be signed with (`auth.oauth.algorithms`). */
 export const OAUTH_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
@@ -87,9 +92,21 @@ convict.addFormats({
     validate(value: unknown) {
       if (value === '') return;
       const text = typeof value === 'string' ? value.trim() : '';
-      if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text) || Buffer.from(text, 'base64').length !== 32) {
+      if (!isBase64Key(text)) {
         throw new Error('must be 32 random bytes in base64 (generate one with: openssl rand -base64 32)');
       }
+    },
+  },
+  'credentials-key-list': {
+    validate(value: unknown) {
+      const entries = typeof value === 'string' ? value.split(',').map((entry) => entry.trim()) : undefined;
+      if (entries === undefined) throw new Error('must be keys of 32 random bytes in base64, separated by commas');
+      entries.forEach((text, index) => {
+        if (text === '') return;
+        if (!isBase64Key(text)) {
+          throw new Error(`entry ${index + 1} is not 32 random bytes in base64; list the keys credentials.key had before, separated by commas`);
+        }
+      });
     },
   },
   'address-list': {
@@ -553,6 +570,13 @@ export const configSchema = {
       format: 'credentials-key',
       default: '',
       env: 'DYNMCP_CREDENTIALS_KEY',
+      sensitive: true,
+    },
+    previousKeys: {
+      doc: 'Keys credentials.key had before, in base64, separated by commas: stored credentials encrypted under them still decrypt, and POST /admin/credentials/rotate re-encrypts them under credentials.key. Remove a key once no record names it (GET /admin/credentials shows each key_id).',
+      format: 'credentials-key-list',
+      default: '',
+      env: 'DYNMCP_CREDENTIALS_PREVIOUS_KEYS',
       sensitive: true,
     },
   },

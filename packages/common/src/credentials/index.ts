@@ -8,7 +8,7 @@ export {
   credentialRecordId,
   parseCredentialRecordId,
 } from './credential-names.js';
-export { createCredentialCipher, parseCredentialsKey } from './credential-cipher.js';
+export { createCredentialCipher, parseCredentialsKey, parsePreviousCredentialsKeys } from './credential-cipher.js';
 export type { CredentialCipher, StoredCredential } from './credential-cipher.js';
 export { checkStoredCredentials, createLiveCredentials } from './live-credentials.js';
-export type { CredentialValue, LiveCredentials, LiveCredentialsOptions } from './live-credentials.js';
+export type { CredentialValue, LiveCredentials, LiveCredentialsOptions, StoredCredentialsCheck } from './live-credentials.js';

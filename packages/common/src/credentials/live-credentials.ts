@@ -74,15 +74,21 @@ export function createLiveCredentials(options: LiveCredentialsOptions): LiveCred
   };
 }
 
+/** What the start-time check found: how many credentials are stored, and how many of them are under a previous key. */
+export interface StoredCredentialsCheck {
+  count: number;
+  underPreviousKeys: number;
+}
+
 /**
- * The start-time check of the stored credentials: every one must decrypt under this gateway's key.
- * A gateway that could not read them would fail every call needing one, replica by replica, long
- * after the mistake; it is refused at start instead.
+ * The start-time check of the stored credentials: every one must decrypt under this gateway's key
+ * or one of its previous keys. A gateway that could not read them would fail every call needing
+ * one, replica by replica, long after the mistake; it is refused at start instead.
  * @throws GatewayError `INTERNAL_ERROR` naming the setting and the first unreadable record.
  */
-export async function checkStoredCredentials(datasource: DataSource, cipher: CredentialCipher | undefined): Promise<number> {
+export async function checkStoredCredentials(datasource: DataSource, cipher: CredentialCipher | undefined): Promise<StoredCredentialsCheck> {
   const records: StoredRecord[] = await datasource.list(CREDENTIAL_KIND);
-  if (records.length === 0) return 0;
+  if (records.length === 0) return { count: 0, underPreviousKeys: 0 };
   if (cipher === undefined) {
     throw new GatewayError(
       'INTERNAL_ERROR',
@@ -90,10 +96,12 @@ export async function checkStoredCredentials(datasource: DataSource, cipher: Cre
     );
   }
   let unreadable = 0;
+  let underPreviousKeys = 0;
   let first: string | undefined;
   for (const record of records) {
     try {
       cipher.decrypt(record.id, record.value);
+      if ((record.value as { key_id?: unknown }).key_id !== cipher.keyId) underPreviousKeys += 1;
     } catch (error) {
       if (!isGatewayError(error)) throw error;
       unreadable += 1;
@@ -103,8 +111,8 @@ export async function checkStoredCredentials(datasource: DataSource, cipher: Cre
   if (first !== undefined) {
     throw new GatewayError(
       'INTERNAL_ERROR',
-      `${unreadable} of ${records.length} stored credential(s) cannot be decrypted with credentials.key (DYNMCP_CREDENTIALS_KEY): wrong key? First: ${first}`,
+      `${unreadable} of ${records.length} stored credential(s) cannot be decrypted with credentials.key (DYNMCP_CREDENTIALS_KEY) or credentials.previousKeys: wrong key? First: ${first}`,
     );
   }
-  return records.length;
+  return { count: records.length, underPreviousKeys };
 }
