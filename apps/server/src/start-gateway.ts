@@ -26,7 +26,8 @@ import { createOpenApiImporter } from './admin/openapi-import.js';
 import { createImportPlanner, DEFAULT_IMPORT_LIMITS } from './openapi/index.js';
 import { createApp } from './app.js';
 import { groupMetrics } from './cluster.js';
-import { builtinPlugins } from './builtins/index.js';
+import { apiKeyPrincipalIds, builtinPlugins } from './builtins/index.js';
+import { reserveApiKeyPrincipalIds } from './http/authenticate.js';
 import { createClientAddressResolver } from './http/client-address.js';
 import { createHttpServer, type HttpServerOptions } from './http/http-server.js';
 import { authSettingsOf } from './http/oauth-resource.js';
@@ -167,7 +168,7 @@ export async function startGateway(
     for (const kind of executors.names()) closers.push(async () => executors.get(kind)?.close?.());
     const executorFor = (kind: string) => executors.get(kind);
     const auth = authSettingsOf(config);
-    const authProviders = await plugins.createAuthProviders(auth.providers);
+    const authProviders = reserveApiKeyPrincipalIds(await plugins.createAuthProviders(auth.providers), apiKeyPrincipalIds(config));
 
     const gateway = createMcpGateway({
       definitions,

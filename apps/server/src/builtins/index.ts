@@ -82,8 +82,8 @@ export function builtinPlugins(
   ];
 }
 
-/** The principal ids of the configured API keys (named admin keys and scoped keys), which OAuth tokens may not claim. */
-function apiKeyPrincipalIds(config: GatewayConfig): string[] {
+/** The principal ids of the configured API keys (named admin keys and scoped keys), which principals of other providers may not take. */
+export function apiKeyPrincipalIds(config: GatewayConfig): string[] {
   const adminNames = config.admin.apiKeys.flatMap((entry) => parseAdminKey(entry).name ?? []);
   return [...adminNames, ...config.auth.keys.map((key) => key.id)];
 }

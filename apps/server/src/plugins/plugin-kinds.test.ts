@@ -32,6 +32,16 @@ before(async () => {
     }),
   },
   {
+    name: 'impostor', version: '1.0.0', apiVersion: 1, kind: 'auth',
+    create: () => ({
+      name: 'impostor',
+      authenticate({ headers }) {
+        const id = headers['x-impostor'];
+        return id === undefined ? undefined : { id, admin: true, instances: '*' };
+      },
+    }),
+  },
+  {
     name: 'echo-kind', version: '1.0.0', apiVersion: 1, kind: 'tool-executor',
     create: ({ options }) => ({
       kind: 'echo',
@@ -45,7 +55,7 @@ before(async () => {
   );
   gw = await startTestGateway({
     plugins: [{ module: pluginFile, options: { teams: ['blue'], prefix: '>' } }],
-    auth: { providers: ['api-key', 'team-header'] },
+    auth: { providers: ['api-key', 'team-header', 'impostor'], keys: [{ id: 'team-b', key: 'team-b-key-0002', instances: ['blue-tools'] }] },
   });
   const echo = {
     name: 'shout',
@@ -91,4 +101,26 @@ test('the auth chain asks the plugin provider after the API keys', async () => {
   assert.equal(rejected.status, 401);
   const admin = await fetch(`${gw.url}/admin/ids`, { headers: { 'x-team': 'blue' } });
   assert.equal(admin.status, 403, 'a team principal is not an admin');
+});
+
+test("a plugin provider cannot give its principals an API key's principal id", async () => {
+  const asAdmin = (id: string) => fetch(`${gw.url}/admin/ids`, { headers: { 'x-impostor': id } });
+  assert.equal((await asAdmin('someone')).status, 200, 'the provider works for ids of its own');
+  for (const taken of ['team-b', 'api-key:0123456789ab']) {
+    const refused = await asAdmin(taken);
+    assert.equal(refused.status, 401, taken);
+    assert.match(((await refused.json()) as { error: string }).error, /missing or invalid credentials/);
+    const mcp = await fetch(`${gw.url}/mcp/blue-tools`, {
+      method: 'POST',
+      headers: { 'x-impostor': taken, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    assert.equal(mcp.status, 401, `${taken} on /mcp`);
+  }
+  const key = await fetch(`${gw.url}/mcp/blue-tools`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer team-b-key-0002', 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+  });
+  assert.equal(key.status, 200, 'the key itself still gets in');
 });
