@@ -150,6 +150,13 @@ test('bad requests and settings are refused with stable codes and say what to fi
   assert.equal((await gw.admin('PUT', '/admin/credentials/rotate/token', { value: 'v-rotate' })).status, 200);
   assert.deepEqual(((await gw.admin('GET', '/admin/credentials/rotate')).body.data as Listing[]).map((entry) => entry.name), ['token']);
   assert.equal((await gw.admin('DELETE', '/admin/credentials/rotate/token')).status, 200);
+  // The listing is by principal, then name, though the store orders "alice.b/…" before "alice/…".
+  assert.equal((await gw.admin('PUT', '/admin/credentials/alice.b/token', { value: 'v-alice-b' })).status, 200);
+  assert.deepEqual(
+    (await listing()).map((entry) => `${entry.principal} ${entry.name}`),
+    ['alice github_token', 'alice.b token', 'bob github_token'],
+  );
+  assert.equal((await gw.admin('DELETE', '/admin/credentials/alice.b/token')).status, 200);
 
   const keyless = await startTestGateway({});
   try {

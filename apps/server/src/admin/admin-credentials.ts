@@ -103,6 +103,9 @@ function parseValue(body: unknown): string {
   return value;
 }
 
+/** Code-unit order, the order the store lists ids in. */
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 function listing(record: StoredRecord): CredentialListing | undefined {
   const key = parseCredentialRecordId(record.id);
   if (key === undefined) return undefined;
@@ -148,6 +151,8 @@ export function createCredentialAdmin(options: CredentialAdminOptions): Credenti
       assertReachable();
       const records = await datasource.list(CREDENTIAL_KIND);
       const shown = records.map(listing).filter((entry): entry is CredentialListing => entry !== undefined);
+      // By principal, then name: the store orders by record id, where "alice.b/x" comes before "alice/x".
+      shown.sort((a, b) => compareText(a.principal, b.principal) || compareText(a.name, b.name));
       return principal === undefined ? shown : shown.filter((entry) => entry.principal === principal);
     },
     async put(principal, name, body, writer, ifRevision) {

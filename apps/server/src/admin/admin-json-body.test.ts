@@ -76,4 +76,20 @@ describe('admin bodies of hundreds of KB', () => {
     assert.equal(latin1.status, 415);
     assert.equal(latin1.body.error_code, 'UNSUPPORTED_MEDIA_TYPE');
   });
+
+  test('bytes that are not UTF-8 are 400 INVALID_JSON, large or small, and nothing is written', async () => {
+    const large = Buffer.from(JSON.stringify(bigBatch('bytes')));
+    const small = Buffer.from(JSON.stringify({ operations: bigBatch('small').operations.slice(0, 1) }));
+    for (const text of [large, small]) {
+      // A Latin-1 "é" (0xE9) inside a description: valid JSON syntax, broken UTF-8.
+      const at = text.indexOf('tool 0 ') + 5;
+      const broken = Buffer.concat([text.subarray(0, at), Buffer.from([0xe9]), text.subarray(at)]);
+      const answer = await post(gw, broken);
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.equal(answer.body.error_code, 'INVALID_JSON');
+      assert.match((answer.body as { error?: string }).error ?? '', /not valid UTF-8/);
+    }
+    assert.equal((await gw.admin('GET', '/admin/tds/bytes-0')).status, 404);
+    assert.equal((await gw.admin('GET', '/admin/tds/small-0')).status, 404);
+  });
 });

@@ -1,3 +1,4 @@
+import { isUtf8 as isUtf8Bytes } from 'node:buffer';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { GatewayError } from '@dynmcp/plugin';
 import { assertJsonShape, isUtf8, MAX_ADMIN_JSON_DEPTH } from './json-body-guard.js';
@@ -48,6 +49,11 @@ function parseBody(maxDepth: number): RequestHandler {
       next();
       return;
     }
+    // Decoding would replace each broken sequence with U+FFFD and store text nobody sent.
+    if (!isUtf8Bytes(body)) {
+      next(new GatewayError('INVALID_JSON', 'request body is not valid UTF-8: send JSON encoded as UTF-8'));
+      return;
+    }
     if (body.length > SLICED_BODY_BYTES) {
       parseJsonInSlices(body, maxDepth).then(
         (value) => {
@@ -71,7 +77,8 @@ function parseBody(maxDepth: number): RequestHandler {
 
 /**
  * The JSON body of an admin request, within `limitBytes` (413 above, counted after any
- * Content-Encoding is undone), in UTF-8 (415 otherwise), nested at most `maxDepth` levels
+ * Content-Encoding is undone), in UTF-8 (415 for another charset, 400 `INVALID_JSON` for bytes that
+ * are not UTF-8), nested at most `maxDepth` levels
  * (`PAYLOAD_TOO_DEEP`), without a key twice in one object (`DUPLICATE_KEY`), and JSON (400
  * `INVALID_JSON`). Bodies of megabytes (a batch of a thousand tools, an API document) are checked
  * and parsed in slices, so the event loop keeps serving /mcp meanwhile.
