@@ -34,4 +34,19 @@ test('config/example.json names every key and loads', async () => {
   const config = loadConfig({ env: { DYNMCP_ENV: 'example' }, configDir: new URL('../config', import.meta.url).pathname });
   assert.equal(config.env, 'example');
   assert.equal(config.server.host, '0.0.0.0');
+  // Every setting but `env` (chosen by DYNMCP_ENV, which picks the file) and the deprecated ones.
+  const example = JSON.parse(readFileSync(new URL('../config/example.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const missing: string[] = [];
+  const walk = (node: Record<string, unknown>, path: string[]) => {
+    for (const [key, value] of Object.entries(node)) {
+      const entry = value as { default?: unknown; doc?: string };
+      if (entry !== null && typeof entry === 'object' && 'default' in entry) {
+        const name = [...path, key];
+        const found = name.reduce<unknown>((at, part) => (at !== null && typeof at === 'object' ? (at as Record<string, unknown>)[part] : undefined), example);
+        if (found === undefined && name.join('.') !== 'env' && !/deprecated/i.test(entry.doc ?? '')) missing.push(name.join('.'));
+      } else if (entry !== null && typeof entry === 'object') walk(entry as Record<string, unknown>, [...path, key]);
+    }
+  };
+  walk(configSchema as unknown as Record<string, unknown>, []);
+  assert.deepEqual(missing, [], 'settings missing from config/example.json');
 });
