@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isUtf8 } from 'node:buffer';
 import type { LiveDefinitions } from '@dynmcp/common';
 import { JsonRpcErrorCode, NO_CALL_METRICS, replyJsonRpcError, type CallMetrics, type McpGateway, type RejectionReason } from '@dynmcp/core';
 import type { AuthProvider, Logger } from '@dynmcp/plugin';
@@ -82,7 +83,11 @@ function readJson(req: IncomingMessage, limit: number): Promise<{ body: unknown 
     req.on('end', () => {
       if (done) return;
       done = true;
-      const text = Buffer.concat(chunks, size).toString('utf8');
+      const bytes = Buffer.concat(chunks, size);
+      // JSON is UTF-8 (RFC 8259 §8.1); decoding broken bytes would put U+FFFD into arguments the
+      // client never sent.
+      if (!isUtf8(bytes)) return resolve({ status: 400 });
+      const text = bytes.toString('utf8');
       if (text.trim() === '') return resolve({ body: undefined });
       try {
         resolve({ body: JSON.parse(text) });
@@ -160,7 +165,7 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
         metrics.rejected('body');
         return read.status === 413
           ? replyJsonRpcError(res, 413, JsonRpcErrorCode.InvalidRequest, 'Request body too large')
-          : replyJsonRpcError(res, 400, JsonRpcErrorCode.ParseError, 'Parse error: body is not valid JSON');
+          : replyJsonRpcError(res, 400, JsonRpcErrorCode.ParseError, 'Parse error: body is not valid JSON in UTF-8');
       }
       body = read.body;
     }

@@ -69,6 +69,31 @@ describe('MCP requests and answers', () => {
 
   const callMessage = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: {} } });
 
+  test('a body whose bytes are not UTF-8 is 400 -32700 on every leg, and nothing reaches the upstream', async () => {
+    upstream.hits.length = 0;
+    const legs: Array<[string, Record<string, string>, unknown]> = [
+      ['stateless', { 'mcp-protocol-version': '2025-11-25' }, {}],
+      ['stateless', {}, { _meta: MODERN_META }],
+      ['stateful', { 'mcp-protocol-version': '2025-11-25' }, {}],
+    ];
+    for (const [instance, headers, extra] of legs) {
+      const text = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: { q: 'caf\u00e9' }, ...(extra as object) } });
+      // "é" as Latin-1 (0xE9) in place of its UTF-8 bytes: decoding would put U+FFFD in the argument.
+      const at = text.indexOf('caf') + 3;
+      const bytes = Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from([0xe9]), Buffer.from(text.slice(at + 1))]);
+      const response = await fetch(url(instance), {
+        method: 'POST',
+        headers: { ...TEST_AUTH, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+        body: new Uint8Array(bytes),
+      });
+      const answer = (await response.json()) as { error?: { code: number; message: string } };
+      assert.equal(response.status, 400, `${instance} ${JSON.stringify(headers)}`);
+      assert.equal(answer.error?.code, -32700);
+      assert.match(answer.error?.message ?? '', /not valid JSON in UTF-8/);
+    }
+    assert.equal(upstream.hits.length, 0);
+  });
+
   test('JSON-RPC batches are 400 -32600 at 2025-06-18 and later, 2026-07-28 included', async () => {
     const batch = [callMessage(1), callMessage(2)];
     for (const version of ['2025-06-18', '2025-11-25', '2026-07-28']) {
