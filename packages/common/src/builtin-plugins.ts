@@ -51,6 +51,7 @@ export const oauthAuthPlugin = defineAuthPlugin({
       clockSkewSeconds: read.optional.number('clockSkewSeconds'),
       algorithms: read.optional.stringList('algorithms'),
       jwksCooldownMs: read.optional.number('jwksCooldownMs'),
+      requireAccessTokenType: read.optional.boolean('requireAccessTokenType'),
       reservedIds: read.optional.stringList('reservedIds'),
     };
   },

@@ -64,6 +64,7 @@ export function builtinPlugins(
       clockSkewSeconds: config.auth.oauth.clockSkewSeconds,
       algorithms: config.auth.oauth.algorithms,
       jwksCooldownMs: config.auth.oauth.jwksCooldownMs,
+      requireAccessTokenType: config.auth.oauth.requireAccessTokenType,
       reservedIds: apiKeyPrincipalIds(config),
     }),
     builtin(httpExecutorPlugin, {

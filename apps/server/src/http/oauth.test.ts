@@ -232,6 +232,31 @@ describe('OAuth resource server: refusals', () => {
     assert.equal((await mcp('shop', bearer(await as.mint({ ...claims, cnf: { jkt: 'x' } })))).status, 401, 'sender-constrained');
   });
 
+  test('a token typed as something other than an access token is refused; with requireAccessTokenType only at+jwt passes', async () => {
+    const claims = { sub: 'user-1', aud: `${base}/mcp/shop`, scope: SCOPE };
+    for (const typ of ['at+jwt', 'application/at+jwt', 'JWT', null]) {
+      assert.equal((await mcp('shop', bearer(await as.mint(claims, { typ })))).status, 200, `typ ${typ}`);
+    }
+    for (const typ of ['logout+jwt', 'secevent+jwt', 'dpop+jwt']) {
+      const res = await mcp('shop', bearer(await as.mint(claims, { typ })));
+      assert.equal(res.status, 401, `typ ${typ}`);
+      assert.match(res.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+    }
+    // The strict setting, on the provider the gateway builds from auth.oauth.
+    const strict = createOAuthAuthProvider({ issuer: as.issuer, requireAccessTokenType: true });
+    const resource = `${base}/mcp/shop`;
+    const principal = await strict.authenticate({ headers: bearer(await as.mint(claims)), resource });
+    assert.equal(principal?.id, 'user-1');
+    assert.equal((await strict.authenticate({ headers: bearer(await as.mint(claims, { typ: 'application/AT+JWT' })), resource }))?.id, 'user-1');
+    for (const typ of ['JWT', null]) {
+      await assert.rejects(
+        Promise.resolve(strict.authenticate({ headers: bearer(await as.mint(claims, { typ })), resource })),
+        /only JWT access tokens \(typ at\+jwt, RFC 9068\) are accepted/,
+        `typ ${typ}`,
+      );
+    }
+  });
+
   test('a rotated key is fetched on its unknown kid, at most once per cooldown', async () => {
     const claims = { sub: 'user-1', aud: `${base}/mcp/shop`, scope: SCOPE };
     await new Promise((resolve) => setTimeout(resolve, COOLDOWN_MS + 50));

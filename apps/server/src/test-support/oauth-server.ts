@@ -32,9 +32,9 @@ export interface OAuthTestServer {
   /**
    * Signs a token with a published key (the one oidc-provider uses unless `key` says `rotated`),
    * or with an unpublished one (`unpublished`: a forged signature under a published `kid`).
-   * Defaults: this issuer, `exp` in five minutes, `iat` now.
+   * Defaults: this issuer, `exp` in five minutes, `iat` now, `typ` `at+jwt` (`typ: null` leaves it out).
    */
-  mint(claims: Record<string, unknown>, options?: { key?: 'current' | 'rotated' | 'unpublished'; kid?: string; alg?: string }): Promise<string>;
+  mint(claims: Record<string, unknown>, options?: { key?: 'current' | 'rotated' | 'unpublished'; kid?: string; alg?: string; typ?: string | null }): Promise<string>;
   /** Publishes a second signing key (`rotated`), as a key rotation does. */
   rotate(): void;
   close(): Promise<void>;
@@ -115,7 +115,7 @@ export async function startOAuthServer(options: { resourcePrefix: string; scopes
       // The same RSA key under another RSA algorithm (RS384, PS256…): a token an allow-list must refuse.
       const privateKey = alg === 'RS256' ? key.privateKey : await importJWK({ ...key.privateJwk, alg }, alg);
       return new SignJWT({ iss: issuer, iat: now, exp: now + 300, ...claims })
-        .setProtectedHeader({ alg, typ: 'at+jwt', kid: mintOptions.kid ?? key.kid })
+        .setProtectedHeader({ alg, kid: mintOptions.kid ?? key.kid, ...(mintOptions.typ === null ? {} : { typ: mintOptions.typ ?? 'at+jwt' }) })
         .sign(privateKey);
     },
     rotate() {

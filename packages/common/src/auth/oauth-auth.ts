@@ -15,6 +15,13 @@ export interface OAuthAuthOptions {
   clockSkewSeconds?: number;
   /** Accepted JWS algorithms; asymmetric ones only (default RS256, PS256, ES256, EdDSA). */
   algorithms?: readonly string[];
+  /**
+   * Accept only tokens typed as JWT access tokens (`typ` `at+jwt`, RFC 9068 §4), so no other JWT
+   * the issuer signs (an OpenID Connect ID token, typed `JWT` or not at all) passes for one.
+   * Default `false`: many authorization servers type access tokens `JWT`; tokens that say they
+   * are something else (`logout+jwt`, `secevent+jwt`…) are refused either way.
+   */
+  requireAccessTokenType?: boolean;
   /** Least time between two key fetches caused by unknown key ids or failures (ms, default 30 s). */
   jwksCooldownMs?: number;
   /** Longest wait for one metadata or JWKS response (ms, default 5 s). */
@@ -49,6 +56,16 @@ function isJwt(token: string): boolean {
   }
 }
 
+/**
+ * The `typ` of a JOSE header as a media type's subtype, lower case, without the `application/`
+ * prefix RFC 7515 §4.1.9 lets senders leave out; `undefined` when there is none.
+ */
+function tokenType(typ: unknown): string | undefined {
+  if (typeof typ !== 'string') return undefined;
+  const lower = typ.trim().toLowerCase();
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
+}
+
 /** The bearer token of `Authorization: Bearer <token>`, if the request has one. */
 export function presentedBearerToken(request: AuthRequest): string | undefined {
   const raw = request.headers.authorization;
@@ -72,7 +89,8 @@ export function grantedScopes(claims: Readonly<Record<string, unknown>>): string
  * The built-in OAuth 2.1 resource-server provider (`oauth`): accepts a JWT access token in
  * `Authorization: Bearer` issued by one authorization server. Checks the signature against the
  * issuer's published keys (found through its metadata, see `oauth-issuer.ts`), the algorithm
- * against the allow-list, `iss`, `exp` (required) and `nbf` with the clock skew, and `aud`: the
+ * against the allow-list, the header's `typ` (see {@link OAuthAuthOptions.requireAccessTokenType}),
+ * `iss`, `exp` (required) and `nbf` with the clock skew, and `aud`: the
  * request's resource (RFC 8707: a token minted for another instance or service is refused) or one
  * of the configured audiences. A token bound to a key (`cnf`: DPoP or mTLS, RFC 9449 / RFC 8705) is
  * refused, since the gateway does not check the proof. Anything that is not a JWT is left to the
@@ -94,6 +112,7 @@ export function createOAuthAuthProvider(options: OAuthAuthOptions): AuthProvider
   });
   const audiences = options.audiences ?? [];
   const reserved = new Set(options.reservedIds ?? []);
+  const requireType = options.requireAccessTokenType === true;
   const invalid = (reason: string) => new GatewayError('UNAUTHORIZED', `invalid access token: ${reason}`);
 
   return {
@@ -104,8 +123,9 @@ export function createOAuthAuthProvider(options: OAuthAuthOptions): AuthProvider
       const accepted = request.resource === undefined ? [...audiences] : [request.resource, ...audiences];
       if (accepted.length === 0) throw invalid('no audience is accepted here');
       let payload: Record<string, unknown>;
+      let typ: unknown;
       try {
-        ({ payload } = await jwtVerify(token, keys.getKey, {
+        ({ payload, protectedHeader: { typ } } = await jwtVerify(token, keys.getKey, {
           issuer: options.issuer,
           audience: accepted,
           algorithms,
@@ -116,6 +136,11 @@ export function createOAuthAuthProvider(options: OAuthAuthOptions): AuthProvider
         if (isGatewayError(error)) throw error;
         if (error instanceof joseErrors.JOSEError) throw invalid(`${error.code}: ${error.message}`);
         throw error;
+      }
+      const type = tokenType(typ);
+      if (requireType ? type !== 'at+jwt' : type !== undefined && type !== 'jwt' && type !== 'at+jwt') {
+        const said = type === undefined ? 'has no typ header' : `is typed "${String(typ)}"`;
+        throw invalid(`it ${said}; ${requireType ? 'only JWT access tokens (typ at+jwt, RFC 9068) are accepted' : 'not an access token'}`);
       }
       if (payload.cnf !== undefined) throw invalid('sender-constrained tokens (cnf) are not accepted');
       const id = typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : payload.client_id;

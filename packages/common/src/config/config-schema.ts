@@ -365,6 +365,12 @@ export const configSchema = {
         default: 30_000,
         env: 'DYNMCP_OAUTH_JWKS_COOLDOWN_MS',
       },
+      requireAccessTokenType: {
+        doc: 'Accept only tokens whose JOSE header types them as JWT access tokens (typ at+jwt, RFC 9068), so no other JWT of the issuer (an OpenID Connect ID token) passes for one. Off by default: many authorization servers type access tokens JWT; a token typed as anything else than JWT or at+jwt is refused either way.',
+        format: 'switch',
+        default: false,
+        env: 'DYNMCP_OAUTH_REQUIRE_ACCESS_TOKEN_TYPE',
+      },
     },
   },
   admin: {
