@@ -168,7 +168,7 @@ export async function startGateway(
     for (const kind of executors.names()) closers.push(async () => executors.get(kind)?.close?.());
     const executorFor = (kind: string) => executors.get(kind);
     const auth = authSettingsOf(config);
-    const authProviders = reserveApiKeyPrincipalIds(await plugins.createAuthProviders(auth.providers), apiKeyPrincipalIds(config));
+    const authProviders = reserveApiKeyPrincipalIds(await plugins.createAuthProviders(auth.providers), apiKeyPrincipalIds(config), logger);
 
     const gateway = createMcpGateway({
       definitions,

@@ -1,4 +1,4 @@
-import { GatewayError, isGatewayError, type AuthProvider, type AuthRequest, type Principal } from '@dynmcp/plugin';
+import { GatewayError, isGatewayError, type AuthProvider, type AuthRequest, type Logger, type Principal } from '@dynmcp/plugin';
 
 /** The one message of every failed authentication, whatever failed, so failures look alike. */
 export const UNAUTHORIZED_MESSAGE = 'missing or invalid credentials; send Authorization: Bearer <key> or x-api-key: <key>';
@@ -30,9 +30,9 @@ export async function authenticate(providers: readonly AuthProvider[], request: 
  * credentials are keyed by them. A principal another provider (a plugin that maps its users to
  * ids, say) gives one of `apiKeyIds`, or an id of the `api-key:` form unnamed admin keys get, would
  * take that key's instances, sessions and credentials; it is refused as an invalid credential
- * instead, the reason kept for the log.
+ * instead, and logged as a warning naming the provider and the id.
  */
-export function reserveApiKeyPrincipalIds(providers: readonly AuthProvider[], apiKeyIds: readonly string[]): AuthProvider[] {
+export function reserveApiKeyPrincipalIds(providers: readonly AuthProvider[], apiKeyIds: readonly string[], logger: Logger): AuthProvider[] {
   const reserved = new Set(apiKeyIds);
   return providers.map((provider) => {
     if (provider.name === 'api-key') return provider;
@@ -41,6 +41,8 @@ export function reserveApiKeyPrincipalIds(providers: readonly AuthProvider[], ap
       async authenticate(request) {
         const principal = await provider.authenticate(request);
         if (principal !== undefined && (reserved.has(principal.id) || principal.id.startsWith('api-key:'))) {
+          // A misconfigured provider, not a guessing client: the operator must hear of it.
+          logger.warn("auth provider gave an API key's principal id; request refused", { provider: provider.name, principal: principal.id });
           throw new GatewayError('UNAUTHORIZED', `auth provider "${provider.name}" gave the principal id "${principal.id}", which is an API key's; refused`);
         }
         return principal;
