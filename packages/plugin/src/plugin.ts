@@ -8,15 +8,15 @@ import type { Logger } from './logger.js';
  * for in `apiVersion`; a gateway accepts every version from {@link MIN_PLUGIN_API_VERSION} to this
  * one and refuses, at start, any other. It goes up when the interfaces below gain something (2:
  * the optional `DataSource.batch`; 3: write metadata and the optional `DataSource.history` and
- * `DataSource.audit`; 4: the optional `DataSource.announce` and `DataSource.replicas`; 5: `Principal.claims` and
- * `ToolCallContext.caller`; 6: `ToolCallContext.cancellation`); the
+ * `DataSource.audit`; 4: the optional `DataSource.announce` and `DataSource.replicas`; 5: `Principal.claims`,
+ * `ToolCallContext.caller` and `untracked` writes; 6: `ToolCallContext.cancellation`); the
  * minimum goes up only when they change incompatibly.
  */
 export const PLUGIN_API_VERSION = 6;
 
 /**
  * The oldest plugin API version a gateway still loads. A plugin for API 1 works unchanged: what
- * APIs 2 to 5 added is optional, and the features that need it say so (`requireBatch()`,
+ * APIs 2 to 6 added is optional, and the features that need it say so (`requireBatch()`,
  * `requireHistory()`).
  */
 export const MIN_PLUGIN_API_VERSION = 1;
