@@ -1,7 +1,7 @@
 /** Exit codes of the `dynmcp` command; docs/cli.md lists them. */
 export const EXIT = {
   ok: 0,
-  /** The answer is "no": `diff` found differences, `call` got a tool error. */
+  /** The answer is "no": `diff` found differences, `call` got a tool error, `credentials rotate` left records. */
   negative: 1,
   /** It could not be done: a refused request, an unreachable gateway, a bad file or argument. */
   failure: 2,

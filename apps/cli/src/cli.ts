@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, isCliError } from './cli-error.js';
 import { registerCompletion } from './commands/completion.js';
+import { registerCredentialCommands } from './commands/credentials.js';
 import { registerImportAndCall } from './commands/import-call.js';
 import { registerRecordCommands } from './commands/records.js';
 import { registerServe } from './commands/serve.js';
@@ -12,7 +13,8 @@ export const VERSION = '0.1.0';
 
 /**
  * Runs the `dynmcp` command line with `argv` (without node and the script) and resolves with the
- * exit code: 0 done, 1 a negative answer (`diff` differs, `call` got a tool error), 2 a failure.
+ * exit code: 0 done, 1 a negative answer (`diff` differs, `call` got a tool error, `credentials
+ * rotate` left records), 2 a failure.
  * Failures are one line on stderr, never a stack trace.
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -44,6 +46,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   registerRecordCommands(program, io, run);
   registerSyncCommands(program, io, run);
   registerImportAndCall(program, io, run);
+  registerCredentialCommands(program, io, run);
   registerWatch(program, io, run);
   registerServe(program, io, run);
   registerCompletion(program, io, run);

@@ -108,12 +108,16 @@ export function makeCliHome(): CliHome {
   };
 }
 
-/** Runs the built `dynmcp` binary with `args` and only `env` (plus PATH); stdin is closed, so never a terminal. */
-export function runCli(args: readonly string[], env: Record<string, string>): Promise<CliRun> {
+/**
+ * Runs the built `dynmcp` binary with `args` and only `env` (plus PATH); stdin is closed, or a pipe
+ * carrying `input`, so never a terminal.
+ */
+export function runCli(args: readonly string[], env: Record<string, string>, input?: string): Promise<CliRun> {
   const child = spawn(process.execPath, [CLI_BIN, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (input !== undefined) child.stdin!.end(input);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
