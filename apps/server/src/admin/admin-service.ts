@@ -205,7 +205,8 @@ export function createAdminService(options: AdminServiceOptions) {
     }
     try {
       const problem = validate(value);
-      return problem === undefined ? undefined : `is refused by its schema: ${problem}`;
+      // The value is checked on its own, so its own place is the root: "must be <= 50", not "(root) must be <= 50".
+      return problem === undefined ? undefined : `is refused by its schema: ${problem.replace(/(^|; )\(root\) /g, '$1')}`;
     } finally {
       compiler.release(probe);
     }
