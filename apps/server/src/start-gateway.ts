@@ -214,6 +214,7 @@ export async function startGateway(
       compiler,
       executorFor,
       status: () => replicaStatus(datasource, announcer),
+      logger,
     });
     // Ended with the MCP sessions when the listener stops: an open stream would hold it open.
     const adminEvents = createAdminEvents({ definitions, logger });

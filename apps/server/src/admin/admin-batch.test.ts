@@ -8,7 +8,7 @@ import { afterEach, beforeEach, test } from 'node:test';
 import { createLiveDefinitions, createSchemaCompiler, type DefinitionsChange, type LiveDefinitions } from '@dynmcp/common';
 import { createHttpExecutor } from '@dynmcp/core';
 import { createSqlDataSource } from '@dynmcp/datasources';
-import { isGatewayError, silentLogger, type DataSource } from '@dynmcp/plugin';
+import { createRecordingLogger, isGatewayError, silentLogger, type DataSource } from '@dynmcp/plugin';
 import { createAdminService, type AdminService } from './admin-service.js';
 
 const tool = (id: string, name = id, extra: Record<string, unknown> = {}) => ({
@@ -183,5 +183,34 @@ test('a batch compiles each distinct schema once: the live definitions sharing t
     assert.equal(compiler.size, 0, 'deleting the tools frees their schemas');
   } finally {
     await live.close();
+  }
+});
+
+test('a write this replica does not apply in time is answered anyway, stored, and the log says so', async () => {
+  // The service writes to `store` but follows another store's feed, which never carries the write:
+  // a replica whose feed has stalled.
+  const other = createSqlDataSource({ client: 'sqlite', filename: join(dir, 'other.sqlite'), pollIntervalMs: 50, logger: silentLogger });
+  await other.open();
+  const stalled = createLiveDefinitions({ datasource: other, compiler: createSchemaCompiler(), logger: silentLogger });
+  await stalled.start();
+  const log = createRecordingLogger();
+  try {
+    const http = createHttpExecutor({ defaultTimeoutMs: 5000, maxResponseBytes: 1 << 20, env: {} });
+    const lagging = createAdminService({
+      datasource: store,
+      definitions: stalled,
+      compiler: createSchemaCompiler(),
+      executorFor: (kind) => (kind === 'http' ? http : undefined),
+      applyTimeoutMs: 150,
+      logger: log.logger,
+    });
+    const { record } = await lagging.putTool('late', tool('late'));
+    assert.equal((await store.get('tds', 'late'))?.revision, record.revision, 'the write is stored');
+    const warning = log.lines.find((line) => line.level === 'warn');
+    assert.match(warning?.message ?? '', /write stored but not yet applied by this replica/);
+    assert.deepEqual(warning?.meta, { revision: record.revision, applied: stalled.revision, waitedMs: 150 });
+  } finally {
+    await stalled.close();
+    await other.close();
   }
 });

@@ -20,6 +20,7 @@ import {
   type RecordKind,
   type StoredRecord,
   type ToolDefinition,
+  type Logger,
   type ToolExecutor,
   type WriteMetadata,
 } from '@dynmcp/plugin';
@@ -86,6 +87,8 @@ export interface AdminServiceOptions {
   executorFor(kind: string): ToolExecutor | undefined;
   /** How long a write waits for the local live definitions to apply it (read-your-writes on /mcp). */
   applyTimeoutMs?: number;
+  /** Where a write that was stored but not applied here in time is reported. */
+  logger?: Logger;
   /** `GET /admin/status`: the replicas of this gateway (see `replicas/replica-status.ts`); 404 without it. */
   status?: () => Promise<GatewayStatus>;
 }
@@ -110,8 +113,17 @@ export function createAdminService(options: AdminServiceOptions) {
     }
   }
 
+  /**
+   * Waits until this replica applied `revision`, at most `timeoutMs`; then the write's answer goes
+   * out anyway (it is stored, and applied once the feed delivers it) and the log says so.
+   */
   async function settle(revision: number, timeoutMs = applyTimeoutMs) {
-    await definitions.waitForRevision(revision, timeoutMs);
+    if (await definitions.waitForRevision(revision, timeoutMs)) return;
+    options.logger?.warn('write stored but not yet applied by this replica; answering anyway (is the store feed behind?)', {
+      revision,
+      applied: definitions.revision,
+      waitedMs: timeoutMs,
+    });
   }
 
   /**
