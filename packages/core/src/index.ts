@@ -13,6 +13,9 @@ export {
   isRevocationsFull,
   MAX_REVOCATIONS,
   SESSION_REVOCATION_KIND,
+  createSessionLogLevels,
+  MAX_SHARED_LEVELS,
+  SESSION_LOG_LEVEL_KIND,
   replyJsonRpc,
   replyJsonRpcError,
   CALL_OUTCOMES,
@@ -38,6 +41,9 @@ export type {
   RequestGuardOptions,
   SessionRevocationOptions,
   SessionRevocations,
+  LogLevel,
+  SessionLogLevelOptions,
+  SessionLogLevels,
   ToolCaller,
 } from './mcp/index.js';
 export { QUERY_STYLES, canPrepare, createHttpExecutor, httpExecutorPlugin, parseEnvTemplate, shownBody } from './executor/index.js';

@@ -6,6 +6,7 @@ import { Cancellation } from '../cancellation.js';
 import type { CallMetrics } from './call-metrics.js';
 import { callTagOf } from './mcp-caller.js';
 import { servedView, withSearchTools } from './search-mode.js';
+import { belowLevel, type LogLevel } from './session-log-levels.js';
 import { createToolCaller, type ToolCaller, type ToolCallRequestContext } from './tool-call.js';
 import { pageOfTools } from './tool-pages.js';
 
@@ -28,6 +29,13 @@ export interface InstanceServerDeps {
   callTool?: ToolCaller;
   /** Counts calls of unknown tools (the calls themselves are counted by the tool caller). */
   metrics?: CallMetrics;
+  /**
+   * The log level the 2025-era session with this id set through any replica (session-log-levels.ts).
+   * With it, `logging/setLevel` is answered here without the SDK keeping a level of its own, and
+   * tool log messages below the session's level are dropped, so every replica sends a session the
+   * same messages.
+   */
+  sessionLogLevel?(sessionId: string): LogLevel | undefined;
 }
 
 /** What one server may promise its client. */
@@ -47,7 +55,8 @@ export interface InstanceServerOptions {
  *
  * Besides `tools/list` (paginated, opaque cursors) and `tools/call`, the SDK answers `ping` and,
  * since the `logging` capability is declared, `logging/setLevel` (2025 era); tool log messages
- * (executors' `context.log`) are filtered by that level, or by a 2026-07-28 request's `logLevel`.
+ * (executors' `context.log`) are filtered by the session's level (see
+ * {@link InstanceServerDeps.sessionLogLevel}), or by a 2026-07-28 request's `logLevel`.
  */
 export function createInstanceServerFactory(deps: InstanceServerDeps): (instanceId: string, options?: InstanceServerOptions) => Server {
   // One validator for every server: the SDK would otherwise build a fresh Ajv per `new Server()`.
@@ -66,6 +75,10 @@ export function createInstanceServerFactory(deps: InstanceServerDeps): (instance
         debouncedNotificationMethods: ['notifications/tools/list_changed'],
       },
     );
+
+    // The session store records the level (for every replica); the SDK keeping one of its own,
+    // only on the replica that took the request, would filter differently from the others.
+    if (deps.sessionLogLevel !== undefined) server.setRequestHandler('logging/setLevel', async () => ({}));
 
     server.setRequestHandler('tools/list', async (request) => {
       const found = deps.definitions.instance(instanceId);
@@ -98,7 +111,12 @@ export function createInstanceServerFactory(deps: InstanceServerDeps): (instance
                   .notify({ method: 'notifications/progress', params: { progressToken, progress, total, message } })
                   .catch(() => undefined);
               },
-        log: (level, data, logger) => void ctx.mcpReq.log(level, data, logger).catch(() => undefined),
+        log: (level, data, logger) => {
+          const sessionId = ctx.sessionId ?? ctx.http?.req?.headers.get('mcp-session-id') ?? undefined;
+          const floor = sessionId === undefined ? undefined : deps.sessionLogLevel?.(sessionId);
+          if (floor !== undefined && belowLevel(level, floor)) return;
+          void ctx.mcpReq.log(level, data, logger).catch(() => undefined);
+        },
         caller: tag?.owner,
         lease: tag?.lease,
         principal: tag?.principal,

@@ -15,6 +15,7 @@ import { checkRequest } from './request-checks.js';
 import { limitedToolName, servedView, withSearchTools } from './search-mode.js';
 import { toolIndexOf } from './tool-search.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
+import { createSessionLogLevels } from './session-log-levels.js';
 import { createSessionRevocations } from './session-revocations.js';
 import { createSessionTokens, DEFAULT_SESSION_TTL_MS, randomSessionSecret } from './session-token.js';
 import { createToolCaller } from './tool-call.js';
@@ -36,9 +37,9 @@ export interface McpGatewayOptions {
   /** How long a 2025-era session lasts from its initialize (`mcp.sessionTtlMs`); default 24 h. */
   sessionTtlMs?: number;
   /**
-   * Where ended sessions (DELETE) are recorded for the other replicas, which learn them from the
-   * feed of `definitions`; used only with a `sessionSecret` (without one no other replica could
-   * serve the session anyway).
+   * Where ended sessions (DELETE) and sessions' log levels (`logging/setLevel`) are recorded for the
+   * other replicas, which learn them from the feed of `definitions`; used only with a
+   * `sessionSecret` (without one no other replica could serve the session anyway).
    */
   revocationStore?: DataSource;
   maxSessions: number;
@@ -159,7 +160,8 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   // One tool caller for every route, so each runs calls (validation, executor, output check, log line) alike.
   const callTool = withSearchTools(createToolCaller(options));
   const limiter = createCallLimiter({ principal: options.principalLimits });
-  const createServer = createInstanceServerFactory({ ...options, callTool });
+  // `sessions` is made below; a server asks it for a session's level only while serving a request.
+  const createServer = createInstanceServerFactory({ ...options, callTool, sessionLogLevel: (sessionId) => sessions.logLevelOf(sessionId) });
   const pageSize = options.toolsPageSize ?? DEFAULT_TOOLS_PAGE_SIZE;
   const metrics = options.metrics ?? NO_CALL_METRICS;
   const fastDeps = { serverInfo: options.serverInfo, pageSize, revision: () => options.definitions.revision, callTool, metrics };
@@ -171,10 +173,17 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       : { datasource: options.revocationStore, definitions: options.definitions }),
     logger,
   });
+  const logLevels = createSessionLogLevels({
+    ...(options.sessionSecret === undefined || options.revocationStore === undefined
+      ? {}
+      : { datasource: options.revocationStore, definitions: options.definitions }),
+    logger,
+  });
   const sessions: SessionStore = createSessionStore({
     createServer,
     tokens: createSessionTokens({ secret: options.sessionSecret ?? randomSessionSecret(), ttlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS }),
     revocations,
+    logLevels,
     fastPath: createSessionFastPath(fastDeps),
     idleTimeoutMs: options.sessionIdleTimeoutMs,
     maxSessions: options.maxSessions,
@@ -290,6 +299,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       if (flushTimer) clearTimeout(flushTimer);
       await sessions.close();
       await revocations.close();
+      await logLevels.close();
       await Promise.all([...endpoints.values()].map((entry) => entry.handler.close().catch(() => undefined)));
       endpoints.clear();
     },

@@ -6,6 +6,7 @@ import { isInitializeRequest, WebStandardStreamableHTTPServerTransport, type Ser
 import type { Cancellation } from '../cancellation.js';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { replyJsonRpcError } from './json-rpc-reply.js';
+import type { LogLevel, SessionLogLevels } from './session-log-levels.js';
 import { isRevocationsFull, type SessionRevocations } from './session-revocations.js';
 import { restoreSession } from './session-restore.js';
 import type { SessionClaims, SessionTokens } from './session-token.js';
@@ -29,7 +30,10 @@ interface Session {
   openStreams: number;
   /** Calls answered by the fast path, by JSON-RPC id, so `notifications/cancelled` can abort them. */
   inflight: Map<string | number, Cancellation>;
-  /** The client set a log level here: its calls go through the SDK, which routes log notifications. */
+  /**
+   * The client set a log level, here or through another replica: its calls go through the SDK,
+   * whose log notifications the instance server filters by that level.
+   */
   logging: boolean;
 }
 
@@ -49,6 +53,8 @@ export interface SessionStoreOptions {
   tokens: SessionTokens;
   /** Sessions ended with DELETE, here or on another replica (session-revocations.ts). */
   revocations: SessionRevocations;
+  /** Log levels sessions set with `logging/setLevel`, here or on another replica (session-log-levels.ts). */
+  logLevels?: SessionLogLevels;
   /** A session held here without requests or an open stream for this long is dropped here (not ended). */
   idleTimeoutMs: number;
   maxSessions: number;
@@ -80,6 +86,8 @@ export interface SessionStore {
   closeInstance(instanceId: string): Promise<void>;
   /** Sessions held on this replica. */
   count(instanceId?: string): number;
+  /** The log level the session with id `token` set through any replica, when it is held here and set one. */
+  logLevelOf(token: string): LogLevel | undefined;
   close(): Promise<void>;
 }
 
@@ -103,6 +111,16 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   revocations.onRevoked((nonce) => {
     for (const session of sessions.values()) if (session.nonce === nonce) void closeSession(session);
   });
+
+  /** Records the level of each `logging/setLevel` in `body` (one message or a 2025-03-26 batch). */
+  function noteLogLevels(session: Session, body: unknown) {
+    for (const message of Array.isArray(body) ? body : [body]) {
+      if (!isNotificationOrRequest(message) || message.method !== 'logging/setLevel') continue;
+      session.logging = true;
+      const level = (message.params as { level?: unknown } | undefined)?.level;
+      if (typeof level === 'string') void options.logLevels?.set(session.nonce, session.expiresAt, level);
+    }
+  }
 
   function sweep() {
     const at = now();
@@ -313,8 +331,11 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       const session = await find(res, sessionId, instanceId, owner);
       if (session === undefined) return;
       session.lastSeen = now();
+      if (req.method === 'POST') noteLogLevels(session, body);
+      // A level set through another replica: calls go through the SDK, whose log messages the
+      // instance server filters by it.
+      if (!session.logging && options.logLevels?.levelOf(session.nonce) !== undefined) session.logging = true;
       if (req.method === 'POST' && isNotificationOrRequest(body)) {
-        if (body.method === 'logging/setLevel') session.logging = true;
         if (body.method === 'notifications/cancelled') {
           const requestId = (body.params as { requestId?: unknown } | undefined)?.requestId;
           if (typeof requestId === 'string' || typeof requestId === 'number') session.inflight.get(requestId)?.abort();
@@ -340,6 +361,10 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
           logger.debug('list_changed not delivered', { instanceId, error: (error as Error).message });
         });
       }
+    },
+    logLevelOf(token) {
+      const session = sessions.get(token);
+      return session === undefined ? undefined : options.logLevels?.levelOf(session.nonce);
     },
     async closeInstance(instanceId) {
       const closing = [...sessions.values()].filter((session) => session.instanceId === instanceId);
