@@ -114,12 +114,15 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
 
   /** Records the level of each `logging/setLevel` in `body` (one message or a 2025-03-26 batch). */
   function noteLogLevels(session: Session, body: unknown) {
-    for (const message of Array.isArray(body) ? body : [body]) {
-      if (!isNotificationOrRequest(message) || message.method !== 'logging/setLevel') continue;
-      session.logging = true;
-      const level = (message.params as { level?: unknown } | undefined)?.level;
-      if (typeof level === 'string') void options.logLevels?.set(session.nonce, session.expiresAt, level);
-    }
+    if (Array.isArray(body)) for (const message of body) noteLogLevel(session, message);
+    else noteLogLevel(session, body);
+  }
+
+  function noteLogLevel(session: Session, message: unknown) {
+    if (!isNotificationOrRequest(message) || message.method !== 'logging/setLevel') return;
+    session.logging = true;
+    const level = (message.params as { level?: unknown } | undefined)?.level;
+    if (typeof level === 'string') void options.logLevels?.set(session.nonce, session.expiresAt, level);
   }
 
   function sweep() {
