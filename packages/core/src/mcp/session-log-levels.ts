@@ -1,5 +1,6 @@
-import type { AppliedEvent, LiveDefinitions } from '@dynmcp/common';
+import type { LiveDefinitions } from '@dynmcp/common';
 import type { DataSource, Logger } from '@dynmcp/plugin';
+import { followSessionRecords } from './session-records.js';
 
 /**
  * The record kind of a 2025-era session's log level (`logging/setLevel`) in the store, so that a
@@ -17,14 +18,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const SEVERITY: ReadonlyMap<string, number> = new Map(LOG_LEVELS.map((level, index) => [level, index]));
 
-/** Sessions whose level is held at most; beyond it a new level is applied on this replica only. */
+/** Sessions whose level is held at most; beyond it a new level is neither shared nor applied (logged). */
 export const MAX_SHARED_LEVELS = 100_000;
-/** How often expired levels are purged from the store, and how long after expiry. */
-const PURGE_EVERY_MS = 60_000;
-const PURGE_GRACE_MS = 60_000;
-const PURGE_BATCH = 100;
-/** Session churn, not an operator's change: no history or audit entries. */
-const UNTRACKED = { untracked: true } as const;
 
 /** The log levels of sessions, as set through any replica. */
 export interface SessionLogLevels {
@@ -49,7 +44,7 @@ export interface SessionLogLevelOptions {
   now?: () => number;
   /** Default {@link MAX_SHARED_LEVELS}. */
   maxLevels?: number;
-  /** How often expired levels are purged; default every minute (plus up to 10 s). */
+  /** How often expired levels are purged; default every minute (plus up to 10 s, so replicas spread out). */
   purgeEveryMs?: number;
 }
 
@@ -80,75 +75,43 @@ interface Held {
 
 /**
  * The log levels of sessions, filled by this replica's `logging/setLevel` requests and by the
- * store's feed (a snapshot reloads them with `list`), emptied as tokens expire; every replica
- * purges expired records (deleting an absent record is a no-op).
+ * store's feed, emptied as tokens expire (session-records.ts follows and purges the records).
  */
 export function createSessionLogLevels(options: SessionLogLevelOptions): SessionLogLevels {
-  const { datasource, definitions } = options;
   const now = options.now ?? Date.now;
   const logger = options.logger.child({ component: 'session-log-levels' });
+  const max = options.maxLevels ?? MAX_SHARED_LEVELS;
   const held = new Map<string, Held>();
-  let closed = false;
 
   function learn(id: string, revision: number) {
     const parsed = parseId(id);
-    if (parsed === undefined || parsed.expiresAt <= now()) return;
+    if (parsed === undefined) return;
     const known = held.get(parsed.nonce);
     if (known !== undefined && known.revision >= revision) return;
-    if (known === undefined && held.size >= (options.maxLevels ?? MAX_SHARED_LEVELS)) return;
+    if (known === undefined && held.size >= max) return;
     held.set(parsed.nonce, { level: parsed.level, revision, expiresAt: parsed.expiresAt });
   }
 
-  async function deleteRecords(ids: string[]) {
-    if (datasource === undefined) return;
-    for (let start = 0; start < ids.length && !closed; start += PURGE_BATCH) {
-      const slice = ids.slice(start, start + PURGE_BATCH);
-      if (datasource.batch) await datasource.batch(slice.map((id) => ({ op: 'delete', kind: SESSION_LOG_LEVEL_KIND, id, untracked: true })));
-      else for (const id of slice) await datasource.delete(SESSION_LOG_LEVEL_KIND, id, UNTRACKED);
-    }
-  }
-
-  /** Reads every level (after a feed snapshot) and purges the expired records it finds. */
-  async function reload() {
-    if (datasource === undefined) return;
-    try {
+  const records = followSessionRecords({
+    kind: SESSION_LOG_LEVEL_KIND,
+    ...(options.datasource === undefined ? {} : { datasource: options.datasource }),
+    ...(options.definitions === undefined ? {} : { definitions: options.definitions }),
+    logger,
+    now,
+    ...(options.purgeEveryMs === undefined ? {} : { purgeEveryMs: options.purgeEveryMs }),
+    expiryOf: (id) => parseId(id)?.expiresAt,
+    learn,
+    // A session may have left one record per level it set.
+    forget(cutoff) {
       const expired: string[] = [];
-      for (const record of await datasource.list(SESSION_LOG_LEVEL_KIND)) {
-        if ((parseId(record.id)?.expiresAt ?? 0) + PURGE_GRACE_MS <= now()) expired.push(record.id);
-        else learn(record.id, record.revision);
+      for (const [nonce, entry] of held) {
+        if (entry.expiresAt > cutoff) continue;
+        held.delete(nonce);
+        for (const level of LOG_LEVELS) expired.push(idOf(nonce, entry.expiresAt, level));
       }
-      await deleteRecords(expired);
-    } catch (error) {
-      logger.warn('session log levels could not be read from the store', { error: (error as Error).message });
-    }
-  }
-
-  const unsubscribe =
-    datasource === undefined || definitions === undefined
-      ? undefined
-      : definitions.onApplied((event: AppliedEvent) => {
-          if (event.type === 'snapshot') return void reload();
-          for (const record of event.records) if (record.kind === SESSION_LOG_LEVEL_KIND && !record.deleted) learn(record.id, record.revision);
-        });
-  // The first snapshot may have been applied before this was created.
-  if (definitions?.status().loaded === true) void reload();
-
-  /** Forgets expired levels and deletes every record a session may have left (one per level). */
-  async function purge() {
-    const cutoff = now() - PURGE_GRACE_MS;
-    const expired: string[] = [];
-    for (const [nonce, entry] of held) {
-      if (entry.expiresAt > cutoff) continue;
-      held.delete(nonce);
-      for (const level of LOG_LEVELS) expired.push(idOf(nonce, entry.expiresAt, level));
-    }
-    if (closed) return;
-    await deleteRecords(expired).catch((error: unknown) => {
-      logger.warn('expired session log levels not purged', { error: (error as Error).message });
-    });
-  }
-  const purger = setInterval(() => void purge(), options.purgeEveryMs ?? PURGE_EVERY_MS + Math.floor(Math.random() * 10_000));
-  purger.unref();
+      return expired;
+    },
+  });
 
   return {
     levelOf(nonce) {
@@ -161,23 +124,18 @@ export function createSessionLogLevels(options: SessionLogLevelOptions): Session
       const at = parseId(id)?.expiresAt ?? expiresAt;
       // Here at once, above any level learnt so far; the store's revision, once known, orders it.
       const known = held.get(nonce);
-      if (known === undefined && held.size >= (options.maxLevels ?? MAX_SHARED_LEVELS)) {
-        logger.warn('too many session log levels held; this one is not shared with the other replicas', { max: options.maxLevels ?? MAX_SHARED_LEVELS });
+      if (known === undefined && held.size >= max) {
+        logger.warn('too many session log levels held; this one is neither shared nor applied', { max });
         return;
       }
       held.set(nonce, { level, revision: known?.revision ?? 0, expiresAt: at });
-      if (datasource === undefined) return;
       try {
-        const record = await datasource.put(SESSION_LOG_LEVEL_KIND, id, { level, expiresAt: new Date(at).toISOString() }, UNTRACKED);
-        learn(id, record.revision);
+        const record = await records.put(id, { level, expiresAt: new Date(at).toISOString() });
+        if (record !== undefined) learn(id, record.revision);
       } catch (error) {
         logger.warn('session log level not shared with the other replicas; it holds on this one', { error: (error as Error).message });
       }
     },
-    async close() {
-      closed = true;
-      clearInterval(purger);
-      unsubscribe?.();
-    },
+    close: () => records.close(),
   };
 }

@@ -1,5 +1,6 @@
-import type { AppliedEvent, LiveDefinitions } from '@dynmcp/common';
+import type { LiveDefinitions } from '@dynmcp/common';
 import type { DataSource, Logger } from '@dynmcp/plugin';
+import { followSessionRecords } from './session-records.js';
 
 /**
  * The record kind of an ended session in the store. Its id is `<expiry>.<nonce>` (expiry in epoch
@@ -15,20 +16,6 @@ export const SESSION_REVOCATION_KIND = 'session_revoked';
  * replica's memory and the store without bound.
  */
 export const MAX_REVOCATIONS = 100_000;
-
-/**
- * How often expired revocations are purged from the store, and how long after expiry: a replica
- * whose clock runs behind still refuses a token its own clock has not yet seen expire.
- */
-const PURGE_EVERY_MS = 60_000;
-const PURGE_GRACE_MS = 60_000;
-/** Deletes per purge batch. */
-const PURGE_BATCH = 100;
-/**
- * Revocations and their purges are session churn, not operators' changes: no history or audit
- * entries (the feed still carries them to every replica).
- */
-const UNTRACKED = { untracked: true } as const;
 
 /** Sessions ended with DELETE, by the nonce of their token, until the token expires. */
 export interface SessionRevocations {
@@ -78,90 +65,47 @@ const idOf = (nonce: string, expiresAt: number) => `${Math.ceil(expiresAt / 1000
 
 /**
  * The ended sessions: a map of nonce → expiry, filled by this replica's DELETEs and by the store's
- * feed (a snapshot reloads them with `list`), emptied as tokens expire. Expired records are
- * purged from the store by every replica (deleting an absent record is a no-op, so replicas
- * purging at once do no harm).
+ * feed, emptied as tokens expire (session-records.ts follows and purges the records).
  */
 export function createSessionRevocations(options: SessionRevocationOptions): SessionRevocations {
-  const { datasource, definitions } = options;
   const now = options.now ?? Date.now;
-  const logger = options.logger.child({ component: 'session-revocations' });
   const revoked = new Map<string, number>();
   const listeners = new Set<(nonce: string) => void>();
-  let closed = false;
-
-  function learn(id: string) {
-    const parsed = parseId(id);
-    if (parsed === undefined || parsed.expiresAt <= now()) return;
-    if (revoked.has(parsed.nonce)) return;
-    revoked.set(parsed.nonce, parsed.expiresAt);
-    for (const listener of listeners) listener(parsed.nonce);
-  }
-
-  /** Deletes revocation records from the store, in batches; a delete of an absent record is a no-op. */
-  async function deleteRecords(ids: string[]) {
-    if (datasource === undefined) return;
-    for (let start = 0; start < ids.length && !closed; start += PURGE_BATCH) {
-      const slice = ids.slice(start, start + PURGE_BATCH);
-      if (datasource.batch) await datasource.batch(slice.map((id) => ({ op: 'delete', kind: SESSION_REVOCATION_KIND, id, untracked: true })));
-      else for (const id of slice) await datasource.delete(SESSION_REVOCATION_KIND, id, UNTRACKED);
-    }
-    if (ids.length > 0) logger.info('expired session revocations purged', { count: ids.length });
-  }
-
-  /** Reads every revocation (after a feed snapshot); purges the expired ones it finds, whoever wrote them. */
-  async function reload() {
-    if (datasource === undefined) return;
-    try {
+  const records = followSessionRecords({
+    kind: SESSION_REVOCATION_KIND,
+    ...(options.datasource === undefined ? {} : { datasource: options.datasource }),
+    ...(options.definitions === undefined ? {} : { definitions: options.definitions }),
+    logger: options.logger.child({ component: 'session-revocations' }),
+    now,
+    ...(options.purgeEveryMs === undefined ? {} : { purgeEveryMs: options.purgeEveryMs }),
+    expiryOf: (id) => parseId(id)?.expiresAt,
+    learn(id) {
+      const parsed = parseId(id);
+      if (parsed === undefined || revoked.has(parsed.nonce)) return;
+      revoked.set(parsed.nonce, parsed.expiresAt);
+      for (const listener of listeners) listener(parsed.nonce);
+    },
+    forget(cutoff) {
       const expired: string[] = [];
-      for (const record of await datasource.list(SESSION_REVOCATION_KIND)) {
-        if ((parseId(record.id)?.expiresAt ?? 0) + PURGE_GRACE_MS <= now()) expired.push(record.id);
-        else learn(record.id);
+      for (const [nonce, expiresAt] of revoked) {
+        if (expiresAt > cutoff) continue;
+        revoked.delete(nonce);
+        expired.push(idOf(nonce, expiresAt));
       }
-      await deleteRecords(expired);
-    } catch (error) {
-      logger.warn('ended sessions could not be read from the store', { error: (error as Error).message });
-    }
-  }
-
-  const unsubscribe =
-    datasource === undefined || definitions === undefined
-      ? undefined
-      : definitions.onApplied((event: AppliedEvent) => {
-          if (event.type === 'snapshot') return void reload();
-          for (const record of event.records) if (record.kind === SESSION_REVOCATION_KIND && !record.deleted) learn(record.id);
-        });
-  // The first snapshot may have been applied before this was created.
-  if (definitions?.status().loaded === true) void reload();
-
-  /** Forgets expired revocations and deletes their records (the same ones on every replica; see deleteRecords). */
-  async function purge() {
-    const cutoff = now() - PURGE_GRACE_MS;
-    const expired: string[] = [];
-    for (const [nonce, expiresAt] of revoked) {
-      if (expiresAt > cutoff) continue;
-      revoked.delete(nonce);
-      expired.push(idOf(nonce, expiresAt));
-    }
-    if (closed) return;
-    await deleteRecords(expired).catch((error: unknown) => {
-      logger.warn('expired session revocations not purged', { error: (error as Error).message });
-    });
-  }
-  // Replicas started together would purge together; a random offset spreads them.
-  const purger = setInterval(() => void purge(), options.purgeEveryMs ?? PURGE_EVERY_MS + Math.floor(Math.random() * 10_000));
-  purger.unref();
+      return expired;
+    },
+  });
 
   return {
     has: (nonce) => revoked.has(nonce),
     async revoke(nonce, expiresAt) {
       const cap = options.maxRevocations ?? MAX_REVOCATIONS;
       if (revoked.size >= cap) {
-        await purge();
+        await records.purge();
         if (revoked.size >= cap) throw new RevocationsFullError('too many ended sessions held until they expire');
       }
       const id = idOf(nonce, expiresAt);
-      if (datasource !== undefined) await datasource.put(SESSION_REVOCATION_KIND, id, { expiresAt: new Date(expiresAt).toISOString() }, UNTRACKED);
+      await records.put(id, { expiresAt: new Date(expiresAt).toISOString() });
       // Kept with the expiry the id says, so a purge here deletes the very record written.
       revoked.set(nonce, parseId(id)?.expiresAt ?? expiresAt);
     },
@@ -169,9 +113,7 @@ export function createSessionRevocations(options: SessionRevocationOptions): Ses
       listeners.add(listener);
     },
     async close() {
-      closed = true;
-      clearInterval(purger);
-      unsubscribe?.();
+      await records.close();
       listeners.clear();
     },
   };
