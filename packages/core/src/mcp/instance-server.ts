@@ -54,9 +54,10 @@ export interface InstanceServerOptions {
  * stateless request and per session; everything expensive (validators, listings) is shared.
  *
  * Besides `tools/list` (paginated, opaque cursors) and `tools/call`, the SDK answers `ping` and,
- * since the `logging` capability is declared, `logging/setLevel` (2025 era); tool log messages
- * (executors' `context.log`) are filtered by the session's level (see
- * {@link InstanceServerDeps.sessionLogLevel}), or by a 2026-07-28 request's `logLevel`.
+ * since the `logging` capability is declared, `logging/setLevel` (2025 era; with
+ * {@link InstanceServerDeps.sessionLogLevel} this server answers it and the session store keeps
+ * the level); tool log messages (executors' `context.log`) are filtered by the session's level,
+ * or by a 2026-07-28 request's `logLevel`.
  */
 export function createInstanceServerFactory(deps: InstanceServerDeps): (instanceId: string, options?: InstanceServerOptions) => Server {
   // One validator for every server: the SDK would otherwise build a fresh Ajv per `new Server()`.
