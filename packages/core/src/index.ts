@@ -41,7 +41,6 @@ export type {
   RequestGuardOptions,
   SessionRevocationOptions,
   SessionRevocations,
-  LogLevel,
   SessionLogLevelOptions,
   SessionLogLevels,
   ToolCaller,

@@ -5,7 +5,7 @@ export { DEFAULT_SESSION_TTL_MS } from './session-token.js';
 export { createSessionRevocations, isRevocationsFull, MAX_REVOCATIONS, SESSION_REVOCATION_KIND } from './session-revocations.js';
 export type { SessionRevocationOptions, SessionRevocations } from './session-revocations.js';
 export { createSessionLogLevels, MAX_SHARED_LEVELS, SESSION_LOG_LEVEL_KIND } from './session-log-levels.js';
-export type { LogLevel, SessionLogLevelOptions, SessionLogLevels } from './session-log-levels.js';
+export type { SessionLogLevelOptions, SessionLogLevels } from './session-log-levels.js';
 export type { McpCaller } from './mcp-caller.js';
 export { createCallLimiter } from './call-limits.js';
 export { CALL_OUTCOMES, MCP_ERAS, MCP_METHODS, NO_CALL_METRICS, REJECTION_REASONS, eraOf, methodOf } from './call-metrics.js';

@@ -1,12 +1,12 @@
 import type { LiveDefinitions } from '@dynmcp/common';
-import type { Logger, ToolExecutor } from '@dynmcp/plugin';
+import type { Logger, ToolExecutor, ToolLogLevel } from '@dynmcp/plugin';
 import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import { Cancellation } from '../cancellation.js';
 import type { CallMetrics } from './call-metrics.js';
 import { callTagOf } from './mcp-caller.js';
 import { servedView, withSearchTools } from './search-mode.js';
-import { belowLevel, type LogLevel } from './session-log-levels.js';
+import { belowLevel } from './session-log-levels.js';
 import { createToolCaller, type ToolCaller, type ToolCallRequestContext } from './tool-call.js';
 import { pageOfTools } from './tool-pages.js';
 
@@ -35,7 +35,7 @@ export interface InstanceServerDeps {
    * tool log messages below the session's level are dropped, so every replica sends a session the
    * same messages.
    */
-  sessionLogLevel?(sessionId: string): LogLevel | undefined;
+  sessionLogLevel?(sessionId: string): ToolLogLevel | undefined;
 }
 
 /** What one server may promise its client. */

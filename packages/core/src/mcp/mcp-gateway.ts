@@ -167,18 +167,14 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   const fastDeps = { serverInfo: options.serverInfo, pageSize, revision: () => options.definitions.revision, callTool, metrics };
   const answerFast = createFastPath(fastDeps);
   const answerSessionless = createSessionlessFastPath(fastDeps);
-  const revocations = createSessionRevocations({
-    ...(options.sessionSecret === undefined || options.revocationStore === undefined
+  // Session records (ended sessions, log levels) go to the store only when other replicas can
+  // serve the sessions: with a shared secret.
+  const sharedStore =
+    options.sessionSecret === undefined || options.revocationStore === undefined
       ? {}
-      : { datasource: options.revocationStore, definitions: options.definitions }),
-    logger,
-  });
-  const logLevels = createSessionLogLevels({
-    ...(options.sessionSecret === undefined || options.revocationStore === undefined
-      ? {}
-      : { datasource: options.revocationStore, definitions: options.definitions }),
-    logger,
-  });
+      : { datasource: options.revocationStore, definitions: options.definitions };
+  const revocations = createSessionRevocations({ ...sharedStore, logger });
+  const logLevels = createSessionLogLevels({ ...sharedStore, logger });
   const sessions: SessionStore = createSessionStore({
     createServer,
     tokens: createSessionTokens({ secret: options.sessionSecret ?? randomSessionSecret(), ttlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS }),

@@ -1,5 +1,5 @@
 import type { LiveDefinitions } from '@dynmcp/common';
-import type { DataSource, Logger } from '@dynmcp/plugin';
+import { TOOL_LOG_LEVELS, type DataSource, type Logger, type ToolLogLevel } from '@dynmcp/plugin';
 import { followSessionRecords } from './session-records.js';
 
 /**
@@ -12,11 +12,7 @@ import { followSessionRecords } from './session-records.js';
  */
 export const SESSION_LOG_LEVEL_KIND = 'session_level';
 
-/** MCP's log levels, least severe first (RFC 5424 severities). */
-export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-const SEVERITY: ReadonlyMap<string, number> = new Map(LOG_LEVELS.map((level, index) => [level, index]));
+const SEVERITY: ReadonlyMap<string, number> = new Map(TOOL_LOG_LEVELS.map((level, index) => [level, index]));
 
 /** Sessions whose level is held at most; beyond it a new level is neither shared nor applied (logged). */
 export const MAX_SHARED_LEVELS = 100_000;
@@ -24,7 +20,7 @@ export const MAX_SHARED_LEVELS = 100_000;
 /** The log levels of sessions, as set through any replica. */
 export interface SessionLogLevels {
   /** The level last set for the session with `nonce`, through any replica; `undefined` when none. */
-  levelOf(nonce: string): LogLevel | undefined;
+  levelOf(nonce: string): ToolLogLevel | undefined;
   /**
    * Records `level` for a session: here at once, and in the store (when sessions are shared) for
    * the other replicas, which learn it from their feed. Never rejects: a level that cannot be
@@ -49,14 +45,14 @@ export interface SessionLogLevelOptions {
 }
 
 /** True when a message at `level` is below `floor` (so not sent). */
-export function belowLevel(level: string, floor: LogLevel): boolean {
-  return (SEVERITY.get(level) ?? LOG_LEVELS.length) < (SEVERITY.get(floor) ?? 0);
+export function belowLevel(level: string, floor: ToolLogLevel): boolean {
+  return (SEVERITY.get(level) ?? TOOL_LOG_LEVELS.length) < (SEVERITY.get(floor) ?? 0);
 }
 
-const isLevel = (text: string): text is LogLevel => SEVERITY.has(text);
+const isLevel = (text: string): text is ToolLogLevel => SEVERITY.has(text);
 
 /** `<expiry seconds>.<nonce>.<level>` → its parts, or `undefined` for an id of another shape. */
-function parseId(id: string): { nonce: string; expiresAt: number; level: LogLevel } | undefined {
+function parseId(id: string): { nonce: string; expiresAt: number; level: ToolLogLevel } | undefined {
   const first = id.indexOf('.');
   const last = id.lastIndexOf('.');
   const seconds = Number(id.slice(0, first));
@@ -65,10 +61,10 @@ function parseId(id: string): { nonce: string; expiresAt: number; level: LogLeve
   return { nonce: id.slice(first + 1, last), expiresAt: seconds * 1000, level };
 }
 
-const idOf = (nonce: string, expiresAt: number, level: LogLevel) => `${Math.ceil(expiresAt / 1000)}.${nonce}.${level}`;
+const idOf = (nonce: string, expiresAt: number, level: ToolLogLevel) => `${Math.ceil(expiresAt / 1000)}.${nonce}.${level}`;
 
 interface Held {
-  level: LogLevel;
+  level: ToolLogLevel;
   revision: number;
   expiresAt: number;
 }
@@ -94,11 +90,11 @@ export function createSessionLogLevels(options: SessionLogLevelOptions): Session
 
   const records = followSessionRecords({
     kind: SESSION_LOG_LEVEL_KIND,
-    ...(options.datasource === undefined ? {} : { datasource: options.datasource }),
-    ...(options.definitions === undefined ? {} : { definitions: options.definitions }),
+    datasource: options.datasource,
+    definitions: options.definitions,
     logger,
     now,
-    ...(options.purgeEveryMs === undefined ? {} : { purgeEveryMs: options.purgeEveryMs }),
+    purgeEveryMs: options.purgeEveryMs,
     expiryOf: (id) => parseId(id)?.expiresAt,
     learn,
     // A session may have left one record per level it set.
@@ -107,7 +103,7 @@ export function createSessionLogLevels(options: SessionLogLevelOptions): Session
       for (const [nonce, entry] of held) {
         if (entry.expiresAt > cutoff) continue;
         held.delete(nonce);
-        for (const level of LOG_LEVELS) expired.push(idOf(nonce, entry.expiresAt, level));
+        for (const level of TOOL_LOG_LEVELS) expired.push(idOf(nonce, entry.expiresAt, level));
       }
       return expired;
     },

@@ -73,11 +73,11 @@ export function createSessionRevocations(options: SessionRevocationOptions): Ses
   const listeners = new Set<(nonce: string) => void>();
   const records = followSessionRecords({
     kind: SESSION_REVOCATION_KIND,
-    ...(options.datasource === undefined ? {} : { datasource: options.datasource }),
-    ...(options.definitions === undefined ? {} : { definitions: options.definitions }),
+    datasource: options.datasource,
+    definitions: options.definitions,
     logger: options.logger.child({ component: 'session-revocations' }),
     now,
-    ...(options.purgeEveryMs === undefined ? {} : { purgeEveryMs: options.purgeEveryMs }),
+    purgeEveryMs: options.purgeEveryMs,
     expiryOf: (id) => parseId(id)?.expiresAt,
     learn(id) {
       const parsed = parseId(id);

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InstanceView } from '@dynmcp/common';
-import type { Logger } from '@dynmcp/plugin';
+import type { Logger, ToolLogLevel } from '@dynmcp/plugin';
 import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import { isInitializeRequest, WebStandardStreamableHTTPServerTransport, type Server } from '@modelcontextprotocol/server';
 import type { Cancellation } from '../cancellation.js';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { replyJsonRpcError } from './json-rpc-reply.js';
-import type { LogLevel, SessionLogLevels } from './session-log-levels.js';
+import type { SessionLogLevels } from './session-log-levels.js';
 import { isRevocationsFull, type SessionRevocations } from './session-revocations.js';
 import { restoreSession } from './session-restore.js';
 import type { SessionClaims, SessionTokens } from './session-token.js';
@@ -87,7 +87,7 @@ export interface SessionStore {
   /** Sessions held on this replica. */
   count(instanceId?: string): number;
   /** The log level the session with id `token` set through any replica, when it is held here and set one. */
-  logLevelOf(token: string): LogLevel | undefined;
+  logLevelOf(token: string): ToolLogLevel | undefined;
   close(): Promise<void>;
 }
 
