@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startUpstream, type TestUpstream } from '@dynmcp/testing';
-import { connectLegacy, TEST_AUTH } from '../test-support/mcp-clients.js';
+import { connectLegacy, sessionHeaders, TEST_AUTH } from '../test-support/mcp-clients.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
 
 let gw: TestGateway;
@@ -81,13 +81,7 @@ test('2025 sessions: through the whole gateway, fast answers equal the SDK trans
       read(
         await fetch(`${gw.url}/mcp/fast`, {
           method: 'POST',
-          headers: {
-            ...TEST_AUTH,
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            'mcp-protocol-version': '2025-11-25',
-            'mcp-session-id': transport.sessionId!,
-          },
+          headers: sessionHeaders(transport.sessionId!),
           body: JSON.stringify(body),
         }),
       );

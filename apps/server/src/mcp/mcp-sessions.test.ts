@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectLegacy, connectModern, TEST_AUTH } from '../test-support/mcp-clients.js';
+import { connectLegacy, connectModern, sessionHeaders } from '../test-support/mcp-clients.js';
 import { echoTool, startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
 
 let gw: TestGateway;
@@ -15,13 +15,7 @@ after(() => gw.stop());
 const listWithSession = (instance: string, sessionId: string) =>
   fetch(`${gw.url}/mcp/${instance}`, {
     method: 'POST',
-    headers: {
-      ...TEST_AUTH,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-session-id': sessionId,
-      'mcp-protocol-version': '2025-11-25',
-    },
+    headers: sessionHeaders(sessionId),
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
   });
 

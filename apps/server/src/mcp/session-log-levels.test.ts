@@ -19,7 +19,7 @@ import { createSessionLogLevels, SESSION_LOG_LEVEL_KIND, type SessionLogLevels }
 import { createSqlDataSource } from '@dynmcp/datasources';
 import { silentLogger, type DataSource } from '@dynmcp/plugin';
 import { startUpstream, type TestUpstream, type UpstreamHit } from '@dynmcp/testing';
-import { connectLegacy, TEST_AUTH } from '../test-support/mcp-clients.js';
+import { connectLegacy, sessionHeaders } from '../test-support/mcp-clients.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
 
 function route(_hit: UpstreamHit, res: ServerResponse) {
@@ -49,13 +49,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 async function send(gw: TestGateway, sessionId: string, message: Record<string, unknown>): Promise<string[]> {
   const response = await fetch(`${gw.url}/mcp/logs`, {
     method: 'POST',
-    headers: {
-      ...TEST_AUTH,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2025-11-25',
-      'mcp-session-id': sessionId,
-    },
+    headers: sessionHeaders(sessionId),
     body: JSON.stringify({ jsonrpc: '2.0', id: Math.floor(Math.random() * 1e9), ...message }),
   });
   const text = await response.text();

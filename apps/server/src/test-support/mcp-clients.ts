@@ -7,6 +7,15 @@ import { TEST_KEY } from './test-gateway.js';
 /** Credentials of the test gateways' admin key, which may use every instance. */
 export const TEST_AUTH = { authorization: `Bearer ${TEST_KEY}` } as const;
 
+/** Headers of a raw JSON-RPC POST in the 2025-era session `sessionId`, with the admin key. */
+export const sessionHeaders = (sessionId: string) => ({
+  ...TEST_AUTH,
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': '2025-11-25',
+  'mcp-session-id': sessionId,
+});
+
 /** A 2025-era client: the v1 SDK's `Client` over Streamable HTTP (initialize, sessions). */
 export async function connectLegacy(url: string, headers: Record<string, string> = TEST_AUTH) {
   const client = new LegacyClient({ name: 'dynmcp-test-v1', version: '1.0.0' });

@@ -104,7 +104,10 @@ export function createCredentialCipher(key: Buffer, previous: readonly Buffer[] 
   }
   const keyId = keyIdOf(key);
   const keys = new Map<string, Buffer>([[keyId, key]]);
-  for (const old of previous) if (!keys.has(keyIdOf(old))) keys.set(keyIdOf(old), old);
+  for (const old of previous) {
+    const id = keyIdOf(old);
+    if (!keys.has(id)) keys.set(id, old);
+  }
   const previousKeyIds = [...keys.keys()].slice(1);
   const known = previousKeyIds.length === 0 ? `key id ${keyId}` : `key id ${keyId}; previous keys ${previousKeyIds.join(', ')}`;
 
