@@ -67,6 +67,8 @@ interface Held {
   level: ToolLogLevel;
   revision: number;
   expiresAt: number;
+  /** The levels this session has records of (one each), so a purge deletes only those. */
+  written: Set<ToolLogLevel>;
 }
 
 /**
@@ -83,9 +85,10 @@ export function createSessionLogLevels(options: SessionLogLevelOptions): Session
     const parsed = parseId(id);
     if (parsed === undefined) return;
     const known = held.get(parsed.nonce);
-    if (known !== undefined && known.revision >= revision) return;
     if (known === undefined && held.size >= max) return;
-    held.set(parsed.nonce, { level: parsed.level, revision, expiresAt: parsed.expiresAt });
+    known?.written.add(parsed.level);
+    if (known !== undefined && known.revision >= revision) return;
+    held.set(parsed.nonce, { level: parsed.level, revision, expiresAt: parsed.expiresAt, written: known?.written ?? new Set([parsed.level]) });
   }
 
   const records = followSessionRecords({
@@ -97,13 +100,12 @@ export function createSessionLogLevels(options: SessionLogLevelOptions): Session
     purgeEveryMs: options.purgeEveryMs,
     expiryOf: (id) => parseId(id)?.expiresAt,
     learn,
-    // A session may have left one record per level it set.
     forget(cutoff) {
       const expired: string[] = [];
       for (const [nonce, entry] of held) {
         if (entry.expiresAt > cutoff) continue;
         held.delete(nonce);
-        for (const level of TOOL_LOG_LEVELS) expired.push(idOf(nonce, entry.expiresAt, level));
+        for (const level of entry.written) expired.push(idOf(nonce, entry.expiresAt, level));
       }
       return expired;
     },
@@ -124,7 +126,8 @@ export function createSessionLogLevels(options: SessionLogLevelOptions): Session
         logger.warn('too many session log levels held; this one is neither shared nor applied', { max });
         return;
       }
-      held.set(nonce, { level, revision: known?.revision ?? 0, expiresAt: at });
+      known?.written.add(level);
+      held.set(nonce, { level, revision: known?.revision ?? 0, expiresAt: at, written: known?.written ?? new Set([level]) });
       try {
         const record = await records.put(id, { level, expiresAt: new Date(at).toISOString() });
         if (record !== undefined) learn(id, record.revision);
