@@ -27,11 +27,17 @@ export function unreachable(url: string, error: unknown): CliError {
   return new CliError(`cannot reach the gateway at ${url} (${reason}); is it running? Set the address with --url, DYNMCP_URL or a profile`, { cause: error });
 }
 
+/** Whether an answer says the write was stored but not yet applied by the gateway that took it (`applied: false`). */
+function notApplied(data: unknown, meta: Record<string, unknown> | undefined): boolean {
+  return meta?.applied === false || (typeof data === 'object' && data !== null && (data as { applied?: unknown }).applied === false);
+}
+
 /**
  * Calls the admin API with the key as a bearer token. A refusal becomes a {@link CliError} carrying
- * the gateway's `error_code` and message; an unreachable gateway one that says so.
+ * the gateway's `error_code` and message; an unreachable gateway one that says so. A write the
+ * gateway stored but had not applied when its wait ran out is told to `warn` (the CLI's stderr).
  */
-export function createAdminClient(connection: Connection): AdminClient {
+export function createAdminClient(connection: Connection, warn: (text: string) => void = () => {}): AdminClient {
   return {
     async request<T>(method: string, path: string, body?: unknown) {
       const headers: Record<string, string> = { accept: 'application/json' };
@@ -66,7 +72,14 @@ export function createAdminClient(connection: Connection): AdminClient {
       if (parsed === undefined || !('data' in parsed)) {
         throw new CliError(`${method} ${connection.url}${path} did not answer with the admin API's envelope; is this a DynMCP gateway?`);
       }
-      return { data: parsed.data as T, meta: parsed.meta as Record<string, unknown> | undefined };
+      const meta = parsed.meta as Record<string, unknown> | undefined;
+      if (notApplied(parsed.data, meta)) {
+        warn(
+          `warning: the gateway stored this change but had not applied it when its wait ran out; its MCP endpoints may not show it yet ` +
+            '(is its store feed behind? `dynmcp status` shows how far each replica has applied)',
+        );
+      }
+      return { data: parsed.data as T, meta };
     },
   };
 }

@@ -2,6 +2,8 @@
 // 127.0.0.1: every command as an operator or a CI job runs it, with a throw-away HOME.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -278,5 +280,35 @@ describe('dynmcp', { concurrency: false }, () => {
     assert.equal((await runCli(['completion', 'tcsh'], env)).code, 2);
     assert.equal((await runCli(['apply'], env)).code, 2, 'apply without -f');
     assert.equal((await runCli(['--version'], env)).code, 0);
+  });
+
+  test('a write the gateway stored but had not applied in time: the CLI says so on stderr and still succeeds', async () => {
+    // What a gateway whose store feed is behind answers (its admin service sets `applied: false`
+    // when its wait runs out; that side is tested over a stalled feed in the server's tests).
+    const answers: Record<string, unknown> = {
+      'DELETE /admin/tds/late': { code: 200, message: 'success', data: null, meta: { revision: 9, used_by: [], applied: false } },
+      'DELETE /admin/tds/prompt': { code: 200, message: 'success', data: null, meta: { revision: 10, used_by: [], applied: true } },
+    };
+    const lagging = createServer((req, res) => {
+      const answer = answers[`${req.method} ${req.url}`];
+      res.writeHead(answer === undefined ? 404 : 200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(answer ?? { code: 404, error: 'no such route', error_code: 'NOT_FOUND' }));
+    });
+    await new Promise<void>((resolve) => lagging.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(lagging.address() as AddressInfo).port}`;
+    try {
+      const late = await runCli(['tools', 'delete', 'late', '--url', url], env);
+      assert.equal(late.code, 0, late.stderr);
+      assert.match(late.stdout, /deleted tool late \(revision 9\)/);
+      assert.match(late.stderr, /warning: the gateway stored this change but had not applied it when its wait ran out/);
+      const json = await runCli(['tools', 'delete', 'late', '--url', url, '--output', 'json'], env);
+      assert.equal(JSON.parse(json.stdout).applied, false, 'JSON output carries the flag');
+      assert.match(json.stderr, /warning: the gateway stored this change/);
+      const prompt = await runCli(['tools', 'delete', 'prompt', '--url', url], env);
+      assert.equal(prompt.code, 0, prompt.stderr);
+      assert.equal(prompt.stderr, '', 'an applied write warns of nothing');
+    } finally {
+      await new Promise((resolve) => lagging.close(resolve));
+    }
   });
 });

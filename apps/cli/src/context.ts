@@ -41,6 +41,6 @@ export function contextOf(command: Command, io: CliIo): CommandContext {
     io,
     out,
     connection: connect,
-    admin: () => createAdminClient(connect()),
+    admin: () => createAdminClient(connect(), out.note),
   };
 }

@@ -94,8 +94,8 @@ async function apply(context: CommandContext, options: { file: string; dryRun?: 
   }
   if (out.format === 'table') printChanges(context, plan, false);
   await confirmDeletes(context, plan, options.yes === true);
-  const { data } = await context.admin().request<{ revision: number; written: boolean }>('POST', '/admin/batch', { operations });
-  if (out.format === 'json') return out.json({ dry_run: false, written: data.written, revision: data.revision, ...planJson(plan) });
+  const { data } = await context.admin().request<{ revision: number; written: boolean; applied?: boolean }>('POST', '/admin/batch', { operations });
+  if (out.format === 'json') return out.json({ dry_run: false, written: data.written, revision: data.revision, applied: data.applied, ...planJson(plan) });
   out.line(`applied at revision ${data.revision}: ${summary.created} created, ${summary.updated} updated, ${summary.deleted} deleted, ${summary.unchanged} unchanged`);
 }
 

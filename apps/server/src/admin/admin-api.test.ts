@@ -18,6 +18,7 @@ describe('admin API', () => {
     assert.equal(put.body.message, 'success');
     assert.equal(put.body.data.name, 't-crud');
     assert.match(put.headers.get('etag') ?? '', /^"\d+"$/);
+    assert.equal(put.body.meta.applied, true, 'a write answers once this gateway serves it');
 
     const one = await gw.admin('GET', '/admin/tds/t-crud');
     assert.equal(one.status, 200);
@@ -30,6 +31,7 @@ describe('admin API', () => {
 
     const del = await gw.admin('DELETE', '/admin/tds/t-crud');
     assert.equal(del.status, 200);
+    assert.equal(del.body.meta.applied, true);
     assert.equal((await gw.admin('GET', '/admin/tds/t-crud')).status, 404);
   });
 
@@ -38,6 +40,7 @@ describe('admin API', () => {
     const put = await gw.admin('PUT', '/admin/ids/inst-crud', { id: 'inst-crud', name: 'crud', tool_ids: ['i-tool', 'not-yet'] });
     assert.equal(put.status, 200);
     assert.deepEqual(put.body.meta.missing_tool_ids, ['not-yet']);
+    assert.equal(put.body.meta.applied, true);
     assert.deepEqual(put.body.data.tool_ids, ['i-tool', 'not-yet']);
 
     const one = await gw.admin('GET', '/admin/ids/inst-crud');

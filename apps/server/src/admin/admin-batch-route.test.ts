@@ -22,6 +22,7 @@ describe('POST /admin/batch', () => {
     const first = await gw.admin('POST', '/admin/batch', { operations });
     assert.equal(first.status, 200, JSON.stringify(first.body));
     assert.equal(first.body.data.written, true);
+    assert.equal(first.body.data.applied, true, 'this gateway serves the batch when it answers');
     const revision = first.body.data.revision;
     assert.deepEqual(
       first.body.data.put,

@@ -62,7 +62,8 @@ export function parseBatchRequest(body: unknown): AdminBatchOperation[] {
 /**
  * `POST /admin/batch`: puts and deletes of tools and instances, validated together and written at
  * one revision, or not at all (see {@link AdminService.applyBatch}). Answers `{ revision, written,
- * put: [{ kind, id, revision }], deleted: [{ kind, id }] }`; `written: false` when nothing changed.
+ * put: [{ kind, id, revision }], deleted: [{ kind, id }], applied }`; `written: false` when nothing
+ * changed, `applied: false` when this replica did not apply the batch within the wait.
  */
 export function batchRoute(service: AdminService): RequestHandler {
   return (req: Request, res, next) => {
@@ -75,6 +76,7 @@ export function batchRoute(service: AdminService): RequestHandler {
           written: result.written,
           put: result.records.map((record) => ({ kind: record.kind, id: record.id, revision: record.revision })),
           deleted: result.deleted,
+          applied: result.applied,
         }),
       )
       .catch(next);

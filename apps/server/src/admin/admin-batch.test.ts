@@ -186,7 +186,7 @@ test('a batch compiles each distinct schema once: the live definitions sharing t
   }
 });
 
-test('a write this replica does not apply in time is answered anyway, stored, and the log says so', async () => {
+test('a write this replica does not apply in time is answered anyway, stored, saying applied: false, and the log says so', async () => {
   // The service writes to `store` but follows another store's feed, which never carries the write:
   // a replica whose feed has stalled.
   const other = createSqlDataSource({ client: 'sqlite', filename: join(dir, 'other.sqlite'), pollIntervalMs: 50, logger: silentLogger });
@@ -204,11 +204,32 @@ test('a write this replica does not apply in time is answered anyway, stored, an
       applyTimeoutMs: 150,
       logger: log.logger,
     });
-    const { record } = await lagging.putTool('late', tool('late'));
+    const { record, meta } = await lagging.putTool('late', tool('late'));
     assert.equal((await store.get('tds', 'late'))?.revision, record.revision, 'the write is stored');
+    assert.equal(meta.applied, false, 'the answer says this replica has not applied it');
     const warning = log.lines.find((line) => line.level === 'warn');
     assert.match(warning?.message ?? '', /write stored but not yet applied by this replica/);
     assert.deepEqual(warning?.meta, { revision: record.revision, applied: stalled.revision, waitedMs: 150 });
+
+    // Every kind of write says so, each stored all the same.
+    assert.equal((await lagging.putInstance('late-shop', { id: 'late-shop', name: 'late', tool_ids: ['late'] })).meta.applied, false);
+    assert.equal((await lagging.deleteInstance('late-shop')).applied, false);
+    const batch = await lagging.applyBatch([{ op: 'put', kind: 'tds', id: 'later', value: tool('later') }]);
+    assert.equal(batch.applied, false);
+    assert.equal((await store.get('tds', 'later'))?.revision, batch.revision, 'the batch is stored');
+    assert.equal((await lagging.deleteTool('late')).applied, false);
+    assert.equal(await store.get('tds', 'late'), undefined, 'the delete is stored');
+    assert.equal(log.lines.filter((line) => line.level === 'warn').length, 5, 'one warning per write');
+    // A batch that writes nothing has nothing to wait for.
+    const nothing = await lagging.applyBatch([{ op: 'delete', kind: 'tds', id: 'absent' }]);
+    assert.deepEqual([nothing.written, nothing.applied], [false, true]);
+
+    // The same writes on a replica that follows the store it writes to are applied in time.
+    assert.equal((await service.putTool('prompt', tool('prompt'))).meta.applied, true);
+    assert.equal((await service.putInstance('shop', { id: 'shop', name: 'shop', tool_ids: ['prompt'] })).meta.applied, true);
+    assert.equal((await service.applyBatch([{ op: 'put', kind: 'tds', id: 'prompt2', value: tool('prompt2') }])).applied, true);
+    assert.equal((await service.deleteInstance('shop')).applied, true);
+    assert.equal((await service.deleteTool('prompt')).applied, true);
   } finally {
     await stalled.close();
     await other.close();

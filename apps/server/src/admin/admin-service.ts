@@ -55,6 +55,12 @@ export interface ApplyBatchOptions {
   applyTimeoutMs?: number;
 }
 
+/** What {@link AdminService.applyBatch} answers: the store's result, and whether this replica applied it in time. */
+export interface AppliedBatch extends BatchResult {
+  /** `false` when the wait for this replica to apply the batch ran out; it is stored all the same. */
+  applied: boolean;
+}
+
 /**
  * Tool definitions checked by {@link AdminService.checkTools}: each the definition as it would be
  * stored, or the error that refuses it. Their compiled schemas stay in the shared compiler's cache
@@ -114,16 +120,18 @@ export function createAdminService(options: AdminServiceOptions) {
   }
 
   /**
-   * Waits until this replica applied `revision`, at most `timeoutMs`; then the write's answer goes
-   * out anyway (it is stored, and applied once the feed delivers it) and the log says so.
+   * Waits until this replica applied `revision`, at most `timeoutMs`, and tells whether it did; if
+   * not, the write's answer goes out anyway (it is stored, and applied once the feed delivers it),
+   * saying `applied: false`, and the log says so.
    */
-  async function settle(revision: number, timeoutMs = applyTimeoutMs) {
-    if (await definitions.waitForRevision(revision, timeoutMs)) return;
+  async function settle(revision: number, timeoutMs = applyTimeoutMs): Promise<boolean> {
+    if (await definitions.waitForRevision(revision, timeoutMs)) return true;
     options.logger?.warn('write stored but not yet applied by this replica; answering anyway (is the store feed behind?)', {
       revision,
       applied: definitions.revision,
       waitedMs: timeoutMs,
     });
+    return false;
   }
 
   /**
@@ -379,8 +387,8 @@ export function createAdminService(options: AdminServiceOptions) {
           if (instance !== undefined) assertUniqueNames(instance, tool);
         }
         const stored = await datasource.put('tds', id, tool, { ifRevision, metadata });
-        await settle(stored.revision);
-        return { record: { value: tool, revision: stored.revision }, meta: { revision: stored.revision, used_by: users } };
+        const applied = await settle(stored.revision);
+        return { record: { value: tool, revision: stored.revision }, meta: { revision: stored.revision, used_by: users, applied } };
       } finally {
         release();
       }
@@ -391,8 +399,8 @@ export function createAdminService(options: AdminServiceOptions) {
       const users = definitions.instancesUsing(id);
       const revision = await datasource.delete('tds', id, { ifRevision, metadata });
       if (revision === undefined) throw new GatewayError('TOOL_NOT_FOUND', `no tool with id "${id}"`);
-      await settle(revision);
-      return { revision, used_by: users };
+      const applied = await settle(revision);
+      return { revision, used_by: users, applied };
     },
 
     async listInstances(): Promise<InstanceDefinition[]> {
@@ -412,17 +420,17 @@ export function createAdminService(options: AdminServiceOptions) {
       assertUniqueNames(instance);
       assertOverridesFit(instance, knownTool);
       const stored = await datasource.put('ids', id, instance, { ifRevision, metadata });
-      await settle(stored.revision);
+      const applied = await settle(stored.revision);
       const missing = instance.tool_ids.filter((toolId) => !isSelector(toolId) && knownTool(toolId) === undefined);
-      return { record: { value: instance, revision: stored.revision }, meta: { revision: stored.revision, missing_tool_ids: missing } };
+      return { record: { value: instance, revision: stored.revision }, meta: { revision: stored.revision, missing_tool_ids: missing, applied } };
     },
 
     async deleteInstance(id: string, ifRevision?: number, metadata?: WriteMetadata) {
       assertStoreReachable();
       const revision = await datasource.delete('ids', id, { ifRevision, metadata });
       if (revision === undefined) throw new GatewayError('INSTANCE_NOT_FOUND', `no instance with id "${id}"`);
-      await settle(revision);
-      return { revision };
+      const applied = await settle(revision);
+      return { revision, applied };
     },
 
     /**
@@ -434,7 +442,7 @@ export function createAdminService(options: AdminServiceOptions) {
      * to every history entry of the batch. Validation runs in slices, so /mcp answers during a
      * large batch. Throws `BATCH_UNSUPPORTED` (501) when the datasource cannot write batches.
      */
-    async applyBatch(operations: readonly AdminBatchOperation[], metadata?: WriteMetadata, batchOptions: ApplyBatchOptions = {}): Promise<BatchResult> {
+    async applyBatch(operations: readonly AdminBatchOperation[], metadata?: WriteMetadata, batchOptions: ApplyBatchOptions = {}): Promise<AppliedBatch> {
       const store = requireBatch(datasource);
       if (!Array.isArray(operations)) throw new GatewayError('INVALID_PAYLOAD', 'a batch must be an array of operations');
       const holds: Array<() => void> = [];
@@ -445,8 +453,7 @@ export function createAdminService(options: AdminServiceOptions) {
         assertBatchNames(checked);
         const result = await store.batch(checked, metadata);
         // Released only after the live definitions applied the batch: their compile of each tool is then a lookup.
-        if (result.written) await settle(result.revision, batchOptions.applyTimeoutMs);
-        return result;
+        return { ...result, applied: result.written ? await settle(result.revision, batchOptions.applyTimeoutMs) : true };
       } finally {
         holds.forEach((done) => done());
       }

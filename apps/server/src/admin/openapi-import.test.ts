@@ -96,6 +96,7 @@ describe('POST /admin/import/openapi', () => {
     assert.deepEqual(data.created, ['pets.listPets', 'pets.createPet', 'pets.getPet']);
     assert.deepEqual([data.updated, data.deleted, data.unchanged], [[], [], []]);
     assert.equal(data.instance_id, 'pets');
+    assert.equal(data.applied, true, 'answered once this gateway serves the import');
     assert.equal(data.skipped.length, 1);
     assert.equal(data.skipped[0].operation, 'GET /stats');
     assert.match(data.skipped[0].reason, /^the gateway would refuse the tool: .*OTHER_KEY/);
@@ -138,6 +139,7 @@ describe('POST /admin/import/openapi', () => {
     assert.equal(response.status, 200, JSON.stringify(response.body));
     assert.deepEqual(response.body.data.created, ['dry.listPets', 'dry.createPet', 'dry.getPet']);
     assert.equal(response.body.data.revision, before);
+    assert.equal(response.body.data.applied, true, 'nothing written, nothing pending');
     assert.equal((await gw.admin('GET', '/admin/ids/dry')).status, 404);
     assert.equal((await gw.admin('GET', '/admin/tds/dry.listPets')).status, 404);
     assert.equal((await gw.admin('GET', '/readyz')).body.revision, before);

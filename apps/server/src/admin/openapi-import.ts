@@ -23,6 +23,8 @@ export interface ImportResult {
   unchanged: string[];
   skipped: SkippedOperation[];
   warnings: string[];
+  /** `false` when the import was written but this replica had not applied it when its wait ran out; `true` otherwise. */
+  applied: boolean;
 }
 
 /** Options of {@link createOpenApiImporter}. */
@@ -116,6 +118,7 @@ export function createOpenApiImporter(options: OpenApiImporterOptions) {
       created: [], updated: [], deleted: [], unchanged: [],
       skipped: [...planned.skipped],
       warnings: planned.warnings,
+      applied: true,
     };
     const operations: AdminBatchOperation[] = [];
     const importIds: string[] = [];
@@ -200,7 +203,7 @@ export function createOpenApiImporter(options: OpenApiImporterOptions) {
         // Answered once this replica serves the import (read-your-writes on /mcp), which for a large
         // API takes longer than an admin write's usual wait: up to the import's own time limit.
         const options = { applyTimeoutMs: Math.max(limits.timeoutMs, IMPORT_APPLY_TIMEOUT_MS) };
-        result.revision = (await service.applyBatch(operations, { principal, action: 'import' }, options)).revision;
+        ({ revision: result.revision, applied: result.applied } = await service.applyBatch(operations, { principal, action: 'import' }, options));
       } catch (error) {
         if (isGatewayError(error) && error.code === 'PAYLOAD_TOO_LARGE') {
           throw new GatewayError(
