@@ -195,6 +195,27 @@ describe('search mode with the official clients', () => {
     }
   });
 
+  test('words that are properties of a plain object ("constructor", "__proto__") are indexed and searched like any other; the gateway stays up', async () => {
+    // Such a word once made the index build throw, unhandled, when the instance was written.
+    const put = await gw.admin('PUT', '/admin/tds/standings', tool('standings', upstream.url, 'Formula 1 constructors standings, and __proto__ toString.'));
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.equal((await gw.admin('PUT', '/admin/ids/racing', { name: 'racing', tool_ids: ['standings', 'repos_get'], tool_mode: 'search' })).status, 200);
+    const { client } = await connectModern(`${gw.url}/mcp/racing`);
+    try {
+      for (const query of ['constructor', 'constructors', '__proto__ toString']) {
+        const found = (await client.callTool({ name: 'search_tools', arguments: { query } })) as Result;
+        const hits = (found.structuredContent?.['tools'] ?? []) as Array<{ name: string }>;
+        assert.equal(hits[0]?.name, 'standings', query);
+      }
+      const unknown = (await client.callTool({ name: 'get_tool', arguments: { name: 'constructor' } })) as Result;
+      assert.equal(unknown.isError, true);
+      assert.match(textOf(unknown), /^Unknown tool "constructor" on this server; /);
+    } finally {
+      await client.close();
+    }
+    assert.equal((await gw.admin('GET', '/readyz')).status, 200, 'the gateway is still serving');
+  });
+
   test("call_tool counts against the target tool's limit: a limit of 1 a minute refuses the second call", async () => {
     const legacy = await connectLegacy(`${gw.url}/mcp/finder`);
     const modern = await connectModern(`${gw.url}/mcp/finder-stateless`);

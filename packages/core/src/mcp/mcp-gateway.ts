@@ -224,7 +224,10 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       sessions.notifyToolsChanged(instanceId);
       endpoints.get(instanceId)?.handler.notify.toolsChanged();
       // A search-mode instance's index is built now, in slices, rather than on its first search.
-      if (view.definition.tool_mode === 'search') void toolIndexOf(view);
+      // A failure shows again on the search that awaits the same index; here it is only logged, never left unhandled.
+      if (view.definition.tool_mode === 'search') {
+        toolIndexOf(view).catch((error: unknown) => logger.error('search index not built', { instance: instanceId, error: (error as Error).message }));
+      }
     }
   }
 

@@ -35,6 +35,18 @@ describe('tool search', () => {
     assert.equal((await searchTools(view, 'remove a repo', 3))[0]?.tool.name, 'repos_delete');
   });
 
+  test('words that name properties of a plain object ("constructor", "__proto__", "toString") are words like any other', async () => {
+    const view = viewOf({
+      constructor_standings: 'Formula 1 constructors standings.',
+      proto_dump: 'Dump __proto__ and toString and hasOwnProperty values.',
+      other: 'Delete a user.',
+    });
+    assert.equal((await searchTools(view, 'constructor', 3))[0]?.tool.name, 'constructor_standings');
+    assert.equal((await searchTools(view, 'constructors', 3))[0]?.tool.name, 'constructor_standings');
+    assert.equal((await searchTools(view, 'tostring valueOf __proto__', 3))[0]?.tool.name, 'proto_dump');
+    assert.equal((await closestNames(view, 'constructor', 3))[0], 'constructor_standings');
+  });
+
   test('closest names of a misspelt name', async () => {
     const view = viewOf({ pulls_list: 'List pull requests.', issues_list: 'List issues.' });
     assert.equal((await closestNames(view, 'pulls_lst', 3))[0], 'pulls_list');

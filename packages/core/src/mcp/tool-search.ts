@@ -36,7 +36,7 @@ const STOP_WORDS = new Set(
  * and query), so "remove a repo" meets `repos_delete`. Kept to unambiguous pairs: a synonym that
  * also means something else costs more precision than it gains.
  */
-const SYNONYMS: Record<string, string> = {
+const SYNONYMS: ReadonlyMap<string, string> = new Map(Object.entries({
   repo: 'repository',
   pr: 'pull',
   org: 'organization',
@@ -71,7 +71,7 @@ const SYNONYMS: Record<string, string> = {
   pipeline: 'workflow',
   hook: 'webhook',
   file: 'content',
-};
+}));
 
 /** A plural or third person folded to its stem: `repositories` → `repository`, `lists` → `list`. */
 function singular(word: string): string {
@@ -81,12 +81,16 @@ function singular(word: string): string {
   return word;
 }
 
-/** Lower case, no stop words, singular, synonyms folded; `null` drops the word. */
+/**
+ * Lower case, no stop words, singular, synonyms folded; `null` drops the word. Synonyms are a Map:
+ * the words come from definitions and queries, and a plain object would answer "constructor" with
+ * a function.
+ */
 function processTerm(term: string): string | null {
   const lower = term.toLowerCase();
   if (lower.length < 2 || STOP_WORDS.has(lower)) return null;
   const base = singular(lower);
-  return SYNONYMS[base] ?? SYNONYMS[lower] ?? base;
+  return SYNONYMS.get(base) ?? SYNONYMS.get(lower) ?? base;
 }
 
 /** Words of names and text: split on anything not a letter or digit, and between camelCase humps. */
