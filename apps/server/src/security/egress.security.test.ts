@@ -57,8 +57,13 @@ describe('egress policy: what tools may reach', () => {
   before(async () => {
     forbidden = await startForbiddenListener();
     upstream = await startUpstream((hit, res) => {
-      if (hit.url === '/api/items/leave') {
-        res.writeHead(302, { location: '/admin/keys' });
+      const redirects: Record<string, string> = {
+        '/api/items/leave': '/admin/keys',
+        // Under the prefix as written; /admin/keys to a server that decodes %2F before resolving "..".
+        '/api/items/sneak': '/api/items/..%2F..%2Fadmin/keys',
+      };
+      if (redirects[hit.url] !== undefined) {
+        res.writeHead(302, { location: redirects[hit.url] });
         res.end();
         return;
       }
@@ -157,7 +162,7 @@ describe('egress policy: what tools may reach', () => {
     }
   });
 
-  test('a redirect outside the tool\'s path prefix is not followed, so its secret header stays home', async () => {
+  test('a redirect outside the tool\'s path prefix, also behind an encoded slash, is not followed, so its secret header stays home; an argument cannot climb either', async () => {
     const gw = await startTestGateway(STRICT, { env: { UPSTREAM_TOKEN: 'canary-token' } });
     try {
       const headers = { authorization: 'Bearer ${env:UPSTREAM_TOKEN}' };
@@ -173,12 +178,24 @@ describe('egress policy: what tools may reach', () => {
       const headers = { authorization: 'Bearer ${env:UPSTREAM_TOKEN}' };
       assert.equal((await open.admin('PUT', '/admin/tds/t', tool('t', upstream.url, '/api/items/{item}', { headers }))).status, 200);
       await open.admin('PUT', '/admin/ids/shop', { name: 'shop', tool_ids: ['t'] });
+      for (const item of ['leave', 'sneak']) {
+        const before = upstream.hits.length;
+        const result = await callTool(open, 'shop', 't', item);
+        assert.equal(result.isError, true);
+        assert.equal(result.text, 'upstream redirected outside the tool\'s path prefix /api/items/; not followed');
+        const hits = upstream.hits.slice(before);
+        assert.deepEqual(hits.map((hit) => [hit.url, hit.headers.authorization]), [[`/api/items/${item}`, 'Bearer canary-token']]);
+      }
+
+      // Nor can an argument climb: "../../admin/keys" would go out as one segment, ..%2F..%2Fadmin%2Fkeys,
+      // which such a server resolves to /admin/keys. Nothing is sent.
       const before = upstream.hits.length;
-      const result = await callTool(open, 'shop', 't', 'leave');
-      assert.equal(result.isError, true);
-      assert.equal(result.text, 'upstream redirected outside the tool\'s path prefix /api/items/; not followed');
-      const hits = upstream.hits.slice(before);
-      assert.deepEqual(hits.map((hit) => [hit.url, hit.headers.authorization]), [['/api/items/leave', 'Bearer canary-token']]);
+      for (const item of ['../../admin/keys', '..', '%2e%2e/admin', '..\\admin']) {
+        const climbed = await callTool(open, 'shop', 't', item);
+        assert.equal(climbed.isError, true, item);
+        assert.match(climbed.text, /path parameter "item" must not be "\." or "\.\.", nor hold such a piece between slashes/, item);
+      }
+      assert.equal(upstream.hits.length, before, 'no request left the gateway');
     } finally {
       await open.stop();
     }

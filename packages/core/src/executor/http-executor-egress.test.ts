@@ -69,6 +69,9 @@ for (const client of HTTP_CLIENTS) describe(`http executor: egress policy (${cli
         '/api/v1/items/out': '/admin/steal',
         '/api/v1/items/climb': '/api/v1/items/../../../admin/steal',
         '/api/v1/items/sibling': '/api/v1/users/1',
+        // Under the prefix as written; `/admin/steal` to a server that decodes %2F before resolving `..`.
+        '/api/v1/items/encoded': '/api/v1/items/..%2F..%2F..%2Fadmin/steal',
+        '/api/v1/items/backslash': '/api/v1/items/%2e%2e%5C%2E%2E%5Cadmin',
         '/api/v1/items/in': '/api/v1/items/other',
         '/api/v1/items/away': `http://127.0.0.2:${forbidden.port}/api/v1/other`,
       };
@@ -165,7 +168,7 @@ for (const client of HTTP_CLIENTS) describe(`http executor: egress policy (${cli
       ],
     );
 
-    for (const item of ['out', 'climb', 'sibling']) {
+    for (const item of ['out', 'climb', 'sibling', 'encoded', 'backslash']) {
       upstream.hits.length = 0;
       const outcome = await call(item);
       assert.equal(outcome.upstreamStatus, 302);

@@ -12,6 +12,7 @@ import { compileHttpTool } from './http-tool-config.js';
 import type { CompiledHttpTool } from './http-tool-config.js';
 import { buildHttpRequest } from './request-builder.js';
 import type { BuiltRequest } from './request-builder.js';
+import { hasHiddenDotSegment } from './path-template.js';
 import { errorOutcome, mapEventStreamOutcome, mapUpstreamAnswer } from './response-mapper.js';
 import { redactAnswer, redactEventOutcome } from './query-secrets.js';
 import { DEFAULT_SECRETS_DIR } from './secret-files.js';
@@ -198,10 +199,13 @@ export function createHttpExecutor(options: HttpExecutorOptions): HttpExecutor {
     const timeoutMs = tool.timeoutMs ?? defaultTimeoutMs;
     // Definitions stored before the ceiling was lowered still get no more than it.
     const maxBytes = Math.min(tool.maxResponseBytes ?? maxBytesCeiling, maxBytesCeiling);
-    // Same origin and under the tool's path prefix; the egress check runs again on every hop (and
-    // the connect-time lookup on every new connection).
+    // Same origin and under the tool's path prefix, also as a server that decodes `%2F` reads it;
+    // the egress check runs again on every hop (and the connect-time lookup on every new connection).
     const follows = (target: URL) =>
-      target.origin === tool.origin && target.pathname.startsWith(tool.redirectPrefix) && egress.checkHost(target.hostname) === undefined;
+      target.origin === tool.origin &&
+      target.pathname.startsWith(tool.redirectPrefix) &&
+      !hasHiddenDotSegment(target.pathname) &&
+      egress.checkHost(target.hostname) === undefined;
     // The timeout bounds the whole call, retries included.
     const deadline = Date.now() + timeoutMs;
     const retries = IDEMPOTENT_METHODS.has(request.method) ? tool.retries : 0;

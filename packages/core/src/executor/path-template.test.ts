@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compilePathTemplate, expandPathTemplate } from './path-template.js';
+import { compilePathTemplate, expandPathTemplate, hasHiddenDotSegment } from './path-template.js';
 
 describe('compilePathTemplate', () => {
   it('finds {name} and :name placeholders and the static prefix', () => {
@@ -45,5 +45,26 @@ describe('expandPathTemplate', () => {
       assert.equal(expansion.ok, false, `value ${String(id)}`);
     }
     assert.deepEqual(expand({ tab: 'x' }), { ok: false, message: 'missing path parameter "id"' });
+  });
+
+  it('refuses a value with a "." or ".." piece between slashes, which servers that decode %2F would climb with', () => {
+    for (const id of ['../../admin/keys', '..\\admin', 'a/./b', 'a/..', '%2e%2e/admin', '%2E./x', 'x%2f..', '..%5Cadmin']) {
+      assert.deepEqual(
+        expand({ id, tab: 'x' }),
+        { ok: false, message: 'path parameter "id" must not be "." or "..", nor hold such a piece between slashes (as in "../x")' },
+        id,
+      );
+    }
+    // Dots inside a piece, and slashes without dot pieces, are ordinary values.
+    for (const [id, path] of [['a/b/c.txt', '/v1/users/a%2Fb%2Fc.txt/x'], ['...', '/v1/users/.../x'], ['..a/b..', '/v1/users/..a%2Fb../x'], ['v1.2', '/v1/users/v1.2/x']]) {
+      assert.deepEqual(expand({ id, tab: 'x' }), { ok: true, path }, id);
+    }
+  });
+});
+
+describe('hasHiddenDotSegment', () => {
+  it('sees dot segments behind encoded slashes and backslashes, in any case', () => {
+    for (const path of ['/a/..%2Fb', '/a/%2e%2e%2fb', '/a/%2E%2e/b', '/a/b%5C..%5Cc', '/a/.', '/a\\..\\b']) assert.equal(hasHiddenDotSegment(path), true, path);
+    for (const path of ['/a/b', '/a/...', '/a/b..c', '/a/%2e%2e%2e', '/a/%2fb', '/']) assert.equal(hasHiddenDotSegment(path), false, path);
   });
 });

@@ -82,10 +82,24 @@ function assertNormalised(path: string, parts: readonly (string | PathPlaceholde
   }
 }
 
+// A "." or ".." piece, its dots written or percent-encoded (`%2e`).
+const DOT_PIECE = /^(?:\.|%2e){1,2}$/i;
+
+/**
+ * True when `path`, as a server that decodes `%2F` and `%5C` before resolving dot segments reads it
+ * (nginx with its default settings, many frameworks), holds a `.` or `..` segment: such a server
+ * would remove or climb a segment that the gateway sent inside one, say `/v1/users/..%2F..%2Fadmin`.
+ */
+export function hasHiddenDotSegment(path: string): boolean {
+  return path.split(/[/\\]|%2f|%5c/i).some((piece) => DOT_PIECE.test(piece));
+}
+
 /**
  * Fills the placeholders from `valueOf(name)`. Values are strings, finite numbers or booleans,
- * encoded with `encodeURIComponent`, so `/`, `?`, `#` and `%` inside a value stay inside its segment;
- * empty, `.` and `..` are refused because they would remove or climb a segment.
+ * encoded with `encodeURIComponent`, so `/`, `?`, `#` and `%` inside a value stay inside its segment.
+ * Empty is refused, and so is a value with a `.` or `..` piece between its slashes (`..`,
+ * `../admin`, `a/%2e%2e/b`): the gateway would send it inside one segment, but servers that decode
+ * `%2F` would then climb out of the tool's path.
  */
 export function expandPathTemplate(template: PathTemplate, valueOf: (name: string) => unknown): PathExpansion {
   let path = '';
@@ -101,8 +115,9 @@ export function expandPathTemplate(template: PathTemplate, valueOf: (name: strin
       return { ok: false, message: `path parameter "${part.name}" must be a string, a finite number or a boolean` };
     }
     const text = String(value);
-    if (text === '' || text === '.' || text === '..') {
-      return { ok: false, message: `path parameter "${part.name}" must not be empty, "." or ".."` };
+    if (text === '') return { ok: false, message: `path parameter "${part.name}" must not be empty` };
+    if (hasHiddenDotSegment(text)) {
+      return { ok: false, message: `path parameter "${part.name}" must not be "." or "..", nor hold such a piece between slashes (as in "../x")` };
     }
     try {
       path += encodeURIComponent(text);
