@@ -2,6 +2,7 @@
 // real gateway: the same answers as a small body gets, written or refused with the same codes.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { echoTool, startTestGateway, TEST_KEY, type TestGateway } from '../test-support/test-gateway.js';
 import { SLICED_BODY_BYTES } from './admin-json-body.js';
 
@@ -91,5 +92,38 @@ describe('admin bodies of hundreds of KB', () => {
     }
     assert.equal((await gw.admin('GET', '/admin/tds/bytes-0')).status, 404);
     assert.equal((await gw.admin('GET', '/admin/tds/small-0')).status, 404);
+  });
+
+  test('a compressed body is read as its Content-Encoding says; one that does not decode is 400 INVALID_JSON, an unknown encoding 415', async () => {
+    const send = async (body: Buffer, encoding: string) => {
+      const res = await fetch(`${gw.url}/admin/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json', 'content-encoding': encoding },
+        body: new Uint8Array(body),
+      });
+      return { status: res.status, body: (await res.json()) as { error_code?: string; error?: string } };
+    };
+    const batch = (id: string) => Buffer.from(JSON.stringify({ operations: [{ op: 'put', kind: 'tds', id, value: echoTool(id, UPSTREAM) }] }));
+    assert.equal((await send(gzipSync(batch('zipped')), 'gzip')).status, 200);
+    assert.equal((await gw.admin('GET', '/admin/tds/zipped')).status, 200, 'a whole gzip body is written');
+
+    const whole = gzipSync(batch('cut'));
+    const broken: Array<[string, Buffer]> = [
+      ['gzip', Buffer.from('garbage\n')],
+      ['gzip', whole.subarray(0, whole.length - 12)],
+      ['GZIP', Buffer.from('garbage')],
+      ['deflate', Buffer.from('garbage')],
+      ['br', Buffer.from('garbage that is not brotli')],
+    ];
+    for (const [encoding, body] of broken) {
+      const answer = await send(body, encoding);
+      assert.equal(answer.status, 400, `${encoding}: ${JSON.stringify(answer.body)}`);
+      assert.equal(answer.body.error_code, 'INVALID_JSON');
+      assert.match(answer.body.error ?? '', new RegExp(`does not decode as its Content-Encoding \\(${encoding.toLowerCase()}\\) says`));
+    }
+    assert.equal((await gw.admin('GET', '/admin/tds/cut')).status, 404, 'nothing of a cut body is written');
+    const unknown = await send(Buffer.from('{}'), 'compress');
+    assert.equal(unknown.status, 415);
+    assert.equal(unknown.body.error_code, 'UNSUPPORTED_MEDIA_TYPE');
   });
 });

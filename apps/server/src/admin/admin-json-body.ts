@@ -84,5 +84,24 @@ function parseBody(maxDepth: number): RequestHandler {
  * and parsed in slices, so the event loop keeps serving /mcp meanwhile.
  */
 export function adminJsonBody(limitBytes: number, maxDepth = MAX_ADMIN_JSON_DEPTH): RequestHandler[] {
-  return [requireUtf8, express.raw({ limit: limitBytes, type: () => true }), parseBody(maxDepth)];
+  return [requireUtf8, readRaw(limitBytes), parseBody(maxDepth)];
+}
+
+/**
+ * express.raw, with the failure to undo a Content-Encoding (bytes that are not the gzip, deflate or
+ * brotli they claim, or cut short) answered as the client's mistake it is, not as an internal error.
+ */
+function readRaw(limitBytes: number): RequestHandler {
+  const raw = express.raw({ limit: limitBytes, type: () => true });
+  return (req, res, next) => {
+    raw(req, res, (error?: unknown) => {
+      const encoding = req.headers['content-encoding']?.trim().toLowerCase() ?? 'identity';
+      const status = (error as { status?: unknown } | undefined)?.status;
+      if (error !== undefined && status === 400 && encoding !== 'identity' && (error as { type?: unknown }).type === undefined) {
+        next(new GatewayError('INVALID_JSON', `request body does not decode as its Content-Encoding (${encoding}) says; send it whole, or uncompressed`, { cause: error }));
+        return;
+      }
+      next(error);
+    });
+  };
 }

@@ -156,6 +156,13 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
     }
     let body: unknown;
     if (req.method === 'POST' && JSON_TYPE.test(req.headers['content-type'] ?? '')) {
+      // Bodies are read as sent: a compressed one would otherwise be refused as broken JSON (RFC 9110 § 8.4: 415).
+      const encoding = req.headers['content-encoding']?.trim().toLowerCase();
+      if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+        metrics.rejected('body');
+        req.resume();
+        return replyJsonRpcError(res, 415, JsonRpcErrorCode.InvalidRequest, `Unsupported Content-Encoding "${encoding.slice(0, 40)}": send the body uncompressed`);
+      }
       const read = await readJson(req, options.bodyLimitBytes);
       if ('gone' in read) {
         context.log.info('client went away before its request body ended', { instanceId, client });

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { createRecordingLogger } from '@dynmcp/plugin';
 import { connectLegacy, connectModern, TEST_AUTH } from '../test-support/mcp-clients.js';
 import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
@@ -90,6 +91,38 @@ describe('MCP requests and answers', () => {
       assert.equal(response.status, 400, `${instance} ${JSON.stringify(headers)}`);
       assert.equal(answer.error?.code, -32700);
       assert.match(answer.error?.message ?? '', /not valid JSON in UTF-8/);
+    }
+    assert.equal(upstream.hits.length, 0);
+  });
+
+  test('a compressed body is 415 -32600 naming its Content-Encoding on every leg, and nothing reaches the upstream', async () => {
+    upstream.hits.length = 0;
+    const legs: Array<[string, Record<string, string>, unknown]> = [
+      ['stateless', { 'mcp-protocol-version': '2025-11-25' }, {}],
+      ['stateless', {}, { _meta: MODERN_META }],
+      ['stateful', { 'mcp-protocol-version': '2025-11-25' }, {}],
+    ];
+    for (const [instance, headers, extra] of legs) {
+      const text = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: {}, ...(extra as object) } });
+      for (const encoding of ['gzip', 'Deflate', 'br']) {
+        const response = await fetch(url(instance), {
+          method: 'POST',
+          headers: { ...TEST_AUTH, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-encoding': encoding, ...headers },
+          body: new Uint8Array(gzipSync(text)),
+        });
+        const answer = (await response.json()) as { error?: { code: number; message: string } };
+        assert.equal(response.status, 415, `${instance} ${encoding}`);
+        assert.equal(answer.error?.code, -32600);
+        assert.equal(answer.error?.message, `Unsupported Content-Encoding "${encoding.toLowerCase()}": send the body uncompressed`);
+      }
+      // `identity` is no encoding at all.
+      const plain = await fetch(url(instance), {
+        method: 'POST',
+        headers: { ...TEST_AUTH, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-encoding': 'identity', ...headers },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'ping', ...(Object.keys(extra as object).length > 0 ? { params: extra } : {}) }),
+      });
+      assert.notEqual(plain.status, 415, instance);
+      await plain.arrayBuffer();
     }
     assert.equal(upstream.hits.length, 0);
   });
