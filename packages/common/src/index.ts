@@ -46,6 +46,7 @@ export type {
 export { createApiKeyAuthProvider, parseAdminKey, presentedApiKey } from './auth/index.js';
 export type { AdminKey, ApiKeyAuthOptions, ScopedApiKey } from './auth/index.js';
 export { createOAuthAuthProvider, grantedScopes, presentedBearerToken, issuerMetadataUrls } from './auth/index.js';
+export { anonymousPrincipalId, apiKeyPrincipalId, gatewayPrincipalPrefix } from './auth/index.js';
 export type { OAuthAuthOptions } from './auth/index.js';
 export { apiKeyAuthPlugin, oauthAuthPlugin } from './builtin-plugins.js';
 export type { ApiKeyAuthPluginOptions, OAuthAuthPluginOptions } from './builtin-plugins.js';

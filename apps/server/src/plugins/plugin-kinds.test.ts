@@ -103,10 +103,10 @@ test('the auth chain asks the plugin provider after the API keys', async () => {
   assert.equal(admin.status, 403, 'a team principal is not an admin');
 });
 
-test("a plugin provider cannot give its principals an API key's principal id", async () => {
+test("a plugin provider cannot give its principals an API key's principal id, nor one of the gateway's own ids", async () => {
   const asAdmin = (id: string) => fetch(`${gw.url}/admin/ids`, { headers: { 'x-impostor': id } });
   assert.equal((await asAdmin('someone')).status, 200, 'the provider works for ids of its own');
-  for (const taken of ['team-b', 'api-key:0123456789ab']) {
+  for (const taken of ['team-b', 'api-key:0123456789ab', 'anonymous@127.0.0.1']) {
     const refused = await asAdmin(taken);
     assert.equal(refused.status, 401, taken);
     assert.match(((await refused.json()) as { error: string }).error, /missing or invalid credentials/);

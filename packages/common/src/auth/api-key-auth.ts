@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { GatewayError, type AuthProvider, type AuthRequest, type Principal } from '@dynmcp/plugin';
 import { presentedBearerToken } from './oauth-auth.js';
+import { apiKeyPrincipalId } from './principal-ids.js';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
 
@@ -93,7 +94,7 @@ export function createApiKeyAuthProvider(options: ApiKeyAuthOptions): AuthProvid
       }
       if (match === undefined) throw new GatewayError('UNAUTHORIZED', 'invalid API key');
       // Unnamed admin keys are identified in logs and history by a digest prefix, never by the key.
-      return match.principal ?? admin(`api-key:${presented.toString('hex').slice(0, 12)}`);
+      return match.principal ?? admin(apiKeyPrincipalId(presented.toString('hex').slice(0, 12)));
     },
   };
 }

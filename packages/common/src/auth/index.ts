@@ -4,3 +4,4 @@ export { createOAuthAuthProvider, grantedScopes, presentedBearerToken } from './
 export type { OAuthAuthOptions } from './oauth-auth.js';
 export { createIssuerKeys, issuerMetadataUrls } from './oauth-issuer.js';
 export type { FetchLike, IssuerKeys, IssuerKeysOptions } from './oauth-issuer.js';
+export { anonymousPrincipalId, apiKeyPrincipalId, gatewayPrincipalPrefix } from './principal-ids.js';

@@ -128,12 +128,20 @@ test('none and HS* algorithms are refused when the provider is made', () => {
   assert.throws(() => createOAuthAuthProvider({ issuer: '' }), /needs an issuer/);
 });
 
-test("a token whose subject is an API key's principal id is refused, so principals cannot be borrowed", async () => {
+test("a token whose subject is an API key's principal id, or one of the gateway's own ids, is refused, so principals cannot be borrowed", async () => {
   const provider = createOAuthAuthProvider({ issuer, reservedIds: ['ci-bot'] });
-  for (const claims of [{ sub: 'ci-bot' }, { client_id: 'ci-bot' }, { sub: 'api-key:0123456789ab' }]) {
+  for (const claims of [{ sub: 'ci-bot' }, { client_id: 'ci-bot' }]) {
     await assert.rejects(
       async () => provider.authenticate(request(await sign(claims))),
       (error: unknown) => isGatewayError(error) && error.code === 'UNAUTHORIZED' && /API key's principal/.test(error.message),
+    );
+  }
+  // The anonymous callers of a public instance are keyed `anonymous@<address>`: a token named so would share their sessions and limits.
+  for (const [sub, prefix] of [['api-key:0123456789ab', 'api-key:'], ['anonymous@127.0.0.1', 'anonymous@']]) {
+    await assert.rejects(
+      async () => provider.authenticate(request(await sign({ sub }))),
+      (error: unknown) =>
+        isGatewayError(error) && error.code === 'UNAUTHORIZED' && error.message.includes(`starts with "${prefix}", which the gateway keeps for its own principal ids`),
     );
   }
   const principal = await provider.authenticate(request(await sign({ sub: 'ci-bot-2' })));

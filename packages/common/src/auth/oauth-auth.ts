@@ -1,6 +1,7 @@
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { GatewayError, isGatewayError, type AuthProvider, type AuthRequest, type Principal } from '@dynmcp/plugin';
 import { createIssuerKeys, type FetchLike } from './oauth-issuer.js';
+import { gatewayPrincipalPrefix } from './principal-ids.js';
 
 /** Options of {@link createOAuthAuthProvider}. */
 export interface OAuthAuthOptions {
@@ -31,9 +32,10 @@ export interface OAuthAuthOptions {
   /**
    * Principal ids that belong to other providers (the API keys' ids). Principal ids share one
    * namespace: `allowed_principals`, sessions, limits and stored per-caller credentials are keyed by
-   * them. A token whose subject is one of these, or starts with `api-key:` (how unnamed admin keys
-   * are named), is refused, so an authorization server that lets clients choose their `client_id`
-   * cannot hand a caller another principal's access or credentials.
+   * them. A token whose subject is one of these, or starts with a prefix of the gateway's own ids
+   * (`api-key:`, `anonymous@`: see principal-ids.ts), is refused, so an authorization server that
+   * lets clients choose their `client_id` cannot hand a caller another principal's access,
+   * credentials, sessions or limits.
    */
   reservedIds?: readonly string[];
 }
@@ -145,7 +147,9 @@ export function createOAuthAuthProvider(options: OAuthAuthOptions): AuthProvider
       if (payload.cnf !== undefined) throw invalid('sender-constrained tokens (cnf) are not accepted');
       const id = typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : payload.client_id;
       if (typeof id !== 'string' || id === '') throw invalid('it names no subject (sub) or client (client_id)');
-      if (reserved.has(id) || id.startsWith('api-key:')) throw invalid(`its subject "${id}" is the id of an API key's principal`);
+      if (reserved.has(id)) throw invalid(`its subject "${id}" is the id of an API key's principal`);
+      const prefix = gatewayPrincipalPrefix(id);
+      if (prefix !== undefined) throw invalid(`its subject "${id}" starts with "${prefix}", which the gateway keeps for its own principal ids`);
       return { id, admin: false, instances: [], claims: Object.freeze(payload) };
     },
   };

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { anonymousPrincipalId } from '@dynmcp/common';
 import type { Principal } from '@dynmcp/plugin';
 import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { CallLease } from './call-limits.js';
@@ -17,7 +18,7 @@ export interface McpCaller {
  * callers of a public instance are kept apart by address.
  */
 export function ownerKey(caller: McpCaller): string {
-  return caller.principal?.id ?? `anonymous@${caller.address}`;
+  return caller.principal?.id ?? anonymousPrincipalId(caller.address);
 }
 
 const TAG = 'dynmcp.call';
