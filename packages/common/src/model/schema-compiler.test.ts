@@ -73,6 +73,14 @@ test('patterns keep their JSON Schema meaning: unanchored, Unicode-aware, each o
   assert.notEqual(other({ part: 'abc' }), undefined);
 });
 
+test('required properties named like what every object inherits are required like any other', () => {
+  const validate = createSchemaCompiler().compile({ type: 'object', required: ['constructor', 'toString', '__proto__'] });
+  const problem = validate({});
+  assert.match(problem ?? '', /must have property "constructor"/);
+  assert.equal(validate(JSON.parse('{"constructor": 1, "toString": 2, "__proto__": 3}')), undefined);
+  assert.match(validate(JSON.parse('{"constructor": 1, "toString": 2}')) ?? '', /must have property "__proto__"/);
+});
+
 test('a pattern the linear-time engine cannot run fails the compile, naming it and where it is', () => {
   const compiler = createSchemaCompiler();
   const cases: Array<[Record<string, unknown>, string, RegExp]> = [

@@ -125,7 +125,8 @@ describe('http executor: building the upstream request', () => {
         assert.equal(request.url.includes('?'), false);
         assert.equal(request.headers['x-injected'], undefined);
       }
-      const refused = ['..', '.', ''].includes(id);
+      // Dot pieces, written or encoded, between slashes or not: a server that decodes %2F would climb with them.
+      const refused = ['..', '.', '', '%2e%2e', '../../admin', '..%2f..%2fadmin'].includes(id);
       assert.equal(outcome.result.isError, refused ? true : undefined, `value ${JSON.stringify(id)}`);
       assert.equal(upstream.hits.length, refused ? 0 : 1, `value ${JSON.stringify(id)}`);
     }
@@ -230,6 +231,21 @@ describe('http executor: building the upstream request', () => {
     assert.equal(upstream.hits.length, 0);
     const present = await executor.execute(tool, { query: { lang: 'en', q: 'x' } }, callContext());
     assert.equal(present.result.isError, undefined);
+  });
+
+  it('a required parameter named like a property every object inherits is missing until the call sends it', async () => {
+    const tool = httpTool({
+      domain: upstream.url,
+      path: '/v1/search',
+      input_schema: { type: 'object', properties: {} },
+      required_params: JSON.parse('{"constructor": "c", "toString": "t", "__proto__": "p"}'),
+    });
+    const missing = await executor.execute(tool, {}, callContext());
+    assert.equal(missing.result.isError, true);
+    for (const name of ['constructor', 'toString', '__proto__']) assert.match(firstText(missing.result), new RegExp(`"${name}"`), name);
+    assert.equal(upstream.hits.length, 0);
+    const present = await executor.execute(tool, JSON.parse('{"constructor": "a", "toString": "b", "__proto__": "c"}'), callContext());
+    assert.equal(present.result.isError, undefined, firstText(present.result));
   });
 
   it('refuses a definition that slipped past validation, per call', async () => {

@@ -80,6 +80,7 @@ describe('validate()', () => {
     ['a CR/LF header value', { ext_info: { headers: { 'X-N': 'a\r\nb: c' } } }, /CR, LF/],
     ['a forbidden header', { ext_info: { headers: { Host: 'x' } } }, /may be set/],
     ['a bad header name', { ext_info: { headers: { 'X N': 'x' } } }, /may be set/],
+    ['a __proto__ header, which a plain object of headers would drop', { ext_info: { headers: JSON.parse('{"__proto__": "x"}') } }, /"__proto__" is not a header name that may be set/],
     ['a malformed env reference', { ext_info: { headers: { 'X-Key': '${KEY}' } } }, /\$\{env:NAME\}/],
     ['a zero timeout', { ext_info: { timeout_ms: 0 } }, /timeout_ms must be a positive integer/],
     ['a fractional timeout', { ext_info: { timeout_ms: 1.5 } }, /timeout_ms/],

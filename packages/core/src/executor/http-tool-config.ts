@@ -21,8 +21,11 @@ export const MAX_TIMEOUT_MS = 600_000;
 /**
  * Header names neither a definition nor a call may set: hop-by-hop headers (RFC 9110 §7.6.1) and the
  * framing headers the HTTP client computes itself. Setting them would let a value smuggle a request.
+ * And `__proto__`, a valid token that a plain object of headers cannot hold: it would be dropped
+ * without a word.
  */
 export const FORBIDDEN_HEADER_NAMES: ReadonlySet<string> = new Set([
+  '__proto__',
   'host',
   'content-length',
   'connection',

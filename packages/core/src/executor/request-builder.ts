@@ -102,7 +102,8 @@ function sortFlat(tool: CompiledHttpTool, args: Record<string, unknown>): Sortin
 
 function missingRequired(tool: CompiledHttpTool, args: Record<string, unknown>, grouped: boolean): string[] {
   return tool.requiredParams.filter((name) => {
-    if (isPresent(args[name])) return false;
+    // Own properties only: a parameter named `constructor` or `toString` is not present by inheritance.
+    if (Object.hasOwn(args, name) && isPresent(args[name])) return false;
     if (!grouped) return true;
     return !ARGUMENT_GROUPS.some((group) => {
       const values = args[group];
