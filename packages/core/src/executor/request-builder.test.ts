@@ -113,5 +113,12 @@ describe('buildHttpRequest', () => {
     const result = buildHttpRequest(tool, {}, values({ KEY: 'canary\r\nX-Injected: 1' }));
     assert.equal(result.ok, false);
     assert.doesNotMatch(JSON.stringify(result), /canary/);
+    // Characters a header cannot carry that are not control characters: the message names both kinds.
+    for (const KEY of ['canary\u{1F511}', 'canary\u2028']) {
+      const wide = buildHttpRequest(tool, {}, values({ KEY }));
+      assert.equal(wide.ok, false);
+      assert.match(JSON.stringify(wide), /a value a header cannot carry \(control characters, or characters beyond Latin-1 such as emoji\)/);
+      assert.doesNotMatch(JSON.stringify(wide), /canary/);
+    }
   });
 });

@@ -182,7 +182,10 @@ function buildHeaders(
     const resolved = resolveEnvTemplate(value, values, caller);
     if (!resolved.ok) return { ok: false, message: `${resolved.problem} (needed by header "${name}" of this tool)` };
     if (!HEADER_VALUE.test(resolved.value)) {
-      return { ok: false, message: `header "${name}" of this tool resolved to a value with control characters; check its variables and secrets` };
+      return {
+        ok: false,
+        message: `header "${name}" of this tool resolved to a value a header cannot carry (control characters, or characters beyond Latin-1 such as emoji); check its variables, secrets and stored credentials`,
+      };
     }
     headers[name] = resolved.value;
     configured.add(name);
@@ -197,7 +200,7 @@ function buildHeaders(
     }
     if (typeof value !== 'string') return { ok: false, message: `header "${name}" must be a string` };
     if (!HEADER_VALUE.test(value)) {
-      return { ok: false, message: `header "${name}" has an invalid value: control characters such as CR and LF are not allowed` };
+      return { ok: false, message: `header "${name}" has an invalid value: control characters such as CR and LF, and characters beyond Latin-1, are not allowed` };
     }
     headers[name] = value;
   }
