@@ -127,6 +127,27 @@ describe('MCP requests and answers', () => {
     assert.equal(upstream.hits.length, 0);
   });
 
+  test('malformed params of tools/list, logging/setLevel and initialize are 400 -32602 naming the field, not internal errors; so is a batch reusing an id', async () => {
+    const cases: Array<[string, unknown, Record<string, string>, RegExp]> = [
+      ['stateless', { jsonrpc: '2.0', id: 3, method: 'tools/list', params: { cursor: { a: 1 } } }, { 'mcp-protocol-version': '2025-11-25' }, /"cursor" must be a string/],
+      ['stateless', { jsonrpc: '2.0', id: 3, method: 'tools/list', params: { cursor: 1, _meta: MODERN_META } }, {}, /"cursor" must be a string/],
+      ['stateless', { jsonrpc: '2.0', id: 3, method: 'logging/setLevel', params: { level: 'verbose' } }, { 'mcp-protocol-version': '2025-11-25' }, /"level" must be one of/],
+      ['stateful', { jsonrpc: '2.0', id: 3, method: 'initialize', params: { protocolVersion: 5 } }, {}, /"protocolVersion" must be a string/],
+    ];
+    for (const [instance, body, headers, pattern] of cases) {
+      const answer = await post(instance, body, headers);
+      assert.equal(answer.status, 400, answer.text);
+      assert.equal(answer.json().error.code, -32602, answer.text);
+      assert.equal(answer.json().id, 3);
+      assert.match(answer.json().error.message, pattern);
+    }
+    upstream.hits.length = 0;
+    const twice = await post('stateless', [callMessage(8), callMessage(8)]);
+    assert.equal(twice.status, 400);
+    assert.match(twice.json().error.message, /two requests in the batch have the id 8/);
+    assert.equal(upstream.hits.length, 0, 'neither call ran');
+  });
+
   test('JSON-RPC batches are 400 -32600 at 2025-06-18 and later, 2026-07-28 included', async () => {
     const batch = [callMessage(1), callMessage(2)];
     for (const version of ['2025-06-18', '2025-11-25', '2026-07-28']) {

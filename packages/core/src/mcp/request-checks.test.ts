@@ -69,6 +69,50 @@ describe('checkRequest', () => {
   });
 });
 
+describe('checkRequest: malformed params the SDK would answer as internal errors', () => {
+  const message = (method: string, params: unknown, id: unknown = 4) => ({ jsonrpc: '2.0', id, method, params });
+  const init = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'c', version: '1' } };
+
+  it('initialize, tools/list and logging/setLevel with bad params are -32602 naming the field, with the id', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [message('initialize', { ...init, protocolVersion: 5 }), /"protocolVersion" must be a string/],
+      [message('initialize', { ...init, capabilities: [] }), /"capabilities" must be an object/],
+      [message('initialize', { ...init, clientInfo: { name: 'c' } }), /"clientInfo" must be an object with a string "name" and "version"/],
+      [message('initialize', undefined), /"protocolVersion" must be a string/],
+      [message('tools/list', { cursor: { a: 1 } }), /"cursor" must be a string/],
+      [message('tools/list', { cursor: 7 }), /"cursor" must be a string/],
+      [message('logging/setLevel', { level: 'verbose' }), /"level" must be one of debug, info, notice, warning, error, critical, alert, emergency/],
+      [message('logging/setLevel', {}), /"level" must be one of/],
+    ];
+    for (const [body, pattern] of cases) {
+      const refusal = checkRequest(request(), body);
+      assert.equal(refusal?.status, 400, JSON.stringify(body));
+      assert.equal(refusal?.code, -32602, JSON.stringify(body));
+      assert.equal(refusal?.id, 4);
+      assert.match(refusal?.message ?? '', pattern);
+    }
+    for (const body of [message('initialize', init), message('tools/list', { cursor: 'abc' }), message('tools/list', {}), message('logging/setLevel', { level: 'error' })]) {
+      assert.equal(checkRequest(request(), body), undefined, JSON.stringify(body));
+    }
+  });
+
+  it('an id too large for a double is -32600 (its answer would carry id null)', () => {
+    const refusal = checkRequest(request(), JSON.parse('{"jsonrpc":"2.0","id":1e400,"method":"tools/list"}'));
+    assert.deepEqual([refusal?.status, refusal?.code, refusal?.id], [400, -32600, null]);
+    assert.equal(checkRequest(request(), list(1e300)), undefined);
+  });
+
+  it('a 2025-03-26 batch with two requests of one id, or a malformed member, is refused whole', () => {
+    const twice = checkRequest(request(), [list(8), list(9), list(8)]);
+    assert.deepEqual([twice?.status, twice?.code], [400, -32600]);
+    assert.match(twice?.message ?? '', /two requests in the batch have the id 8/);
+    assert.equal(checkRequest(request(), [list(1), { jsonrpc: '2.0', method: 'notifications/initialized' }, { jsonrpc: '2.0', method: 'notifications/initialized' }]), undefined, 'notifications have no id');
+    assert.equal(checkRequest(request(), [list(1), { ...list(2), id: '1' }]), undefined, 'the number 1 and the string "1" are two ids');
+    const bad = checkRequest(request(), [list(1), message('tools/list', { cursor: 1 }, 2)]);
+    assert.deepEqual([bad?.code, bad?.id], [-32602, null]);
+  });
+});
+
 describe('nestsDeeperThan', () => {
   it('measures objects and arrays alike, scalars as depth 0', () => {
     assert.equal(nestsDeeperThan(1, 0), false);

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { TOOL_LOG_LEVELS } from '@dynmcp/plugin';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
 
@@ -55,6 +56,9 @@ export function checkRequest(req: IncomingMessage, body: unknown): RequestRefusa
   if (body === null || typeof body !== 'object') return undefined;
   if (Array.isArray(body)) {
     const refusal = checkBatch(body, version);
+    if (refusal !== undefined) return refusal;
+  } else {
+    const refusal = checkMessage(body);
     if (refusal !== undefined) return refusal;
   }
   if (nestsDeeperThan(body, MAX_BODY_DEPTH)) {
@@ -113,7 +117,72 @@ function checkBatch(batch: unknown[], version: string | undefined): RequestRefus
       id: null,
     };
   }
+  // Answers are matched to requests by id: two requests of one id would both run (a tool call
+  // each) and one answer would be lost.
+  const ids = new Set<unknown>();
+  for (const message of batch) {
+    const refusal = checkMessage(message);
+    if (refusal !== undefined) return { ...refusal, id: null };
+    const id = isObject(message) ? message.id : undefined;
+    if (id === undefined || id === null) continue;
+    if (ids.has(id)) {
+      return {
+        status: 400,
+        code: JsonRpcErrorCode.InvalidRequest,
+        message: `Invalid Request: two requests in the batch have the id ${JSON.stringify(id)}; give each request its own id`,
+        id: null,
+      };
+    }
+    ids.add(id);
+  }
   return undefined;
+}
+
+const LOG_LEVELS: ReadonlySet<unknown> = new Set(TOOL_LOG_LEVELS);
+
+const invalidParams = (message: string, id: string | number | null): RequestRefusal => ({
+  status: 400,
+  code: JsonRpcErrorCode.InvalidParams,
+  message: `Invalid params: ${message}`,
+  id,
+});
+
+/**
+ * Checks one message's id, and the params of the requests whose malformed params the SDK would
+ * answer as an internal error (-32603, with a dump of its validator's findings): `initialize`,
+ * `tools/list`'s cursor, `logging/setLevel`'s level. These are the client's mistakes, answered
+ * -32602 naming the field. (`tools/call` the SDK refuses as invalid params itself.)
+ */
+function checkMessage(message: unknown): RequestRefusal | undefined {
+  if (!isObject(message)) return undefined;
+  const { id, method, params } = message;
+  // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes as null: the answer would lose its id.
+  if (typeof id === 'number' && !Number.isFinite(id)) {
+    return { status: 400, code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: a numeric id must fit a double (this one is too large)', id: null };
+  }
+  const requestId = typeof id === 'string' || typeof id === 'number' ? id : null;
+  const given = isObject(params) ? params : {};
+  switch (method) {
+    case 'initialize': {
+      if (typeof given.protocolVersion !== 'string') return invalidParams('"protocolVersion" must be a string, such as "2025-11-25"', requestId);
+      if (!isObject(given.capabilities)) return invalidParams('"capabilities" must be an object ({} for none)', requestId);
+      const info = given.clientInfo;
+      if (!isObject(info) || typeof info.name !== 'string' || typeof info.version !== 'string') {
+        return invalidParams('"clientInfo" must be an object with a string "name" and "version"', requestId);
+      }
+      return undefined;
+    }
+    case 'tools/list':
+      if (given.cursor !== undefined && typeof given.cursor !== 'string') {
+        return invalidParams('"cursor" must be a string: the "nextCursor" of the previous page, as it was given', requestId);
+      }
+      return undefined;
+    case 'logging/setLevel':
+      if (!LOG_LEVELS.has(given.level)) return invalidParams(`"level" must be one of ${TOOL_LOG_LEVELS.join(', ')}`, requestId);
+      return undefined;
+    default:
+      return undefined;
+  }
 }
 
 /**
