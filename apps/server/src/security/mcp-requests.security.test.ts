@@ -148,6 +148,25 @@ describe('MCP requests and answers', () => {
     assert.equal(upstream.hits.length, 0, 'neither call ran');
   });
 
+  test('a 2026-07-28 request that carries a live session id is served as 2026-07-28, which has no sessions', async () => {
+    const { client, transport } = await connectLegacy(url('stateful'));
+    try {
+      const sessionId = transport.sessionId as string;
+      const answer = await post('stateful', { jsonrpc: '2.0', id: 5, method: 'tools/list', params: { _meta: MODERN_META } }, {
+        'mcp-session-id': sessionId,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/list',
+      });
+      assert.equal(answer.status, 200, answer.text);
+      const result = answer.json().result;
+      assert.deepEqual(result.tools.map((tool: { name: string }) => tool.name).sort(), ['echo', 'escapes', 'plain']);
+      assert.equal(result.resultType, 'complete', 'the 2026-07-28 answer shape');
+      assert.equal((await client.listTools()).tools.length, 3, 'the session itself goes on');
+    } finally {
+      await client.close();
+    }
+  });
+
   test('JSON-RPC batches are 400 -32600 at 2025-06-18 and later, 2026-07-28 included', async () => {
     const batch = [callMessage(1), callMessage(2)];
     for (const version of ['2025-06-18', '2025-11-25', '2026-07-28']) {

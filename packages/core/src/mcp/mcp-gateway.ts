@@ -11,7 +11,7 @@ import { createInstanceServerFactory, DEFAULT_TOOLS_PAGE_SIZE } from './instance
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { replyJsonRpc } from './json-rpc-reply.js';
 import { ownerKey, tagRequest, type McpCaller } from './mcp-caller.js';
-import { checkRequest } from './request-checks.js';
+import { checkRequest, MODERN_PROTOCOL_VERSION } from './request-checks.js';
 import { limitedToolName, servedView, withSearchTools } from './search-mode.js';
 import { toolIndexOf } from './tool-search.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
@@ -123,8 +123,9 @@ export type McpRoute = 'fast' | 'fast-legacy' | 'session' | 'sdk';
  *                                        tools/list (one page) or tools/call   (createSessionlessFastPath), with the
  *                                        without _meta or Mcp-Method header    answer of the SDK's stateless legacy leg
  *   'session'     2025        stateful   POST initialize, any request with     session-store.ts; plain tools/list and
- *                                        Mcp-Session-Id, the GET stream,       tools/call of a live session by its own
- *                                        DELETE                                fast path (legacy-fast-path.ts)
+ *                                        Mcp-Session-Id (but a 2026-07-28      tools/call of a live session by its own
+ *                                        one: that revision has no sessions),  fast path (legacy-fast-path.ts)
+ *                                        the GET stream, DELETE
  *   'sdk'         2026-07-28  any        everything else: server/discover,     the instance's createMcpHandler of the
  *                                        subscriptions/listen, progress,       official SDK (its 2026-07-28 leg),
  *                                        foreign cursors, every error answer           servers from instance-server.ts
@@ -138,6 +139,7 @@ export function routeOf(req: IncomingMessage, body: unknown, view: InstanceView,
   if (isSessionlessFastRequest(req, body, view, pageSize)) return 'fast-legacy';
   if (
     view.protoType === 'streamable-stateful' &&
+    req.headers['mcp-protocol-version'] !== MODERN_PROTOCOL_VERSION &&
     (req.method === 'GET' ||
       req.method === 'DELETE' ||
       req.headers['mcp-session-id'] !== undefined ||
