@@ -71,6 +71,9 @@ describe('admin API', () => {
       [{ ...echoTool('bad', UPSTREAM), surprise: true }, /unknown property "surprise"/],
       [{ ...echoTool('bad', UPSTREAM), input_schema: { type: 'string' } }, /input_schema\/type/],
       [{ ...echoTool('bad', UPSTREAM), input_schema: { type: 'object', properties: { a: { type: 'nope' } } } }, /input_schema/],
+      // Refused at write time, not on every call.
+      [{ ...echoTool('bad', UPSTREAM), input_schema: { type: 'object', properties: { x: { $ref: '#' } } } }, /a \$ref to the whole schema \("#"\) is not supported/],
+      [{ ...echoTool('bad', UPSTREAM), input_schema: { type: 'object', $defs: { a: { $ref: '#/$defs/a' } }, properties: { x: { $ref: '#/$defs/a' } } } }, /go round in a circle/],
       [{ id: 'bad', name: 'bad', input_schema: {} }, /tds_ext_info/],
       [{ ...echoTool('bad', UPSTREAM), tds_ext_info: { domain: 'ftp://x', method: 'GET', path: '/a' } }, /domain|scheme/],
       [[1, 2], /object/],

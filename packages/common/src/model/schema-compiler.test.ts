@@ -81,6 +81,28 @@ test('required properties named like what every object inherits are required lik
   assert.match(validate(JSON.parse('{"constructor": 1, "toString": 2}')) ?? '', /must have property "__proto__"/);
 });
 
+test('recursive schemas: through $defs they compile and validate; a $ref to the whole schema, or a circle of $refs, is refused when compiled', () => {
+  const compiler = createSchemaCompiler();
+  const tree = compiler.compile({
+    $defs: { node: { type: 'object', properties: { kids: { type: 'array', items: { $ref: '#/$defs/node' } } } } },
+    $ref: '#/$defs/node',
+  });
+  assert.equal(tree({ kids: [{ kids: [] }] }), undefined);
+  assert.match(tree({ kids: [{ kids: 5 }] }) ?? '', /kids\/0\/kids must be array/);
+
+  const refused: Array<[Record<string, unknown>, RegExp]> = [
+    [{ type: 'object', properties: { x: { $ref: '#' } } }, /a \$ref to the whole schema \("#"\) is not supported; put the recursive part under \$defs/],
+    [{ $defs: { a: { $ref: '#/$defs/a' } }, properties: { p: { $ref: '#/$defs/a' } } }, /its \$refs go round in a circle without reaching a schema/],
+    [{ $defs: { a: { $ref: '#/$defs/b' }, b: { $ref: '#/$defs/a' } }, properties: { p: { $ref: '#/$defs/a' } } }, /go round in a circle/],
+  ];
+  for (const [schema, pattern] of refused) {
+    assert.throws(() => compiler.compile(schema), (error: unknown) => error instanceof SchemaCompileError && pattern.test(error.message), JSON.stringify(schema));
+  }
+  // A $ref to a $ref that does reach a schema compiles.
+  const chain = compiler.compile({ $defs: { a: { $ref: '#/$defs/b' }, b: { type: 'string' } }, properties: { p: { $ref: '#/$defs/a' } } });
+  assert.match(chain({ p: 1 }) ?? '', /p must be string/);
+});
+
 test('a pattern the linear-time engine cannot run fails the compile, naming it and where it is', () => {
   const compiler = createSchemaCompiler();
   const cases: Array<[Record<string, unknown>, string, RegExp]> = [

@@ -145,7 +145,7 @@ export function createSchemaCompiler(): SchemaCompiler {
         }
       } catch (error) {
         if (error instanceof SchemaCompileError) throw error;
-        throw new SchemaCompileError(`invalid JSON Schema: ${(error as Error).message}`);
+        throw new SchemaCompileError(`invalid JSON Schema: ${compileProblem(error)}`);
       }
       entry.validate = deferred(entry);
       entries.set(key, entry);
@@ -170,6 +170,17 @@ export function createSchemaCompiler(): SchemaCompiler {
       return count;
     },
   };
+}
+
+/** Ajv's reason a compile failed, with what to do where ajv's own words would not say. */
+function compileProblem(error: unknown): string {
+  // A `$ref` that leads to itself, directly or round a circle of `$ref`s, never reaches a schema.
+  if (error instanceof RangeError) return 'its $refs go round in a circle without reaching a schema (a $ref to itself, or $refs that point at each other)';
+  const message = (error as Error).message;
+  if (/can't resolve reference # from/.test(message)) {
+    return `${message}: a $ref to the whole schema ("#") is not supported; put the recursive part under $defs and refer to it as "#/$defs/<name>"`;
+  }
+  return message;
 }
 
 /** What ajv's compile would refuse first: the schema against its meta-schema, as ajv words it. */
@@ -200,31 +211,46 @@ function canDefer(root: Record<string, unknown>): boolean {
     }
     for (const [key, value] of Object.entries(node)) {
       if (RESOURCE_KEYWORDS.has(key) && typeof value === 'string') return false;
-      if (key === '$ref' && typeof value === 'string' && !localRefResolves(root, value)) return false;
+      if (key === '$ref' && typeof value === 'string' && !refCompilesLater(root, value)) return false;
       if (value !== null && typeof value === 'object') stack.push(value);
     }
   }
   return true;
 }
 
-/** `ref` is `#` or `#/json/pointer` and resolves in `root` (RFC 6901, percent-decoded as a URI fragment). */
-export function localRefResolves(root: unknown, ref: string): boolean {
-  if (!ref.startsWith('#')) return false;
+/**
+ * Whether the `$ref` `ref` can wait for the first call to be compiled: a pointer into `root` to a
+ * schema of its own. The whole schema (`#`), which ajv cannot resolve in a schema without `$id` as
+ * the compiler runs it, and a `$ref` to another `$ref`, which may go round in a circle that only
+ * compiling finds, are compiled at once, so that their failure refuses the definition.
+ */
+function refCompilesLater(root: unknown, ref: string): boolean {
+  const target = localRefTarget(root, ref);
+  return target !== undefined && target !== root && !(typeof target === 'object' && Object.hasOwn(target, '$ref'));
+}
+
+/** The schema that `ref`, `#` or `#/json/pointer` (RFC 6901, percent-decoded as a URI fragment), points at in `root`; undefined when none. */
+function localRefTarget(root: unknown, ref: string): boolean | object | undefined {
+  if (!ref.startsWith('#')) return undefined;
   let fragment: string;
   try {
     fragment = decodeURIComponent(ref.slice(1));
   } catch {
-    return false;
+    return undefined;
   }
-  if (fragment === '') return true;
-  if (!fragment.startsWith('/')) return false;
+  if (fragment !== '' && !fragment.startsWith('/')) return undefined;
   let node = root;
-  for (const token of fragment.slice(1).split('/')) {
+  for (const token of fragment === '' ? [] : fragment.slice(1).split('/')) {
     const name = token.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, name)) return false;
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, name)) return undefined;
     node = (node as Record<string, unknown>)[name];
   }
-  return typeof node === 'boolean' || (node !== null && typeof node === 'object' && !Array.isArray(node));
+  return typeof node === 'boolean' || (node !== null && typeof node === 'object' && !Array.isArray(node)) ? node : undefined;
+}
+
+/** `ref` is `#` or `#/json/pointer` and resolves in `root` to a schema. */
+export function localRefResolves(root: unknown, ref: string): boolean {
+  return localRefTarget(root, ref) !== undefined;
 }
 
 /**
