@@ -2,7 +2,7 @@
 // 127.0.0.1: every command as an operator or a CI job runs it, with a throw-away HOME.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -224,6 +224,31 @@ describe('dynmcp', { concurrency: false }, () => {
     }
   });
 
+  test('profiles: a key the file does not know is refused, naming the file, the profile and the key', async () => {
+    const typo = makeCliHome();
+    try {
+      // `uri` for `url`: ignoring it would send the key to the default URL, perhaps someone else's gateway.
+      typo.writeConfig(`profiles:\n  default:\n    uri: ${gateway.url}\n    key: ${ADMIN_KEY}\n`);
+      const misspelt = await runCli(['status'], typo.env);
+      assert.equal(misspelt.code, 2, misspelt.stdout);
+      assert.match(misspelt.stderr, /^dynmcp: .*xdg\/dynmcp\/config\.yaml: unknown key "uri" in profile "default"; the known keys are url, key\n$/);
+      // Refused even when a flag names the gateway: the file is wrong whatever this run uses of it.
+      assert.equal((await runCli(['status', '--url', gateway.url], typo.env)).code, 2);
+
+      typo.writeConfig(`profile:\n  default:\n    url: ${gateway.url}\n`);
+      const topLevel = await runCli(['status'], typo.env);
+      assert.equal(topLevel.code, 2);
+      assert.match(topLevel.stderr, /config\.yaml: unknown key "profile" at the top level; the known keys are profiles\n$/);
+
+      typo.writeConfig(`profiles:\n  default: ${gateway.url}\n`);
+      const notMapping = await runCli(['status'], typo.env);
+      assert.equal(notMapping.code, 2);
+      assert.match(notMapping.stderr, /config\.yaml: profiles\.default must be a mapping of url, key\n$/);
+    } finally {
+      typo.remove();
+    }
+  });
+
   test('a gateway that is down: a clear message and exit 2', async () => {
     const down = `http://127.0.0.1:${await freePort()}`;
     const run = await runCli(['status', '--url', down], env);
@@ -248,6 +273,57 @@ describe('dynmcp', { concurrency: false }, () => {
     const unknown = await runCli(['call', 'demo', 'nope'], env);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /instance demo has no tool named "nope"; it has: /);
+  });
+
+  test('call ends its MCP session: five calls in a row under a cap of two sessions per caller, no session left open', async () => {
+    // A gateway of its own: the cap is per replica and caller, and the suite's gateway has its own count.
+    const cappedDir = mkdtempSync(join(tmpdir(), 'dynmcp-cli-capped-'));
+    const capped = await startGateway(cappedDir, { DYNMCP_MAX_SESSIONS_PER_PRINCIPAL: '2' });
+    const openSessions = async () => {
+      const response = await fetch(`${capped.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+      assert.equal(response.status, 200);
+      const line = /^dynmcp_sessions (\d+)$/m.exec(await response.text());
+      assert.ok(line, 'GET /metrics has dynmcp_sessions');
+      return Number(line[1]);
+    };
+    try {
+      const dir = defs();
+      writeDefinitions(dir);
+      const applied = await runCli(['apply', '-f', dir, '--url', capped.url], env);
+      assert.equal(applied.code, 0, applied.stderr);
+      assert.equal(await openSessions(), 0);
+      for (let run = 1; run <= 5; run += 1) {
+        const called = await runCli(['call', 'demo', 'ping', '--arg', `query.q=${run}`, '--url', capped.url], env);
+        assert.equal(called.code, 0, `call ${run}: ${called.stderr}`);
+        assert.match(called.stdout, new RegExp(`"path":"/ping\\?q=${run}"`));
+        assert.equal(called.stderr, '', `call ${run} has nothing to say on stderr`);
+      }
+      assert.equal(await openSessions(), 0, 'every call ended the session it opened');
+
+      // A gateway that will not end the session (here a proxy refusing DELETE): the call still succeeds, with a note.
+      const refusing = createServer((req, res) => {
+        if (req.method === 'DELETE') return void res.writeHead(500).end();
+        const forward = request(new URL(req.url ?? '/', capped.url), { method: req.method, headers: req.headers }, (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        });
+        req.pipe(forward);
+      });
+      await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+      try {
+        const proxied = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
+        const kept = await runCli(['call', 'demo', 'ping', '--url', proxied], env);
+        assert.equal(kept.code, 0, kept.stderr);
+        assert.match(kept.stdout, /"path":"\/ping"/);
+        assert.match(kept.stderr, /^note: could not end MCP session \S+ \(.+\); the gateway drops it once idle\n$/);
+      } finally {
+        refusing.closeAllConnections();
+        await new Promise((resolve) => refusing.close(resolve));
+      }
+    } finally {
+      await capped.stop();
+      rmSync(cappedDir, { recursive: true, force: true });
+    }
   });
 
   test('import openapi: the plan printed, a dry run writes nothing', async () => {

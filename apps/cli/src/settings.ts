@@ -24,6 +24,23 @@ export function configPath(env: Readonly<Record<string, string | undefined>>): s
   return base ? join(base, 'dynmcp', 'config.yaml') : undefined;
 }
 
+/**
+ * The keys the file may have. Any other is refused: a misspelt `url` would otherwise be ignored and
+ * the CLI would talk to the default URL, on a shared host perhaps someone else's gateway.
+ */
+const FILE_KEYS = ['profiles'] as const;
+const PROFILE_KEYS = ['url', 'key'] as const;
+
+const isMapping = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Refuses the first key of `mapping` not in `known`, naming where it is (`where`) and what it may be. */
+function refuseUnknownKeys(path: string, where: string, mapping: Record<string, unknown>, known: readonly string[]) {
+  const unknown = Object.keys(mapping).find((key) => !known.includes(key));
+  if (unknown !== undefined) {
+    throw new CliError(`${path}: unknown key "${unknown}" ${where}; the known keys are ${known.join(', ')}`);
+  }
+}
+
 function readProfiles(path: string): Record<string, Profile> | undefined {
   let text: string;
   try {
@@ -40,13 +57,16 @@ function readProfiles(path: string): Record<string, Profile> | undefined {
   }
   if (parsed === null || parsed === undefined) return {};
   const profiles = (parsed as { profiles?: unknown }).profiles;
-  if (typeof parsed !== 'object' || (profiles !== undefined && (typeof profiles !== 'object' || profiles === null || Array.isArray(profiles)))) {
+  if (!isMapping(parsed) || (profiles !== undefined && !isMapping(profiles))) {
     throw new CliError(`${path}: expected "profiles:" mapping profile names to { url, key }`);
   }
+  refuseUnknownKeys(path, 'at the top level', parsed, FILE_KEYS);
   const result: Record<string, Profile> = {};
   for (const [name, value] of Object.entries((profiles ?? {}) as Record<string, unknown>)) {
-    const profile = (value ?? {}) as Record<string, unknown>;
-    for (const field of ['url', 'key'] as const) {
+    const profile = value ?? {};
+    if (!isMapping(profile)) throw new CliError(`${path}: profiles.${name} must be a mapping of ${PROFILE_KEYS.join(', ')}`);
+    refuseUnknownKeys(path, `in profile "${name}"`, profile, PROFILE_KEYS);
+    for (const field of PROFILE_KEYS) {
       if (profile[field] !== undefined && typeof profile[field] !== 'string') {
         throw new CliError(`${path}: profiles.${name}.${field} must be a string`);
       }

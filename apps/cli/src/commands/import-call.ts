@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { unreachable } from '../admin-client.js';
 import { CliError, EXIT } from '../cli-error.js';
 import { contextOf, type CliIo, type CommandContext } from '../context.js';
+import type { Output } from '../output.js';
 
 interface ImportOptions {
   instance: string;
@@ -139,6 +140,34 @@ interface CallResult {
   isError?: boolean;
 }
 
+// A gateway that takes longer to end a session than this is not worth a hung CLI: it drops the
+// session itself once idle (mcp.sessionIdleTimeoutMs).
+const END_SESSION_MS = 5_000;
+
+/**
+ * Ends the 2025-era MCP session the call opened, with the HTTP `DELETE` of the Streamable HTTP
+ * transport: `close()` only drops the connection, and the gateway would keep the session, counted
+ * against the caller's `mcp.maxSessionsPerPrincipal`, until it idles out; a script calling in a
+ * loop would soon be refused. Without a session (a stateless instance, the 2026-07-28 protocol, a
+ * connect that failed) there is nothing to end. The call's outcome is decided by then, so a
+ * failure here is only a note on stderr.
+ */
+async function endSession(transport: StreamableHTTPClientTransport, out: Output): Promise<void> {
+  const session = transport.sessionId;
+  if (session === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, END_SESSION_MS, 'late')));
+  try {
+    // When late, the `close()` that follows aborts the request.
+    const ended = await Promise.race([transport.terminateSession(), late]);
+    if (ended === 'late') out.note(`note: the gateway did not end MCP session ${session} within ${END_SESSION_MS / 1000} s; it drops it once idle`);
+  } catch (error) {
+    out.note(`note: could not end MCP session ${session} (${(error as Error).message}); the gateway drops it once idle`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function call(context: CommandContext, instance: string, tool: string, options: { arg: string[]; json?: string }): Promise<number> {
   const connection = context.connection();
   const headers: Record<string, string> = connection.key === undefined ? {} : { authorization: `Bearer ${connection.key}` };
@@ -174,6 +203,7 @@ async function call(context: CommandContext, instance: string, tool: string, opt
     }
     return result.isError === true ? EXIT.negative : EXIT.ok;
   } finally {
+    await endSession(transport, context.out);
     await client.close().catch(() => undefined);
   }
 }

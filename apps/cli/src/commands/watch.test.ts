@@ -6,6 +6,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@dynmcp/testing';
@@ -72,6 +73,13 @@ function startWatch(args: string[], url = gateway.url) {
   };
 }
 
+/** Resolves once `ready()` holds, checking every 20 ms; fails after `timeoutMs`. */
+async function waitFor(ready: () => boolean, timeoutMs = 5000): Promise<void> {
+  for (const start = Date.now(); !ready(); await sleep(20)) {
+    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
+  }
+}
+
 async function write(method: 'PUT' | 'DELETE', id: string, url = gateway.url): Promise<number> {
   const tool = { id, name: id, description: `tool ${id}`, input_schema: { type: 'object' }, tds_ext_info: { domain: 'http://127.0.0.1:9', method: 'GET', path: '/' } };
   const response = await fetch(`${url}/admin/tds/${id}`, {
@@ -99,14 +107,25 @@ test('watch -o json prints one object per line as changes arrive, and stops on S
   assert.equal(await watch.exited, 0, watch.stderr());
 });
 
-test('watch --since prints what changed after that revision first, one line per record', async () => {
+test('watch --since prints what changed after that revision first, one line per record, and says so', async () => {
   const first = await write('PUT', 'earlier');
   const second = await write('PUT', 'later');
   const watch = startWatch(['--since', String(first)]);
   assert.equal(await watch.line(), `${second}  put     tool      later`);
-  assert.match(watch.stderr(), /watching http:\/\/127\.0\.0\.1:\d+ from revision \d+/);
+  await waitFor(() => watch.stderr().includes('\n'));
+  assert.match(
+    watch.stderr(),
+    new RegExp(`^watching http://127\\.0\\.0\\.1:\\d+: replaying the changes after revision ${first}, then following from revision ${second} \\(Ctrl-C to stop\\)$`, 'm'),
+  );
   watch.child.kill('SIGTERM');
   assert.equal(await watch.exited, 0);
+
+  // Nothing after the current revision: nothing to replay, and the note says where it follows from.
+  const current = startWatch(['--since', String(second)]);
+  await waitFor(() => current.stderr().includes('\n'));
+  assert.match(current.stderr(), new RegExp(`^watching http://127\\.0\\.0\\.1:\\d+ from revision ${second} \\(Ctrl-C to stop\\)$`, 'm'));
+  current.child.kill('SIGTERM');
+  assert.equal(await current.exited, 0);
 });
 
 test('watch with a wrong key fails with the gateway’s error code and exit 2', async () => {

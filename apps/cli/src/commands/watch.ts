@@ -84,7 +84,23 @@ async function open(context: CommandContext, since: string | undefined, resumeFr
   return response.body;
 }
 
-function print(context: CommandContext, message: StreamMessage, connects: number) {
+/**
+ * What `ready` means for this connection. The gateway sends it first, with its current revision,
+ * and only then replays what changed after the revision asked for (`--since`, or the last one
+ * printed before a reconnect): so it is not where the printing starts, and the note says both.
+ */
+function readyNote(url: string, revision: string, after: string | undefined, connects: number): string {
+  const replays = after !== undefined && Number(after) < Number(revision);
+  if (connects === 1) {
+    return replays
+      ? `watching ${url}: replaying the changes after revision ${after}, then following from revision ${revision} (Ctrl-C to stop)`
+      : `watching ${url} from revision ${revision} (Ctrl-C to stop)`;
+  }
+  return replays ? `reconnected: replaying the changes after revision ${after}, then following from revision ${revision}` : `reconnected at revision ${revision}`;
+}
+
+/** Prints one message; `after` is the revision this connection asked to resume after, if any. */
+function print(context: CommandContext, message: StreamMessage, after: string | undefined, connects: number) {
   const { out } = context;
   let data: { revision?: number; changes?: ChangedRecord[] };
   try {
@@ -98,7 +114,7 @@ function print(context: CommandContext, message: StreamMessage, connects: number
   }
   const revision = String(data.revision ?? message.id ?? '-');
   if (message.event === 'ready') {
-    out.note(connects === 1 ? `watching ${context.connection().url} from revision ${revision} (Ctrl-C to stop)` : `reconnected at revision ${revision}`);
+    out.note(readyNote(context.connection().url, revision, after, connects));
   } else if (message.event === 'reset') {
     out.line(out.paint('yellow', `${revision}  reset   the gateway reloaded every definition: re-read what you need`));
   } else if (message.event === 'change') {
@@ -123,6 +139,8 @@ async function watch(context: CommandContext, since: string | undefined): Promis
   let connects = 0;
   try {
     while (!stop.signal.aborted) {
+      // The gateway resumes after the last revision printed (sent as Last-Event-ID), else after --since.
+      const after = lastId ?? since;
       let body: ReadableStream<Uint8Array>;
       try {
         body = await open(context, since, lastId, stop.signal);
@@ -137,7 +155,7 @@ async function watch(context: CommandContext, since: string | undefined): Promis
       try {
         for await (const message of messagesOf(body)) {
           if (message.id !== undefined) lastId = message.id;
-          print(context, message, connects);
+          print(context, message, after, connects);
         }
       } catch {
         // The connection broke mid-stream, or the watch was stopped: which one is checked next.
