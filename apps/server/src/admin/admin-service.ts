@@ -326,6 +326,20 @@ export function createAdminService(options: AdminServiceOptions) {
     return record as StoredRecord & { value: T };
   }
 
+  /**
+   * A batch's operations validated as their `PUT`s are (in slices, so /mcp answers meanwhile), the
+   * store reachable, and no instance left with two tools of one name. `holds` gets what releases
+   * the compiled schemas the checks hold.
+   */
+  async function checkBatch(operations: readonly AdminBatchOperation[], holds: Array<() => void>): Promise<BatchOperation[]> {
+    if (!Array.isArray(operations)) throw new GatewayError('INVALID_PAYLOAD', 'a batch must be an array of operations');
+    const checked: BatchOperation[] = [];
+    await inSlices(operations, (operation, index) => checked.push(validateOperation(operation, index, holds)));
+    assertStoreReachable();
+    assertBatchNames(checked);
+    return checked;
+  }
+
   return {
     /**
      * The checks a write of a tool runs, without writing: the definition's schema, its compiled
@@ -444,16 +458,26 @@ export function createAdminService(options: AdminServiceOptions) {
      */
     async applyBatch(operations: readonly AdminBatchOperation[], metadata?: WriteMetadata, batchOptions: ApplyBatchOptions = {}): Promise<AppliedBatch> {
       const store = requireBatch(datasource);
-      if (!Array.isArray(operations)) throw new GatewayError('INVALID_PAYLOAD', 'a batch must be an array of operations');
       const holds: Array<() => void> = [];
       try {
-        const checked: BatchOperation[] = [];
-        await inSlices(operations, (operation, index) => checked.push(validateOperation(operation, index, holds)));
-        assertStoreReachable();
-        assertBatchNames(checked);
+        const checked = await checkBatch(operations, holds);
         const result = await store.batch(checked, metadata);
         // Released only after the live definitions applied the batch: their compile of each tool is then a lookup.
         return { ...result, applied: result.written ? await settle(result.revision, batchOptions.applyTimeoutMs) : true };
+      } finally {
+        holds.forEach((done) => done());
+      }
+    },
+
+    /**
+     * Every check {@link applyBatch} makes, and no write: what a dry run answers, so that it refuses
+     * what the write would refuse (an invalid definition, a name two tools of an instance would share).
+     */
+    async checkBatch(operations: readonly AdminBatchOperation[]): Promise<void> {
+      requireBatch(datasource);
+      const holds: Array<() => void> = [];
+      try {
+        await checkBatch(operations, holds);
       } finally {
         holds.forEach((done) => done());
       }

@@ -145,6 +145,21 @@ describe('POST /admin/import/openapi', () => {
     assert.equal((await gw.admin('GET', '/readyz')).body.revision, before);
   });
 
+  it('a dry run refuses what the import would refuse: a name two tools of another instance would share', async () => {
+    assert.equal((await gw.admin('POST', '/admin/import/openapi', importBody('clash-a', petStore()))).status, 200);
+    // An instance that serves every tool: a second import of the same API would give it two tools named createPet.
+    assert.equal((await gw.admin('PUT', '/admin/ids/everything', { name: 'everything', tool_ids: ['clash-*'] })).status, 200);
+    const before = (await gw.admin('GET', '/readyz')).body.revision;
+    for (const dry_run of [true, false]) {
+      const response = await gw.admin('POST', '/admin/import/openapi', importBody('clash-b', petStore(), { dry_run }));
+      assert.equal(response.status, 409, `dry_run ${dry_run}: ${JSON.stringify(response.body)}`);
+      assert.equal(response.body.error_code, 'DUPLICATE_TOOL_NAME');
+      assert.match(response.body.error, /instance "everything" would have two tools named/);
+    }
+    assert.equal((await gw.admin('GET', '/readyz')).body.revision, before, 'nothing was written');
+    assert.equal((await gw.admin('DELETE', '/admin/ids/everything')).status, 200);
+  });
+
   it('a re-import syncs its own tools at one revision, with one list_changed, and leaves hand-written ones alone', async () => {
     const first = await gw.admin('POST', '/admin/import/openapi', importBody('sync', petStore()));
     assert.equal(first.status, 200, JSON.stringify(first.body));

@@ -198,7 +198,12 @@ export function createOpenApiImporter(options: OpenApiImporterOptions) {
         // concurrent edit of the instance fail the import.
         operations.push({ op: 'put', kind: 'ids', id: request.instanceId, value: nextInstance, ifRevision: instanceRecord?.revision ?? 0 });
       }
-      if (request.dryRun || operations.length === 0) return result;
+      if (operations.length === 0) return result;
+      // A dry run makes the write's checks too (a name two tools of an instance would share), so its plan is the write's.
+      if (request.dryRun) {
+        await service.checkBatch(operations);
+        return result;
+      }
       try {
         // Answered once this replica serves the import (read-your-writes on /mcp), which for a large
         // API takes longer than an admin write's usual wait: up to the import's own time limit.
