@@ -104,6 +104,47 @@ test('SIGTERM stops the gateway gracefully with exit code 0', async () => {
   assert.ok(gateway.lines.some((line) => line.message === 'stopped'));
 });
 
+test('a call still running when the shutdown grace period ends is cut off, and the log says so', async () => {
+  const slow = await startUpstream(async (_hit, res) => {
+    await sleep(5_000);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{}');
+  });
+  const graceDir = mkdtempSync(join(tmpdir(), 'dynmcp-cli-grace-'));
+  const graceful = startGatewayProcess({
+    DYNMCP_HOST: '127.0.0.1',
+    DYNMCP_PORT: '0',
+    DYNMCP_API_KEYS: KEYS[0]!,
+    DYNMCP_SQLITE_PATH: join(graceDir, 'store.sqlite'),
+    DYNMCP_SHUTDOWN_GRACE_MS: '300',
+  });
+  try {
+    const base = await graceful.url;
+    const put = (path: string, body: unknown) =>
+      fetch(`${base}${path}`, { method: 'PUT', headers: { authorization: `Bearer ${KEYS[0]}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal((await put('/admin/tds/slow', { name: 'slow', input_schema: { type: 'object' }, tds_ext_info: { domain: slow.url, method: 'GET', path: '/slow' } })).status, 200);
+    assert.equal((await put('/admin/ids/grace', { name: 'grace', tool_ids: ['slow'] })).status, 200);
+    const call = fetch(`${base}/mcp/grace`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${KEYS[0]}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'slow', arguments: {} } }),
+    }).then(
+      (response) => response.text(),
+      () => 'cut off',
+    );
+    while (slow.hits.length === 0) await sleep(20);
+    graceful.child.kill('SIGTERM');
+    assert.equal(await Promise.race([graceful.exited, sleep(10_000).then(() => 'timeout')]), 0);
+    assert.equal(await call, 'cut off', 'the client sees its connection close');
+    const warning = graceful.lines.find((line) => line.level === 'warn' && /shutdown grace period ran out/.test(String(line.message)));
+    assert.equal(warning?.graceMs, 300);
+  } finally {
+    if (graceful.child.exitCode === null) graceful.child.kill('SIGKILL');
+    await slow.close();
+    rmSync(graceDir, { recursive: true, force: true });
+  }
+});
+
 test('a bad setting stops the start with a message naming it', async () => {
   const bad = startGatewayProcess({ DYNMCP_PORT: 'eighty', DYNMCP_API_KEYS: 'k' });
   bad.url.catch(() => undefined);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createLogger, loadConfig, MIN_SESSION_SECRET_BYTES } from '@dynmcp/common';
+import type { Logger } from '@dynmcp/plugin';
 import { isClusterWorker, reportWorkerStarted, runClusterPrimary, workerCount } from './cluster.js';
 import { startGateway } from './start-gateway.js';
 
@@ -15,15 +16,23 @@ const SHUTDOWN_MARGIN_MS = 5_000;
  */
 export async function main(): Promise<void> {
   let config;
+  // Logged once the logger exists, which needs the configuration's log level.
+  const warnings: Array<[message: string, meta: Record<string, unknown>]> = [];
   try {
-    config = loadConfig();
+    config = loadConfig({ onWarning: (message, meta) => warnings.push([message, meta]) });
   } catch (error) {
     process.stderr.write(`dynmcp: ${(error as Error).message}\n`);
     process.exit(1);
   }
+  // By the process that reads the environment first: the cluster primary, or the only process.
+  // Workers inherit the same environment, so they would only repeat them.
+  const logWarnings = (logger: Logger) => {
+    for (const [message, meta] of warnings) logger.warn(message, meta);
+  };
   const workers = workerCount(config.server.workers);
   if (workers > 1 && !isClusterWorker()) {
     const primaryLogger = createLogger({ level: config.log.level }).child({ component: 'cluster' });
+    logWarnings(primaryLogger);
     const shutdownDeadlineMs = config.server.shutdownGraceMs + SHUTDOWN_MARGIN_MS;
     // Without a configured key each worker would sign session ids with its own, and a session would
     // live only on the worker whose connection opened it: the workers share one made here instead.
@@ -31,6 +40,7 @@ export async function main(): Promise<void> {
     process.exit(await runClusterPrimary({ workers, logger: primaryLogger, shutdownDeadlineMs, env, metrics: config.metrics.enabled }));
   }
   const logger = isClusterWorker() ? createLogger({ level: config.log.level }).child({ workerPid: process.pid }) : createLogger({ level: config.log.level });
+  if (!isClusterWorker()) logWarnings(logger);
   let gateway;
   try {
     gateway = await startGateway(config, logger, process.env);

@@ -8,6 +8,7 @@ import {
   createLiveCredentials,
   createLiveDefinitions,
   createSchemaCompiler,
+  parseAdminKey,
   parseCredentialsKey,
   parsePreviousCredentialsKeys,
   parseSessionSecret,
@@ -53,6 +54,13 @@ export interface RunningGateway {
   /** Graceful stop: refuse new connections, end sessions, close store and pools, in reverse order of start. */
   close(): Promise<void>;
 }
+
+/**
+ * Admin keys the repository ships, known to anyone who reads it: config/development.json's
+ * `your-api-key` (the README's curl examples) and config/example.json's. The gateway warns while
+ * one is enabled, named or not.
+ */
+const PLACEHOLDER_ADMIN_KEYS = ['your-api-key', 'change-me-to-a-long-random-key'] as const;
 
 /** Opens the store, retrying with backoff (0.5 s doubling to 5 s) until it opens or the gateway stops. */
 async function openWithRetry(datasource: DataSource, logger: Logger, stopped: () => boolean): Promise<void> {
@@ -194,8 +202,11 @@ export async function startGateway(
 
     if (config.admin.apiKeys.length === 0 && !config.auth.keys.some((key) => key.admin)) {
       logger.warn('no admin API keys configured: the admin API refuses every request; set DYNMCP_API_KEYS');
-    } else if (config.admin.apiKeys.includes('your-api-key')) {
-      logger.warn('the placeholder admin API key "your-api-key" is enabled; set your own with DYNMCP_API_KEYS');
+    }
+    for (const placeholder of PLACEHOLDER_ADMIN_KEYS) {
+      if (config.admin.apiKeys.some((entry) => entry === placeholder || parseAdminKey(entry).key === placeholder)) {
+        logger.warn(`the placeholder admin API key "${placeholder}" is enabled; set your own with DYNMCP_API_KEYS`);
+      }
     }
     if (config.admin.maxAuthFailures !== null || config.admin.authFailureWindowMs !== null) {
       logger.warn(
@@ -273,7 +284,7 @@ export async function startGateway(
     const server: Server = createHttpServer(app, httpOptions);
     server.listen(config.server.port, config.server.host);
     await once(server, 'listening');
-    closers.push(() => stopServer(server, () => adminEvents.close().then(gateway.close), config.server.shutdownGraceMs));
+    closers.push(() => stopServer(server, () => adminEvents.close().then(gateway.close), config.server.shutdownGraceMs, logger));
     const metricsPort =
       config.metrics.port === null || gatewayMetrics === undefined ? undefined : await listenForMetrics(config, gatewayMetrics, httpOptions, closers);
     const ready = await Promise.race([loaded, sleep(config.datasource.startupWaitMs, false, { ref: false })]);
@@ -325,7 +336,7 @@ async function listenForMetrics(
   const server = createHttpServer(createMetricsListener(metrics, logger), httpOptions);
   server.listen(config.metrics.port ?? 0, config.server.host);
   await once(server, 'listening');
-  closers.push(() => stopServer(server, async () => undefined, config.server.shutdownGraceMs));
+  closers.push(() => stopServer(server, async () => undefined, config.server.shutdownGraceMs, logger));
   const { port } = server.address() as AddressInfo;
   logger.info('metrics listening', { host: config.server.host, port });
   return port;
@@ -335,14 +346,18 @@ async function listenForMetrics(
  * Stops accepting connections, ends MCP sessions and admin event streams (open streams would hold the server open),
  * waits for in-flight requests up to `graceMs`, then drops whatever is left.
  */
-async function stopServer(server: Server, endSessions: () => Promise<void>, graceMs: number): Promise<void> {
+async function stopServer(server: Server, endSessions: () => Promise<void>, graceMs: number, logger: Logger): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   // A connection whose request finishes during the grace period would otherwise stay open for
   // the whole keep-alive timeout (`server.keepAliveTimeoutMs`, above a minute) before close ends.
   const idleSweep = setInterval(() => server.closeIdleConnections(), 50);
   await endSessions();
-  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  const timer = setTimeout(() => {
+    // Requests still running lose their answers (the clients see the connection close): say so.
+    logger.warn('shutdown grace period ran out; closing the connections of requests still in flight', { graceMs });
+    server.closeAllConnections();
+  }, graceMs);
   await closed;
   clearTimeout(timer);
   clearInterval(idleSweep);

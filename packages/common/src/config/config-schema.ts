@@ -5,7 +5,67 @@ import { parseSessionSecret } from './session-secret.js';
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
-const fromJson = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
+
+/**
+ * What went wrong in a JSON text, without the text: V8 quotes the start of what it could not read
+ * (`Unexpected token 'o', "nope" is not valid JSON`), and a secret setting must never be echoed.
+ */
+export function jsonErrorReason(error: unknown): string {
+  return (error as Error).message.replace(/, ".*" is not valid JSON$/s, '');
+}
+
+/**
+ * JSON settings (`DYNMCP_PLUGINS`, `DYNMCP_AUTH_KEYS`) are JSON text in the environment. convict reads
+ * environment variables while it is being built, where a parse error would escape with nothing but
+ * the parser's words; text that does not parse stays text instead, for the format to refuse at
+ * validation, where the message names the setting and the loader adds its variable.
+ */
+const fromJson = (value: unknown) => {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
+  }
+};
+
+/** Refuses JSON text that did not parse (see {@link fromJson}), saying why and what `shape` was expected. */
+function refuseUnparsedJson(value: unknown, shape: string): void {
+  if (typeof value !== 'string') return;
+  let reason = 'a text, not a list';
+  try {
+    JSON.parse(value);
+  } catch (error) {
+    reason = `this is not JSON: ${jsonErrorReason(error)}`;
+  }
+  throw new Error(`must be a JSON list such as ${shape}; ${reason}`);
+}
+
+/**
+ * A whole number as the environment spells it: decimal digits, blanks around them allowed. convict's
+ * own `nat`, `int` and `port` read text with parseInt, which stops at the first other character:
+ * `DYNMCP_UPSTREAM_TIMEOUT_MS=5s` made a 5 ms timeout, `DYNMCP_PORT=3.9e4` port 3. Any other text
+ * (a unit, a sign, a decimal point, an exponent, hex) stays text, for the format to refuse with the
+ * value quoted. A number from a file is kept as it is and checked likewise.
+ */
+const fromDecimalText = (value: unknown) => {
+  if (typeof value !== 'string' || !/^\s*\d+\s*$/.test(value)) return value;
+  const number = Number(value);
+  return Number.isSafeInteger(number) ? number : value;
+};
+
+/** The number formats: whole numbers from `min` to `max`, read by {@link fromDecimalText}. */
+function wholeNumberFormat(min: number, max: number, expected: string) {
+  return {
+    coerce: fromDecimalText,
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+        const empty = typeof value === 'string' && value.trim() === '' ? '; it is empty' : '';
+        throw new Error(`must be ${expected}, in digits only: no unit, sign, decimal point or exponent${empty}`);
+      }
+    },
+  };
+}
 
 /** An IP address, or a network in CIDR notation (`10.0.0.0/8`, `fd00::/8`). */
 const isAddressOrNetwork = (entry: string) => {
@@ -16,9 +76,23 @@ const isAddressOrNetwork = (entry: string) => {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 };
 
-/** Comma-separated in the environment, entries trimmed, empty ones dropped. */
+/** Comma-separated in the environment, entries trimmed, empty ones dropped: an empty or blank value is an empty list. */
 const fromCommaList = (value: unknown) =>
   typeof value === 'string' ? value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') : value;
+
+/** A list of texts: what {@link fromCommaList} makes of the environment, or a file's list of non-empty strings. */
+function validateTextList(value: unknown): asserts value is string[] {
+  if (!Array.isArray(value)) throw new Error('must be a list (comma-separated in the environment, a JSON list of strings in a file)');
+  value.forEach((entry, index) => {
+    if (typeof entry !== 'string' || entry.trim() === '') throw new Error(`entry ${index + 1} must be a non-empty string`);
+  });
+}
+
+/** Shortest admin key (`admin.apiKeys`) and scoped key (`auth.keys`): a guessable key guards nothing. */
+const MIN_KEY_LENGTH = 8;
+
+/** The environment names a configuration file may be chosen by (`config/<env>.json`): no path, no hidden file. */
+export const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
  * On/off settings as the environment spells them. convict's own `Boolean` reads every text but
@@ -51,6 +125,47 @@ convict.addFormats({
     coerce: (value: unknown) => (typeof value === 'string' ? (SWITCH_TEXTS.get(value.trim().toLowerCase()) ?? value) : value),
     validate(value: unknown) {
       if (typeof value !== 'boolean') throw new Error('must be true or false (or 1/0, yes/no, on/off)');
+    },
+  },
+  list: {
+    coerce: fromCommaList,
+    validate: validateTextList,
+  },
+  // At least one name: an empty DYNMCP_AUTH_PROVIDERS (a compose file's unset variable) would leave
+  // no caller able to authenticate. With auth.oauth.issuer set, ["oauth"] is the OAuth-only list.
+  'provider-list': {
+    coerce: fromCommaList,
+    validate(value: unknown) {
+      validateTextList(value);
+      if (value.length === 0) throw new Error('must name at least one auth provider, e.g. api-key (built in) or oauth');
+    },
+  },
+  // Admin keys, plain or `name:key`. An empty or blank DYNMCP_API_KEYS is no key (the gateway warns
+  // at start), never a key that is empty. The value is never quoted in the message.
+  'admin-key-list': {
+    coerce: fromCommaList,
+    validate(value: unknown) {
+      validateTextList(value);
+      value.forEach((entry, index) => {
+        if (entry.length < MIN_KEY_LENGTH) {
+          const length = entry.length === 1 ? '1 character' : `${entry.length} characters`;
+          throw new Error(`entry ${index + 1} is ${length} long; an admin key needs at least ${MIN_KEY_LENGTH} (make a random one with: openssl rand -base64 32)`);
+        }
+      });
+    },
+  },
+  'listen-host': {
+    validate(value: unknown) {
+      if (typeof value !== 'string' || !/^[^\s,]+$/.test(value)) {
+        throw new Error('must be an address or host name to listen on, e.g. 127.0.0.1, 0.0.0.0 or ::, without blanks (an empty one would listen on every interface)');
+      }
+    },
+  },
+  'environment-name': {
+    validate(value: unknown) {
+      if (typeof value !== 'string' || !ENVIRONMENT_NAME.test(value)) {
+        throw new Error('must be a name such as development, production or staging (letters, digits and . _ -, at most 64; it picks config/<env>.json)');
+      }
     },
   },
   'env-name-list': {
@@ -120,14 +235,12 @@ convict.addFormats({
       }
     },
   },
-  'positive-int': {
-    coerce: (value: unknown) => (typeof value === 'string' ? Number(value) : value),
-    validate(value: unknown) {
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new Error('must be a positive integer');
-    },
-  },
+  // Numbers (see fromDecimalText); used instead of convict's lenient `nat` and `port`.
+  'whole-number': wholeNumberFormat(0, Number.MAX_SAFE_INTEGER, 'a whole number, 0 or more'),
+  'positive-int': wholeNumberFormat(1, Number.MAX_SAFE_INTEGER, 'a whole number, 1 or more'),
+  'port-number': wholeNumberFormat(0, 65535, 'a port number from 0 to 65535'),
   'worker-count': {
-    coerce: (value: unknown) => (typeof value === 'string' && value.trim() !== 'auto' ? Number(value) : typeof value === 'string' ? 'auto' : value),
+    coerce: (value: unknown) => (typeof value === 'string' && value.trim() === 'auto' ? 'auto' : fromDecimalText(value)),
     validate(value: unknown) {
       if (value === 'auto') return;
       if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > 256) {
@@ -179,6 +292,7 @@ convict.addFormats({
   'plugin-list': {
     coerce: fromJson,
     validate(value: unknown) {
+      refuseUnparsedJson(value, '[{ "module": "<npm package or path>", "options": { … } }]');
       if (!Array.isArray(value)) throw new Error('must be a list of { "module": "…", "options": { … } }');
       value.forEach((entry, index) => {
         if (!isObject(entry) || typeof entry.module !== 'string' || entry.module === '') {
@@ -193,6 +307,7 @@ convict.addFormats({
   'key-list': {
     coerce: fromJson,
     validate(value: unknown) {
+      refuseUnparsedJson(value, '[{ "id": "team-a", "key": "…", "instances": ["shop"] }], names in double quotes');
       if (!Array.isArray(value)) throw new Error('must be a list of { "id", "key", "admin", "instances" }');
       const ids = new Set<string>();
       value.forEach((entry, index) => {
@@ -200,8 +315,8 @@ convict.addFormats({
         if (typeof entry.id !== 'string' || entry.id === '') throw new Error(`entry ${index} needs an "id"`);
         if (ids.has(entry.id)) throw new Error(`id "${entry.id}" is used twice`);
         ids.add(entry.id);
-        if (typeof entry.key !== 'string' || entry.key.length < 8) {
-          throw new Error(`entry "${entry.id}" needs a "key" of at least 8 characters`);
+        if (typeof entry.key !== 'string' || entry.key.length < MIN_KEY_LENGTH) {
+          throw new Error(`entry "${entry.id}" needs a "key" of at least ${MIN_KEY_LENGTH} characters`);
         }
         if (entry.admin !== undefined && typeof entry.admin !== 'boolean') throw new Error(`entry "${entry.id}": "admin" must be true or false`);
         const instances = entry.instances;
@@ -223,51 +338,51 @@ convict.addFormats({
 export const configSchema = {
   env: {
     doc: 'Environment name; selects config/<env>.json on top of config/default.json.',
-    format: String,
+    format: 'environment-name',
     default: 'development',
     env: 'DYNMCP_ENV',
   },
   server: {
     host: {
       doc: 'Address to listen on. 127.0.0.1 by default; 0.0.0.0 to serve other machines.',
-      format: String,
+      format: 'listen-host',
       default: '127.0.0.1',
       env: 'DYNMCP_HOST',
     },
-    port: { doc: 'Port to listen on (0 picks a free one).', format: 'port', default: 8080, env: 'DYNMCP_PORT' },
+    port: { doc: 'Port to listen on (0 picks a free one).', format: 'port-number', default: 8080, env: 'DYNMCP_PORT' },
     bodyLimitBytes: {
       doc: 'Largest accepted request body, admin API and MCP alike (413 above it).',
-      format: 'nat',
+      format: 'whole-number',
       default: 4 * 1024 * 1024,
       env: 'DYNMCP_BODY_LIMIT_BYTES',
     },
     allowedHosts: {
       doc: 'Host header names accepted on /mcp (DNS-rebinding guard). Empty: localhost names when bound to loopback, any otherwise.',
-      format: Array,
+      format: 'list',
       default: [] as string[],
       env: 'DYNMCP_ALLOWED_HOSTS',
     },
     allowedOrigins: {
       doc: 'Origin hostnames accepted on /mcp when a browser sends one (403 otherwise). Empty: localhost only.',
-      format: Array,
+      format: 'list',
       default: [] as string[],
       env: 'DYNMCP_ALLOWED_ORIGINS',
     },
     shutdownGraceMs: {
-      doc: 'How long shutdown waits for in-flight requests before closing connections.',
-      format: 'nat',
+      doc: 'How long shutdown waits for in-flight requests before closing connections (logged as a warning when it runs out).',
+      format: 'whole-number',
       default: 10000,
       env: 'DYNMCP_SHUTDOWN_GRACE_MS',
     },
     requestTimeoutMs: {
       doc: 'Most time a client may take to send a whole request, headers and body (408 and the connection closed after it; 0: no limit). Responses, MCP event streams included, are not timed.',
-      format: 'nat',
+      format: 'whole-number',
       default: 30_000,
       env: 'DYNMCP_REQUEST_TIMEOUT_MS',
     },
     headersTimeoutMs: {
-      doc: 'Most time a client may take to send the request headers (408 after it; 0: only requestTimeoutMs). At most requestTimeoutMs.',
-      format: 'nat',
+      doc: 'Most time a client may take to send the request headers (408 after it; 0: only requestTimeoutMs). At most requestTimeoutMs: a larger value set is refused at start, the default is lowered to it.',
+      format: 'whole-number',
       default: 10_000,
       env: 'DYNMCP_HEADERS_TIMEOUT_MS',
     },
@@ -279,7 +394,7 @@ export const configSchema = {
     },
     maxConnectionsPerAddress: {
       doc: 'Most open connections from one client address; more are closed at once (0: no cap). Counts socket addresses: trusted proxies are exempt, so limit their clients at the proxy.',
-      format: 'nat',
+      format: 'whole-number',
       default: 256,
       env: 'DYNMCP_MAX_CONNECTIONS_PER_ADDRESS',
     },
@@ -311,7 +426,7 @@ export const configSchema = {
   auth: {
     providers: {
       doc: 'Auth providers asked in order, by name; "api-key" is built in, plugins add others.',
-      format: Array,
+      format: 'provider-list',
       default: ['api-key'],
       env: 'DYNMCP_AUTH_PROVIDERS',
     },
@@ -324,13 +439,13 @@ export const configSchema = {
     },
     maxFailures: {
       doc: 'Failed authentications one client address may make within failureWindowMs, on /mcp and /admin together, before it gets 429 (0: no limit).',
-      format: 'nat',
+      format: 'whole-number',
       default: 20,
       env: 'DYNMCP_AUTH_MAX_FAILURES',
     },
     failureWindowMs: {
       doc: 'The window of auth.maxFailures; a blocked address may try again once its oldest failure is this old.',
-      format: 'nat',
+      format: 'whole-number',
       default: 60_000,
       env: 'DYNMCP_AUTH_FAILURE_WINDOW_MS',
     },
@@ -343,13 +458,13 @@ export const configSchema = {
       },
       audiences: {
         doc: 'Audiences accepted besides each instance\'s own resource URL (<server.publicUrl>/mcp/<id>), for authorization servers that cannot issue per-resource tokens; comma-separated in the environment. A token for one of these opens every instance its principal may use.',
-        format: Array,
+        format: 'list',
         default: [] as string[],
         env: 'DYNMCP_OAUTH_AUDIENCES',
       },
       clockSkewSeconds: {
         doc: 'Clock difference tolerated when checking a token\'s exp and nbf.',
-        format: 'nat',
+        format: 'whole-number',
         default: 30,
         env: 'DYNMCP_OAUTH_CLOCK_SKEW_SECONDS',
       },
@@ -361,7 +476,7 @@ export const configSchema = {
       },
       jwksCooldownMs: {
         doc: 'Least time between two fetches of the issuer\'s signing keys (JWKS) caused by tokens with an unknown key id, so forged key ids cannot make the gateway hammer the issuer; a rotated key is picked up after at most this long.',
-        format: 'nat',
+        format: 'whole-number',
         default: 30_000,
         env: 'DYNMCP_OAUTH_JWKS_COOLDOWN_MS',
       },
@@ -377,34 +492,34 @@ export const configSchema = {
     // The failure limit once covered /admin only; it moved to auth.* when it came to cover /mcp.
     maxAuthFailures: {
       doc: 'Deprecated: use auth.maxFailures. Still applies while auth.maxFailures is left at its default; the gateway logs a warning at start while it is set.',
-      format: 'nat',
+      format: 'whole-number',
       nullable: true,
       default: null as number | null,
       env: 'DYNMCP_ADMIN_MAX_AUTH_FAILURES',
     },
     authFailureWindowMs: {
       doc: 'Deprecated: use auth.failureWindowMs. Still applies while auth.failureWindowMs is left at its default; the gateway logs a warning at start while it is set.',
-      format: 'nat',
+      format: 'whole-number',
       nullable: true,
       default: null as number | null,
       env: 'DYNMCP_ADMIN_AUTH_FAILURE_WINDOW_MS',
     },
     apiKeys: {
-      doc: 'API keys accepted on /admin (Authorization: Bearer <key> or x-api-key: <key>), comma-separated in the environment. An entry "name:key" names its key in the history and audit (name: 1 to 64 of A-Z a-z 0-9 _ . -; key: 8 characters or more); any other entry is a key, whole.',
-      format: Array,
+      doc: 'API keys accepted on /admin (Authorization: Bearer <key> or x-api-key: <key>), comma-separated in the environment. An entry "name:key" names its key in the history and audit (name: 1 to 64 of A-Z a-z 0-9 _ . -; key: 8 characters or more); any other entry is a key, whole. Every entry has 8 characters or more; an empty DYNMCP_API_KEYS is no key.',
+      format: 'admin-key-list',
       default: [] as string[],
       env: 'DYNMCP_API_KEYS',
       sensitive: true,
     },
     importBodyLimitBytes: {
       doc: 'Largest accepted body of POST /admin/import/openapi (413 above it); also the largest OpenAPI document it reads. Real API descriptions reach 13 MB.',
-      format: 'nat',
+      format: 'whole-number',
       default: 20 * 1024 * 1024,
       env: 'DYNMCP_ADMIN_IMPORT_BODY_LIMIT_BYTES',
     },
     importTimeoutMs: {
       doc: 'Longest time POST /admin/import/openapi may spend reading and mapping one document, in a worker thread (400 OPENAPI_TOO_COMPLEX after it); bounds what a hostile document costs. GitHub\'s REST description maps in a few seconds; the default leaves margin on a small, busy machine.',
-      format: 'nat',
+      format: 'whole-number',
       default: 60_000,
       env: 'DYNMCP_ADMIN_IMPORT_TIMEOUT_MS',
     },
@@ -418,13 +533,13 @@ export const configSchema = {
     },
     startupWaitMs: {
       doc: 'How long start-up waits for the store before serving anyway, not ready (alive, /readyz 503) until it connects.',
-      format: 'nat',
+      format: 'whole-number',
       default: 5000,
       env: 'DYNMCP_STARTUP_WAIT_MS',
     },
     pollIntervalMs: {
       doc: 'How often the SQL datasources read the change feed.',
-      format: 'nat',
+      format: 'whole-number',
       default: 250,
       env: 'DYNMCP_POLL_INTERVAL_MS',
     },
@@ -439,7 +554,7 @@ export const configSchema = {
     etcd: {
       endpoints: {
         doc: 'etcd endpoints, comma-separated in the environment.',
-        format: Array,
+        format: 'list',
         default: ['http://127.0.0.1:2379'],
         env: 'DYNMCP_ETCD_ENDPOINTS',
       },
@@ -457,7 +572,7 @@ export const configSchema = {
       keyFile: { doc: 'PEM private key of the etcd client certificate.', format: String, default: '', env: 'DYNMCP_ETCD_KEY_FILE' },
       keepaliveMs: {
         doc: 'gRPC keepalive ping interval; a frozen etcd is noticed within this plus 2 s. etcd refuses pings more often than its --grpc-keepalive-min-time (5 s by default).',
-        format: 'nat',
+        format: 'whole-number',
         default: 5000,
         env: 'DYNMCP_ETCD_KEEPALIVE_MS',
       },
@@ -471,7 +586,7 @@ export const configSchema = {
         sensitive: true,
       },
       host: { doc: 'MySQL host (when no url is set).', format: String, default: '127.0.0.1', env: 'DYNMCP_MYSQL_HOST' },
-      port: { doc: 'MySQL port (when no url is set).', format: 'port', default: 3306, env: 'DYNMCP_MYSQL_PORT' },
+      port: { doc: 'MySQL port (when no url is set).', format: 'port-number', default: 3306, env: 'DYNMCP_MYSQL_PORT' },
       user: { doc: 'MySQL user (when no url is set).', format: String, default: 'dynmcp', env: 'DYNMCP_MYSQL_USER' },
       password: {
         doc: 'MySQL password (when no url is set).',
@@ -481,23 +596,23 @@ export const configSchema = {
         sensitive: true,
       },
       database: { doc: 'MySQL database (when no url is set).', format: String, default: 'dynmcp', env: 'DYNMCP_MYSQL_DATABASE' },
-      poolMax: { doc: 'Most pooled MySQL connections per replica.', format: 'nat', default: 10, env: 'DYNMCP_MYSQL_POOL_MAX' },
+      poolMax: { doc: 'Most pooled MySQL connections per replica.', format: 'whole-number', default: 10, env: 'DYNMCP_MYSQL_POOL_MAX' },
     },
     tombstoneRetentionMs: {
       doc: 'SQL stores: how long deletes are kept for replicas to see; a replica further behind reloads everything.',
-      format: 'nat',
+      format: 'whole-number',
       default: 24 * 60 * 60 * 1000,
       env: 'DYNMCP_TOMBSTONE_RETENTION_MS',
     },
     historyRetentionMs: {
       doc: 'How long the history of definitions (GET /admin/tds/:id/history, rollback, audit) keeps a version; a live record keeps its current version\'s entry however old.',
-      format: 'nat',
+      format: 'whole-number',
       default: 30 * 24 * 60 * 60 * 1000,
       env: 'DYNMCP_HISTORY_RETENTION_MS',
     },
     historyMaxVersions: {
       doc: 'Most versions the history keeps per definition, however young (0: no cap besides historyRetentionMs).',
-      format: 'nat',
+      format: 'whole-number',
       default: 100,
       env: 'DYNMCP_HISTORY_MAX_VERSIONS',
     },
@@ -525,7 +640,7 @@ export const configSchema = {
     },
     timeoutMs: {
       doc: 'Upstream call timeout when a tool sets no ext_info.timeout_ms.',
-      format: 'nat',
+      format: 'whole-number',
       default: 30000,
       env: 'DYNMCP_UPSTREAM_TIMEOUT_MS',
     },
@@ -589,7 +704,7 @@ export const configSchema = {
   mcp: {
     sessionIdleTimeoutMs: {
       doc: 'A 2025-era session held by this replica without requests or an open stream for this long is dropped from its memory; the session itself lasts until sessionTtlMs (the next request rebuilds it).',
-      format: 'nat',
+      format: 'whole-number',
       default: 30 * 60 * 1000,
       env: 'DYNMCP_SESSION_IDLE_TIMEOUT_MS',
     },
@@ -608,7 +723,7 @@ export const configSchema = {
     },
     maxSessions: {
       doc: 'Most 2025-era sessions this replica holds at once; initialize is answered 503 above it.',
-      format: 'nat',
+      format: 'whole-number',
       default: 10000,
       env: 'DYNMCP_MAX_SESSIONS',
     },
@@ -620,7 +735,7 @@ export const configSchema = {
     },
     maxSessionsPerPrincipal: {
       doc: 'Most 2025-era sessions one caller (principal, or anonymous client address) holds on this replica; its next initialize is answered 429 (0: only maxSessions applies).',
-      format: 'nat',
+      format: 'whole-number',
       default: 100,
       env: 'DYNMCP_MAX_SESSIONS_PER_PRINCIPAL',
     },
@@ -635,13 +750,13 @@ export const configSchema = {
     principal: {
       ratePerMinute: {
         doc: 'Most tools/call one caller (principal, or anonymous client address) makes per minute on this replica, all instances together; 429 above it (0: no limit).',
-        format: 'nat',
+        format: 'whole-number',
         default: 0,
         env: 'DYNMCP_PRINCIPAL_RATE_PER_MINUTE',
       },
       concurrency: {
         doc: 'Most tools/call one caller (principal, or anonymous client address) has running at once on this replica; 429 above it (0: no limit).',
-        format: 'nat',
+        format: 'whole-number',
         default: 64,
         env: 'DYNMCP_PRINCIPAL_CONCURRENCY',
       },
@@ -662,7 +777,7 @@ export const configSchema = {
     },
     port: {
       doc: 'Serve GET /metrics on a listener of its own at this port (on server.host, without credentials), and not on the main port. null: on the main port.',
-      format: 'port',
+      format: 'port-number',
       nullable: true,
       default: null as number | null,
       env: 'DYNMCP_METRICS_PORT',

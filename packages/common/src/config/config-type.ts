@@ -4,8 +4,8 @@ interface SettingSchema {
   default: unknown;
 }
 
-/** Formats whose values are numbers: convict's own and the schema's `positive-int`. */
-type NumberFormat = 'nat' | 'int' | 'port' | 'positive-int' | 'duration' | 'timestamp' | NumberConstructor;
+/** Formats whose values are numbers: convict's own and the schema's strict `whole-number`, `positive-int` and `port-number`. */
+type NumberFormat = 'nat' | 'int' | 'port' | 'whole-number' | 'positive-int' | 'port-number' | 'duration' | 'timestamp' | NumberConstructor;
 
 /**
  * The type of one setting's value: a union of its choices for an enumerated format (written with
