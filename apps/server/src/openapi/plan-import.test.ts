@@ -9,6 +9,7 @@ import { stringify as toYaml } from 'yaml';
 import { createImportPlanner, DEFAULT_IMPORT_LIMITS, planImport } from './index.js';
 import type { ImportInput, ImportLimits } from './index.js';
 import { assertToolsValid, PETS_OPENAPI_31_YAML, petsOpenApi30, petsSwagger2, toolNamed } from '../test-support/openapi-documents.js';
+import { withoutCodeFrame } from './read-document.js';
 
 // Tests load the worker through tsx, which takes seconds on a busy machine; the limit under test
 // is set explicitly where it matters.
@@ -92,7 +93,8 @@ describe('planImport', () => {
       [{ openapi: '3.2.0', info: {}, paths: {} }, /^\/openapi: version "3.2.0" is not supported/],
       [{ swagger: '1.2' }, /^\/swagger: version "1.2" is not supported/],
       [minimal({ '/a': { get: { responses: { 200: { $ref: '#/components/responses/Nope' } } } } }), /^\/paths\/~1a\/get\/responses\/200\/\$ref: "#\/components\/responses\/Nope" points at nothing/],
-      [minimal({}, { info: { version: '1' } }), /does not follow the OpenAPI specification: .*title/],
+      // The parser's finding and the line it marks, without its code frame (numbered as a JSON rendering, not as the text sent).
+      [minimal({}, { info: { version: '1' } }), /does not follow the OpenAPI specification: REQUIRED must have required property 'title' \(at "info": \{: title is missing here!\)$/],
     ];
     for (const [document, message] of cases) {
       const error = await refusal(planImport(input(document), LIMITS));
@@ -100,6 +102,12 @@ describe('planImport', () => {
       assert.equal(error.status, 400);
       assert.match(error.message, message);
     }
+  });
+
+  it("keeps the parser's finding and the line it marks, not its code frame", () => {
+    const frame = 'TYPE must be string\n\n   7 |         "responses": {\n>  9 |             "description": 5\n     |                            ^ type must be string\n  10 |           }';
+    assert.equal(withoutCodeFrame(frame), 'TYPE must be string (at "description": 5: type must be string)');
+    assert.equal(withoutCodeFrame('REQUIRED must have required property \'title\''), "REQUIRED must have required property 'title'");
   });
 
   it('refuses options it cannot use before reading the document', async () => {

@@ -95,6 +95,23 @@ async function upgradeSwagger(document: Record<string, unknown>): Promise<Record
 }
 
 /**
+ * A finding of the OpenAPI parser without its code frame, whose line numbers count lines of a JSON
+ * rendering of the document, not of the text the operator sent (YAML, or JSON laid out otherwise):
+ * the finding, then the marked line's own text and the note under it, which find the place in any
+ * layout. `TYPE must be string` with a frame marking `"description": 5` and "type must be string"
+ * becomes `TYPE must be string (at "description": 5: type must be string)`.
+ */
+export function withoutCodeFrame(message: string): string {
+  const lines = message.trim().split('\n');
+  const summary = (lines[0] ?? '').trim();
+  const marked = lines.findIndex((line) => /^>\s*\d+\s*\|/.test(line));
+  if (marked < 0) return summary;
+  const text = (lines[marked] as string).replace(/^>\s*\d+\s*\|\s?/, '').trim().replace(/,$/, '');
+  const note = /^\s*\|\s*\^+\s*(.*)$/.exec(lines[marked + 1] ?? '')?.[1]?.trim();
+  return `${summary} (at ${text}${note ? `: ${note}` : ''})`;
+}
+
+/**
  * The OpenAPI parser's validation, which resolves a copy and collects every error: slow on a large
  * document, so it runs only on a document the schema check refused, to say what is wrong. It has
  * the last word, as it had before the schema check existed: where it finds nothing to refuse (its
@@ -103,7 +120,7 @@ async function upgradeSwagger(document: Record<string, unknown>): Promise<Record
 async function assertValid(document: Record<string, unknown>): Promise<void> {
   const result = await validate(structuredClone(document) as never, PARSER_OPTIONS);
   if (result.valid) return;
-  const messages = result.errors.slice(0, 3).map((error) => error.message.trim().slice(0, 500));
+  const messages = result.errors.slice(0, 3).map((error) => withoutCodeFrame(error.message).slice(0, 500));
   const more = result.errors.length + result.additionalErrors - messages.length;
   throw invalid(`the document does not follow the OpenAPI specification: ${messages.join('; ')}${more > 0 ? ` (and ${more} more)` : ''}`);
 }

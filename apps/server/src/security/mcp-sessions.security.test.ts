@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { connectLegacy } from '../test-support/mcp-clients.js';
+import { connectLegacy, connectModern } from '../test-support/mcp-clients.js';
 import { echoTool, startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
 
 const KEYS = { a: 'team-a-key-0001', b: 'team-b-key-0002', c: 'team-c-key-0003' };
@@ -133,6 +133,43 @@ describe('sessions are bound to the caller that opened them', () => {
       await first.client.close();
       await second.transport.terminateSession();
       await second.client.close();
+    }
+  });
+
+  test('2026-07-28 subscriptions/listen streams count against the same cap: the third is 429, others unaffected, a closed one frees its slot', async () => {
+    const listen = (key: string) => connectModern(`${gw.url}/mcp/shared`, auth(key)).then(async (modern) => ({ ...modern, subscription: await modern.client.listen({ toolsListChanged: true }) }));
+    const streams = [await listen(KEYS.a), await listen(KEYS.a)];
+    try {
+      const third = await send(gw, 'POST', 'shared', { ...auth(KEYS.a), 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' }, {
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'subscriptions/listen',
+        params: { notifications: { toolsListChanged: true }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+      });
+      assert.equal(third.status, 429, third.text);
+      assert.match(third.text, /Too many listen streams: caller \\"team-a\\" holds 2, the most one caller may \(mcp.maxSessionsPerPrincipal\)/);
+      assert.match(third.text, /"id":9/);
+
+      const other = await listen(KEYS.b);
+      await other.subscription.close();
+      await other.client.close();
+
+      const first = streams.shift()!;
+      await first.subscription.close();
+      await first.client.close();
+      // The server sees the stream close a moment after the client drops it.
+      let again: Awaited<ReturnType<typeof listen>> | undefined;
+      for (let attempt = 0; again === undefined && attempt < 50; attempt += 1) {
+        again = await listen(KEYS.a).catch(() => undefined);
+        if (again === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.ok(again, 'a slot came back');
+      streams.push(again);
+    } finally {
+      for (const stream of streams) {
+        await stream.subscription.close();
+        await stream.client.close();
+      }
     }
   });
 });

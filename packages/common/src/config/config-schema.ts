@@ -734,7 +734,7 @@ export const configSchema = {
       env: 'DYNMCP_TOOLS_PAGE_SIZE',
     },
     maxSessionsPerPrincipal: {
-      doc: 'Most 2025-era sessions one caller (principal, or anonymous client address) holds on this replica; its next initialize is answered 429 (0: only maxSessions applies).',
+      doc: 'Most 2025-era sessions one caller (principal, or anonymous client address) holds on this replica; its next initialize is answered 429 (0: only maxSessions applies). Its open 2026-07-28 `subscriptions/listen` streams are capped at the same number, counted apart.',
       format: 'whole-number',
       default: 100,
       env: 'DYNMCP_MAX_SESSIONS_PER_PRINCIPAL',

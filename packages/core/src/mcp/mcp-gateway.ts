@@ -251,6 +251,35 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     return true;
   }
 
+  /** Open 2026-07-28 `subscriptions/listen` streams per caller on this replica. */
+  const listening = new Map<string, number>();
+
+  /**
+   * Counts a `subscriptions/listen` stream against its caller's cap, `mcp.maxSessionsPerPrincipal`
+   * (0: none), as a 2025-era session's GET stream counts through its session: each holds a
+   * response open for as long as the client likes. Answers 429 and returns true above the cap.
+   */
+  function overListenCap(req: IncomingMessage, res: ServerResponse, body: unknown, owner: string): boolean {
+    if (req.method !== 'POST' || body === null || typeof body !== 'object' || (body as { method?: unknown }).method !== 'subscriptions/listen') return false;
+    const cap = options.maxSessionsPerPrincipal;
+    const held = listening.get(owner) ?? 0;
+    if (cap > 0 && held >= cap) {
+      metrics.rejected('limits');
+      const message =
+        `Too many listen streams: caller "${owner}" holds ${cap}, the most one caller may (mcp.maxSessionsPerPrincipal); ` +
+        'close unused subscriptions/listen streams first';
+      replyJsonRpc(res, 429, errorReply(body, { code: JsonRpcErrorCode.ServerError, message }));
+      return true;
+    }
+    listening.set(owner, held + 1);
+    res.once('close', () => {
+      const left = (listening.get(owner) ?? 1) - 1;
+      if (left > 0) listening.set(owner, left);
+      else listening.delete(owner);
+    });
+    return false;
+  }
+
   /**
    * Admits the request's tool calls under the caller's limits (call-limits.ts) and tags the request
    * with its lease for the tool caller; answers 429 and returns true when a limit refuses them.
@@ -280,6 +309,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       if (refused(req, res, view, body)) return;
       const owner = ownerKey(caller);
       if (overLimit(req, res, view, body, owner, caller)) return;
+      if (overListenCap(req, res, body, owner)) return;
       // The limits read the catalogue (a call_tool's target); the routes serve what clients see.
       const served = servedView(view);
       switch (routeOf(req, body, served, pageSize)) {
