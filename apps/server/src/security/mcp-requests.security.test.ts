@@ -70,23 +70,29 @@ describe('MCP requests and answers', () => {
 
   const callMessage = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: {} } });
 
+  /** A body reaches three legs: 2025 session-less, 2026-07-28, and 2025 stateful: instance, headers, params it adds. */
+  const LEGS: ReadonlyArray<[string, Record<string, string>, Record<string, unknown>]> = [
+    ['stateless', { 'mcp-protocol-version': '2025-11-25' }, {}],
+    ['stateless', {}, { _meta: MODERN_META }],
+    ['stateful', { 'mcp-protocol-version': '2025-11-25' }, {}],
+  ];
+
+  /** POSTs `body` as it is, bytes or text, with the MCP headers and `headers`. */
+  const postRaw = (instance: string, headers: Record<string, string>, body: Uint8Array | string) =>
+    fetch(url(instance), {
+      method: 'POST',
+      headers: { ...TEST_AUTH, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      body,
+    });
+
   test('a body whose bytes are not UTF-8 is 400 -32700 on every leg, and nothing reaches the upstream', async () => {
     upstream.hits.length = 0;
-    const legs: Array<[string, Record<string, string>, unknown]> = [
-      ['stateless', { 'mcp-protocol-version': '2025-11-25' }, {}],
-      ['stateless', {}, { _meta: MODERN_META }],
-      ['stateful', { 'mcp-protocol-version': '2025-11-25' }, {}],
-    ];
-    for (const [instance, headers, extra] of legs) {
-      const text = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: { q: 'caf\u00e9' }, ...(extra as object) } });
+    for (const [instance, headers, extra] of LEGS) {
+      const text = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: { q: 'caf\u00e9' }, ...extra } });
       // "é" as Latin-1 (0xE9) in place of its UTF-8 bytes: decoding would put U+FFFD in the argument.
       const at = text.indexOf('caf') + 3;
       const bytes = Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from([0xe9]), Buffer.from(text.slice(at + 1))]);
-      const response = await fetch(url(instance), {
-        method: 'POST',
-        headers: { ...TEST_AUTH, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
-        body: new Uint8Array(bytes),
-      });
+      const response = await postRaw(instance, headers, new Uint8Array(bytes));
       const answer = (await response.json()) as { error?: { code: number; message: string } };
       assert.equal(response.status, 400, `${instance} ${JSON.stringify(headers)}`);
       assert.equal(answer.error?.code, -32700);
@@ -97,30 +103,18 @@ describe('MCP requests and answers', () => {
 
   test('a compressed body is 415 -32600 naming its Content-Encoding on every leg, and nothing reaches the upstream', async () => {
     upstream.hits.length = 0;
-    const legs: Array<[string, Record<string, string>, unknown]> = [
-      ['stateless', { 'mcp-protocol-version': '2025-11-25' }, {}],
-      ['stateless', {}, { _meta: MODERN_META }],
-      ['stateful', { 'mcp-protocol-version': '2025-11-25' }, {}],
-    ];
-    for (const [instance, headers, extra] of legs) {
-      const text = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: {}, ...(extra as object) } });
+    for (const [instance, headers, extra] of LEGS) {
+      const text = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: {}, ...extra } });
       for (const encoding of ['gzip', 'Deflate', 'br']) {
-        const response = await fetch(url(instance), {
-          method: 'POST',
-          headers: { ...TEST_AUTH, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-encoding': encoding, ...headers },
-          body: new Uint8Array(gzipSync(text)),
-        });
+        const response = await postRaw(instance, { 'content-encoding': encoding, ...headers }, new Uint8Array(gzipSync(text)));
         const answer = (await response.json()) as { error?: { code: number; message: string } };
         assert.equal(response.status, 415, `${instance} ${encoding}`);
         assert.equal(answer.error?.code, -32600);
         assert.equal(answer.error?.message, `Unsupported Content-Encoding "${encoding.toLowerCase()}": send the body uncompressed`);
       }
       // `identity` is no encoding at all.
-      const plain = await fetch(url(instance), {
-        method: 'POST',
-        headers: { ...TEST_AUTH, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-encoding': 'identity', ...headers },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'ping', ...(Object.keys(extra as object).length > 0 ? { params: extra } : {}) }),
-      });
+      const ping = { jsonrpc: '2.0', id: 10, method: 'ping', ...(Object.keys(extra).length > 0 ? { params: extra } : {}) };
+      const plain = await postRaw(instance, { 'content-encoding': 'identity', ...headers }, JSON.stringify(ping));
       assert.notEqual(plain.status, 415, instance);
       await plain.arrayBuffer();
     }
