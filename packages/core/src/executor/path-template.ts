@@ -91,6 +91,8 @@ const DOT_PIECE = /^(?:\.|%2e){1,2}$/i;
  * would remove or climb a segment that the gateway sent inside one, say `/v1/users/..%2F..%2Fadmin`.
  */
 export function hasHiddenDotSegment(path: string): boolean {
+  // Most values (ids, names) hold no dot at all, written or encoded: no split on the hot path.
+  if (!path.includes('.') && !(path.includes('%') && /%2e/i.test(path))) return false;
   return path.split(/[/\\]|%2f|%5c/i).some((piece) => DOT_PIECE.test(piece));
 }
 
