@@ -94,6 +94,14 @@ describe('checkRequest: malformed params the SDK would answer as internal errors
     for (const body of [message('initialize', init), message('tools/list', { cursor: 'abc' }), message('tools/list', {}), message('logging/setLevel', { level: 'error' })]) {
       assert.equal(checkRequest(request(), body), undefined, JSON.stringify(body));
     }
+    // 2026-07-28 has neither method: the SDK answers them as unknown methods, whatever their params.
+    const modernMeta = { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } };
+    for (const body of [message('initialize', modernMeta), message('logging/setLevel', { level: 'verbose', ...modernMeta })]) {
+      assert.equal(checkRequest(request({ 'mcp-protocol-version': '2026-07-28' }), body), undefined, JSON.stringify(body));
+      assert.equal(checkRequest(request(), body), undefined, `${JSON.stringify(body)} without the header`);
+    }
+    const modernList = checkRequest(request({ 'mcp-protocol-version': '2026-07-28' }), message('tools/list', { cursor: 1, ...modernMeta }));
+    assert.equal(modernList?.code, -32602, 'a cursor is a string in every revision');
   });
 
   it('an id too large for a double is -32600 (its answer would carry id null)', () => {

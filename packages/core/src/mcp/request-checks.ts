@@ -58,7 +58,7 @@ export function checkRequest(req: IncomingMessage, body: unknown): RequestRefusa
     const refusal = checkBatch(body, version);
     if (refusal !== undefined) return refusal;
   } else {
-    const refusal = checkMessage(body);
+    const refusal = checkMessage(body, version);
     if (refusal !== undefined) return refusal;
   }
   if (nestsDeeperThan(body, MAX_BODY_DEPTH)) {
@@ -121,7 +121,7 @@ function checkBatch(batch: unknown[], version: string | undefined): RequestRefus
   // each) and one answer would be lost.
   const ids = new Set<unknown>();
   for (const message of batch) {
-    const refusal = checkMessage(message);
+    const refusal = checkMessage(message, version);
     if (refusal !== undefined) return { ...refusal, id: null };
     const id = isObject(message) ? message.id : undefined;
     if (id === undefined || id === null) continue;
@@ -151,11 +151,14 @@ const invalidParams = (message: string, id: string | number | null): RequestRefu
  * Checks one message's id, and the params of the requests whose malformed params the SDK would
  * answer as an internal error (-32603, with a dump of its validator's findings): `initialize`,
  * `tools/list`'s cursor, `logging/setLevel`'s level. These are the client's mistakes, answered
- * -32602 naming the field. (`tools/call` the SDK refuses as invalid params itself.)
+ * -32602 naming the field. (`tools/call` the SDK refuses as invalid params itself.) In a
+ * 2026-07-28 request `initialize` and `logging/setLevel` are no methods at all, which the SDK
+ * answers as such, so their params are not looked at.
  */
-function checkMessage(message: unknown): RequestRefusal | undefined {
+function checkMessage(message: unknown, version: string | undefined): RequestRefusal | undefined {
   if (!isObject(message)) return undefined;
   const { id, method, params } = message;
+  const modern = version === MODERN_PROTOCOL_VERSION || (isObject(params) && isObject(params._meta) && VERSION_META in params._meta);
   // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes as null: the answer would lose its id.
   if (typeof id === 'number' && !Number.isFinite(id)) {
     return { status: 400, code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: a numeric id must fit a double (this one is too large)', id: null };
@@ -164,6 +167,7 @@ function checkMessage(message: unknown): RequestRefusal | undefined {
   const given = isObject(params) ? params : {};
   switch (method) {
     case 'initialize': {
+      if (modern) return undefined;
       if (typeof given.protocolVersion !== 'string') return invalidParams('"protocolVersion" must be a string, such as "2025-11-25"', requestId);
       if (!isObject(given.capabilities)) return invalidParams('"capabilities" must be an object ({} for none)', requestId);
       const info = given.clientInfo;
@@ -178,7 +182,7 @@ function checkMessage(message: unknown): RequestRefusal | undefined {
       }
       return undefined;
     case 'logging/setLevel':
-      if (!LOG_LEVELS.has(given.level)) return invalidParams(`"level" must be one of ${TOOL_LOG_LEVELS.join(', ')}`, requestId);
+      if (!modern && !LOG_LEVELS.has(given.level)) return invalidParams(`"level" must be one of ${TOOL_LOG_LEVELS.join(', ')}`, requestId);
       return undefined;
     default:
       return undefined;
