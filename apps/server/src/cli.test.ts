@@ -145,6 +145,20 @@ test('a call still running when the shutdown grace period ends is cut off, and t
   }
 });
 
+test('a SQLite path that can never hold a database stops the start at once, naming it, instead of retrying forever', async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'dynmcp-cli-sqlite-'));
+  try {
+    const started = Date.now();
+    const bad = startGatewayProcess({ DYNMCP_PORT: '0', DYNMCP_HOST: '127.0.0.1', DYNMCP_API_KEYS: KEYS[0]!, DYNMCP_SQLITE_PATH: folder });
+    bad.url.catch(() => undefined);
+    assert.equal(await Promise.race([bad.exited, sleep(20_000).then(() => 'still running')]), 1);
+    assert.ok(Date.now() - started < 15_000, 'it did not wait out the retries');
+    assert.match(bad.stderr.join(''), new RegExp(`dynmcp: failed to start: SQLite database path "${folder}": it is a folder, not a file`));
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
+
 test('a bad setting stops the start with a message naming it', async () => {
   const bad = startGatewayProcess({ DYNMCP_PORT: 'eighty', DYNMCP_API_KEYS: 'k' });
   bad.url.catch(() => undefined);

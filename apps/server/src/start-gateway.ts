@@ -17,7 +17,7 @@ import {
 } from '@dynmcp/common';
 import { createMcpGateway, createRequestGuards, createToolCaller, NO_CALL_METRICS } from '@dynmcp/core';
 import { consoleDir } from '@dynmcp/console';
-import { GatewayError, type DataSource, type Logger } from '@dynmcp/plugin';
+import { GatewayError, isGatewayError, type DataSource, type Logger } from '@dynmcp/plugin';
 import { createAdminEvents, type AdminEvents } from './admin/admin-events.js';
 import { createCredentialAdmin } from './admin/admin-credentials.js';
 import { createAdminHistory } from './admin/admin-history.js';
@@ -62,14 +62,20 @@ export interface RunningGateway {
  */
 const PLACEHOLDER_ADMIN_KEYS = ['your-api-key', 'change-me-to-a-long-random-key'] as const;
 
-/** Opens the store, retrying with backoff (0.5 s doubling to 5 s) until it opens or the gateway stops. */
+/** A store failure no retry can mend (a datasource says so with `data.permanent`): a wrong path, say. */
+const isPermanent = (error: unknown) => isGatewayError(error) && error.data?.['permanent'] === true;
+
+/**
+ * Opens the store, retrying with backoff (0.5 s doubling to 5 s) until it opens or the gateway
+ * stops; a failure the datasource calls permanent is thrown at once.
+ */
 async function openWithRetry(datasource: DataSource, logger: Logger, stopped: () => boolean): Promise<void> {
   for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     try {
       await datasource.open();
       return;
     } catch (error) {
-      if (stopped()) throw error;
+      if (stopped() || isPermanent(error)) throw error;
       logger.warn('store not reachable; retrying', { error: (error as Error).message, retryInMs: delay });
       await sleep(delay, undefined, { ref: false });
       if (stopped()) throw error;
@@ -131,7 +137,11 @@ export async function startGateway(
     else if (config.metrics.port !== null) logger.warn('metrics.enabled is false: metrics.port is ignored and no metrics listener is opened', { port: config.metrics.port });
     // The store may be down at start: connect in the background and serve (alive, not ready)
     // meanwhile; the live definitions load as soon as the store answers.
-    const storeOpened = openWithRetry(datasource, logger, () => closing);
+    let storeRefusal: unknown;
+    const storeOpened = openWithRetry(datasource, logger, () => closing).catch((error: unknown) => {
+      if (isPermanent(error)) storeRefusal = error;
+      throw error;
+    });
     // Stored credentials this gateway cannot decrypt (no key, another key) stop the start: it would
     // otherwise fail every call needing one. A store that answers only after the start wait leaves
     // the gateway not ready, with the reason in the log.
@@ -288,6 +298,7 @@ export async function startGateway(
     const metricsPort =
       config.metrics.port === null || gatewayMetrics === undefined ? undefined : await listenForMetrics(config, gatewayMetrics, httpOptions, closers);
     const ready = await Promise.race([loaded, sleep(config.datasource.startupWaitMs, false, { ref: false })]);
+    if (storeRefusal !== undefined) throw storeRefusal;
     if (credentialsRefusal !== undefined) throw credentialsRefusal;
     if (!ready) logger.warn('store not reachable yet; serving as not ready until it is', { ...datasource.health() });
     const { port } = server.address() as AddressInfo;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -65,6 +65,35 @@ test('open creates the directory, the file and the schema, and is idempotent', a
   const health = ds.health();
   assert.equal(health.connected, true);
   assert.ok(Math.abs((health.lastSyncAt ?? 0) - Date.now()) < 1000);
+});
+
+test('a SQLite path that can never hold a database is refused at once as permanent, naming it; an empty file becomes one', async () => {
+  const folder = tempFile('a-folder');
+  mkdirSync(folder);
+  const notDatabase = tempFile('notes.txt');
+  writeFileSync(notDatabase, 'these are my notes, not a database\n');
+  const fileAsFolder = tempFile('plain-file');
+  writeFileSync(fileAsFolder, 'x');
+  const cases: Array<[string, RegExp]> = [
+    [folder, /it is a folder, not a file/],
+    [notDatabase, /the file there is not an SQLite database/],
+    [join(fileAsFolder, 'store.sqlite'), /a part of its folder is a file, not a folder/],
+  ];
+  for (const [filename, problem] of cases) {
+    await assert.rejects(sqlite(filename).open(), (error: unknown) => {
+      assert.ok(isGatewayError(error), String(error));
+      assert.equal(error.code, 'STORE_UNAVAILABLE');
+      assert.deepEqual(error.data, { permanent: true }, 'retrying cannot mend it');
+      assert.ok(error.message.startsWith(`SQLite database path "${filename}": `), error.message);
+      assert.match(error.message, problem);
+      return true;
+    });
+  }
+  assert.equal(readFileSync(notDatabase, 'utf8'), 'these are my notes, not a database\n', 'the file is left as it was');
+  const empty = tempFile('empty.sqlite');
+  writeFileSync(empty, '');
+  await sqlite(empty).open();
+  inspect(empty, (db) => assert.ok((db.prepare("SELECT name FROM sqlite_master WHERE name = 'dynmcp_records'").all() as unknown[]).length === 1));
 });
 
 test('a second datasource on the same file finds the schema and does not migrate again', async () => {
@@ -188,18 +217,15 @@ test('store failures become STORE_UNAVAILABLE without SQL text or paths', async 
   await assert.rejects(notOpen.list('tds'), rejectsWith('STORE_UNAVAILABLE', (error) => assert.equal(error.message, 'store unavailable: not open')));
   assert.equal(notOpen.health().connected, false);
 
-  // A directory where the database file should be.
+  // A directory where the database file should be: open()'s error names the path for the operator
+  // starting the gateway (above); what health reports, which /readyz shows anyone, does not.
   const dirPath = tempFile('occupied');
   mkdirSync(dirPath);
   const broken = sqlite(dirPath);
-  await assert.rejects(
-    broken.open(),
-    rejectsWith('STORE_UNAVAILABLE', (error) => {
-      assert.doesNotMatch(error.message, /occupied|dynmcp-sql-/);
-      assert.ok(error.cause !== undefined);
-    }),
-  );
+  await assert.rejects(broken.open(), rejectsWith('STORE_UNAVAILABLE', () => undefined));
   assert.equal(broken.health().connected, false);
+  assert.equal(broken.health().reason, 'the SQLite path cannot hold a database (see the start log)');
+  await assert.rejects(broken.list('tds'), rejectsWith('STORE_UNAVAILABLE', (error) => assert.doesNotMatch(error.message, /occupied|dynmcp-sql-/)));
 
   const filename = tempFile();
   const ds = sqlite(filename);

@@ -1,5 +1,3 @@
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Knex } from 'knex';
 import type { DataSource, FeedEvent, Logger } from '@dynmcp/plugin';
 import { createSqlFeed } from './sql-feed.js';
@@ -10,6 +8,7 @@ import { pruneTombstones, readFeed, selectHead, selectLive, selectOne, writeBatc
 import { describeStoreError, storeError, withBusyRetry } from './sql-store-errors.js';
 import { createSqlReplicaStore } from './sql-replicas.js';
 import { createSqliteBatchWriter, type SqliteBatchWriter } from './sqlite-batch-writer.js';
+import { prepareSqlitePath } from './sqlite-path.js';
 import { createStoreDataSource, type StoreOptions } from './store-data-source.js';
 
 /** Options of {@link createSqlDataSource}. */
@@ -135,7 +134,7 @@ export function createSqlDataSource(options: SqlDataSourceOptions): DataSource {
     lifecycleError: storeError,
 
     async connect() {
-      if (dialect === 'sqlite') await mkdir(dirname(options.filename as string), { recursive: true });
+      if (dialect === 'sqlite') await prepareSqlitePath(options.filename as string);
       const { default: createKnex } = await import('knex');
       try {
         return createKnex(config);

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isGatewayError } from '@dynmcp/plugin';
 import { codedError } from './store-errors.js';
 
 /**
@@ -69,6 +70,8 @@ function codeOf(error: unknown): string | undefined {
  * host names, no credentials. SQLite extended codes (`SQLITE_BUSY_SNAPSHOT`) fall back to their base.
  */
 export function describeStoreError(error: unknown): string {
+  // The path itself is in the start's error, for the operator; not in a reason /readyz shows anyone.
+  if (isGatewayError(error) && error.data?.['permanent'] === true) return 'the SQLite path cannot hold a database (see the start log)';
   if (error instanceof Error && error.name === 'KnexTimeoutError') return 'timed out waiting for a connection';
   if (error instanceof Error && error.name === 'MigrationLocked') return 'schema migration in progress elsewhere';
   const code = codeOf(error);

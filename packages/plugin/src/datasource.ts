@@ -152,7 +152,11 @@ export interface FeedSubscription {
 export interface DataSource {
   /** Short name for logs, e.g. `sqlite`. */
   readonly name: string;
-  /** Connects and prepares the store (creates schema where it can). May reject when unreachable. */
+  /**
+   * Connects and prepares the store (creates schema where it can). May reject when unreachable; the
+   * gateway retries. A failure no retry can mend rejects with a `GatewayError` whose `data` holds
+   * `permanent: true`, and the gateway's start fails with its message (older gateways retry it).
+   */
   open(): Promise<void>;
   /** All live records of one kind, ordered by id. */
   list(kind: string): Promise<StoredRecord[]>;

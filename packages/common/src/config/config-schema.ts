@@ -545,7 +545,7 @@ export const configSchema = {
     },
     sqlite: {
       path: {
-        doc: 'SQLite database file; created with its directory on first start.',
+        doc: 'SQLite database file; created with its directory on first start. A path that can never hold one (a folder, a file that is not an SQLite database, a path under a file) stops the start, naming it.',
         format: String,
         default: './data/dynmcp.sqlite',
         env: 'DYNMCP_SQLITE_PATH',
