@@ -134,6 +134,8 @@ describe('admin history, rollback and audit', () => {
       ['POST', '/admin/tds/h-bad/rollback', { revision: 1.5 }, 400, 'INVALID_PAYLOAD'],
       ['POST', '/admin/tds/h-bad/rollback', { revision: 0 }, 400, 'INVALID_PAYLOAD'],
       ['POST', '/admin/tds/h-bad/rollback', {}, 400, 'INVALID_PAYLOAD'],
+      // A misspelt field is refused, not ignored (with a revision that would otherwise be rolled back to).
+      ['POST', '/admin/tds/h-bad/rollback', { revision: revisionOf(put), if_revision: 3 }, 400, 'INVALID_PAYLOAD'],
       ['POST', '/admin/tds/h-bad/rollback', { revision: 999_999 }, 404, 'REVISION_NOT_FOUND'],
       ['POST', '/admin/tds/h-bad/rollback', { revision: del.body.meta.revision }, 400, 'INVALID_PAYLOAD'],
       // A revision of another record is not a version of this one.

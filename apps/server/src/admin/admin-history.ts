@@ -177,9 +177,15 @@ export function parseSince(raw: QueryValue): number {
 
 /** The body of a rollback: `{ "revision": <positive integer> }`. */
 export function parseRollbackRequest(body: unknown): number {
-  const revision = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { revision?: unknown }).revision : undefined;
+  const fields = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  const revision = fields['revision'];
   if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 1) {
     throw new GatewayError('INVALID_PAYLOAD', 'send { "revision": N } with N the positive integer revision to roll back to (from GET …/history)');
+  }
+  // As the batch and test routes: a misspelt field is refused rather than quietly ignored.
+  const unknown = Object.keys(fields).filter((key) => key !== 'revision');
+  if (unknown.length > 0) {
+    throw new GatewayError('INVALID_PAYLOAD', `unknown field(s) ${unknown.map((key) => JSON.stringify(key)).join(', ')}; a rollback takes only { "revision": N }`);
   }
   return revision;
 }

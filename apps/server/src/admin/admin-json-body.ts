@@ -1,7 +1,8 @@
 import { isUtf8 as isUtf8Bytes } from 'node:buffer';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { GatewayError } from '@dynmcp/plugin';
-import { assertJsonShape, isUtf8, MAX_ADMIN_JSON_DEPTH } from './json-body-guard.js';
+import { charsetRefusal } from '../http/charset.js';
+import { assertJsonShape, MAX_ADMIN_JSON_DEPTH } from './json-body-guard.js';
 import { NotJsonError, parseJsonInSlices } from './sliced-json.js';
 
 /**
@@ -14,23 +15,10 @@ const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 const notJson = (cause?: unknown) => new GatewayError('INVALID_JSON', 'request body is not valid JSON', { cause });
 
-/** The `charset` parameter of a media type (RFC 9110 § 8.3.1), quoted or not. */
-const CHARSET = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i;
-
-/** The request's charset, UTF-8 when it names none. */
-function charsetOf(req: Request): string {
-  const match = CHARSET.exec(req.headers['content-type'] ?? '');
-  return match === null ? 'utf-8' : (match[1] ?? match[2] ?? '');
-}
-
 /** Refuses, before the body is read, a body in another charset than UTF-8 (RFC 8259 § 8.1). */
 function requireUtf8(req: Request, _res: Response, next: NextFunction): void {
-  const charset = charsetOf(req);
-  if (!isUtf8(charset)) {
-    next(new GatewayError('UNSUPPORTED_MEDIA_TYPE', `send the definition as UTF-8 JSON, not ${charset} (RFC 8259 § 8.1)`));
-    return;
-  }
-  next();
+  const refusal = charsetRefusal(req.headers);
+  next(refusal === undefined ? undefined : new GatewayError('UNSUPPORTED_MEDIA_TYPE', refusal));
 }
 
 /** Parses the raw body express.raw left in `req.body`: depth and duplicate keys checked first, as JSON.parse would read it. */

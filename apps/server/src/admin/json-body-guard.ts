@@ -200,9 +200,3 @@ export function createJsonShapeScan(body: Buffer, maxDepth = MAX_ADMIN_JSON_DEPT
 export function assertJsonShape(body: Buffer, maxDepth = MAX_ADMIN_JSON_DEPTH): void {
   createJsonShapeScan(body, maxDepth).scan();
 }
-
-/** True for the charsets {@link assertJsonShape} reads: UTF-8 under either spelling. */
-export function isUtf8(charset: string): boolean {
-  const lower = charset.toLowerCase();
-  return lower === 'utf-8' || lower === 'utf8';
-}

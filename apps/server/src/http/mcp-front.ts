@@ -5,6 +5,7 @@ import { JsonRpcErrorCode, NO_CALL_METRICS, replyJsonRpcError, type CallMetrics,
 import type { AuthProvider, Logger } from '@dynmcp/plugin';
 import type { McpRequestTrace, McpRequestTracing } from '../tracing/gateway-tracing.js';
 import type { ClientAddressResolver } from './client-address.js';
+import { charsetRefusal } from './charset.js';
 import type { FailureLimiter } from './failure-limiter.js';
 import { checkInstanceAccess, type AccessDecision, type InstanceAccessOptions } from './mcp-auth.js';
 import type { OAuthResourceSettings } from './oauth-resource.js';
@@ -162,6 +163,12 @@ export function createMcpFront(options: McpFrontOptions): (req: IncomingMessage,
         metrics.rejected('body');
         req.resume();
         return replyJsonRpcError(res, 415, JsonRpcErrorCode.InvalidRequest, `Unsupported Content-Encoding "${encoding.slice(0, 40)}": send the body uncompressed`);
+      }
+      const charset = charsetRefusal(req.headers);
+      if (charset !== undefined) {
+        metrics.rejected('body');
+        req.resume();
+        return replyJsonRpcError(res, 415, JsonRpcErrorCode.InvalidRequest, `Unsupported charset: ${charset}`);
       }
       const read = await readJson(req, options.bodyLimitBytes);
       if ('gone' in read) {

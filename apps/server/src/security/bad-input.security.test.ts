@@ -160,6 +160,13 @@ describe('bad admin input is a 400 with a stable code, never a 500', () => {
     });
     assert.equal(res.status, 415);
     assert.equal(((await res.json()) as { error_code: string }).error_code, 'UNSUPPORTED_MEDIA_TYPE');
+    for (const [charset, named] of [['', 'an empty charset'], ['"ISO-8859-1"', 'ISO-8859-1']]) {
+      const declared = await raw(gw, 'PUT', '/admin/tds/u16', JSON.stringify(echoTool('u16', UPSTREAM)), { 'content-type': `application/json; charset=${charset}` });
+      assert.equal(declared.status, 415, charset);
+      assert.equal(declared.body.error, `send the body as UTF-8 JSON, not ${named} (RFC 8259 § 8.1)`);
+    }
+    const utf8 = await raw(gw, 'PUT', '/admin/tds/u8', JSON.stringify(echoTool('u8', UPSTREAM)), { 'content-type': 'application/json; charset="UTF-8"' });
+    assert.equal(utf8.status, 200, 'UTF-8 under any spelling is fine');
   });
 
   test('a client that drops mid-body on the admin API is an info line, not an error or a 500', async () => {

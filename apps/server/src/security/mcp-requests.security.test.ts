@@ -121,6 +121,27 @@ describe('MCP requests and answers', () => {
     assert.equal(upstream.hits.length, 0);
   });
 
+  test('a body declared in another charset than UTF-8 is 415 -32600 on every leg; UTF-8 under any spelling is served', async () => {
+    upstream.hits.length = 0;
+    for (const [instance, headers, extra] of LEGS) {
+      const text = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: {}, ...extra } });
+      for (const charset of ['iso-8859-1', 'utf-16', '']) {
+        const response = await postRaw(instance, { ...headers, 'content-type': `application/json; charset=${charset}` }, text);
+        const answer = (await response.json()) as { error?: { code: number; message: string } };
+        assert.equal(response.status, 415, `${instance} ${charset}`);
+        assert.equal(answer.error?.code, -32600);
+        assert.equal(answer.error?.message, `Unsupported charset: send the body as UTF-8 JSON, not ${charset === '' ? 'an empty charset' : charset} (RFC 8259 § 8.1)`);
+      }
+    }
+    assert.equal(upstream.hits.length, 0);
+    for (const [instance, headers, extra] of LEGS) {
+      const ping = { jsonrpc: '2.0', id: 10, method: 'ping', ...(Object.keys(extra).length > 0 ? { params: extra } : {}) };
+      const response = await postRaw(instance, { ...headers, 'content-type': 'application/json; charset=UTF-8' }, JSON.stringify(ping));
+      assert.notEqual(response.status, 415, instance);
+      await response.arrayBuffer();
+    }
+  });
+
   test('malformed params of tools/list, logging/setLevel and initialize are 400 -32602 naming the field, not internal errors; so is a batch reusing an id', async () => {
     const cases: Array<[string, unknown, Record<string, string>, RegExp]> = [
       ['stateless', { jsonrpc: '2.0', id: 3, method: 'tools/list', params: { cursor: { a: 1 } } }, { 'mcp-protocol-version': '2025-11-25' }, /"cursor" must be a string/],
