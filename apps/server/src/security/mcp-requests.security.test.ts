@@ -85,6 +85,18 @@ describe('MCP requests and answers', () => {
       body,
     });
 
+  /** A `tools/call` of the echo tool, and a `ping`, as JSON text for a leg that adds `extra` to params. */
+  const callText = (extra: Record<string, unknown>) => JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: {}, ...extra } });
+  const pingText = (extra: Record<string, unknown>) => JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'ping', ...(Object.keys(extra).length > 0 ? { params: extra } : {}) });
+
+  /** Asserts `response` is the JSON-RPC refusal `status`/`code` with exactly `message`. */
+  async function assertRefused(response: Response, status: number, code: number, message: string, what: string) {
+    const answer = (await response.json()) as { error?: { code: number; message: string } };
+    assert.equal(response.status, status, what);
+    assert.equal(answer.error?.code, code);
+    assert.equal(answer.error?.message, message);
+  }
+
   test('a body whose bytes are not UTF-8 is 400 -32700 on every leg, and nothing reaches the upstream', async () => {
     upstream.hits.length = 0;
     for (const [instance, headers, extra] of LEGS) {
@@ -104,17 +116,12 @@ describe('MCP requests and answers', () => {
   test('a compressed body is 415 -32600 naming its Content-Encoding on every leg, and nothing reaches the upstream', async () => {
     upstream.hits.length = 0;
     for (const [instance, headers, extra] of LEGS) {
-      const text = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: {}, ...extra } });
       for (const encoding of ['gzip', 'Deflate', 'br']) {
-        const response = await postRaw(instance, { 'content-encoding': encoding, ...headers }, new Uint8Array(gzipSync(text)));
-        const answer = (await response.json()) as { error?: { code: number; message: string } };
-        assert.equal(response.status, 415, `${instance} ${encoding}`);
-        assert.equal(answer.error?.code, -32600);
-        assert.equal(answer.error?.message, `Unsupported Content-Encoding "${encoding.toLowerCase()}": send the body uncompressed`);
+        const response = await postRaw(instance, { 'content-encoding': encoding, ...headers }, new Uint8Array(gzipSync(callText(extra))));
+        await assertRefused(response, 415, -32600, `Unsupported Content-Encoding "${encoding.toLowerCase()}": send the body uncompressed`, `${instance} ${encoding}`);
       }
       // `identity` is no encoding at all.
-      const ping = { jsonrpc: '2.0', id: 10, method: 'ping', ...(Object.keys(extra).length > 0 ? { params: extra } : {}) };
-      const plain = await postRaw(instance, { 'content-encoding': 'identity', ...headers }, JSON.stringify(ping));
+      const plain = await postRaw(instance, { 'content-encoding': 'identity', ...headers }, pingText(extra));
       assert.notEqual(plain.status, 415, instance);
       await plain.arrayBuffer();
     }
@@ -124,19 +131,15 @@ describe('MCP requests and answers', () => {
   test('a body declared in another charset than UTF-8 is 415 -32600 on every leg; UTF-8 under any spelling is served', async () => {
     upstream.hits.length = 0;
     for (const [instance, headers, extra] of LEGS) {
-      const text = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: {}, ...extra } });
       for (const charset of ['iso-8859-1', 'utf-16', '']) {
-        const response = await postRaw(instance, { ...headers, 'content-type': `application/json; charset=${charset}` }, text);
-        const answer = (await response.json()) as { error?: { code: number; message: string } };
-        assert.equal(response.status, 415, `${instance} ${charset}`);
-        assert.equal(answer.error?.code, -32600);
-        assert.equal(answer.error?.message, `Unsupported charset: send the body as UTF-8 JSON, not ${charset === '' ? 'an empty charset' : charset} (RFC 8259 § 8.1)`);
+        const response = await postRaw(instance, { ...headers, 'content-type': `application/json; charset=${charset}` }, callText(extra));
+        const named = charset === '' ? 'an empty charset' : charset;
+        await assertRefused(response, 415, -32600, `Unsupported charset: send the body as UTF-8 JSON, not ${named} (RFC 8259 § 8.1)`, `${instance} ${charset}`);
       }
     }
     assert.equal(upstream.hits.length, 0);
     for (const [instance, headers, extra] of LEGS) {
-      const ping = { jsonrpc: '2.0', id: 10, method: 'ping', ...(Object.keys(extra).length > 0 ? { params: extra } : {}) };
-      const response = await postRaw(instance, { ...headers, 'content-type': 'application/json; charset=UTF-8' }, JSON.stringify(ping));
+      const response = await postRaw(instance, { ...headers, 'content-type': 'application/json; charset=UTF-8' }, pingText(extra));
       assert.notEqual(response.status, 415, instance);
       await response.arrayBuffer();
     }

@@ -1,6 +1,5 @@
-import type { LiveDefinitions } from '@dynmcp/common';
-import { TOOL_LOG_LEVELS, type DataSource, type Logger, type ToolLogLevel } from '@dynmcp/plugin';
-import { followSessionRecords } from './session-records.js';
+import { TOOL_LOG_LEVELS, type ToolLogLevel } from '@dynmcp/plugin';
+import { followSessionRecords, type SharedRecordOptions } from './session-records.js';
 
 /**
  * The record kind of a 2025-era session's log level (`logging/setLevel`) in the store, so that a
@@ -31,17 +30,9 @@ export interface SessionLogLevels {
 }
 
 /** Options of {@link createSessionLogLevels}. */
-export interface SessionLogLevelOptions {
-  /** Where levels are shared; absent when sessions live in this process only. */
-  datasource?: DataSource;
-  /** The feed of the store, as the live definitions apply it. */
-  definitions?: Pick<LiveDefinitions, 'onApplied' | 'status'>;
-  logger: Logger;
-  now?: () => number;
+export interface SessionLogLevelOptions extends SharedRecordOptions {
   /** Default {@link MAX_SHARED_LEVELS}. */
   maxLevels?: number;
-  /** How often expired levels are purged; default every minute (plus up to 10 s, so replicas spread out). */
-  purgeEveryMs?: number;
 }
 
 /** True when a message at `level` is below `floor` (so not sent). */

@@ -15,18 +15,23 @@ const PURGE_BATCH = 100;
  */
 const UNTRACKED = { untracked: true } as const;
 
-/** What one kind of session record needs from {@link followSessionRecords}. */
-export interface SessionRecordOptions {
-  /** The record kind (at most 16 characters). */
-  kind: string;
+/** What the users of {@link followSessionRecords} (ended sessions, log levels) are given alike. */
+export interface SharedRecordOptions {
   /** Where the records are shared; absent when sessions live in this process only. */
   datasource?: DataSource;
   /** The feed of the store, as the live definitions apply it. */
   definitions?: Pick<LiveDefinitions, 'onApplied' | 'status'>;
   logger: Logger;
-  now: () => number;
+  now?: () => number;
   /** How often expired records are purged; default every minute (plus up to 10 s, so replicas spread out). */
   purgeEveryMs?: number;
+}
+
+/** What one kind of session record needs from {@link followSessionRecords}. */
+export interface SessionRecordOptions extends SharedRecordOptions {
+  /** The record kind (at most 16 characters). */
+  kind: string;
+  now: () => number;
   /** The expiry (epoch ms) a record's id names, or `undefined` for an id of another shape. */
   expiryOf(id: string): number | undefined;
   /** Takes in an unexpired record the feed delivered or a reload found (the feed names ids, not values). */

@@ -1,6 +1,4 @@
-import type { LiveDefinitions } from '@dynmcp/common';
-import type { DataSource, Logger } from '@dynmcp/plugin';
-import { followSessionRecords } from './session-records.js';
+import { followSessionRecords, type SharedRecordOptions } from './session-records.js';
 
 /**
  * The record kind of an ended session in the store. Its id is `<expiry>.<nonce>` (expiry in epoch
@@ -32,20 +30,9 @@ export interface SessionRevocations {
 }
 
 /** Options of {@link createSessionRevocations}. */
-export interface SessionRevocationOptions {
-  /**
-   * Where revocations are shared with the other replicas; absent when session tokens are only
-   * valid in this process (no shared secret), where a revocation only needs remembering here.
-   */
-  datasource?: DataSource;
-  /** The feed of the store, as the live definitions apply it. */
-  definitions?: Pick<LiveDefinitions, 'onApplied' | 'status'>;
-  logger: Logger;
-  now?: () => number;
+export interface SessionRevocationOptions extends SharedRecordOptions {
   /** Default {@link MAX_REVOCATIONS}. */
   maxRevocations?: number;
-  /** How often expired revocations are purged; default every minute (plus up to 10 s, so replicas spread out). */
-  purgeEveryMs?: number;
 }
 
 class RevocationsFullError extends Error {}
