@@ -8,26 +8,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { configSchema } from './config-schema.js';
 import { loadConfig } from './load-config.js';
+import { SETTINGS, type SettingInfo } from './schema-index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dynmcp-config-formats-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Setting {
-  path: string;
-  env: string;
-  format: unknown;
-  default: unknown;
-}
-
-/** Every setting of the schema with its dotted path. */
-function settings(node: Record<string, unknown> = configSchema, prefix = ''): Setting[] {
-  return Object.entries(node).flatMap(([key, child]) => {
-    const item = child as Record<string, unknown>;
-    return 'default' in item ? [{ ...(item as unknown as Setting), path: `${prefix}${key}` }] : settings(item, `${prefix}${key}.`);
-  });
-}
+/** Every setting of the schema with its dotted path (the loader's own index of it); the number ones all have a variable. */
+const settings = () => [...SETTINGS.values()] as Array<SettingInfo & { env: string }>;
 
 const NUMBER_FORMATS = new Set(['whole-number', 'positive-int', 'port-number']);
 const numberSettings = settings().filter((setting) => NUMBER_FORMATS.has(setting.format as string));

@@ -3,10 +3,12 @@ import { configSchema } from './config-schema.js';
 // The schema's settings by dotted path, for messages that name a setting with its variable and
 // for the checks of keys and variables the loader makes beyond convict's.
 
-/** One setting of the schema: its dotted path and environment variable. */
+/** One setting of the schema: its dotted path, environment variable, format and default. */
 export interface SettingInfo {
   path: string;
   env?: string;
+  format: unknown;
+  default: unknown;
 }
 
 /** Every setting of the schema, by dotted path. */
@@ -19,8 +21,9 @@ export const GROUPS = new Map<string, string[]>();
     const path = `${prefix}${key}`;
     const item = child as Record<string, unknown>;
     // A setting has a default, as convict tells them from groups.
-    if ('default' in item) SETTINGS.set(path, { path, ...(typeof item.env === 'string' ? { env: item.env } : {}) });
-    else {
+    if ('default' in item) {
+      SETTINGS.set(path, { path, format: item.format, default: item.default, ...(typeof item.env === 'string' ? { env: item.env } : {}) });
+    } else {
       GROUPS.set(path, Object.keys(item));
       index(item, `${path}.`);
     }
