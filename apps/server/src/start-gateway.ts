@@ -17,7 +17,7 @@ import {
 } from '@dynmcp/common';
 import { createMcpGateway, createRequestGuards, createToolCaller, NO_CALL_METRICS } from '@dynmcp/core';
 import { consoleDir } from '@dynmcp/console';
-import { GatewayError, isGatewayError, type DataSource, type Logger } from '@dynmcp/plugin';
+import { GatewayError, isPermanentFailure, type DataSource, type Logger } from '@dynmcp/plugin';
 import { createAdminEvents, type AdminEvents } from './admin/admin-events.js';
 import { createCredentialAdmin } from './admin/admin-credentials.js';
 import { createAdminHistory } from './admin/admin-history.js';
@@ -62,9 +62,6 @@ export interface RunningGateway {
  */
 const PLACEHOLDER_ADMIN_KEYS = ['your-api-key', 'change-me-to-a-long-random-key'] as const;
 
-/** A store failure no retry can mend (a datasource says so with `data.permanent`): a wrong path, say. */
-const isPermanent = (error: unknown) => isGatewayError(error) && error.data?.['permanent'] === true;
-
 /**
  * Opens the store, retrying with backoff (0.5 s doubling to 5 s) until it opens or the gateway
  * stops; a failure the datasource calls permanent is thrown at once.
@@ -75,7 +72,7 @@ async function openWithRetry(datasource: DataSource, logger: Logger, stopped: ()
       await datasource.open();
       return;
     } catch (error) {
-      if (stopped() || isPermanent(error)) throw error;
+      if (stopped() || isPermanentFailure(error)) throw error;
       logger.warn('store not reachable; retrying', { error: (error as Error).message, retryInMs: delay });
       await sleep(delay, undefined, { ref: false });
       if (stopped()) throw error;
@@ -139,7 +136,7 @@ export async function startGateway(
     // meanwhile; the live definitions load as soon as the store answers.
     let storeRefusal: unknown;
     const storeOpened = openWithRetry(datasource, logger, () => closing).catch((error: unknown) => {
-      if (isPermanent(error)) storeRefusal = error;
+      if (isPermanentFailure(error)) storeRefusal = error;
       throw error;
     });
     // Stored credentials this gateway cannot decrypt (no key, another key) stop the start: it would

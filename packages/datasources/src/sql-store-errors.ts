@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isGatewayError } from '@dynmcp/plugin';
+import { isPermanentFailure } from '@dynmcp/plugin';
 import { codedError } from './store-errors.js';
 
 /**
@@ -71,7 +71,7 @@ function codeOf(error: unknown): string | undefined {
  */
 export function describeStoreError(error: unknown): string {
   // The path itself is in the start's error, for the operator; not in a reason /readyz shows anyone.
-  if (isGatewayError(error) && error.data?.['permanent'] === true) return 'the SQLite path cannot hold a database (see the start log)';
+  if (isPermanentFailure(error)) return 'the SQLite path cannot hold a database (see the start log)';
   if (error instanceof Error && error.name === 'KnexTimeoutError') return 'timed out waiting for a connection';
   if (error instanceof Error && error.name === 'MigrationLocked') return 'schema migration in progress elsewhere';
   const code = codeOf(error);

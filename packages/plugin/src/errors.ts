@@ -70,3 +70,11 @@ export class GatewayError extends Error {
 export function isGatewayError(value: unknown): value is GatewayError {
   return value instanceof GatewayError || (value instanceof Error && value.name === 'GatewayError' && 'code' in value);
 }
+
+/**
+ * True for a failure that no retry can mend, as a datasource's `open()` marks it (`data.permanent`:
+ * a path that can never hold the store, say); the gateway then stops its start instead of retrying.
+ */
+export function isPermanentFailure(error: unknown): boolean {
+  return isGatewayError(error) && error.data?.['permanent'] === true;
+}

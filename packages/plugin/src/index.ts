@@ -1,6 +1,6 @@
 // The public surface of @dynmcp/plugin: what plugin authors depend on. Named exports only; adding
 // one here makes it public API.
-export { ERROR_STATUS, GatewayError, isGatewayError } from './errors.js';
+export { ERROR_STATUS, GatewayError, isGatewayError, isPermanentFailure } from './errors.js';
 export type { ErrorCode, GatewayErrorOptions } from './errors.js';
 export { createRecordingLogger, silentLogger } from './logger.js';
 export type { Logger, RecordedLogLine } from './logger.js';

@@ -38,6 +38,9 @@ const VERSION_META = 'io.modelcontextprotocol/protocolVersion';
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
 
+/** Whether `params` carry the 2026-07-28 `_meta` envelope (its protocol version), as every request of that revision does. */
+const carriesModernMeta = (params: unknown) => isObject(params) && isObject(params._meta) && VERSION_META in params._meta;
+
 /** The JSON-RPC id of a single-message body, or null. */
 export function requestIdOf(body: unknown): string | number | null {
   const id = isObject(body) ? body.id : undefined;
@@ -81,7 +84,7 @@ export function checkRequest(req: IncomingMessage, body: unknown): RequestRefusa
 function unsupportedVersion(version: string, body: unknown): RequestRefusal {
   const requested = version.length > 64 ? `${version.slice(0, 64)}…` : version;
   const params = isObject(body) ? body.params : undefined;
-  const modern = isObject(params) && isObject(params._meta) && VERSION_META in params._meta;
+  const modern = carriesModernMeta(params);
   return {
     status: 400,
     code: modern ? JsonRpcErrorCode.UnsupportedProtocolVersion : JsonRpcErrorCode.ServerError,
@@ -158,7 +161,7 @@ const invalidParams = (message: string, id: string | number | null): RequestRefu
 function checkMessage(message: unknown, version: string | undefined): RequestRefusal | undefined {
   if (!isObject(message)) return undefined;
   const { id, method, params } = message;
-  const modern = version === MODERN_PROTOCOL_VERSION || (isObject(params) && isObject(params._meta) && VERSION_META in params._meta);
+  const modern = version === MODERN_PROTOCOL_VERSION || carriesModernMeta(params);
   // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes as null: the answer would lose its id.
   if (typeof id === 'number' && !Number.isFinite(id)) {
     return { status: 400, code: JsonRpcErrorCode.InvalidRequest, message: 'Invalid Request: a numeric id must fit a double (this one is too large)', id: null };
