@@ -331,7 +331,7 @@ export function createAdminService(options: AdminServiceOptions) {
    * store reachable, and no instance left with two tools of one name. `holds` gets what releases
    * the compiled schemas the checks hold.
    */
-  async function checkBatch(operations: readonly AdminBatchOperation[], holds: Array<() => void>): Promise<BatchOperation[]> {
+  async function checkedOperations(operations: readonly AdminBatchOperation[], holds: Array<() => void>): Promise<BatchOperation[]> {
     if (!Array.isArray(operations)) throw new GatewayError('INVALID_PAYLOAD', 'a batch must be an array of operations');
     const checked: BatchOperation[] = [];
     await inSlices(operations, (operation, index) => checked.push(validateOperation(operation, index, holds)));
@@ -460,7 +460,7 @@ export function createAdminService(options: AdminServiceOptions) {
       const store = requireBatch(datasource);
       const holds: Array<() => void> = [];
       try {
-        const checked = await checkBatch(operations, holds);
+        const checked = await checkedOperations(operations, holds);
         const result = await store.batch(checked, metadata);
         // Released only after the live definitions applied the batch: their compile of each tool is then a lookup.
         return { ...result, applied: result.written ? await settle(result.revision, batchOptions.applyTimeoutMs) : true };
@@ -477,7 +477,7 @@ export function createAdminService(options: AdminServiceOptions) {
       requireBatch(datasource);
       const holds: Array<() => void> = [];
       try {
-        await checkBatch(operations, holds);
+        await checkedOperations(operations, holds);
       } finally {
         holds.forEach((done) => done());
       }
