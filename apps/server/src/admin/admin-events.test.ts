@@ -5,12 +5,16 @@
 // tested on the handler mounted alone behind the real admin authentication, with small limits.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type ErrorRequestHandler } from 'express';
-import { createApiKeyAuthProvider } from '@dynmcp/common';
+import { createApiKeyAuthProvider, createLiveDefinitions, createSchemaCompiler } from '@dynmcp/common';
+import { createSqlDataSource } from '@dynmcp/datasources';
 import { silentLogger } from '@dynmcp/plugin';
 import { requireAdmin } from '../http/admin-auth.js';
 import { createClientAddressResolver } from '../http/client-address.js';
@@ -307,4 +311,35 @@ describe('the events handler alone, with small limits', () => {
     assert.deepEqual([Number((await within.nextEvent()).id), Number((await within.nextEvent()).id)], writes.slice(1));
     within.close();
   });
+});
+
+test("a stream opened before the replica loaded its definitions gets its ready once they are loaded: a resuming client is not reset", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dynmcp-admin-events-start-'));
+  const datasource = createSqlDataSource({ client: 'sqlite', filename: join(dir, 'store.sqlite'), pollIntervalMs: 50, logger: silentLogger });
+  await datasource.open();
+  const { revision: written } = await datasource.put('tds', 'before-start', echoTool('before-start', UPSTREAM));
+  // The replica as it starts: its live definitions made, their first snapshot not applied yet.
+  const definitions = createLiveDefinitions({ datasource, compiler: createSchemaCompiler(), logger: silentLogger });
+  const events = createAdminEvents({ definitions, logger: silentLogger });
+  const server = createServer(express().get('/admin/events', events.handler)).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/admin/events`;
+    const resuming = await openEventStream(url, { 'last-event-id': String(written) });
+    assert.equal(resuming.status, 200);
+    await assert.rejects(resuming.next(200), 'nothing before the definitions are loaded');
+    await definitions.start();
+    assert.deepEqual(await resuming.nextEvent(), { id: String(written), event: 'ready', data: JSON.stringify({ revision: written }) });
+    const { revision: later } = await datasource.put('tds', 'after-start', echoTool('after-start', UPSTREAM));
+    const change = await resuming.nextEvent();
+    assert.deepEqual([change.event, change.id], ['change', String(later)], 'no reset in between');
+    resuming.close();
+  } finally {
+    await events.close();
+    server.closeAllConnections();
+    server.close();
+    await definitions.close();
+    await datasource.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -55,6 +55,8 @@ interface Entry {
 interface Stream {
   res: Response;
   principal: string;
+  /** Opened before this replica loaded its definitions: gets nothing until its `ready`. */
+  waiting: boolean;
 }
 
 const frame = (event: string, revision: number, data: unknown) => `id: ${revision}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -119,14 +121,21 @@ export function createAdminEvents(options: AdminEventsOptions): AdminEvents {
   }
 
   function broadcast(text: string) {
-    for (const stream of streams) send(stream, text);
+    for (const stream of streams) if (!stream.waiting) send(stream, text);
   }
+
+  // A replica that has just started serves streams before its first snapshot is applied; their
+  // `ready` waits for it, so a client resuming after a restart is not told revision 0 and reset.
+  let markLoaded: (() => void) | undefined;
+  const loaded = definitions.status().loaded ? Promise.resolve() : new Promise<void>((resolve) => (markLoaded = resolve));
 
   function onApplied(event: AppliedEvent) {
     if (event.type === 'snapshot') {
       history.length = 0;
       complete = event.revision;
       broadcast(resetFrame(event.revision));
+      markLoaded?.();
+      markLoaded = undefined;
       return;
     }
     // An event normally holds one revision; a poll that found several delivers them together.
@@ -188,7 +197,7 @@ export function createAdminEvents(options: AdminEventsOptions): AdminEvents {
       const since = resumeFrom(req);
       const principal = req.principal?.id ?? 'anonymous';
       admit(principal);
-      const stream: Stream = { res, principal };
+      const stream: Stream = { res, principal, waiting: true };
       streams.add(stream);
       // `close` comes when the response ended (shutdown) or the client went away, whichever first.
       res.on('close', () => release(stream));
@@ -203,10 +212,15 @@ export function createAdminEvents(options: AdminEventsOptions): AdminEvents {
         end(stream);
         return;
       }
-      const current = definitions.revision;
-      // One write, so the missed revisions follow `ready` before any live change can.
-      res.write(frame('ready', current, { revision: current }) + (since === undefined ? '' : catchUp(since)));
-      pinger ??= setInterval(() => broadcast(': ping\n\n'), pingIntervalMs).unref();
+      void loaded.then(() => {
+        // Gone meanwhile (the client left, or the gateway stopped): nothing to say.
+        if (!streams.has(stream)) return;
+        stream.waiting = false;
+        const current = definitions.revision;
+        // One write, so the missed revisions follow `ready` before any live change can.
+        res.write(frame('ready', current, { revision: current }) + (since === undefined ? '' : catchUp(since)));
+        pinger ??= setInterval(() => broadcast(': ping\n\n'), pingIntervalMs).unref();
+      });
     } catch (error) {
       next(error);
     }
