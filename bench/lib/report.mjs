@@ -18,6 +18,8 @@ const THROUGHPUT_ROWS = [
   ['GW tools/call 2026 (metrics off)', 'gateway tools/call 2026, log level warn, metrics off'],
   ['GW tools/call 2026 (log warn)', 'gateway tools/call 2026, log level warn'],
   ['GW tools/call 2026 (log info)', 'gateway tools/call 2026, log level info (one line per call)'],
+  ['GW tools/call 2026 (switched warn)', 'gateway tools/call 2026, started at warn, at warn'],
+  ['GW tools/call 2026 (switched info)', 'the same processes switched to info (/admin/log-level)'],
   ['GW tools/call 2025 session', 'gateway tools/call, 2025 session'],
   ['GW tools/call 2025 stateless', 'gateway tools/call, 2025 session-less'],
   ['GW tools/call 2026 (got)', 'gateway tools/call, 2026, executor on got'],
@@ -229,12 +231,25 @@ export function judgeTargets(results) {
     add('metrics cost on tools/call ≤ 5% (2026, req/CPU-s at c=50)', measured, cost, cost <= 0.05, `${fmt(cost * 100, 1)}%`);
   }
   {
-    // What the info-level line of every call costs: the share of req/CPU-s the gateway at `info`
-    // loses to the same gateway, store and requests at `warn`, measured back to back.
+    // What the info-level line of every call costs: the share of req/CPU-s a gateway at `info`
+    // loses to the same gateway at `warn`. Judged on pairs of windows of one process, switched
+    // between the two levels by the admin API in each round (the median pair); processes started
+    // at each level (which differ by as much between two processes of one build) are shown beside.
     const warn = per('GW tools/call 2026 (log warn)');
     const info = per('GW tools/call 2026 (log info)');
-    const cost = warn && info ? (warn - info) / warn : undefined;
-    add('info-level logging cost on tools/call ≤ 5% (2026, req/CPU-s at c=50)', `${fmt(warn)} at warn vs ${fmt(info)} at info req/CPU-s${medians('GW tools/call 2026 (log warn)', 'GW tools/call 2026 (log info)', costOf)}`, cost, cost <= 0.05, `${fmt(cost * 100, 1)}%`);
+    const started = warn && info ? `; processes started at each level: ${fmt(warn)} at warn vs ${fmt(info)} at info req/CPU-s, ${costOf(warn, info)}${medians('GW tools/call 2026 (log warn)', 'GW tools/call 2026 (log info)', costOf)}` : '';
+    const atWarn = t['GW tools/call 2026 (switched warn)']?.c50?.rounds;
+    const atInfo = t['GW tools/call 2026 (switched info)']?.c50?.rounds;
+    const pairs = atWarn && atInfo ? atWarn.map((w, i) => (w && atInfo[i] ? (w - atInfo[i]) / w : undefined)).filter((c) => c !== undefined) : [];
+    if (pairs.length > 0) {
+      const sorted = [...pairs].sort((a, b) => a - b);
+      const cost = sorted[Math.floor((sorted.length - 1) / 2)];
+      const each = pairs.map((c) => `${fmt(c * 100, 1)}%`).join(', ');
+      add('info-level logging cost on tools/call ≤ 5% (2026, req/CPU-s at c=50)', `median of ${pairs.length} pairs of windows of the same processes switched warn ↔ info (${each})${started}`, cost, cost <= 0.05, `${fmt(cost * 100, 1)}%`);
+    } else {
+      const cost = warn && info ? (warn - info) / warn : undefined;
+      add('info-level logging cost on tools/call ≤ 5% (2026, req/CPU-s at c=50)', `${why('GW tools/call 2026 (switched warn)') ?? 'no switched windows'}${started}`, cost, cost <= 0.05, `${fmt(cost * 100, 1)}%`);
+    }
   }
   {
     const gw = t['GW tools/call 2026']?.c1?.latencyMs.p50;

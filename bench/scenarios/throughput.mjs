@@ -4,9 +4,9 @@
 // got end to end, and PEER. Servers under test run on core 0; the load generator
 // (this process) and the upstream share core 1.
 import { join } from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { fillerTool, gatewaySupportsEnv, instanceDef, itemTool, startGateway } from '../lib/gateway.mjs';
+import { admin, fillerTool, gatewaySupportsEnv, instanceDef, itemTool, startGateway } from '../lib/gateway.mjs';
 import { httpRequest, summarise } from '../lib/loadgen.mjs';
 import { cpuWindow, measureLoad, round as roundTo } from '../lib/measure.mjs';
 import {
@@ -282,16 +282,58 @@ export async function runThroughput(ctx) {
         runs.push({ key, gateway: variant, kind, copy });
       }
     }
+    // The info-level line in the same processes: gateways started at `warn` on a store of their
+    // own, switched to `info` and back through the admin API's log level override, measured at each
+    // level in every round (the order swapped every other round). Two processes of the same build
+    // differ by as much as the line costs (up to 30% in some runs); a pair of windows of one process
+    // does not carry that difference. Builds without `/admin/log-level` report the rows unavailable.
+    const switchedKeys = { warn: 'GW tools/call 2026 (switched warn)', info: 'GW tools/call 2026 (switched info)' };
+    const switched = [];
+    if (existsSync(join(root, 'apps/server/dist/admin/admin-log-level.js'))) {
+      const switchedPath = join(dir, 'switched.sqlite');
+      await prefillSqlite(root, switchedPath, throughputDefinitions(upstream.port));
+      for (let copy = 0; copy < (profile.logProcesses ?? 1); copy++) {
+        const variant = track({ ...(await startGateway({ root, core: 0, sqlitePath: switchedPath, env: { DYNMCP_LOG_LEVEL: 'warn' } })), core: 0 });
+        const kind = { path: '/mcp/call-modern', request: modernToolsCall({ port: variant.port, path: '/mcp/call-modern' }), check: checkToolResult };
+        notes[`${switchedKeys.warn} answers`] = await sanityCheck(variant, { [switchedKeys.warn]: kind });
+        switched.push({ gateway: variant, kind, copy });
+      }
+    } else for (const key of Object.values(switchedKeys)) unavailable[key] = 'this build has no /admin/log-level';
+    /** Sets every switched gateway's level (one write, applied from their shared store) and waits until each runs at it. */
+    const switchTo = async (level) => {
+      if (level === 'info') await admin(switched[0].gateway, 'PUT', '/admin/log-level', { level: 'info', duration_seconds: 3600 });
+      else await admin(switched[0].gateway, 'DELETE', '/admin/log-level');
+      for (const { gateway } of switched) {
+        await waitFor(async () => (await admin(gateway, 'GET', '/admin/log-level')).data.level === level, { timeoutMs: 10000, intervalMs: 20, what: `log level ${level}` });
+      }
+    };
     const windows = new Map();
-    for (let round = 0; round < (profile.logRounds ?? 1); round++) {
-      for (const run of runs) {
-        log(`  ${run.key} c=50, process ${run.copy + 1}, round ${round + 1}`);
-        if (!windows.has(run.key)) windows.set(run.key, []);
-        windows.get(run.key).push(await measureLoad({ target: run.gateway, ours: [...ours], connections: 50, ...roundWindow(round), ...run.kind }));
+    const measureRun = async (key, run, round, label = key) => {
+      log(`  ${label} c=50, process ${run.copy + 1}, round ${round + 1}`);
+      if (!windows.has(key)) windows.set(key, []);
+      windows.get(key).push(await measureLoad({ target: run.gateway, ours: [...ours], connections: 50, ...roundWindow(round), ...run.kind }));
+    };
+    // A switched process's first windows at each level are warm-up (its code optimised for one
+    // level, then for both): measured and left out, so every pair compares warm windows.
+    for (const level of ['warn', 'info']) {
+      if (switched.length === 0) break;
+      await switchTo(level);
+      for (const run of switched) {
+        log(`  ${switchedKeys[level]} c=50, process ${run.copy + 1}, warm-up`);
+        await measureLoad({ target: run.gateway, ours: [...ours], connections: 50, ...roundWindow(0), ...run.kind });
       }
     }
+    for (let round = 0; round < (profile.logRounds ?? 1); round++) {
+      for (const run of runs) await measureRun(run.key, run, round);
+      if (switched.length === 0) continue;
+      for (const level of round % 2 === 0 ? ['warn', 'info'] : ['info', 'warn']) {
+        await switchTo(level);
+        for (const run of switched) await measureRun(switchedKeys[level], run, round);
+      }
+    }
+    if (switched.length > 0) await switchTo('warn');
     for (const [key, measured] of windows) figures[key] = { c50: fastestWindow(measured) };
-    for (const run of runs) await run.gateway.proc.stop();
+    for (const run of [...runs, ...switched]) await run.gateway.proc.stop();
   }
 
   // The physical floor of the tools/list size target: node:http writing precomputed bodies as

@@ -10,6 +10,7 @@ import { metricsHandler } from './metrics/metrics-route.js';
 import type { McpRequestTracing } from './tracing/gateway-tracing.js';
 import type { AdminEvents } from './admin/admin-events.js';
 import type { CredentialAdmin } from './admin/admin-credentials.js';
+import type { LogLevelAdminOptions } from './admin/admin-log-level.js';
 import type { AdminHistory } from './admin/admin-history.js';
 import type { AdminService } from './admin/admin-service.js';
 import type { OpenApiImporter } from './admin/openapi-import.js';
@@ -37,6 +38,8 @@ export interface AppDeps {
   adminCredentials?: CredentialAdmin;
   /** The change stream, `GET /admin/events`; its owner ends its streams on shutdown. */
   adminEvents?: AdminEvents;
+  /** The log level override, `/admin/log-level`. */
+  adminLogLevel?: LogLevelAdminOptions;
   authProviders: readonly AuthProvider[];
   mcpGuard(req: IncomingMessage, res: ServerResponse): boolean;
   bodyLimitBytes: number;
@@ -130,6 +133,7 @@ export function createApp(deps: AppDeps): RequestListener {
       ...(deps.toolTester === undefined ? {} : { toolTester: deps.toolTester }),
       ...(deps.adminCredentials === undefined ? {} : { credentials: deps.adminCredentials }),
       ...(deps.adminEvents === undefined ? {} : { events: deps.adminEvents }),
+      ...(deps.adminLogLevel === undefined ? {} : { logLevel: deps.adminLogLevel }),
       ...(deps.openApiImport === undefined
         ? {}
         : { openApiImporter: deps.openApiImport.importer, importBodyLimitBytes: deps.openApiImport.bodyLimitBytes }),

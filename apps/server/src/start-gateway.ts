@@ -14,12 +14,14 @@ import {
   parseSessionSecret,
   type LiveDefinitions,
   type GatewayConfig,
+  type GatewayLogger,
 } from '@dynmcp/common';
 import { createMcpGateway, createRequestGuards, createToolCaller, NO_CALL_METRICS } from '@dynmcp/core';
 import { consoleDir } from '@dynmcp/console';
 import { GatewayError, isPermanentFailure, type DataSource, type Logger } from '@dynmcp/plugin';
 import { createAdminEvents, type AdminEvents } from './admin/admin-events.js';
 import { createCredentialAdmin } from './admin/admin-credentials.js';
+import { createLogLevelOverride } from './admin/admin-log-level.js';
 import { createAdminHistory } from './admin/admin-history.js';
 import { createAdminService } from './admin/admin-service.js';
 import { createToolTester } from './admin/tool-test.js';
@@ -121,8 +123,12 @@ export async function startGateway(
     );
     const datasource = await plugins.createDataSource(config.datasource.type);
     closers.push(() => datasource.close());
+    // The admin API's log level override, applied from the feed; a logger of another kind (a
+    // library user's) has no level to change, and the gateway then has no /admin/log-level.
+    const logLevel = isGatewayLogger(logger) ? createLogLevelOverride({ logger }) : undefined;
+    if (logLevel !== undefined) closers.push(async () => logLevel.close());
     const compiler = createSchemaCompiler();
-    const definitions = createLiveDefinitions({ datasource, compiler, logger, sinks: [credentials] });
+    const definitions = createLiveDefinitions({ datasource, compiler, logger, sinks: logLevel === undefined ? [credentials] : [credentials, logLevel] });
     closers.push(() => definitions.close());
     // The MCP gateway counts into the metrics, so it comes after them; they ask it for sessions.
     // With metrics off no registry or collector exists and every layer counts into NO_CALL_METRICS.
@@ -245,6 +251,7 @@ export async function startGateway(
       adminEvents,
       adminHistory: createAdminHistory({ service: adminService, datasource }),
       adminCredentials: createCredentialAdmin({ datasource, definitions, cipher }),
+      ...(logLevel === undefined ? {} : { adminLogLevel: { override: logLevel, datasource, definitions, logger } }),
       // Its own tool caller, without metrics: test calls are served by no instance, so they stay out of /metrics.
       toolTester: createToolTester({
         definitions,
@@ -308,6 +315,11 @@ export async function startGateway(
     await closeAll();
     throw error;
   }
+}
+
+/** True for the gateway's own logger (`createLogger`), whose level can change while it runs. */
+function isGatewayLogger(logger: Logger): logger is GatewayLogger {
+  return typeof (logger as Partial<GatewayLogger>).setLevel === 'function';
 }
 
 /**

@@ -3,7 +3,7 @@ export { configSchema, loadConfig, MIN_SESSION_SECRET_BYTES, parseSessionSecret 
 export type { GatewayConfig, LoadConfigOptions } from './config/index.js';
 export { createLogger } from './logger/index.js';
 export { slicer } from './slices.js';
-export type { CreateLoggerOptions } from './logger/index.js';
+export type { CreateLoggerOptions, GatewayLogger, LogLevel } from './logger/index.js';
 export {
   compileToolDefinition,
   createSchemaCompiler,

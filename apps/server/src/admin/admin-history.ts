@@ -9,6 +9,7 @@ import {
   type HistoryEntry,
   type RecordKind,
 } from '@dynmcp/plugin';
+import { LOG_LEVEL_KIND } from './admin-log-level.js';
 import type { AdminService } from './admin-service.js';
 
 /** Default `limit` of the history and audit routes. */
@@ -17,12 +18,13 @@ export const DEFAULT_HISTORY_LIMIT = 100;
 export const MAX_HISTORY_LIMIT = 1000;
 
 /**
- * The record kinds the audit shows: what the admin API manages (tools, instances, credentials).
+ * The record kinds the audit shows: what the admin API manages (tools, instances, credentials, the
+ * log level override).
  * The store holds internal records too (ended sessions, at the rate sessions end) that the gateway
  * writes untracked; a datasource plugin that ignores `untracked` would still put them in its
  * history, where they would bury the operators' changes.
  */
-const AUDITED_KINDS: ReadonlySet<string> = new Set([...RECORD_KINDS, CREDENTIAL_KIND]);
+const AUDITED_KINDS: ReadonlySet<string> = new Set([...RECORD_KINDS, CREDENTIAL_KIND, LOG_LEVEL_KIND]);
 
 /**
  * Store reads of one audit page at most: they run again only while the entries read are all of

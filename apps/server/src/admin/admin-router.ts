@@ -11,6 +11,7 @@ import type { AdminEvents } from './admin-events.js';
 import type { AdminService } from './admin-service.js';
 import { parseImportRequest } from './import-request.js';
 import { adminJsonBody } from './admin-json-body.js';
+import { logLevelRouter, type LogLevelAdminOptions } from './admin-log-level.js';
 import { MAX_ADMIN_JSON_DEPTH } from './json-body-guard.js';
 import type { OpenApiImporter } from './openapi-import.js';
 import { toolTestRoute, type ToolTester } from './tool-test.js';
@@ -34,6 +35,8 @@ export interface AdminRouterOptions {
   credentials?: CredentialAdmin;
   /** `GET /admin/events`, the change stream (see admin-events.ts); the route answers 404 without it. */
   events?: AdminEvents;
+  /** `/admin/log-level`, the log level override (see admin-log-level.ts); the route answers 404 without it. */
+  logLevel?: LogLevelAdminOptions;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -198,6 +201,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
   }
 
   if (options.credentials !== undefined) router.use('/credentials', credentialsRouter(options.credentials, body, precondition));
+  if (options.logLevel !== undefined) router.use('/log-level', logLevelRouter(options.logLevel, body));
 
   const methodNotAllowed: RequestHandler = (req, _res, next) =>
     next(new GatewayError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${req.baseUrl}${req.path}`));

@@ -77,7 +77,9 @@ class Context implements RequestContext {
  */
 export function createRequestContext(options: RequestContextOptions): StartRequest {
   const http = options.logger.child({ component: 'http' });
-  const access = options.accessLevel === 'info' ? http.info.bind(http) : http.debug.bind(http);
+  // Read again per line (not `http.info` kept once): the level may change while the gateway runs.
+  const access: (message: string, meta: Record<string, unknown>) => void =
+    options.accessLevel === 'info' ? (message, meta) => http.info(message, meta) : (message, meta) => http.debug(message, meta);
   return (req, res, path) => {
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();

@@ -3,9 +3,12 @@ import winston from 'winston';
 import type { Logger } from '@dynmcp/plugin';
 import { createLinePlanner, SECRET_KEYS, type LinePlanner } from './line-plan.js';
 
+/** The levels a logger can be set to: each writes its own lines and those of the levels before it. */
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'silent';
+
 /** Options of {@link createLogger}. */
 export interface CreateLoggerOptions {
-  level: 'error' | 'warn' | 'info' | 'debug' | 'silent';
+  level: LogLevel;
   /** Where lines go; stdout by default. Tests pass a stream to read them. */
   stream?: NodeJS.WritableStream;
 }
@@ -42,7 +45,24 @@ const skip = () => undefined;
 interface Sink {
   format: winston.Logform.Format;
   write: (line: string) => void;
-  enabled: ReadonlySet<Level>;
+  level: LogLevel;
+  /** The levels {@link level} writes; changed in place, so every logger of the tree sees a change. */
+  enabled: Set<Level>;
+}
+
+const levelsOf = (level: LogLevel): Level[] => (level === 'silent' ? [] : LEVELS.slice(0, LEVELS.indexOf(level) + 1));
+
+/**
+ * The gateway's logger: a {@link Logger} whose tree's level can change while it runs (the admin
+ * API's log level override). A level function read before a change (`logger.info`) is the one of
+ * the level at that time: callers that keep one keep a closure that reads it again instead.
+ */
+export interface GatewayLogger extends Logger {
+  /** The level of the whole tree. */
+  readonly level: LogLevel;
+  /** Sets the level of the whole tree (every logger made from the same {@link createLogger}). */
+  setLevel(level: LogLevel): void;
+  child(bindings: Record<string, unknown>): GatewayLogger;
 }
 
 type LevelFunction = (message: string, meta?: Record<string, unknown>) => void;
@@ -61,7 +81,7 @@ type LevelFunction = (message: string, meta?: Record<string, unknown>) => void;
  * function bound on first use, and a disabled level is one shared no-op. The gateway makes a child
  * per tool call (the call's bindings, for the executor's lines), and most never write.
  */
-class TreeLogger implements Logger {
+class TreeLogger implements GatewayLogger {
   #bindings: Readonly<Record<string, unknown>> | undefined;
   // `null` once the bindings are known not to suit a plan.
   #planner: LinePlanner | null | undefined;
@@ -91,8 +111,18 @@ class TreeLogger implements Logger {
     return this.#level('debug');
   }
 
-  child(more: Record<string, unknown>): Logger {
+  child(more: Record<string, unknown>): GatewayLogger {
     return new TreeLogger(this.sink, this.#merged(), more);
+  }
+
+  get level(): LogLevel {
+    return this.sink.level;
+  }
+
+  setLevel(level: LogLevel): void {
+    this.sink.level = level;
+    this.sink.enabled.clear();
+    for (const enabled of levelsOf(level)) this.sink.enabled.add(enabled);
   }
 
   /** The level's function: bound to this logger once (so it may be passed around), or the shared no-op. */
@@ -174,13 +204,13 @@ function batchedWriter(stream: NodeJS.WritableStream): (line: string) => void {
 }
 
 /** Creates the gateway's logger: one JSON object per line (winston's format), secrets redacted. */
-export function createLogger(options: CreateLoggerOptions): Logger {
-  const enabled = new Set(options.level === 'silent' ? [] : LEVELS.slice(0, LEVELS.indexOf(options.level) + 1));
+export function createLogger(options: CreateLoggerOptions): GatewayLogger {
   return new TreeLogger(
     {
       format: winston.format.combine(winston.format.timestamp(), redact(), winston.format.json()),
       write: batchedWriter(options.stream ?? process.stdout),
-      enabled,
+      level: options.level,
+      enabled: new Set(levelsOf(options.level)),
     },
     {},
     undefined,
