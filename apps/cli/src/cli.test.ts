@@ -40,6 +40,14 @@ const admin = (path: string) =>
     body: (await response.json()) as { data: any },
   }));
 
+/** A write as curl sends it, straight to the admin API. */
+const adminWrite = (method: 'PUT' | 'DELETE', path: string, body?: unknown) =>
+  fetch(`${gateway.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
 const storeRevision = async () => (await admin('/admin/status')).body.data.store_revision as number;
 
 before(async () => {
@@ -103,8 +111,19 @@ describe('dynmcp', { concurrency: false }, () => {
     assert.deepEqual(ids, ['fail', 'ping']);
 
     const instance = await runCli(['instances', 'get', 'demo'], env);
-    assert.match(instance.stdout, /^# revision \d+/);
-    assert.match(instance.stdout, /^kind: instance$/m);
+    assert.match(instance.stdout, /^# revision \d+.*\nkind: instance\nid: demo\nname: Demo\n/);
+    assert.match((await runCli(['tools', 'get', 'ping'], env)).stdout, /^# revision \d+.*\nkind: tool\nid: ping\n/);
+    // Written without an id in the body, as curl users do, a record comes back from the gateway
+    // with its id last: get still prints kind, then id.
+    assert.equal((await adminWrite('PUT', '/admin/ids/by-curl', { name: 'By curl', tool_ids: ['ping'] })).status, 200);
+    try {
+      const byCurl = await runCli(['instances', 'get', 'by-curl'], env);
+      assert.match(byCurl.stdout, /^# revision \d+.*\nkind: instance\nid: by-curl\nname: By curl\n/, byCurl.stdout);
+      const byCurlJson = JSON.parse((await runCli(['instances', 'get', 'by-curl', '-o', 'json'], env)).stdout) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(byCurlJson).slice(0, 2), ['kind', 'id']);
+    } finally {
+      await adminWrite('DELETE', '/admin/ids/by-curl');
+    }
     const toolJson = JSON.parse((await runCli(['tools', 'get', 'ping', '-o', 'json'], env)).stdout);
     assert.deepEqual(toolJson, tool('ping', '/ping'));
     assert.match((await runCli(['instances', 'list'], env)).stdout, /^demo\s+Demo\s+2$/m);
@@ -162,6 +181,7 @@ describe('dynmcp', { concurrency: false }, () => {
     assert.deepEqual(readdirSync(join(out, 'tools')).sort(), ['fail.yaml', 'ping.yaml']);
     assert.deepEqual(readdirSync(join(out, 'instances')), ['demo.yaml']);
     assert.match(readFileSync(join(out, 'tools', 'ping.yaml'), 'utf8'), /^kind: tool\nid: ping\n/);
+    assert.match(readFileSync(join(out, 'instances', 'demo.yaml'), 'utf8'), /^kind: instance\nid: demo\n/);
     const before = await storeRevision();
     const applied = await runCli(['apply', '-f', out, '--prune'], env);
     assert.equal(applied.code, 0, applied.stderr);

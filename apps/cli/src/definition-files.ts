@@ -17,6 +17,16 @@ export interface FileDefinition {
   where: string;
 }
 
+/**
+ * A record as a definitions file holds it, as `get` prints it and `export` writes it: `kind`, then
+ * `id`, then the definition's other fields in the gateway's order (a record written without `id` in
+ * its body comes back with it last).
+ */
+export function definitionDocument(kind: Kind, record: Record<string, unknown>): Record<string, unknown> {
+  const { id, ...definition } = record;
+  return { kind, id, ...definition };
+}
+
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
 /** The definition files of `path`: the file itself, or every .yaml/.yml/.json file under the folder, in name order. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createLogger, loadConfig, MIN_SESSION_SECRET_BYTES } from '@dynmcp/common';
+import { createLogger, loadConfig, MAX_TIMER_MS, MIN_SESSION_SECRET_BYTES } from '@dynmcp/common';
 import type { Logger } from '@dynmcp/plugin';
 import { isClusterWorker, reportWorkerStarted, runClusterPrimary, workerCount } from './cluster.js';
 import { startGateway } from './start-gateway.js';
@@ -33,7 +33,8 @@ export async function main(): Promise<void> {
   if (workers > 1 && !isClusterWorker()) {
     const primaryLogger = createLogger({ level: config.log.level }).child({ component: 'cluster' });
     logWarnings(primaryLogger);
-    const shutdownDeadlineMs = config.server.shutdownGraceMs + SHUTDOWN_MARGIN_MS;
+    // Within the longest delay a timer keeps: a grace period near it would otherwise end at once.
+    const shutdownDeadlineMs = Math.min(config.server.shutdownGraceMs + SHUTDOWN_MARGIN_MS, MAX_TIMER_MS);
     // Without a configured key each worker would sign session ids with its own, and a session would
     // live only on the worker whose connection opened it: the workers share one made here instead.
     const env: Record<string, string> = config.mcp.sessionSecret.trim() === '' ? { DYNMCP_SESSION_SECRET: randomBytes(MIN_SESSION_SECRET_BYTES).toString('base64') } : {};

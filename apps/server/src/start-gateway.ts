@@ -8,6 +8,7 @@ import {
   createLiveCredentials,
   createLiveDefinitions,
   createSchemaCompiler,
+  MAX_TIMER_MS,
   parseAdminKey,
   parseCredentialsKey,
   parsePreviousCredentialsKeys,
@@ -180,7 +181,7 @@ export async function startGateway(
     });
     closers.push(() => announcer.close());
     if (config.mcp.sessionSecret === '') {
-      const check = setTimeout(() => void warnOfUnsharedSessions(datasource, logger), 3 * config.replicas.heartbeatMs);
+      const check = setTimeout(() => void warnOfUnsharedSessions(datasource, logger), Math.min(3 * config.replicas.heartbeatMs, MAX_TIMER_MS));
       check.unref();
       closers.push(async () => clearTimeout(check));
     }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { contextOf, type CliIo, type CommandContext } from '../context.js';
-import { KINDS, type Kind } from '../definition-files.js';
+import { definitionDocument, KINDS, type Kind } from '../definition-files.js';
 
 interface ReplicaStatus {
   id: string;
@@ -61,10 +61,10 @@ async function list(context: CommandContext, kind: Kind) {
   context.out.table(header, records.map((record) => summaryRow(kind, record)));
 }
 
-/** Prints one record as a definitions file holds it (`kind` first), so the output can be edited and applied. */
+/** Prints one record as a definitions file holds it (`kind`, then `id`), so the output can be edited and applied. */
 async function get(context: CommandContext, kind: Kind, id: string) {
   const { data, meta } = await context.admin().request<Record<string, unknown>>('GET', `/admin/${KINDS[kind]}/${encodeURIComponent(id)}`);
-  const document = { kind, ...data };
+  const document = definitionDocument(kind, data);
   if (context.out.format === 'json') return context.out.json(document);
   const facts = [`revision ${text(meta?.revision)}`];
   if (Array.isArray(meta?.used_by)) facts.push(`used by: ${meta.used_by.join(', ') || 'no instance'}`);

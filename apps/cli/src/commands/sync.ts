@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { CliError, EXIT } from '../cli-error.js';
 import { contextOf, type CliIo, type CommandContext } from '../context.js';
-import { listDefinitionFiles, readDefinitions, type Kind } from '../definition-files.js';
+import { definitionDocument, listDefinitionFiles, readDefinitions, type Kind } from '../definition-files.js';
 import { batchOf, diffLines, fetchCurrent, makePlan, type Plan, type PlannedChange } from '../plan.js';
 
 const MARKS = { create: '+', update: '~', delete: '-', unchanged: '=' } as const;
@@ -113,7 +113,7 @@ async function exportAll(context: CommandContext, dir: string) {
     mkdirSync(folder, { recursive: true });
     for (const [id, record] of [...current[kind]].sort(([a], [b]) => a.localeCompare(b))) {
       const path = join(folder, fileNameOf(id));
-      writeFileSync(path, stringify({ kind, ...record }, { lineWidth: 0 }));
+      writeFileSync(path, stringify(definitionDocument(kind, record), { lineWidth: 0 }));
       written.push(path);
       progress.tick();
     }

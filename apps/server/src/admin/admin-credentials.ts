@@ -12,6 +12,7 @@ import {
 } from '@dynmcp/common';
 import { GatewayError, isGatewayError, type DataSource, type StoredRecord } from '@dynmcp/plugin';
 import { sendSuccess } from '../http/envelope.js';
+import { optionalJsonBody } from './admin-json-body.js';
 
 /** What the admin API shows of a stored credential: never its value. */
 export interface CredentialListing {
@@ -237,20 +238,13 @@ export function credentialsRouter(admin: CredentialAdmin, body: RequestHandler[]
   router.get('/', handle(async (_req, res) => sendSuccess(res, await admin.list())));
   // Before the `/:principal` routes, which answer 405 to a POST: a principal named "rotate" keeps
   // its GET, PUT and DELETE.
-  // A rotation takes no body: one without Content-Type (curl -X POST) is not parsed, and one that is
-  // sent goes through the usual JSON checks and must be {}.
-  const parseSentBody = express.Router().use(body);
-  const optionalBody: RequestHandler = (req, res, next) => {
-    const sent = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-    if (sent) parseSentBody(req, res, next);
-    else next();
-  };
+  // A rotation takes no body, or {}.
   router.post(
     '/rotate',
-    optionalBody,
+    optionalJsonBody(body),
     handle(async (req, res) => {
       const sent: unknown = req.body;
-      const empty = sent === undefined || (typeof sent === 'object' && sent !== null && !Array.isArray(sent) && Object.keys(sent).length === 0);
+      const empty = typeof sent === 'object' && sent !== null && !Array.isArray(sent) && Object.keys(sent).length === 0;
       if (!empty) throw new GatewayError('INVALID_PAYLOAD', 'POST /admin/credentials/rotate takes no body (or {}): it re-encrypts every stored credential under credentials.key');
       sendSuccess(res, await admin.rotate(writer(req)));
     }),

@@ -76,6 +76,25 @@ export function adminJsonBody(limitBytes: number, maxDepth = MAX_ADMIN_JSON_DEPT
 }
 
 /**
+ * A JSON body the client may leave out, for a POST whose fields all default. A request that sends
+ * none (no Content-Length above 0, not chunked: `curl -X POST` without `-d`, which sends no
+ * Content-Type either) reads as `{}` unchecked; one that sends a body goes through `body`, the
+ * route's usual checks (Content-Type, charset, size, JSON).
+ */
+export function optionalJsonBody(body: RequestHandler[]): RequestHandler {
+  const parseSent = express.Router().use(body);
+  return (req, res, next) => {
+    const sent = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (sent) {
+      parseSent(req, res, next);
+      return;
+    }
+    req.body = {};
+    next();
+  };
+}
+
+/**
  * express.raw, with the failure to undo a Content-Encoding (bytes that are not the gzip, deflate or
  * brotli they claim, or cut short) answered as the client's mistake it is, not as an internal error.
  */

@@ -10,7 +10,7 @@ import { credentialsRouter, type CredentialAdmin } from './admin-credentials.js'
 import type { AdminEvents } from './admin-events.js';
 import type { AdminService } from './admin-service.js';
 import { parseImportRequest } from './import-request.js';
-import { adminJsonBody } from './admin-json-body.js';
+import { adminJsonBody, optionalJsonBody } from './admin-json-body.js';
 import { logLevelRouter, type LogLevelAdminOptions } from './admin-log-level.js';
 import { MAX_ADMIN_JSON_DEPTH } from './json-body-guard.js';
 import type { OpenApiImporter } from './openapi-import.js';
@@ -142,7 +142,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
     }),
   );
 
-  if (options.toolTester !== undefined) router.post('/tds/:id/test', body, toolTestRoute(options.toolTester));
+  if (options.toolTester !== undefined) router.post('/tds/:id/test', optionalJsonBody(body), toolTestRoute(options.toolTester));
 
   router.get('/ids', route(async (_req, res) => sendSuccess(res, await service.listInstances())));
   router.get(

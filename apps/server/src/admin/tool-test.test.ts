@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 import { connectModern } from '../test-support/mcp-clients.js';
-import { startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
+import { startTestGateway, TEST_KEY, type TestGateway } from '../test-support/test-gateway.js';
 
 const TOKEN = 'canary-token-4711';
 const BIG_BYTES = 100 * 1024;
@@ -18,6 +19,27 @@ function tool(id: string, domain: string, extInfo: Record<string, unknown> = {},
     input_schema: { type: 'object', properties: { item: { type: 'string' }, q: { type: 'string' } }, required: ['item'] },
     tds_ext_info: { domain, method, path: '/api/items/{item}', required_params: {}, ext_info: extInfo },
   };
+}
+
+/**
+ * A POST written byte for byte, with only the headers given: `curl -X POST` without `-d` sends no
+ * Content-Length and no Content-Type, which fetch and node:http never leave out.
+ */
+function rawPost(url: string, path: string, headers: Record<string, string> = {}, body = ''): Promise<{ status: number; body: any }> {
+  const { hostname, port } = new URL(url);
+  const lines = [`POST ${path} HTTP/1.1`, `host: ${hostname}:${port}`, `authorization: Bearer ${TEST_KEY}`, 'connection: close'];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), body: JSON.parse(text.slice(split + 4)) });
+    });
+  });
 }
 
 /** Credentials from `${env:…}` in a header under an ordinary name, under `authorization`, and in the query. */
@@ -137,6 +159,51 @@ describe('POST /admin/tds/:id/test: trying a tool before clients see it', () => 
     }
     assert.match((await gw.admin('POST', '/admin/tds/t/test', { sned: true })).body.error, /unknown field\(s\) "sned"/);
     assert.equal((await gw.admin('POST', '/admin/tds/t/test', [1])).status, 400);
+  });
+
+  test('no body at all (curl -X POST without -d) is a dry run with every field at its default', async () => {
+    const open = { ...tool('open', upstream.url), input_schema: { type: 'object', properties: {} } };
+    open.tds_ext_info = { ...open.tds_ext_info, path: '/api/items' };
+    assert.equal((await gw.admin('PUT', '/admin/tds/open', open)).status, 200);
+    upstream.hits.length = 0;
+    const asCurl = await rawPost(gw.url, '/admin/tds/open/test');
+    assert.equal(asCurl.status, 200, JSON.stringify(asCurl.body));
+    assert.equal(asCurl.body.data.valid, true);
+    assert.equal(asCurl.body.data.sent, false);
+    assert.equal(asCurl.body.data.request.url, `${upstream.url}/api/items`);
+    // fetch sends Content-Length: 0 instead, and no Content-Type: no body all the same.
+    const asFetch = await gw.admin('POST', '/admin/tds/open/test');
+    assert.equal(asFetch.status, 200, JSON.stringify(asFetch.body));
+    assert.deepEqual(asFetch.body.data, asCurl.body.data);
+    // The defaults hold for the tool's own checks too: no arguments, and "item" is required.
+    const missing = await rawPost(gw.url, '/admin/tds/t/test');
+    assert.equal(missing.status, 200);
+    assert.equal(missing.body.data.valid, false);
+    assert.match(missing.body.data.problems, /item/);
+    assert.equal(upstream.hits.length, 0, 'nothing was sent');
+  });
+
+  test('a body that is sent goes through the JSON checks: empty with a JSON Content-Type is {}, another or no Content-Type is 415', async () => {
+    const empty = await gw.admin('POST', '/admin/tds/t/test', '');
+    assert.equal(empty.status, 200, JSON.stringify(empty.body));
+    assert.equal(empty.body.data.valid, false, 'no arguments: the required "item" is missing');
+
+    const body = JSON.stringify({ arguments: { item: 'a' } });
+    const asText = await gw.admin('POST', '/admin/tds/t/test', body, { 'content-type': 'text/plain' });
+    assert.equal(asText.status, 415);
+    assert.equal(asText.body.error_code, 'UNSUPPORTED_MEDIA_TYPE');
+    const untyped = await rawPost(gw.url, '/admin/tds/t/test', { 'content-length': String(Buffer.byteLength(body)) }, body);
+    assert.equal(untyped.status, 415);
+    assert.equal(untyped.body.error_code, 'UNSUPPORTED_MEDIA_TYPE');
+    const chunked = await rawPost(gw.url, '/admin/tds/t/test', { 'transfer-encoding': 'chunked', 'content-type': 'text/plain' }, '0\r\n\r\n');
+    assert.equal(chunked.status, 415, 'a chunked body is a body, even an empty one');
+
+    const notJson = await gw.admin('POST', '/admin/tds/t/test', '{"arguments":');
+    assert.equal(notJson.status, 400);
+    assert.equal(notJson.body.error_code, 'INVALID_JSON');
+    const unknown = await gw.admin('POST', '/admin/tds/t/test', { argument: {} });
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.body.error, /unknown field\(s\) "argument"/);
   });
 });
 

@@ -183,7 +183,10 @@ export function createToolTester(options: ToolTesterOptions): ToolTester {
   };
 }
 
-/** The handler of `POST /admin/tds/:id/test` (the router parses the JSON body before it). */
+/**
+ * The handler of `POST /admin/tds/:id/test`. The router parses the body before it with
+ * `optionalJsonBody` (admin-json-body.ts): a request without one is `{}`, every field at its default.
+ */
 export function toolTestRoute(tester: ToolTester): RequestHandler {
   return (req, res, next) => {
     const request = parseToolTestRequestSafely(req.body, next);

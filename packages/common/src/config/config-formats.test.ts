@@ -17,8 +17,13 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 /** Every setting of the schema with its dotted path (the loader's own index of it); the number ones all have a variable. */
 const settings = () => [...SETTINGS.values()] as Array<SettingInfo & { env: string }>;
 
-const NUMBER_FORMATS = new Set(['whole-number', 'positive-int', 'port-number']);
+const NUMBER_FORMATS = new Set(['whole-number', 'positive-int', 'port-number', 'milliseconds', 'positive-milliseconds']);
 const numberSettings = settings().filter((setting) => NUMBER_FORMATS.has(setting.format as string));
+/** The longest delay a Node.js timer keeps: the most any setting in milliseconds may be. */
+const MAX_TIMER_MS = 2_147_483_647;
+/** The retention ages run to weeks (30 days of history by default) and are never timed. */
+const AGES = new Set(['datasource.tombstoneRetentionMs', 'datasource.historyRetentionMs']);
+const millisecondSettings = numberSettings.filter((setting) => setting.path.endsWith('Ms') && !AGES.has(setting.path));
 
 const valueAt = (config: unknown, path: string) => path.split('.').reduce<unknown>((at, key) => (at as Record<string, unknown>)[key], config);
 
@@ -68,6 +73,8 @@ test('number settings keep their ranges, from the environment and from files', (
   assert.equal(loadConfig({ env: { DYNMCP_MAX_SESSIONS: '0' }, configDir: dir }).mcp.maxSessions, 0);
   assert.match(refusal({ DYNMCP_MAX_SESSIONS: '99999999999999999999' }), /mcp\.maxSessions: must be a whole number, 0 or more.*value was "99999999999999999999"/);
   assert.match(refusal({ DYNMCP_METRICS_PORT: '' }), /metrics\.port: must be a port number .*it is empty \(from DYNMCP_METRICS_PORT\)/);
+  // convict leaves a value of 0 out of its message; the loader puts it back.
+  assert.match(refusal({ DYNMCP_UPSTREAM_TIMEOUT_MS: '0' }), /executor\.timeoutMs: must be a whole number, 1 or more.*: value was 0 \(from DYNMCP_UPSTREAM_TIMEOUT_MS\)/);
 
   const files = mkdtempSync(join(dir, 'files-'));
   writeFileSync(join(files, 'default.json'), JSON.stringify({ server: { port: '9000', shutdownGraceMs: 2500 }, executor: { timeoutMs: '5s' } }));
@@ -86,6 +93,50 @@ test('number settings keep their ranges, from the environment and from files', (
   const fromFile = loadConfig({ env: {}, configDir: files });
   assert.equal(fromFile.server.port, 9000);
   assert.equal(fromFile.server.shutdownGraceMs, 2500);
+});
+
+test('every setting in milliseconds but the retention ages uses a millisecond format', () => {
+  const others = millisecondSettings.filter((setting) => !['milliseconds', 'positive-milliseconds'].includes(setting.format as string));
+  assert.deepEqual(others.map((setting) => setting.path), []);
+  assert.ok(millisecondSettings.length >= 16, 'the millisecond settings are found');
+});
+
+test('every setting in milliseconds refuses more than 2147483647, the longest delay Node.js can time, naming the setting, its variable and the value', () => {
+  for (const setting of millisecondSettings) {
+    for (const value of [MAX_TIMER_MS + 1, 30 * 24 * 60 * 60 * 1000, Number.MAX_SAFE_INTEGER]) {
+      const message = refusal({ [setting.env]: String(value) });
+      assert.equal(
+        message,
+        `invalid configuration: ${setting.path}: must be at most 2147483647 (about 24.8 days), the longest delay Node.js can time: it would run a longer one after 1 ms: value was ${value} (from ${setting.env})`,
+      );
+    }
+  }
+  // The largest value loads, every setting at once (the heartbeat one less: replicas.ttlMs must exceed it).
+  const largest = Object.fromEntries(millisecondSettings.map((setting) => [setting.env, String(MAX_TIMER_MS)]));
+  largest.DYNMCP_REPLICA_HEARTBEAT_MS = String(MAX_TIMER_MS - 1);
+  const config = loadConfig({ env: largest, configDir: dir });
+  for (const setting of millisecondSettings) {
+    assert.equal(valueAt(config, setting.path), setting.path === 'replicas.heartbeatMs' ? MAX_TIMER_MS - 1 : MAX_TIMER_MS, setting.path);
+  }
+
+  const files = mkdtempSync(join(dir, 'timers-'));
+  writeFileSync(join(files, 'default.json'), JSON.stringify({ executor: { timeoutMs: 3_000_000_000 } }));
+  assert.throws(
+    () => loadConfig({ env: {}, configDir: files }),
+    /executor\.timeoutMs: must be at most 2147483647 \(about 24\.8 days\).*value was 3000000000 \(from .*default\.json; environment variable DYNMCP_UPSTREAM_TIMEOUT_MS\)/,
+  );
+});
+
+test('0 and null keep meaning off in millisecond settings; the retention ages take weeks', () => {
+  const off = loadConfig({ env: { DYNMCP_REQUEST_TIMEOUT_MS: '0', DYNMCP_HEADERS_TIMEOUT_MS: '0' }, configDir: dir });
+  assert.equal(off.server.requestTimeoutMs, 0);
+  assert.equal(off.server.headersTimeoutMs, 0);
+  assert.equal(off.admin.authFailureWindowMs, null, 'a deprecated setting left unset stays null');
+  assert.match(refusal({ DYNMCP_REPLICA_HEARTBEAT_MS: '0' }), /replicas\.heartbeatMs: must be a whole number, 1 or more/);
+  const weeks = String(90 * 24 * 60 * 60 * 1000);
+  const ages = loadConfig({ env: { DYNMCP_HISTORY_RETENTION_MS: weeks, DYNMCP_TOMBSTONE_RETENTION_MS: weeks }, configDir: dir });
+  assert.equal(ages.datasource.historyRetentionMs, Number(weeks));
+  assert.equal(ages.datasource.tombstoneRetentionMs, Number(weeks));
 });
 
 test('server.workers takes auto or digits only', () => {

@@ -67,6 +67,33 @@ function wholeNumberFormat(min: number, max: number, expected: string) {
   };
 }
 
+/**
+ * The longest delay a Node.js timer keeps, 2^31−1 ms (about 24.8 days). setTimeout and setInterval
+ * run a longer one after 1 ms, with nothing but a TimeoutOverflowWarning: a timeout meant as
+ * "never" would time out at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The millisecond formats: whole numbers from `min` (see {@link wholeNumberFormat}) up to
+ * {@link MAX_TIMER_MS}. Every setting in milliseconds uses one, whether a timer holds its value
+ * today or it is compared with the clock, so none can turn into a 1 ms timer when code changes;
+ * only the retention ages of `datasource.*RetentionMs` do not: they run to weeks by design and are
+ * only compared with the time records were written.
+ */
+function millisecondsFormat(min: number, expected: string) {
+  const whole = wholeNumberFormat(min, Number.MAX_SAFE_INTEGER, expected);
+  return {
+    coerce: whole.coerce,
+    validate(value: unknown) {
+      whole.validate(value);
+      if ((value as number) > MAX_TIMER_MS) {
+        throw new Error(`must be at most ${MAX_TIMER_MS} (about 24.8 days), the longest delay Node.js can time: it would run a longer one after 1 ms`);
+      }
+    },
+  };
+}
+
 /** An IP address, or a network in CIDR notation (`10.0.0.0/8`, `fd00::/8`). */
 const isAddressOrNetwork = (entry: string) => {
   const [address = '', prefix, ...rest] = entry.split('/');
@@ -239,6 +266,8 @@ convict.addFormats({
   'whole-number': wholeNumberFormat(0, Number.MAX_SAFE_INTEGER, 'a whole number, 0 or more'),
   'positive-int': wholeNumberFormat(1, Number.MAX_SAFE_INTEGER, 'a whole number, 1 or more'),
   'port-number': wholeNumberFormat(0, 65535, 'a port number from 0 to 65535'),
+  milliseconds: millisecondsFormat(0, 'a whole number, 0 or more'),
+  'positive-milliseconds': millisecondsFormat(1, 'a whole number, 1 or more'),
   'worker-count': {
     coerce: (value: unknown) => (typeof value === 'string' && value.trim() === 'auto' ? 'auto' : fromDecimalText(value)),
     validate(value: unknown) {
@@ -370,25 +399,25 @@ export const configSchema = {
     },
     shutdownGraceMs: {
       doc: 'How long shutdown waits for in-flight requests before closing connections (logged as a warning when it runs out).',
-      format: 'whole-number',
+      format: 'milliseconds',
       default: 10000,
       env: 'DYNMCP_SHUTDOWN_GRACE_MS',
     },
     requestTimeoutMs: {
       doc: 'Most time a client may take to send a whole request, headers and body (408 and the connection closed after it; 0: no limit). Responses, MCP event streams included, are not timed.',
-      format: 'whole-number',
+      format: 'milliseconds',
       default: 30_000,
       env: 'DYNMCP_REQUEST_TIMEOUT_MS',
     },
     headersTimeoutMs: {
       doc: 'Most time a client may take to send the request headers (408 after it; 0: only requestTimeoutMs). At most requestTimeoutMs: a larger value set is refused at start, the default is lowered to it.',
-      format: 'whole-number',
+      format: 'milliseconds',
       default: 10_000,
       env: 'DYNMCP_HEADERS_TIMEOUT_MS',
     },
     keepAliveTimeoutMs: {
       doc: 'How long an idle keep-alive connection stays open between two requests. Above the idle timeout of a load balancer in front (often 60 s), so the balancer, not the gateway, closes idle connections.',
-      format: 'positive-int',
+      format: 'positive-milliseconds',
       default: 65_000,
       env: 'DYNMCP_KEEP_ALIVE_TIMEOUT_MS',
     },
@@ -445,7 +474,7 @@ export const configSchema = {
     },
     failureWindowMs: {
       doc: 'The window of auth.maxFailures; a blocked address may try again once its oldest failure is this old.',
-      format: 'whole-number',
+      format: 'milliseconds',
       default: 60_000,
       env: 'DYNMCP_AUTH_FAILURE_WINDOW_MS',
     },
@@ -476,7 +505,7 @@ export const configSchema = {
       },
       jwksCooldownMs: {
         doc: 'Least time between two fetches of the issuer\'s signing keys (JWKS) caused by tokens with an unknown key id, so forged key ids cannot make the gateway hammer the issuer; a rotated key is picked up after at most this long.',
-        format: 'whole-number',
+        format: 'milliseconds',
         default: 30_000,
         env: 'DYNMCP_OAUTH_JWKS_COOLDOWN_MS',
       },
@@ -499,7 +528,7 @@ export const configSchema = {
     },
     authFailureWindowMs: {
       doc: 'Deprecated: use auth.failureWindowMs. Still applies while auth.failureWindowMs is left at its default; the gateway logs a warning at start while it is set.',
-      format: 'whole-number',
+      format: 'milliseconds',
       nullable: true,
       default: null as number | null,
       env: 'DYNMCP_ADMIN_AUTH_FAILURE_WINDOW_MS',
@@ -519,7 +548,7 @@ export const configSchema = {
     },
     importTimeoutMs: {
       doc: 'Longest time POST /admin/import/openapi may spend reading and mapping one document, in a worker thread (400 OPENAPI_TOO_COMPLEX after it); bounds what a hostile document costs. GitHub\'s REST description maps in a few seconds; the default leaves margin on a small, busy machine.',
-      format: 'whole-number',
+      format: 'milliseconds',
       default: 60_000,
       env: 'DYNMCP_ADMIN_IMPORT_TIMEOUT_MS',
     },
@@ -533,13 +562,13 @@ export const configSchema = {
     },
     startupWaitMs: {
       doc: 'How long start-up waits for the store before serving anyway, not ready (alive, /readyz 503) until it connects.',
-      format: 'whole-number',
+      format: 'milliseconds',
       default: 5000,
       env: 'DYNMCP_STARTUP_WAIT_MS',
     },
     pollIntervalMs: {
       doc: 'How often the SQL datasources read the change feed.',
-      format: 'whole-number',
+      format: 'milliseconds',
       default: 250,
       env: 'DYNMCP_POLL_INTERVAL_MS',
     },
@@ -572,7 +601,7 @@ export const configSchema = {
       keyFile: { doc: 'PEM private key of the etcd client certificate.', format: String, default: '', env: 'DYNMCP_ETCD_KEY_FILE' },
       keepaliveMs: {
         doc: 'gRPC keepalive ping interval; a frozen etcd is noticed within this plus 2 s. etcd refuses pings more often than its --grpc-keepalive-min-time (5 s by default).',
-        format: 'whole-number',
+        format: 'milliseconds',
         default: 5000,
         env: 'DYNMCP_ETCD_KEEPALIVE_MS',
       },
@@ -598,6 +627,8 @@ export const configSchema = {
       database: { doc: 'MySQL database (when no url is set).', format: String, default: 'dynmcp', env: 'DYNMCP_MYSQL_DATABASE' },
       poolMax: { doc: 'Most pooled MySQL connections per replica.', format: 'whole-number', default: 10, env: 'DYNMCP_MYSQL_POOL_MAX' },
     },
+    // The retention ages run to weeks and are only compared with the clock, never timed: not the
+    // milliseconds format and its 24.8-day cap (see millisecondsFormat).
     tombstoneRetentionMs: {
       doc: 'SQL stores: how long deletes are kept for replicas to see; a replica further behind reloads everything.',
       format: 'whole-number',
@@ -620,13 +651,13 @@ export const configSchema = {
   replicas: {
     heartbeatMs: {
       doc: 'How often each replica renews its entry in the store (GET /admin/status), besides after each applied change.',
-      format: 'positive-int',
+      format: 'positive-milliseconds',
       default: 5000,
       env: 'DYNMCP_REPLICA_HEARTBEAT_MS',
     },
     ttlMs: {
       doc: 'How long a replica entry outlives its last renewal: a crashed or frozen replica leaves the listing within this. Must exceed heartbeatMs; etcd rounds it up to whole seconds.',
-      format: 'positive-int',
+      format: 'positive-milliseconds',
       default: 15000,
       env: 'DYNMCP_REPLICA_TTL_MS',
     },
@@ -640,7 +671,7 @@ export const configSchema = {
     },
     timeoutMs: {
       doc: 'Upstream call timeout when a tool sets no ext_info.timeout_ms.',
-      format: 'whole-number',
+      format: 'positive-milliseconds',
       default: 30000,
       env: 'DYNMCP_UPSTREAM_TIMEOUT_MS',
     },
@@ -704,13 +735,13 @@ export const configSchema = {
   mcp: {
     sessionIdleTimeoutMs: {
       doc: 'A 2025-era session held by this replica without requests or an open stream for this long is dropped from its memory; the session itself lasts until sessionTtlMs (the next request rebuilds it).',
-      format: 'whole-number',
+      format: 'milliseconds',
       default: 30 * 60 * 1000,
       env: 'DYNMCP_SESSION_IDLE_TIMEOUT_MS',
     },
     sessionTtlMs: {
       doc: 'How long a 2025-era session lasts from its initialize, whatever its use; then the client gets 404 and starts a new one.',
-      format: 'positive-int',
+      format: 'positive-milliseconds',
       default: 24 * 60 * 60 * 1000,
       env: 'DYNMCP_SESSION_TTL_MS',
     },

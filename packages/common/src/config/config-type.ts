@@ -4,8 +4,8 @@ interface SettingSchema {
   default: unknown;
 }
 
-/** Formats whose values are numbers: convict's own and the schema's strict `whole-number`, `positive-int` and `port-number`. */
-type NumberFormat = 'nat' | 'int' | 'port' | 'whole-number' | 'positive-int' | 'port-number' | 'duration' | 'timestamp' | NumberConstructor;
+/** Formats whose values are numbers: convict's own and the schema's strict `whole-number`, `positive-int`, `port-number` and millisecond ones. */
+type NumberFormat = 'nat' | 'int' | 'port' | 'whole-number' | 'positive-int' | 'port-number' | 'milliseconds' | 'positive-milliseconds' | 'duration' | 'timestamp' | NumberConstructor;
 
 /**
  * The type of one setting's value: a union of its choices for an enumerated format (written with

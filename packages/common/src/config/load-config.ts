@@ -82,7 +82,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<GatewayCon
     try {
       config.validate({ allowed: 'strict' });
     } catch (error) {
-      throw new Error(withSources((error as Error).message, sources));
+      const loaded = config as unknown as PathAccess;
+      throw new Error(withSources((error as Error).message, sources, (path) => loaded.get(path)));
     }
     refuseBrokenRules(config as unknown as PathAccess, sources);
     // Deprecated names win only over a default, so setting the new name is always enough.
@@ -196,15 +197,19 @@ function sourceOf(path: string, sources: Sources): string | undefined {
 
 /**
  * convict's validation message, one line per bad setting (`server.port: must be …: value was "x"`),
- * with each line saying where the value came from and which variable sets it.
+ * with each line saying where the value came from and which variable sets it. convict leaves out
+ * a value of 0 or false; the line shows it too, unless the setting is a secret (an empty value is
+ * named as such by the formats).
  */
-function withSources(message: string, sources: Sources): string {
+function withSources(message: string, sources: Sources, valueOf: (path: string) => unknown): string {
   return message
     .split('\n')
-    .map((line) => {
-      const path = /^([\w.]+): /.exec(line)?.[1];
+    .map((told) => {
+      const path = /^([\w.]+): /.exec(told)?.[1];
       const setting = path === undefined ? undefined : SETTINGS.get(path);
-      if (setting === undefined) return line;
+      if (setting === undefined) return told;
+      const value = setting.sensitive === true || told.includes(': value was ') ? undefined : valueOf(setting.path);
+      const line = value === 0 || value === false ? `${told}: value was ${JSON.stringify(value)}` : told;
       const source = sourceOf(setting.path, sources);
       if (source === setting.env) return `${line} (from ${setting.env})`;
       const variable = setting.env === undefined ? '' : `environment variable ${setting.env}`;

@@ -9,6 +9,8 @@ export interface SettingInfo {
   env?: string;
   format: unknown;
   default: unknown;
+  /** A secret: messages never show its value. */
+  sensitive?: boolean;
 }
 
 /** Every setting of the schema, by dotted path. */
@@ -22,7 +24,13 @@ export const GROUPS = new Map<string, string[]>();
     const item = child as Record<string, unknown>;
     // A setting has a default, as convict tells them from groups.
     if ('default' in item) {
-      SETTINGS.set(path, { path, format: item.format, default: item.default, ...(typeof item.env === 'string' ? { env: item.env } : {}) });
+      SETTINGS.set(path, {
+        path,
+        format: item.format,
+        default: item.default,
+        ...(typeof item.env === 'string' ? { env: item.env } : {}),
+        ...(item.sensitive === true ? { sensitive: true } : {}),
+      });
     } else {
       GROUPS.set(path, Object.keys(item));
       index(item, `${path}.`);
