@@ -3,6 +3,7 @@ import { EXIT, isCliError } from './cli-error.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerCredentialCommands } from './commands/credentials.js';
 import { registerImportAndCall } from './commands/import-call.js';
+import { registerLogLevel } from './commands/log-level.js';
 import { registerRecordCommands } from './commands/records.js';
 import { registerServe } from './commands/serve.js';
 import { registerSyncCommands } from './commands/sync.js';
@@ -48,6 +49,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   registerImportAndCall(program, io, run);
   registerCredentialCommands(program, io, run);
   registerWatch(program, io, run);
+  registerLogLevel(program, io, run);
   registerServe(program, io, run);
   registerCompletion(program, io, run);
   for (const command of program.commands) command.exitOverride();
