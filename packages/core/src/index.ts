@@ -7,6 +7,7 @@ export {
   createRequestGuards,
   isLoopbackHost,
   JsonRpcErrorCode,
+  missingScopes,
   ownerKey,
   DEFAULT_SESSION_TTL_MS,
   createSessionRevocations,

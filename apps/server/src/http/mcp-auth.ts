@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { grantedScopes, presentedBearerToken, type InstanceView, type LiveDefinitions } from '@dynmcp/common';
+import { presentedBearerToken, type InstanceView, type LiveDefinitions } from '@dynmcp/common';
+import { missingScopes } from '@dynmcp/core';
 import { isGatewayError, mayUseInstance, type AuthProvider, type Principal } from '@dynmcp/plugin';
 import { authenticate } from './authenticate.js';
 import { retryAfterSeconds, tooManyFailuresMessage, type FailureLimiter } from './failure-limiter.js';
@@ -117,19 +118,18 @@ export async function checkInstanceAccess(
     return { allowed: false, status: 404, message: `Unknown MCP instance "${instanceId}"` };
   }
   // Scopes are asked of token principals only, and only once the instance is known to be theirs,
-  // so a 403 tells nothing a 404 would have hidden.
-  const required = view.definition.required_scopes;
-  if (required !== undefined && required.length > 0 && principal.claims !== undefined) {
-    const granted = grantedScopes(principal.claims);
-    const missing = required.filter((scope) => !granted.includes(scope));
-    if (missing.length > 0) {
-      return {
-        allowed: false,
-        status: 403,
-        message: `Forbidden: the access token lacks the scopes this instance requires: ${missing.join(' ')}; get a token with the scopes ${required.join(' ')}`,
-        ...(options.oauth === undefined ? {} : { challenge: insufficientScopeChallenge(options.oauth, instanceId, required) }),
-      };
-    }
+  // so a 403 tells nothing a 404 would have hidden. The MCP gateway applies this same rule
+  // (servesCaller, in core's instance-access.ts) to end the sessions a definition change takes
+  // from their caller.
+  const missing = missingScopes(principal, view.definition);
+  if (missing.length > 0) {
+    const required = view.definition.required_scopes ?? [];
+    return {
+      allowed: false,
+      status: 403,
+      message: `Forbidden: the access token lacks the scopes this instance requires: ${missing.join(' ')}; get a token with the scopes ${required.join(' ')}`,
+      ...(options.oauth === undefined ? {} : { challenge: insufficientScopeChallenge(options.oauth, instanceId, required) }),
+    };
   }
   return { allowed: true, view, principal };
 }

@@ -1,10 +1,12 @@
 /**
  * 2025-era sessions belong to the caller that opened them: another principal allowed on the same
- * instance cannot use, stream or end them, and one caller at its session cap locks out no one else.
+ * instance cannot use, stream or end them, one caller at its session cap locks out no one else, and
+ * a caller that loses access to the instance loses its sessions there, open streams included.
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { openEventStream } from '../test-support/event-stream-client.js';
 import { connectLegacy, connectModern } from '../test-support/mcp-clients.js';
 import { echoTool, startTestGateway, type TestGateway } from '../test-support/test-gateway.js';
 
@@ -115,6 +117,7 @@ describe('sessions are bound to the caller that opened them', () => {
       const third = await send(gw, 'POST', 'shared', auth(KEYS.c), INITIALIZE);
       assert.equal(third.status, 429);
       assert.equal(third.sessionId, undefined);
+      assert.equal(JSON.parse(third.text).id, INITIALIZE.id, 'the error answers the refused initialize by its id');
       assert.match(third.text, /Too many sessions: caller \\"team-c\\" holds 2, the most one caller may \(mcp.maxSessionsPerPrincipal\)/);
       await assert.rejects(connectLegacy(`${gw.url}/mcp/shared`, auth(KEYS.c)), (error: { code?: number }) => error.code === 429);
 
@@ -170,6 +173,130 @@ describe('sessions are bound to the caller that opened them', () => {
         await stream.subscription.close();
         await stream.client.close();
       }
+    }
+  });
+});
+
+/** Opens a 2025-era session with `headers` (its credentials): a raw initialize, then notifications/initialized; resolves with its id. */
+async function openSession(gw: TestGateway, instance: string, headers: Record<string, string>): Promise<string> {
+  const opened = await send(gw, 'POST', instance, headers, INITIALIZE);
+  assert.equal(opened.status, 200, opened.text);
+  const session = { ...headers, 'mcp-session-id': opened.sessionId! };
+  assert.equal((await send(gw, 'POST', instance, session, { jsonrpc: '2.0', method: 'notifications/initialized' })).status, 202);
+  return opened.sessionId!;
+}
+
+/** The session's GET notification stream, open. */
+async function openStream(gw: TestGateway, instance: string, headers: Record<string, string>, sessionId: string) {
+  const stream = await openEventStream(`${gw.url}/mcp/${instance}`, {
+    ...headers,
+    ...SESSION_HEADERS,
+    accept: 'text/event-stream',
+    'mcp-session-id': sessionId,
+  });
+  assert.equal(stream.status, 200);
+  return stream;
+}
+
+describe('a refusal by the session cap names the refused request', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTestGateway({
+      mcp: { maxSessionsPerPrincipal: 1, sessionIdleTimeoutMs: 200 },
+      auth: { keys: [{ id: 'team-a', key: KEYS.a, instances: ['shared'] }] },
+    });
+    await gw.admin('PUT', '/admin/tds/t', echoTool('t', 'http://127.0.0.1:9'));
+    await gw.admin('PUT', '/admin/ids/shared', { name: 'shared', tool_ids: ['t'] });
+  });
+  after(() => gw.stop());
+
+  test('the 429 carries the id of the one request it refused, and null when the request has none', async () => {
+    const first = await openSession(gw, 'shared', auth(KEYS.a));
+    const refused = await send(gw, 'POST', 'shared', auth(KEYS.a), { ...INITIALIZE, id: 'init-2' });
+    assert.equal(refused.status, 429);
+    assert.equal(JSON.parse(refused.text).id, 'init-2');
+
+    // Idle (mcp.sessionIdleTimeoutMs), the first session is dropped from memory while its id stays
+    // valid (the sweep runs every second); another session, kept busy by its open stream, takes
+    // team A's one slot meanwhile…
+    let second: Answer | undefined;
+    for (const deadline = Date.now() + 5000; second === undefined && Date.now() < deadline; ) {
+      const opened = await send(gw, 'POST', 'shared', auth(KEYS.a), INITIALIZE);
+      if (opened.status === 200) second = opened;
+      else await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(second?.sessionId, 'the idle session freed its slot');
+    const stream = await openStream(gw, 'shared', auth(KEYS.a), second.sessionId);
+    try {
+      // …so rebuilding the first would exceed the cap: its request is refused by its own id,
+      const asFirst = { ...auth(KEYS.a), 'mcp-session-id': first };
+      const list = await send(gw, 'POST', 'shared', asFirst, { ...LIST, id: 'list-7' });
+      assert.equal(list.status, 429, list.text);
+      assert.equal(JSON.parse(list.text).id, 'list-7');
+      // and a GET, which has no JSON-RPC request, with id null.
+      const get = await send(gw, 'GET', 'shared', { ...asFirst, accept: 'text/event-stream' });
+      assert.equal(get.status, 429);
+      assert.equal(JSON.parse(get.text).id, null);
+    } finally {
+      stream.close();
+    }
+  });
+});
+
+describe('a caller that loses access to an instance loses its sessions there', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTestGateway({
+      auth: {
+        keys: [
+          // Team A may use the instance by its own grant; team B only while the instance lists it.
+          { id: 'team-a', key: KEYS.a, instances: ['watched'] },
+          { id: 'team-b', key: KEYS.b, instances: [] },
+        ],
+      },
+    });
+    await gw.admin('PUT', '/admin/tds/t', echoTool('t', 'http://127.0.0.1:9'));
+    await gw.admin('PUT', '/admin/tds/u', echoTool('u', 'http://127.0.0.1:9'));
+    await gw.admin('PUT', '/admin/ids/watched', { name: 'watched', tool_ids: ['t'], allowed_principals: ['team-b'] });
+    await gw.admin('PUT', '/admin/ids/open', { name: 'open', tool_ids: ['t'], public: true });
+  });
+  after(() => gw.stop());
+
+  test("an instance change that drops a principal ends its session's GET stream; a principal that keeps access keeps its stream", async () => {
+    const sessionA = await openSession(gw, 'watched', auth(KEYS.a));
+    const sessionB = await openSession(gw, 'watched', auth(KEYS.b));
+    const streamA = await openStream(gw, 'watched', auth(KEYS.a), sessionA);
+    const streamB = await openStream(gw, 'watched', auth(KEYS.b), sessionB);
+    try {
+      // Team B is no longer listed (and the tools change, so the sessions that stay are told).
+      assert.equal((await gw.admin('PUT', '/admin/ids/watched', { name: 'watched', tool_ids: ['t', 'u'], allowed_principals: [] })).status, 200);
+      assert.equal(await streamB.ended(3000), true, "team B's stream ended");
+      assert.equal((await send(gw, 'POST', 'watched', { ...auth(KEYS.b), 'mcp-session-id': sessionB }, LIST)).status, 404);
+
+      const told = await streamA.nextEvent(3000);
+      assert.match(told.data ?? '', /"method":"notifications\/tools\/list_changed"/);
+      assert.equal(await streamA.ended(300), false, "team A's stream stays open");
+      const listed = await send(gw, 'POST', 'watched', { ...auth(KEYS.a), 'mcp-session-id': sessionA }, LIST);
+      assert.equal(listed.status, 200);
+      assert.match(listed.text, /"name":"u"/);
+
+      // Deleting the instance takes it from everyone: team A's stream ends too.
+      assert.equal((await gw.admin('DELETE', '/admin/ids/watched')).status, 200);
+      assert.equal(await streamA.ended(3000), true, "team A's stream ended with the instance");
+    } finally {
+      streamA.close();
+      streamB.close();
+    }
+  });
+
+  test('an instance that stops being public ends the streams of its anonymous sessions', async () => {
+    const session = await openSession(gw, 'open', {});
+    const stream = await openStream(gw, 'open', {}, session);
+    try {
+      assert.equal((await gw.admin('PUT', '/admin/ids/open', { name: 'open', tool_ids: ['t'] })).status, 200);
+      assert.equal(await stream.ended(3000), true);
+    } finally {
+      stream.close();
     }
   });
 });

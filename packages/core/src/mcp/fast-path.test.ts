@@ -147,7 +147,7 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   return text === '' ? undefined : JSON.parse(text);
 }
 
-function post(method: string, params: Record<string, unknown>, viaSdk: boolean, signal?: AbortSignal, target = url) {
+function post(method: string, params: Record<string, unknown>, viaSdk: boolean, signal?: AbortSignal, target = url, extraHeaders: Record<string, string> = {}) {
   const meta: Record<string, unknown> = {
     'io.modelcontextprotocol/protocolVersion': '2026-07-28',
     'io.modelcontextprotocol/clientCapabilities': {},
@@ -161,6 +161,7 @@ function post(method: string, params: Record<string, unknown>, viaSdk: boolean, 
     'mcp-method': method,
   };
   if (typeof params.name === 'string') headers['mcp-name'] = params.name;
+  Object.assign(headers, extraHeaders);
   return fetch(target, {
     method: 'POST',
     headers,
@@ -170,10 +171,10 @@ function post(method: string, params: Record<string, unknown>, viaSdk: boolean, 
 }
 
 /** The same request answered by the fast path and by the SDK, as text: key order included. */
-async function both(method: string, params: Record<string, unknown>, target = url) {
+async function both(method: string, params: Record<string, unknown>, target = url, headers: Record<string, string> = {}) {
   const read = async (res: Response) => ({ status: res.status, type: res.headers.get('content-type'), text: await res.text() });
-  const fast = await read(await post(method, params, false, undefined, target));
-  const sdk = await read(await post(method, params, true, undefined, target));
+  const fast = await read(await post(method, params, false, undefined, target, headers));
+  const sdk = await read(await post(method, params, true, undefined, target, headers));
   return { fast, sdk };
 }
 
@@ -351,4 +352,68 @@ test('2025 session-less requests: closing the response stream cancels the upstre
   await pending;
   while (!slowClosed && Date.now() < deadline) await sleep(10);
   assert.ok(slowClosed, 'the upstream saw its request closed');
+});
+
+/**
+ * Headers the SDK's 2025 transport refuses before anything else (406 for an Accept without both
+ * JSON and SSE, 415 for a Content-Type other than application/json, which the front still parses
+ * when it names JSON); the 2026-07-28 leg asks only the latter.
+ */
+const REFUSED_2025_HEADERS: Array<Record<string, string>> = [
+  { accept: 'application/json' },
+  { accept: 'text/event-stream' },
+  { accept: 'text/html' },
+  { 'content-type': 'application/vnd.api+json' },
+];
+
+test("2025 sessions: a request the transport refuses for its Accept or Content-Type gets the transport's refusal on the fast path, and on an unknown session", async () => {
+  const sessionId = await openSession();
+  for (const headers of REFUSED_2025_HEADERS) {
+    for (const [method, params] of PLAIN_2025_CASES) {
+      const plain = { jsonrpc: '2.0', id: 9, method, ...(params === undefined ? {} : { params }) };
+      const fast = await sessionlessPost(plain, { 'mcp-session-id': sessionId, ...headers });
+      const sdk = await sessionlessPost({ ...plain, params: { ...(params ?? {}), _meta: {} } }, { 'mcp-session-id': sessionId, ...headers });
+      const label = `${JSON.stringify(headers)} ${method} ${JSON.stringify(params)}`;
+      assert.ok(sdk.status === 406 || sdk.status === 415, `${label}: the transport refused it (${sdk.status})`);
+      assert.deepEqual(fast, sdk, label);
+      // The transport looks at headers before the session: an unknown one is refused alike, not 404.
+      assert.deepEqual(await sessionlessPost(plain, { 'mcp-session-id': 'no-such-session', ...headers }), sdk, `unknown session, ${label}`);
+    }
+  }
+});
+
+test('2025 sessions: a notifications/cancelled or logging/setLevel the transport refuses for its Accept has no effect', async () => {
+  slowClosed = false;
+  const sessionId = await openSession();
+  const before = upstream.hits.filter((hit) => hit.url.startsWith('/slow')).length;
+  const call = sessionPost(sessionId, { jsonrpc: '2.0', id: 'slow-2', method: 'tools/call', params: { name: 'slow', arguments: {} } });
+  const deadline = Date.now() + 3000;
+  while (upstream.hits.filter((hit) => hit.url.startsWith('/slow')).length === before && Date.now() < deadline) await sleep(10);
+  const cancel = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow-2', reason: 'test' } };
+  const refused = await sessionlessPost(cancel, { 'mcp-session-id': sessionId, accept: 'application/json' });
+  assert.equal(refused.status, 406);
+  await sleep(200);
+  assert.equal(slowClosed, false, 'the refused cancellation left the call running');
+  assert.equal((await sessionPost(sessionId, cancel)).status, 202);
+  assert.equal((await call).text, '');
+
+  // A log level the transport refused is no level: the upstream's warning still reaches the client.
+  const setLevel = { jsonrpc: '2.0', id: 'level-1', method: 'logging/setLevel', params: { level: 'error' } };
+  assert.equal((await sessionlessPost(setLevel, { 'mcp-session-id': sessionId, accept: 'text/event-stream' })).status, 406);
+  const events = await sessionPost(sessionId, { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'events' } });
+  assert.match(events.text, /"method":"notifications\/message","params":\{"level":"warning"/);
+});
+
+test('2026-07-28: a Content-Type the SDK handler refuses gets its 415 on the fast path too; Accept it does not ask about', async () => {
+  for (const [method, params] of [
+    ['tools/list', {}],
+    ['tools/call', { name: 'alpha', arguments: { q: 'x' } }],
+  ] as const) {
+    for (const headers of REFUSED_2025_HEADERS) {
+      const { fast, sdk } = await both(method, params, url, headers);
+      const label = `${JSON.stringify(headers)} ${method}`;
+      assert.equal(sdk.status, 'content-type' in headers ? 415 : 200, label);
+      assert.deepEqual(fast, sdk, label);
+    }
+  }
 });

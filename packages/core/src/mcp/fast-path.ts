@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InstanceView } from '@dynmcp/common';
 import type { ToolResult } from '@dynmcp/plugin';
+import { isJsonContentType } from '@modelcontextprotocol/server';
 import { Cancellation } from '../cancellation.js';
 import type { CallMetrics } from './call-metrics.js';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
@@ -80,8 +81,8 @@ export function replyPrefix(result: unknown): string {
  * page, by a cursor this gateway made) or `tools/call` without a session, which it answers byte-for-byte as the SDK would (MCP
  * 2026-07-28 basic/transports/streamable-http: the per-request `_meta` envelope and the Mcp-Method
  * / Mcp-Name / MCP-Protocol-Version headers). Everything else — other methods, progress tokens,
- * log levels, cursors it did not make, encoded names, any mismatch — is answered by the SDK, every error answer
- * included.
+ * log levels, cursors it did not make, encoded names, a Content-Type other than application/json,
+ * any mismatch — is answered by the SDK, every error answer included.
  */
 export function isFastRequest(req: IncomingMessage, body: unknown): boolean {
   if (req.method !== 'POST' || req.headers['mcp-session-id'] !== undefined) return false;
@@ -95,6 +96,9 @@ export function isFastRequest(req: IncomingMessage, body: unknown): boolean {
   const headers = req.headers;
   if (headers['mcp-protocol-version'] !== MODERN || headers['mcp-method'] !== method) return false;
   if (!(headers.accept ?? '').includes('application/json')) return false;
+  // The front parses any JSON media type (`application/vnd.api+json`…); the SDK handler answers
+  // anything but application/json with 415, and so does the gateway, through it.
+  if (!isJsonContentType(headers['content-type'])) return false;
   if (method === 'tools/list') return isPlainListParams(params);
   const { name, arguments: args } = params;
   if (typeof name !== 'string' || headers['mcp-name'] !== name || name.startsWith('=?')) return false;

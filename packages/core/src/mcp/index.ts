@@ -1,6 +1,7 @@
 export { createMcpGateway } from './mcp-gateway.js';
 export type { McpGateway, McpGatewayOptions } from './mcp-gateway.js';
 export { ownerKey } from './mcp-caller.js';
+export { missingScopes } from './instance-access.js';
 export { DEFAULT_SESSION_TTL_MS } from './session-token.js';
 export { createSessionRevocations, isRevocationsFull, MAX_REVOCATIONS, SESSION_REVOCATION_KIND } from './session-revocations.js';
 export type { SessionRevocationOptions, SessionRevocations } from './session-revocations.js';

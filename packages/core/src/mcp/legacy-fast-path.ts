@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InstanceView } from '@dynmcp/common';
 import type { ToolLogLevel } from '@dynmcp/plugin';
-import { isJsonContentType } from '@modelcontextprotocol/server';
 import { Cancellation } from '../cancellation.js';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import {
@@ -15,15 +14,10 @@ import {
   type JsonRpcRequest,
 } from './fast-path.js';
 import type { FastSession } from './session-store.js';
+import { transportHeaderRefusal } from './transport-headers.js';
 
 /** The 2025-era revisions whose requests the fast paths answer (the SDK validates others). */
 const LEGACY_VERSIONS = new Set(['2025-11-25', '2025-06-18', '2025-03-26']);
-
-/** Whether the client accepts both answers of Streamable HTTP, which the SDK's transport requires. */
-function acceptsJsonAndSse(req: IncomingMessage): boolean {
-  const accept = req.headers.accept ?? '';
-  return accept.includes('application/json') && accept.includes('text/event-stream');
-}
 
 /**
  * Encoded 2025-era `tools/list` replies up to their id, per instance view: both fast paths below
@@ -48,10 +42,11 @@ const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-
  * Whether a session-less 2025-era POST is one the fast path answers as the SDK's stateless legacy
  * leg (`createMcpHandler`'s per-request server and transport) would: a single, well-formed
  * `tools/list` (no cursor, one page) or `tools/call` without `_meta` (so no progress token), with
- * an Accept of both JSON and SSE, a JSON Content-Type, no protocol version header or a 2025 one,
- * and none of the 2026-07-28 `Mcp-Method` / `Mcp-Name` headers (the SDK classifies those). Plain
- * curl sends exactly this (the front normalises its `*\/*` Accept). Everything else, every error
- * answer of the transport included, stays with the SDK.
+ * headers the transport takes (an Accept of both JSON and SSE, a JSON Content-Type:
+ * transport-headers.ts), no protocol version header or a 2025 one, and none of the 2026-07-28
+ * `Mcp-Method` / `Mcp-Name` headers (the SDK classifies those). Plain curl sends exactly this (the
+ * front normalises its `*\/*` Accept). Everything else, every error answer of the transport
+ * included, stays with the SDK.
  */
 export function isSessionlessFastRequest(req: IncomingMessage, body: unknown, view: InstanceView, pageSize: number): boolean {
   if (req.method !== 'POST') return false;
@@ -59,7 +54,7 @@ export function isSessionlessFastRequest(req: IncomingMessage, body: unknown, vi
   if (headers['mcp-session-id'] !== undefined || headers['mcp-method'] !== undefined || headers['mcp-name'] !== undefined) return false;
   const version = headers['mcp-protocol-version'];
   if (version !== undefined && (typeof version !== 'string' || !LEGACY_VERSIONS.has(version))) return false;
-  if (!acceptsJsonAndSse(req) || !isJsonContentType(headers['content-type'])) return false;
+  if (transportHeaderRefusal(req) !== undefined) return false;
   const request = plainLegacyRequest(body);
   if (request === undefined) return false;
   return request.method === 'tools/call' || view.listings.length <= pageSize;
@@ -178,7 +173,8 @@ export function createSessionlessFastPath(deps: FastPathDeps) {
  * transport, in the transport's own shape (SSE `message` events: log notifications, then the
  * reply). A session whose client set a log level goes through the SDK, which filters by it. A
  * `notifications/cancelled` for such a call still aborts it: the session store looks the id up in
- * `session.inflight`.
+ * `session.inflight`. The store has already refused, as the transport does, a request whose Accept
+ * or Content-Type the transport would not take (transport-headers.ts).
  */
 export function createSessionFastPath(deps: FastPathDeps) {
   /** Answers the request and returns true, or returns false (nothing written) for the SDK transport to answer. */
@@ -191,7 +187,7 @@ export function createSessionFastPath(deps: FastPathDeps) {
   ): boolean {
     if (session.logging) return false;
     const version = req.headers['mcp-protocol-version'];
-    if (typeof version !== 'string' || !LEGACY_VERSIONS.has(version) || !acceptsJsonAndSse(req)) return false;
+    if (typeof version !== 'string' || !LEGACY_VERSIONS.has(version)) return false;
     const request = plainLegacyRequest(body);
     if (request === undefined) return false;
     const id = request.id;

@@ -27,6 +27,7 @@ const request = (method: string, headers: Record<string, string> = {}) => ({ met
 const modernMeta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
 const modernHeaders = (method: string, name?: string) => ({
   accept: 'application/json, text/event-stream',
+  'content-type': 'application/json',
   'mcp-protocol-version': '2026-07-28',
   'mcp-method': method,
   ...(name === undefined ? {} : { 'mcp-name': name }),
@@ -60,6 +61,9 @@ test('2026-07-28 requests the fast path does not answer go to the SDK', () => {
   assert.equal(routeOf(request('POST', modernHeaders('tools/list')), foreignCursor, stateless, 500), 'sdk');
   // Headers that do not match the body: the SDK answers the error.
   assert.equal(routeOf(request('POST', modernHeaders('tools/list')), modernCall, stateless, 500), 'sdk');
+  // A JSON media type other than application/json, which the front parses: the SDK answers its 415.
+  const vendorJson = { ...modernHeaders('tools/list'), 'content-type': 'application/vnd.api+json' };
+  assert.equal(routeOf(request('POST', vendorJson), modernList, stateless, 500), 'sdk');
   const discover = { jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: modernMeta } };
   assert.equal(routeOf(request('POST', modernHeaders('server/discover')), discover, stateful, 500), 'sdk');
 });

@@ -155,7 +155,8 @@ export function routeOf(req: IncomingMessage, body: unknown, view: InstanceView,
  * batches, nesting depth) and every tools/call the same limits (call-limits.ts), so no route can
  * skip them; then {@link routeOf} picks the route. Every route runs tool calls through the one
  * tool caller (tool-call.ts). Definition changes become `list_changed` notifications on 2025-era
- * sessions and 2026-07-28 `subscriptions/listen` streams, coalesced per instance.
+ * sessions and 2026-07-28 `subscriptions/listen` streams, coalesced per instance, and end the
+ * 2025-era sessions the changed instance no longer serves (SessionStore.endUnserved).
  */
 export function createMcpGateway(options: McpGatewayOptions): McpGateway {
   const logger = options.logger.child({ component: 'mcp-gateway' });
@@ -214,15 +215,17 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
     pending.clear();
     for (const [instanceId, what] of batch) {
       const view = what === 'changed' ? options.definitions.instance(instanceId) : undefined;
+      // Sessions the instance no longer serves end, their GET streams with them: all of a deleted
+      // or now stateless instance, and those of callers the change took it from, whose requests
+      // the access check refuses from now on.
+      await sessions.endUnserved(instanceId, view);
       if (view === undefined) {
-        // Deleted: end its sessions and listen streams; clients then get 404 for the instance.
-        await sessions.closeInstance(instanceId);
+        // Deleted: end its listen streams too; clients then get 404 for the instance.
         const entry = endpoints.get(instanceId);
         endpoints.delete(instanceId);
         await entry?.handler.close().catch(() => undefined);
         continue;
       }
-      if (view.protoType === 'streamable-stateless') await sessions.closeInstance(instanceId);
       sessions.notifyToolsChanged(instanceId);
       endpoints.get(instanceId)?.handler.notify.toolsChanged();
       // A search-mode instance's index is built now, in slices, rather than on its first search.
@@ -318,7 +321,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
         case 'fast-legacy':
           return answerSessionless(req, res, served, body);
         case 'session':
-          return sessions.handle(req, res, body, served, owner);
+          return sessions.handle(req, res, body, served, { owner, principal: caller.principal });
         case 'sdk':
           return endpoint(view.id).node(req, res, body);
       }

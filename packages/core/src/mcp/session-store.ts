@@ -1,15 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InstanceView } from '@dynmcp/common';
-import type { Logger, ToolLogLevel } from '@dynmcp/plugin';
+import type { Logger, Principal, ToolLogLevel } from '@dynmcp/plugin';
 import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import { isInitializeRequest, WebStandardStreamableHTTPServerTransport, type Server } from '@modelcontextprotocol/server';
 import type { Cancellation } from '../cancellation.js';
+import { servesCaller } from './instance-access.js';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
-import { replyJsonRpcError } from './json-rpc-reply.js';
+import { replyJsonRpc, replyJsonRpcError } from './json-rpc-reply.js';
+import { requestIdOf } from './request-checks.js';
 import type { SessionLogLevels } from './session-log-levels.js';
 import { isRevocationsFull, type SessionRevocations } from './session-revocations.js';
 import { restoreSession } from './session-restore.js';
 import type { SessionClaims, SessionTokens } from './session-token.js';
+import { replyTransportRefusal, transportHeaderRefusal } from './transport-headers.js';
 
 interface Session {
   /** The session token, as the client sends it in `Mcp-Session-Id`. */
@@ -17,6 +20,11 @@ interface Session {
   instanceId: string;
   /** The caller that opened it (`ownerKey`); to anyone else the session does not exist. */
   owner: string;
+  /**
+   * That caller's principal as its latest request here authenticated (`undefined`: anonymous, on a
+   * public instance), for telling whether a changed instance still serves the session.
+   */
+  principal: Principal | undefined;
   /** What a revocation of this session names. */
   nonce: string;
   /** Epoch ms the token expires. */
@@ -42,6 +50,14 @@ export interface FastSession {
   readonly id: string;
   readonly inflight: Map<string | number, Cancellation>;
   readonly logging: boolean;
+}
+
+/** Who sends a request to the session store, as the HTTP layer's access check decided. */
+export interface SessionCaller {
+  /** `ownerKey` of the caller: what its sessions are bound to. */
+  owner: string;
+  /** The authenticated principal; `undefined` on a public instance. */
+  principal: Principal | undefined;
 }
 
 /** Options of {@link createSessionStore}. */
@@ -76,14 +92,22 @@ export interface SessionStoreOptions {
  * What a replica holds is a cache: dropped when idle or over nothing, rebuilt on the next request.
  * A session ends when its token expires or with DELETE, which is recorded in the store so that
  * every replica refuses it (session-revocations.ts). Caps count the sessions held on this replica.
+ * A definition change ends the sessions held here that the instance no longer serves (deleted,
+ * made stateless, or no longer open to the session's caller): their GET streams close with them.
  */
 export interface SessionStore {
-  /** Serves one request of `owner` (`ownerKey` of the caller) for a session of the instance `view` shows. */
-  handle(req: IncomingMessage, res: ServerResponse, body: unknown, view: InstanceView, owner: string): Promise<void>;
+  /** Serves one request of `caller` for a session of the instance `view` shows. */
+  handle(req: IncomingMessage, res: ServerResponse, body: unknown, view: InstanceView, caller: SessionCaller): Promise<void>;
   /** Sends `notifications/tools/list_changed` to every session of the instance held here. */
   notifyToolsChanged(instanceId: string): void;
-  /** Drops every session of the instance held here (it was deleted or became stateless). */
-  closeInstance(instanceId: string): Promise<void>;
+  /**
+   * After a definition change, drops the sessions of the instance held here that `view` (the
+   * instance as it is now; `undefined`: deleted) no longer serves: every one of a deleted or now
+   * stateless instance, and those whose caller may no longer use it (instance-access.ts). Their
+   * GET streams end with them. Nothing is recorded: every replica applies the same change from its
+   * feed, and its access check refuses the caller's requests from then on.
+   */
+  endUnserved(instanceId: string, view: InstanceView | undefined): Promise<void>;
   /** Sessions held on this replica. */
   count(instanceId?: string): number;
   /** The log level the session with id `token` set through any replica, when it is held here and set one. */
@@ -166,9 +190,12 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     return undefined;
   }
 
-  function refuse(res: ServerResponse, why: Refusal, owner: string) {
+  /** Answers a request a cap refuses; the error names the request's id when `body` is one request with an id. */
+  function refuse(res: ServerResponse, body: unknown, why: Refusal, owner: string) {
+    const id = requestIdOf(body);
     if (why === 'global-cap') {
-      replyJsonRpcError(res, 503, JsonRpcErrorCode.ServerError, 'Too many sessions on this gateway; retry later', { 'retry-after': '5' });
+      const error = { code: JsonRpcErrorCode.ServerError, message: 'Too many sessions on this gateway; retry later' };
+      replyJsonRpc(res, 503, { jsonrpc: '2.0', id, error }, { 'retry-after': '5' });
       return;
     }
     // The caller's own cap: 429, and only this caller is refused (RFC 6585 §4). No Retry-After:
@@ -176,14 +203,15 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     const message =
       `Too many sessions: caller "${owner}" holds ${options.maxSessionsPerOwner}, the most one caller may (mcp.maxSessionsPerPrincipal); ` +
       'end unused ones with DELETE or wait for idle ones to expire';
-    replyJsonRpcError(res, 429, JsonRpcErrorCode.ServerError, message);
+    replyJsonRpc(res, 429, { jsonrpc: '2.0', id, error: { code: JsonRpcErrorCode.ServerError, message } });
   }
 
-  function track(claims: SessionClaims, token: string, owner: string, server: Server, transport: WebStandardStreamableHTTPServerTransport): Session {
+  function track(claims: SessionClaims, token: string, caller: SessionCaller, server: Server, transport: WebStandardStreamableHTTPServerTransport): Session {
     const session: Session = {
       id: token,
       instanceId: claims.instanceId,
-      owner,
+      owner: caller.owner,
+      principal: caller.principal,
       nonce: claims.nonce,
       expiresAt: claims.expiresAt,
       server,
@@ -200,9 +228,10 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   }
 
   /** Opens a new session: the client's initialize, answered by a fresh server and transport. */
-  async function open(req: IncomingMessage, res: ServerResponse, body: unknown, instanceId: string, owner: string) {
+  async function open(req: IncomingMessage, res: ServerResponse, body: unknown, instanceId: string, caller: SessionCaller) {
+    const owner = caller.owner;
     const refused = refusal(owner);
-    if (refused !== undefined) return refuse(res, refused, owner);
+    if (refused !== undefined) return refuse(res, body, refused, owner);
     opening += 1;
     countOwner(owner, 1);
     let established = false;
@@ -214,7 +243,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         sessionIdGenerator: () => token,
         onsessioninitialized: () => {
           established = true;
-          track(claims, token, owner, server, transport);
+          track(claims, token, caller, server, transport);
         },
       });
       await server.connect(transport);
@@ -232,7 +261,8 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   }
 
   /** Rebuilds, in the initialized state, a session this replica does not hold (its token verified). */
-  async function restore(token: string, claims: SessionClaims, owner: string): Promise<Session | Refusal | undefined> {
+  async function restore(token: string, claims: SessionClaims, caller: SessionCaller): Promise<Session | Refusal | undefined> {
+    const owner = caller.owner;
     const refused = refusal(owner);
     if (refused !== undefined) return refused;
     opening += 1;
@@ -254,7 +284,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         await dispose(server, transport);
         return undefined;
       }
-      session = track(claims, token, owner, server, transport);
+      session = track(claims, token, caller, server, transport);
       logger.debug('session restored', { instanceId: claims.instanceId });
       return session;
     } finally {
@@ -264,7 +294,8 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   }
 
   /** The session `token` names for this caller and instance, held or rebuilt; answers the request when there is none. */
-  async function find(res: ServerResponse, token: string, instanceId: string, owner: string): Promise<Session | undefined> {
+  async function find(res: ServerResponse, body: unknown, token: string, instanceId: string, caller: SessionCaller): Promise<Session | undefined> {
+    const owner = caller.owner;
     const held = sessions.get(token);
     // A session of another instance, or opened by another caller, is as unknown here as a made-up
     // id: the same 404, so a session id learnt from a log or a proxy is worth nothing to anyone else.
@@ -275,12 +306,12 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       if (claims !== undefined && !revocations.has(claims.nonce)) {
         let pending = restoring.get(token);
         if (pending === undefined) {
-          pending = restore(token, claims, owner).finally(() => restoring.delete(token));
+          pending = restore(token, claims, caller).finally(() => restoring.delete(token));
           restoring.set(token, pending);
         }
         const restored = await pending;
         if (typeof restored === 'string') {
-          refuse(res, restored, owner);
+          refuse(res, body, restored, owner);
           return undefined;
         }
         if (restored !== undefined) return restored;
@@ -322,18 +353,24 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   }
 
   return {
-    async handle(req, res, body, view, owner) {
+    async handle(req, res, body, view, caller) {
+      // What the transport refuses for its headers is refused first, as the transport does, before
+      // the store looks a session up or acts on the body (a cancellation, a log level) or a fast
+      // path answers: such a request gets the same refusal, and has the same effect, on every route.
+      const headerRefusal = transportHeaderRefusal(req);
+      if (headerRefusal !== undefined) return replyTransportRefusal(res, headerRefusal);
       const instanceId = view.id;
       const header = req.headers['mcp-session-id'];
       const sessionId = Array.isArray(header) ? header[0] : header;
       if (sessionId === undefined) {
-        if (req.method === 'POST' && isInitializeRequest(body)) return open(req, res, body, instanceId, owner);
+        if (req.method === 'POST' && isInitializeRequest(body)) return open(req, res, body, instanceId, caller);
         return replyJsonRpcError(res, 400, JsonRpcErrorCode.ServerError, 'Bad Request: Mcp-Session-Id header is required');
       }
-      if (req.method === 'DELETE') return end(res, sessionId, instanceId, owner);
-      const session = await find(res, sessionId, instanceId, owner);
+      if (req.method === 'DELETE') return end(res, sessionId, instanceId, caller.owner);
+      const session = await find(res, body, sessionId, instanceId, caller);
       if (session === undefined) return;
       session.lastSeen = now();
+      session.principal = caller.principal;
       if (req.method === 'POST') noteLogLevels(session, body);
       // A level set through another replica: calls go through the SDK, whose log messages the
       // instance server filters by it.
@@ -369,9 +406,13 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       const session = sessions.get(token);
       return session === undefined ? undefined : options.logLevels?.levelOf(session.nonce);
     },
-    async closeInstance(instanceId) {
-      const closing = [...sessions.values()].filter((session) => session.instanceId === instanceId);
-      await Promise.all(closing.map(closeSession));
+    async endUnserved(instanceId, view) {
+      const served = (session: Session) =>
+        view !== undefined && view.protoType === 'streamable-stateful' && servesCaller(session.principal, view.definition);
+      const ending = [...sessions.values()].filter((session) => session.instanceId === instanceId && !served(session));
+      if (ending.length === 0) return;
+      logger.info('sessions the instance no longer serves ended', { instanceId, sessions: ending.length, deleted: view === undefined });
+      await Promise.all(ending.map(closeSession));
     },
     count(instanceId) {
       if (instanceId === undefined) return sessions.size;
