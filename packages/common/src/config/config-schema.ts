@@ -825,7 +825,7 @@ export const configSchema = {
   },
   log: {
     level: {
-      doc: 'Log level: error, warn, info, debug, or silent.',
+      doc: 'Log level: error, warn, info, debug, or silent. PUT /admin/log-level overrides it on every replica for a while.',
       format: oneOf('error', 'warn', 'info', 'debug', 'silent'),
       default: 'info',
       env: 'DYNMCP_LOG_LEVEL',
