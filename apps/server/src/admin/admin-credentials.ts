@@ -13,6 +13,7 @@ import {
 import { GatewayError, isGatewayError, type DataSource, type StoredRecord } from '@dynmcp/plugin';
 import { sendSuccess } from '../http/envelope.js';
 import { optionalJsonBody } from './admin-json-body.js';
+import { assertStoreReachable, asyncRoute } from './admin-support.js';
 
 /** What the admin API shows of a stored credential: never its value. */
 export interface CredentialListing {
@@ -139,17 +140,10 @@ export function createCredentialAdmin(options: CredentialAdminOptions): Credenti
     );
   }
 
-  function assertReachable() {
-    const health = datasource.health();
-    if (!health.connected) {
-      throw new GatewayError('STORE_UNAVAILABLE', `the store is unreachable (${health.reason ?? 'not connected'}); nothing was changed, retry later`);
-    }
-  }
-
   return {
     async list(principal) {
       if (principal !== undefined) assertPrincipalId(principal);
-      assertReachable();
+      assertStoreReachable(datasource);
       const records = await datasource.list(CREDENTIAL_KIND);
       const shown = records.map(listing).filter((entry): entry is CredentialListing => entry !== undefined);
       // By principal, then name: the store orders by record id, where "alice.b/x" comes before "alice/x".
@@ -161,7 +155,7 @@ export function createCredentialAdmin(options: CredentialAdminOptions): Credenti
       assertCredentialName(name);
       const value = parseValue(body);
       const writing = requireCipher();
-      assertReachable();
+      assertStoreReachable(datasource);
       const id = credentialRecordId(principal, name);
       const previous = await datasource.get(CREDENTIAL_KIND, id);
       if (ifRevision === '*' && previous === undefined) throw absent(principal, name);
@@ -175,7 +169,7 @@ export function createCredentialAdmin(options: CredentialAdminOptions): Credenti
     async remove(principal, name, writer, ifRevision) {
       assertPrincipalId(principal);
       assertCredentialName(name);
-      assertReachable();
+      assertStoreReachable(datasource);
       const revision = await datasource.delete(CREDENTIAL_KIND, credentialRecordId(principal, name), {
         ifRevision: ifRevision === '*' ? undefined : ifRevision,
         metadata: { principal: writer, action: 'delete' },
@@ -189,7 +183,7 @@ export function createCredentialAdmin(options: CredentialAdminOptions): Credenti
     },
     async rotate(writer) {
       const rotating = requireCipher();
-      assertReachable();
+      assertStoreReachable(datasource);
       const result: RotationResult = { key_id: rotating.keyId, rotated: 0, current: 0, changed: [], unreadable: [] };
       for (const record of await datasource.list(CREDENTIAL_KIND)) {
         let reencrypted: StoredCredential | undefined;
@@ -227,33 +221,28 @@ export function createCredentialAdmin(options: CredentialAdminOptions): Credenti
  */
 export function credentialsRouter(admin: CredentialAdmin, body: RequestHandler[], precondition: (req: express.Request) => number | undefined): express.Router {
   const router = express.Router({ caseSensitive: true, strict: false });
-  const handle =
-    (handler: (req: express.Request, res: express.Response) => Promise<void>): RequestHandler =>
-    (req, res, next) => {
-      handler(req, res).catch(next);
-    };
   const writer = (req: express.Request) => req.principal?.id;
   const ifRevisionOf = (req: express.Request): Precondition | undefined =>
     req.headers['if-none-match'] === undefined && req.headers['if-match']?.trim() === '*' ? '*' : precondition(req);
-  router.get('/', handle(async (_req, res) => sendSuccess(res, await admin.list())));
+  router.get('/', asyncRoute(async (_req, res) => sendSuccess(res, await admin.list())));
   // Before the `/:principal` routes, which answer 405 to a POST: a principal named "rotate" keeps
   // its GET, PUT and DELETE.
   // A rotation takes no body, or {}.
   router.post(
     '/rotate',
     optionalJsonBody(body),
-    handle(async (req, res) => {
+    asyncRoute(async (req, res) => {
       const sent: unknown = req.body;
       const empty = typeof sent === 'object' && sent !== null && !Array.isArray(sent) && Object.keys(sent).length === 0;
       if (!empty) throw new GatewayError('INVALID_PAYLOAD', 'POST /admin/credentials/rotate takes no body (or {}): it re-encrypts every stored credential under credentials.key');
       sendSuccess(res, await admin.rotate(writer(req)));
     }),
   );
-  router.get('/:principal', handle(async (req, res) => sendSuccess(res, await admin.list(req.params.principal as string))));
+  router.get('/:principal', asyncRoute(async (req, res) => sendSuccess(res, await admin.list(req.params.principal as string))));
   router.put(
     '/:principal/:name',
     body,
-    handle(async (req, res) => {
+    asyncRoute(async (req, res) => {
       const entry = await admin.put(req.params.principal as string, req.params.name as string, req.body, writer(req), ifRevisionOf(req));
       res.setHeader('etag', `"${entry.revision}"`);
       sendSuccess(res, entry);
@@ -261,7 +250,7 @@ export function credentialsRouter(admin: CredentialAdmin, body: RequestHandler[]
   );
   router.delete(
     '/:principal/:name',
-    handle(async (req, res) => {
+    asyncRoute(async (req, res) => {
       const revision = await admin.remove(req.params.principal as string, req.params.name as string, writer(req), ifRevisionOf(req));
       sendSuccess(res, null, { revision });
     }),

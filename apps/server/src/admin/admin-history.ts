@@ -11,6 +11,7 @@ import {
 } from '@dynmcp/plugin';
 import { LOG_LEVEL_KIND } from './admin-log-level.js';
 import type { AdminService } from './admin-service.js';
+import { assertStoreReachable } from './admin-support.js';
 
 /** Default `limit` of the history and audit routes. */
 export const DEFAULT_HISTORY_LIMIT = 100;
@@ -60,18 +61,11 @@ const what = (kind: RecordKind) => (kind === 'tds' ? 'tool' : 'instance');
 export function createAdminHistory(options: AdminHistoryOptions) {
   const { service, datasource } = options;
 
-  function assertStoreReachable() {
-    const health = datasource.health();
-    if (!health.connected) {
-      throw new GatewayError('STORE_UNAVAILABLE', `the store is unreachable (${health.reason ?? 'not connected'}); retry later`);
-    }
-  }
-
   return {
     /** One definition's versions, newest first; 404 for an id with neither history nor a record. */
     async history(kind: RecordKind, id: string, limit: number): Promise<HistoryEntry[]> {
       const store = requireHistory(datasource);
-      assertStoreReachable();
+      assertStoreReachable(datasource, 'read');
       const entries = await store.history(kind, id, { limit });
       // A definition written before its store kept history has none yet; that is not a 404.
       if (entries.length === 0 && (await datasource.get(kind, id)) === undefined) {
@@ -86,7 +80,7 @@ export function createAdminHistory(options: AdminHistoryOptions) {
      */
     async rollback(kind: RecordKind, id: string, revision: number, ifRevision: number | undefined, principal: string | undefined) {
       const store = requireHistory(datasource);
-      assertStoreReachable();
+      assertStoreReachable(datasource, 'read');
       const entries = await store.history(kind, id, { limit: MAX_HISTORY_LIMIT });
       const entry = entries.find((candidate) => candidate.revision === revision);
       if (entry === undefined) {
@@ -126,7 +120,7 @@ export function createAdminHistory(options: AdminHistoryOptions) {
      */
     async audit(since: number, limit: number): Promise<AuditPage> {
       const store = requireHistory(datasource);
-      assertStoreReachable();
+      assertStoreReachable(datasource, 'read');
       const entries: AuditEntry[] = [];
       let cursor = since;
       for (let read = 0; read < MAX_AUDIT_READS && entries.length < limit; read += 1) {

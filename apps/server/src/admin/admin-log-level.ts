@@ -2,6 +2,7 @@ import express, { type RequestHandler } from 'express';
 import type { GatewayLogger, LiveDefinitions, LogLevel, RecordSink } from '@dynmcp/common';
 import { GatewayError, type DataSource, type Logger } from '@dynmcp/plugin';
 import { sendSuccess } from '../http/envelope.js';
+import { assertStoreReachable, asyncRoute } from './admin-support.js';
 
 /**
  * The log level override: `PUT /admin/log-level` raises (or lowers) the log level of every replica
@@ -162,18 +163,6 @@ export function logLevelRouter(options: LogLevelAdminOptions, body: RequestHandl
   const now = options.now ?? Date.now;
   const applyTimeoutMs = options.applyTimeoutMs ?? 2000;
   const router = express.Router({ caseSensitive: true, strict: false });
-  const handle =
-    (handler: (req: express.Request, res: express.Response) => Promise<void>): RequestHandler =>
-    (req, res, next) => {
-      handler(req, res).catch(next);
-    };
-
-  function assertReachable() {
-    const health = datasource.health();
-    if (!health.connected) {
-      throw new GatewayError('STORE_UNAVAILABLE', `the store is unreachable (${health.reason ?? 'not connected'}); nothing was changed, retry later`);
-    }
-  }
 
   async function settled(revision: number) {
     const applied = await definitions.waitForRevision(revision, applyTimeoutMs);
@@ -185,9 +174,9 @@ export function logLevelRouter(options: LogLevelAdminOptions, body: RequestHandl
   router.put(
     '/',
     body,
-    handle(async (req, res) => {
+    asyncRoute(async (req, res) => {
       const { level, seconds } = parseOverrideRequest(req.body);
-      assertReachable();
+      assertStoreReachable(datasource);
       const setBy = req.principal?.id;
       const value: StoredOverride = { level, expires_at: new Date(now() + seconds * 1000).toISOString(), ...(setBy === undefined ? {} : { set_by: setBy }) };
       const record = await datasource.put(LOG_LEVEL_KIND, OVERRIDE_ID, value, { metadata: { principal: setBy, action: 'put' } });
@@ -197,8 +186,8 @@ export function logLevelRouter(options: LogLevelAdminOptions, body: RequestHandl
   );
   router.delete(
     '/',
-    handle(async (req, res) => {
-      assertReachable();
+    asyncRoute(async (req, res) => {
+      assertStoreReachable(datasource);
       const revision = await datasource.delete(LOG_LEVEL_KIND, OVERRIDE_ID, { metadata: { principal: req.principal?.id, action: 'delete' } });
       // No override stored: nothing to end, and this replica is at its configured level already.
       const meta = revision === undefined ? { applied: override.state().override === null } : await settled(revision);

@@ -15,6 +15,7 @@ import { logLevelRouter, type LogLevelAdminOptions } from './admin-log-level.js'
 import { MAX_ADMIN_JSON_DEPTH } from './json-body-guard.js';
 import type { OpenApiImporter } from './openapi-import.js';
 import { toolTestRoute, type ToolTester } from './tool-test.js';
+import { asyncRoute } from './admin-support.js';
 
 /** Options of {@link createAdminRouter}. */
 export interface AdminRouterOptions {
@@ -38,13 +39,6 @@ export interface AdminRouterOptions {
   /** `/admin/log-level`, the log level override (see admin-log-level.ts); the route answers 404 without it. */
   logLevel?: LogLevelAdminOptions;
 }
-
-type Handler = (req: Request, res: Response) => Promise<void>;
-const route =
-  (handler: Handler): RequestHandler =>
-  (req, res, next) => {
-    handler(req, res).catch(next);
-  };
 
 /**
  * Reads optimistic-concurrency preconditions: `If-Match: "<revision>"` (write only over that
@@ -98,7 +92,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
 
   router.get('/schemas/tds', (_req, res) => sendSuccess(res, toolJsonSchema));
   router.get('/schemas/ids', (_req, res) => sendSuccess(res, instanceJsonSchema));
-  router.get('/status', route(async (_req, res) => sendSuccess(res, await service.status())));
+  router.get('/status', asyncRoute(async (_req, res) => sendSuccess(res, await service.status())));
   router.post('/batch', body, batchRoute(service));
   if (options.events !== undefined) router.get('/events', options.events.handler);
 
@@ -109,14 +103,14 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
     router.post(
       '/import/openapi',
       importBody,
-      route(async (req, res) => sendSuccess(res, await importer(parseImportRequest(req.body), req.principal?.id))),
+      asyncRoute(async (req, res) => sendSuccess(res, await importer(parseImportRequest(req.body), req.principal?.id))),
     );
   }
 
-  router.get('/tds', route(async (_req, res) => sendSuccess(res, await service.listTools())));
+  router.get('/tds', asyncRoute(async (_req, res) => sendSuccess(res, await service.listTools())));
   router.get(
     '/tds/:id',
-    route(async (req, res) => {
+    asyncRoute(async (req, res) => {
       const { record, meta } = await service.getTool(req.params.id as string);
       etag(res, record.revision);
       sendSuccess(res, record.value, { ...meta });
@@ -125,7 +119,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
   router.put(
     '/tds/:id',
     body,
-    route(async (req, res) => {
+    asyncRoute(async (req, res) => {
       const id = req.params.id as string;
       const ifRevision = precondition(req);
       await requireExisting(req, 'tds', id);
@@ -136,7 +130,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
   );
   router.delete(
     '/tds/:id',
-    route(async (req, res) => {
+    asyncRoute(async (req, res) => {
       const meta = await service.deleteTool(req.params.id as string, precondition(req), writer(req));
       sendSuccess(res, null, { ...meta });
     }),
@@ -144,10 +138,10 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
 
   if (options.toolTester !== undefined) router.post('/tds/:id/test', optionalJsonBody(body), toolTestRoute(options.toolTester));
 
-  router.get('/ids', route(async (_req, res) => sendSuccess(res, await service.listInstances())));
+  router.get('/ids', asyncRoute(async (_req, res) => sendSuccess(res, await service.listInstances())));
   router.get(
     '/ids/:id',
-    route(async (req, res) => {
+    asyncRoute(async (req, res) => {
       const { record, meta } = await service.getInstance(req.params.id as string);
       etag(res, record.revision);
       sendSuccess(res, record.value, { ...meta });
@@ -156,7 +150,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
   router.put(
     '/ids/:id',
     body,
-    route(async (req, res) => {
+    asyncRoute(async (req, res) => {
       const id = req.params.id as string;
       const ifRevision = precondition(req);
       await requireExisting(req, 'ids', id);
@@ -167,7 +161,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
   );
   router.delete(
     '/ids/:id',
-    route(async (req, res) => {
+    asyncRoute(async (req, res) => {
       const meta = await service.deleteInstance(req.params.id as string, precondition(req), writer(req));
       sendSuccess(res, null, { ...meta });
     }),
@@ -178,12 +172,12 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
     for (const kind of ['tds', 'ids'] as const) {
       router.get(
         `/${kind}/:id/history`,
-        route(async (req, res) => sendSuccess(res, await history.history(kind, req.params.id as string, parseLimit(req.query.limit)))),
+        asyncRoute(async (req, res) => sendSuccess(res, await history.history(kind, req.params.id as string, parseLimit(req.query.limit)))),
       );
       router.post(
         `/${kind}/:id/rollback`,
         body,
-        route(async (req, res) => {
+        asyncRoute(async (req, res) => {
           const id = req.params.id as string;
           const revision = parseRollbackRequest(req.body);
           const ifRevision = precondition(req);
@@ -196,7 +190,7 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
     }
     router.get(
       '/audit',
-      route(async (req, res) => sendSuccess(res, await history.audit(parseSince(req.query.since), parseLimit(req.query.limit)))),
+      asyncRoute(async (req, res) => sendSuccess(res, await history.audit(parseSince(req.query.since), parseLimit(req.query.limit)))),
     );
   }
 

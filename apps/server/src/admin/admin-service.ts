@@ -25,6 +25,7 @@ import {
   type WriteMetadata,
 } from '@dynmcp/plugin';
 import type { GatewayStatus } from '../replicas/replica-status.js';
+import { assertStoreReachable } from './admin-support.js';
 
 /** A definition as the admin API returns it, with the revision that is its ETag. */
 export interface AdminRecord<T> {
@@ -107,17 +108,6 @@ export interface AdminServiceOptions {
 export function createAdminService(options: AdminServiceOptions) {
   const { datasource, definitions, compiler } = options;
   const applyTimeoutMs = options.applyTimeoutMs ?? 2000;
-
-  /**
-   * Fails fast while the store is unreachable instead of waiting on a dead connection; nothing is
-   * written. Reads fail too: an admin reading stale definitions would write over newer ones.
-   */
-  function assertStoreReachable() {
-    const health = datasource.health();
-    if (!health.connected) {
-      throw new GatewayError('STORE_UNAVAILABLE', `the store is unreachable (${health.reason ?? 'not connected'}); nothing was changed, retry later`);
-    }
-  }
 
   /**
    * Waits until this replica applied `revision`, at most `timeoutMs`, and tells whether it did; if
@@ -232,8 +222,6 @@ export function createAdminService(options: AdminServiceOptions) {
     }
   }
 
-
-
   /**
    * The tool definition in `body`, checked as a write of it is: schema, compiled schemas, its kind's
    * own checks. Its compiled schemas stay held in the shared compiler until `release()`: a caller
@@ -317,7 +305,7 @@ export function createAdminService(options: AdminServiceOptions) {
   }
 
   async function get<T>(kind: RecordKind, id: string): Promise<StoredRecord & { value: T }> {
-    assertStoreReachable();
+    assertStoreReachable(datasource);
     const record = await datasource.get(kind, id);
     if (record === undefined) {
       const what = kind === 'tds' ? 'tool' : 'instance';
@@ -335,7 +323,7 @@ export function createAdminService(options: AdminServiceOptions) {
     if (!Array.isArray(operations)) throw new GatewayError('INVALID_PAYLOAD', 'a batch must be an array of operations');
     const checked: BatchOperation[] = [];
     await inSlices(operations, (operation, index) => checked.push(validateOperation(operation, index, holds)));
-    assertStoreReachable();
+    assertStoreReachable(datasource);
     assertBatchNames(checked);
     return checked;
   }
@@ -382,7 +370,7 @@ export function createAdminService(options: AdminServiceOptions) {
     },
 
     async listTools(): Promise<ToolDefinition[]> {
-      assertStoreReachable();
+      assertStoreReachable(datasource);
       return (await datasource.list('tds')).map((record) => record.value as ToolDefinition);
     },
 
@@ -394,7 +382,7 @@ export function createAdminService(options: AdminServiceOptions) {
     async putTool(id: string, body: unknown, ifRevision?: number, metadata?: WriteMetadata) {
       const { tool, release } = holdTool(id, body);
       try {
-        assertStoreReachable();
+        assertStoreReachable(datasource);
         const users = definitions.instancesUsing(id);
         for (const instanceId of users) {
           const instance = definitions.instance(instanceId)?.definition;
@@ -409,7 +397,7 @@ export function createAdminService(options: AdminServiceOptions) {
     },
 
     async deleteTool(id: string, ifRevision?: number, metadata?: WriteMetadata) {
-      assertStoreReachable();
+      assertStoreReachable(datasource);
       const users = definitions.instancesUsing(id);
       const revision = await datasource.delete('tds', id, { ifRevision, metadata });
       if (revision === undefined) throw new GatewayError('TOOL_NOT_FOUND', `no tool with id "${id}"`);
@@ -418,7 +406,7 @@ export function createAdminService(options: AdminServiceOptions) {
     },
 
     async listInstances(): Promise<InstanceDefinition[]> {
-      assertStoreReachable();
+      assertStoreReachable(datasource);
       return (await datasource.list('ids')).map((record) => record.value as InstanceDefinition);
     },
 
@@ -430,7 +418,7 @@ export function createAdminService(options: AdminServiceOptions) {
 
     async putInstance(id: string, body: unknown, ifRevision?: number, metadata?: WriteMetadata) {
       const instance = parseInstanceDefinition(body, id);
-      assertStoreReachable();
+      assertStoreReachable(datasource);
       assertUniqueNames(instance);
       assertOverridesFit(instance, knownTool);
       const stored = await datasource.put('ids', id, instance, { ifRevision, metadata });
@@ -440,7 +428,7 @@ export function createAdminService(options: AdminServiceOptions) {
     },
 
     async deleteInstance(id: string, ifRevision?: number, metadata?: WriteMetadata) {
-      assertStoreReachable();
+      assertStoreReachable(datasource);
       const revision = await datasource.delete('ids', id, { ifRevision, metadata });
       if (revision === undefined) throw new GatewayError('INSTANCE_NOT_FOUND', `no instance with id "${id}"`);
       const applied = await settle(revision);
