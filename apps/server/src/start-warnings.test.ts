@@ -59,7 +59,7 @@ test('the gateway logs a warning for each misspelt DYNMCP_ variable, and for an 
 
 test('a bad number, bad JSON or a broken rule stops the start with the setting and its variable on stderr', async () => {
   for (const [env, expected] of [
-    [{ DYNMCP_UPSTREAM_TIMEOUT_MS: '5s' }, /^dynmcp: invalid configuration: executor\.timeoutMs: must be a whole number, 0 or more, in digits only.*value was "5s" \(from DYNMCP_UPSTREAM_TIMEOUT_MS\)\n$/],
+    [{ DYNMCP_UPSTREAM_TIMEOUT_MS: '5s' }, /^dynmcp: invalid configuration: executor\.timeoutMs: must be a whole number, 1 or more, in digits only.*value was "5s" \(from DYNMCP_UPSTREAM_TIMEOUT_MS\)\n$/],
     [{ DYNMCP_PORT: '3.9e4' }, /server\.port: must be a port number from 0 to 65535.*value was "3\.9e4" \(from DYNMCP_PORT\)/],
     [{ DYNMCP_AUTH_KEYS: '[{id:"a"}]' }, /auth\.keys: must be a JSON list .*not JSON: Expected property name .* \(from DYNMCP_AUTH_KEYS\)/],
     [{ DYNMCP_API_KEYS: 'k' }, /admin\.apiKeys: entry 1 is 1 character long; an admin key needs at least 8 .*\(from DYNMCP_API_KEYS\)/],
