@@ -101,6 +101,8 @@ describe('log level override through the admin API', () => {
     assert.ok(firstLog.lines.some((line) => line.message === 'request' && line.level === 'debug' && line.component === 'http'));
     const announced = secondLog.lines.find((line) => line.message === 'log level set by the admin API');
     assert.equal(announced?.level, 'warn');
+    assert.equal(announced?.override, 'debug');
+    assert.equal(announced?.configured, 'warn');
     assert.equal(announced?.setBy, put.body.data.override.set_by);
 
     const audit = await first.admin('GET', '/admin/audit');
@@ -115,7 +117,7 @@ describe('log level override through the admin API', () => {
     assert.equal(removed.body.meta.applied, true);
     await eventually(async () => (await levelOf(first)).level === 'warn', 'the first replica back at warn');
     assert.equal(await callLogged(first, firstLog.lines), false);
-    assert.ok(firstLog.lines.some((line) => line.message === 'log level back to the configured level' && line.reason === 'removed'));
+    assert.ok(firstLog.lines.some((line) => line.message === 'log level back to the configured level' && line.reason === 'removed' && line.configured === 'warn'));
     // Ending what is not there is no error: every replica is at its configured level.
     const again = await first.admin('DELETE', '/admin/log-level');
     assert.equal(again.status, 200);

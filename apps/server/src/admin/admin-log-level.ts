@@ -69,6 +69,7 @@ export function createLogLevelOverride(options: { logger: GatewayLogger; now?: (
   let applied: LogLevelState['override'] = null;
   let timer: NodeJS.Timeout | undefined;
 
+  /** `meta` names no `level`: a line's own `level` is its severity, which would hide it. */
   function change(level: LogLevel, message: string, meta: Record<string, unknown>) {
     const louder = (SEVERITY.get(level) ?? 0) > (SEVERITY.get(logger.level) ?? 0);
     if (!louder) log.warn(message, meta);
@@ -81,7 +82,7 @@ export function createLogLevelOverride(options: { logger: GatewayLogger; now?: (
     timer = undefined;
     if (applied === null) return;
     applied = null;
-    change(configured, 'log level back to the configured level', { level: configured, reason });
+    change(configured, 'log level back to the configured level', { configured, reason });
   }
 
   function apply(value: unknown, revision: number) {
@@ -98,7 +99,7 @@ export function createLogLevelOverride(options: { logger: GatewayLogger; now?: (
     // A snapshot delivers the record again: said once per override, not per delivery.
     if (applied?.revision === revision) return;
     applied = { ...read.stored, revision };
-    change(read.stored.level, 'log level set by the admin API', { level: read.stored.level, configured, expiresAt: read.stored.expires_at, setBy: read.stored.set_by });
+    change(read.stored.level, 'log level set by the admin API', { override: read.stored.level, configured, expiresAt: read.stored.expires_at, setBy: read.stored.set_by });
   }
 
   return {
