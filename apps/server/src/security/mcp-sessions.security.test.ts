@@ -289,6 +289,28 @@ describe('a caller that loses access to an instance loses its sessions there', (
     }
   });
 
+  test('a change that takes an instance from a caller ends its 2026-07-28 listen streams; a caller that keeps access keeps its stream', async () => {
+    await gw.admin('PUT', '/admin/ids/listened', { name: 'listened', tool_ids: ['t'], allowed_principals: ['team-a', 'team-b'] });
+    const listen = (key: string) =>
+      connectModern(`${gw.url}/mcp/listened`, auth(key)).then(async (modern) => ({ ...modern, subscription: await modern.client.listen({ toolsListChanged: true }) }));
+    const within = <T>(promise: Promise<T>, ms: number) => Promise.race([promise, new Promise<'open'>((resolve) => setTimeout(() => resolve('open'), ms))]);
+    const streamA = await listen(KEYS.a);
+    const streamB = await listen(KEYS.b);
+    try {
+      assert.equal((await gw.admin('PUT', '/admin/ids/listened', { name: 'listened', tool_ids: ['t', 'u'], allowed_principals: ['team-a'] })).status, 200);
+      assert.equal(await within(streamB.subscription.closed, 3000), 'remote', "team B's listen stream ended");
+      await assert.rejects(listen(KEYS.b), "team B's new listen is refused");
+      assert.equal(await within(streamA.subscription.closed, 300), 'open', "team A's listen stream stays open");
+      const listed = await streamA.client.listTools();
+      assert.deepEqual(listed.tools.map((tool) => tool.name).sort(), ['t', 'u']);
+    } finally {
+      for (const stream of [streamA, streamB]) {
+        await stream.subscription.close();
+        await stream.client.close();
+      }
+    }
+  });
+
   test('an instance that stops being public ends the streams of its anonymous sessions', async () => {
     const session = await openSession(gw, 'open', {});
     const stream = await openStream(gw, 'open', {}, session);

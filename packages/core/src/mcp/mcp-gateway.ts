@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DefinitionsChange, InstanceView, LiveDefinitions } from '@dynmcp/common';
-import type { DataSource, Logger, ToolExecutor } from '@dynmcp/plugin';
+import type { DataSource, Logger, Principal, ToolExecutor } from '@dynmcp/plugin';
 import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { createCallLimiter, type PrincipalLimits } from './call-limits.js';
@@ -8,6 +8,7 @@ import { countRequest, NO_CALL_METRICS, type CallMetrics } from './call-metrics.
 import { createFastPath, isFastRequest } from './fast-path.js';
 import { createSessionFastPath, createSessionlessFastPath, isSessionlessFastRequest } from './legacy-fast-path.js';
 import { createInstanceServerFactory, DEFAULT_TOOLS_PAGE_SIZE } from './instance-server.js';
+import { servesCaller } from './instance-access.js';
 import { JsonRpcErrorCode } from './json-rpc-errors.js';
 import { replyJsonRpc } from './json-rpc-reply.js';
 import { ownerKey, tagRequest, type McpCaller } from './mcp-caller.js';
@@ -219,6 +220,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       // or now stateless instance, and those of callers the change took it from, whose requests
       // the access check refuses from now on.
       await sessions.endUnserved(instanceId, view);
+      endUnservedListens(instanceId, view);
       if (view === undefined) {
         // Deleted: end its listen streams too; clients then get 404 for the instance.
         const entry = endpoints.get(instanceId);
@@ -256,13 +258,29 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
 
   /** Open 2026-07-28 `subscriptions/listen` streams per caller on this replica. */
   const listening = new Map<string, number>();
+  /** The same streams per instance, with the principal of each (`undefined`: anonymous). */
+  const listenStreams = new Map<string, Map<ServerResponse, Principal | undefined>>();
+
+  /**
+   * Ends the `subscriptions/listen` streams of callers a definition change took the instance from
+   * (instance-access.ts), as the 2025-era sessions' GET streams end (SessionStore.endUnserved); a
+   * deleted instance's end with its handler. The SDK keeps no handle on one caller's stream, so its
+   * connection is closed: the client sees the stream end unexpectedly, and a new listen is refused
+   * by the access check.
+   */
+  function endUnservedListens(instanceId: string, view: InstanceView | undefined): void {
+    const streams = listenStreams.get(instanceId);
+    if (streams === undefined || view === undefined) return;
+    for (const [res, principal] of streams) if (!servesCaller(principal, view.definition)) res.destroy();
+  }
 
   /**
    * Counts a `subscriptions/listen` stream against its caller's cap, `mcp.maxSessionsPerPrincipal`
    * (0: none), as a 2025-era session's GET stream counts through its session: each holds a
-   * response open for as long as the client likes. Answers 429 and returns true above the cap.
+   * response open for as long as the client likes. Answers 429 and returns true above the cap;
+   * otherwise notes the stream until it closes.
    */
-  function overListenCap(req: IncomingMessage, res: ServerResponse, body: unknown, owner: string): boolean {
+  function overListenCap(req: IncomingMessage, res: ServerResponse, body: unknown, owner: string, instanceId: string, principal: Principal | undefined): boolean {
     if (req.method !== 'POST' || body === null || typeof body !== 'object' || (body as { method?: unknown }).method !== 'subscriptions/listen') return false;
     const cap = options.maxSessionsPerPrincipal;
     const held = listening.get(owner) ?? 0;
@@ -275,10 +293,15 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       return true;
     }
     listening.set(owner, held + 1);
+    let streams = listenStreams.get(instanceId);
+    if (streams === undefined) listenStreams.set(instanceId, (streams = new Map()));
+    streams.set(res, principal);
     res.once('close', () => {
       const left = (listening.get(owner) ?? 1) - 1;
       if (left > 0) listening.set(owner, left);
       else listening.delete(owner);
+      streams.delete(res);
+      if (streams.size === 0 && listenStreams.get(instanceId) === streams) listenStreams.delete(instanceId);
     });
     return false;
   }
@@ -312,7 +335,7 @@ export function createMcpGateway(options: McpGatewayOptions): McpGateway {
       if (refused(req, res, view, body)) return;
       const owner = ownerKey(caller);
       if (overLimit(req, res, view, body, owner, caller)) return;
-      if (overListenCap(req, res, body, owner)) return;
+      if (overListenCap(req, res, body, owner, view.id, caller.principal)) return;
       // The limits read the catalogue (a call_tool's target); the routes serve what clients see.
       const served = servedView(view);
       switch (routeOf(req, body, served, pageSize)) {
