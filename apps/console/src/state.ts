@@ -14,7 +14,7 @@ export interface Console {
   revision: number;
   loaded: boolean;
   live: { mode: LiveMode; detail?: string };
-  /** Features this gateway refused with 501, by name, with the reason to show. */
+  /** Features this gateway refused with 501 (or, for a route older gateways lack, 404), by name, with the reason to show. */
   unsupported: Record<string, string>;
   markUnsupported(feature: string, reason: string): void;
   /** Reads every definition again. */

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, messageOf, seg } from '../api.js';
 import { useConsole } from '../state.js';
 import { FormError } from '../components/ui.js';
+import { LogLevelPanel } from '../components/log-level-panel.js';
 
 interface Status {
   store_revision: number | null;
@@ -15,25 +16,41 @@ interface AuditEntry {
   at: number;
   principal: string;
   action: string;
-  kind: 'tds' | 'ids';
+  /** `tds` and `ids` have a history; the audit also lists `credential` and `log_level` records. */
+  kind: string;
   id: string;
   deleted: boolean;
 }
 
 const AUDIT_PAGE = 50;
 
+/** Names of the audited kinds that have no history page. */
+const OTHER_KINDS: Record<string, string> = { credential: 'credential', log_level: 'log level' };
+
+/** What an audit entry changed: a tool or an instance links to its history, another record is named only. */
+function Changed({ entry }: { entry: AuditEntry }) {
+  if (entry.kind !== 'tds' && entry.kind !== 'ids') return <>{`${OTHER_KINDS[entry.kind] ?? entry.kind} ${entry.id}`}</>;
+  return (
+    <a href={`#/history/${entry.kind}/${seg(entry.id)}`}>
+      {entry.kind === 'tds' ? 'tool' : 'instance'} {entry.id}
+    </a>
+  );
+}
+
 export function StatusPage() {
   const { api, revision, unsupported, markUnsupported } = useConsole();
   const [status, setStatus] = useState<Status | undefined>();
   const [audit, setAudit] = useState<AuditEntry[]>([]);
   const [error, setError] = useState<string | undefined>();
+  // A log level write moves the store's revision and adds an audit entry, but no definition event says so.
+  const [logLevelWrites, setLogLevelWrites] = useState(0);
 
   useEffect(() => {
     api.call<Status>('GET', '/admin/status').then(
       (answer) => setStatus(answer.data),
       (caught) => setError(messageOf(caught)),
     );
-  }, [revision]);
+  }, [revision, logLevelWrites]);
 
   // The newest entries: the audit log pages upwards from a revision, so start one page below the current one.
   useEffect(() => {
@@ -45,7 +62,7 @@ export function StatusPage() {
         else setError(messageOf(caught));
       },
     );
-  }, [revision]);
+  }, [revision, logLevelWrites]);
 
   return (
     <section aria-labelledby="status-title">
@@ -90,6 +107,7 @@ export function StatusPage() {
           </table>
         </>
       )}
+      <LogLevelPanel onWritten={() => setLogLevelWrites((count) => count + 1)} />
       <h2>Audit log</h2>
       {unsupported.audit !== undefined ? (
         <p>This gateway keeps no audit log: {unsupported.audit}</p>
@@ -104,7 +122,7 @@ export function StatusPage() {
               <th scope="col">When</th>
               <th scope="col">Who</th>
               <th scope="col">What</th>
-              <th scope="col">Definition</th>
+              <th scope="col">Record</th>
             </tr>
           </thead>
           <tbody>
@@ -118,9 +136,7 @@ export function StatusPage() {
                   {entry.deleted ? ' (deleted)' : ''}
                 </td>
                 <td>
-                  <a href={`#/history/${entry.kind}/${seg(entry.id)}`}>
-                    {entry.kind === 'tds' ? 'tool' : 'instance'} {entry.id}
-                  </a>
+                  <Changed entry={entry} />
                 </td>
               </tr>
             ))}

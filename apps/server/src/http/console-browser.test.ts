@@ -3,7 +3,8 @@
  * gateway (SQLite) and a real upstream on 127.0.0.1: sign-in, tools, instances, the playground
  * (a test call and a call through /mcp that both reach the upstream), OpenAPI import preview and
  * apply, a live update from an API write without reload, an API error beside its field, rollback,
- * keyboard focus, and an axe-core scan of every page. One browser for the whole file.
+ * the log level override, keyboard focus, and an axe-core scan of every page. One browser for the
+ * whole file.
  *
  * With DYNMCP_SCREENSHOTS=1 the pages are also saved as docs/images/console-*.png.
  */
@@ -11,9 +12,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createLogger } from '@dynmcp/common';
 import { startUpstream, type TestUpstream } from '@dynmcp/testing';
 import { startTestGateway, TEST_KEY, type TestGateway } from '../test-support/test-gateway.js';
 
@@ -30,7 +33,12 @@ const cspViolations: string[] = [];
 
 before(async () => {
   upstream = await startUpstream();
-  gw = await startTestGateway({ ui: { enabled: true }, auth: { keys: [{ id: 'viewer', key: VIEWER_KEY, instances: '*' }] } });
+  // The gateway's own logger (at warn, its lines dropped): only a logger whose level can change gives the gateway /admin/log-level.
+  const dropped = new Writable({ write: (_chunk, _encoding, done) => done() });
+  gw = await startTestGateway(
+    { ui: { enabled: true }, auth: { keys: [{ id: 'viewer', key: VIEWER_KEY, instances: '*' }] } },
+    { logger: createLogger({ level: 'warn', stream: dropped }) },
+  );
   // playwright-core gives the browser a fresh profile of its own.
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -266,6 +274,94 @@ test('history: the diff of a change, and a rollback to an earlier version', asyn
   await page.getByTestId('history-table').getByText('rollback by').waitFor({ timeout: 2_000 });
 });
 
+const logLevel = () => page.getByTestId('log-level');
+const logOverride = () => page.getByTestId('log-override');
+
+test('status: the log level, an override for 15 minutes, and its end', async () => {
+  await go('#/status');
+  await logLevel().waitFor();
+  assert.match(await logLevel().innerText(), /This replica logs at\s+warn\s+Configured level\s+warn/);
+  assert.equal(await logOverride().innerText(), 'none');
+
+  await page.getByLabel('Level', { exact: true }).selectOption('debug');
+  await page.getByLabel('Duration', { exact: true }).selectOption({ label: '15 minutes' });
+  const asked = Date.now();
+  await page.getByRole('button', { name: 'Set log level' }).click();
+  await announced(/^Log level set to debug until /);
+  const answered = Date.now();
+  const end = page.getByTestId('log-override').locator('time');
+  const endsAt = (await end.getAttribute('datetime')) ?? '';
+  const ends = Date.parse(endsAt);
+  assert.ok(ends >= asked + 900_000 - 1_000 && ends <= answered + 900_000 + 1_000, `ends 15 minutes after the write: ${endsAt}`);
+  // Shown in the browser's local time, as the page's other times are.
+  assert.equal(await end.innerText(), await page.evaluate((iso) => new Date(iso).toLocaleString(), endsAt));
+  assert.match(await logLevel().innerText(), /This replica logs at\s+debug\s+Configured level\s+warn/);
+
+  // The admin API tells the same.
+  const stored = await gw.admin('GET', '/admin/log-level');
+  assert.equal(stored.status, 200);
+  const { level, configured, override } = stored.body.data;
+  assert.deepEqual({ level, configured, overrideLevel: override?.level, expiresAt: override?.expires_at }, { level: 'debug', configured: 'warn', overrideLevel: 'debug', expiresAt: endsAt });
+  assert.equal(typeof override.set_by, 'string');
+  assert.equal(await logOverride().innerText(), `debug until ${await end.innerText()}, set by ${override.set_by}`);
+  await axe('status with a log level override');
+
+  await page.getByRole('button', { name: 'End override' }).click();
+  await announced('Log level override ended; back at warn.');
+  await logOverride().filter({ hasText: /^none$/ }).waitFor();
+  assert.match(await logLevel().innerText(), /This replica logs at\s+warn\s+Configured level\s+warn/);
+  assert.equal(await page.evaluate(() => (globalThis as any).document.activeElement?.id), 'log-level-choice', 'the focus stays in the form');
+  assert.deepEqual((await gw.admin('GET', '/admin/log-level')).body.data, { level: 'warn', configured: 'warn', override: null });
+});
+
+test("status: the gateway's refusal of a log level, and a write the replica has not applied yet", async () => {
+  await go('#/status');
+  await logLevel().waitFor();
+  // A request the form cannot make (it offers only valid durations), so that the real gateway refuses it.
+  await page.route('**/admin/log-level', (route) =>
+    route.request().method() === 'PUT' ? route.continue({ postData: JSON.stringify({ level: 'debug', duration_seconds: 0 }) }) : route.continue(),
+  );
+  await page.getByRole('button', { name: 'Set log level' }).click();
+  await page.getByRole('alert').filter({ hasText: 'duration_seconds must be a whole number of seconds from 1 to 86400' }).waitFor();
+  assert.equal((await gw.admin('GET', '/admin/log-level')).body.data.override, null);
+  await page.unrouteAll();
+
+  // A replica that took the write but whose feed lags answers `applied: false` after its wait.
+  await page.route('**/admin/log-level', async (route) => {
+    if (route.request().method() !== 'PUT') return route.continue();
+    const response = await route.fetch();
+    const body = await response.json();
+    await route.fulfill({ response, json: { ...body, meta: { applied: false } } });
+  });
+  await page.getByRole('button', { name: 'Set log level' }).click();
+  await page.getByTestId('log-level-not-applied').waitFor();
+  await announced('Log level override stored; the replica that answered has not applied it yet.');
+  assert.equal(await page.getByRole('alert').count(), 0, 'the refusal is gone');
+  await page.unrouteAll();
+  await page.getByRole('button', { name: 'End override' }).click();
+  await logOverride().filter({ hasText: /^none$/ }).waitFor();
+  assert.equal(await page.getByTestId('log-level-not-applied').count(), 0);
+});
+
+test('status: a gateway without /admin/log-level (404) shows a note instead of the control', async () => {
+  // The test gateway's default logger cannot change level, so this gateway has no such route, like an older one.
+  const older = await startTestGateway({ ui: { enabled: true } });
+  const tab = await context.newPage();
+  try {
+    assert.equal((await older.admin('GET', '/admin/log-level')).status, 404);
+    await tab.goto(`${older.url}/ui/#/status`);
+    await tab.getByLabel('Admin key').fill(TEST_KEY);
+    await tab.getByRole('button', { name: 'Sign in' }).click();
+    await tab.getByTestId('log-level-unsupported').filter({ hasText: 'this gateway has no log level override' }).waitFor();
+    await tab.getByTestId('replica-table').waitFor();
+    assert.equal(await tab.getByRole('button', { name: 'Set log level' }).count(), 0);
+    assert.equal(await tab.getByRole('alert').count(), 0, 'a missing route is no error');
+  } finally {
+    await tab.close();
+    await older.stop();
+  }
+});
+
 test('status: replicas and applied revisions, and the audit log', async () => {
   await go('#/status');
   await page.getByTestId('replica-table').waitFor();
@@ -275,6 +371,9 @@ test('status: replicas and applied revisions, and the audit log', async () => {
   const audit = await page.getByTestId('audit-table').innerText();
   assert.match(audit, /rollback/);
   assert.match(audit, /tool echo/);
+  // The override's writes are listed, named but without a history link.
+  assert.match(audit, /log level override/);
+  assert.equal(await page.getByTestId('audit-table').getByRole('link', { name: /log level/ }).count(), 0);
   await shot('status');
   await axe('status');
   assert.deepEqual(cspViolations, [], 'the console runs under its Content-Security-Policy');
