@@ -1,7 +1,7 @@
 // The public surface of @dynmcp/common. Named exports only.
 export { configSchema, loadConfig, MAX_TIMER_MS, MIN_SESSION_SECRET_BYTES, parseSessionSecret } from './config/index.js';
 export type { GatewayConfig, LoadConfigOptions } from './config/index.js';
-export { createLogger } from './logger/index.js';
+export { createLogger, verbosityOf, WRITING_LOG_LEVELS } from './logger/index.js';
 export { slicer } from './slices.js';
 export type { CreateLoggerOptions, GatewayLogger, LogLevel } from './logger/index.js';
 export {

@@ -13,7 +13,7 @@ import {
 import { GatewayError, isGatewayError, type DataSource, type StoredRecord } from '@dynmcp/plugin';
 import { sendSuccess } from '../http/envelope.js';
 import { optionalJsonBody } from './admin-json-body.js';
-import { assertStoreReachable, asyncRoute } from './admin-support.js';
+import { assertStoreReachable, asyncRoute, methodNotAllowed } from './admin-support.js';
 
 /** What the admin API shows of a stored credential: never its value. */
 export interface CredentialListing {
@@ -255,8 +255,6 @@ export function credentialsRouter(admin: CredentialAdmin, body: RequestHandler[]
       sendSuccess(res, null, { revision });
     }),
   );
-  router.all(['/', '/:principal', '/:principal/:name'], (req, _res, next) =>
-    next(new GatewayError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${req.baseUrl}${req.path}`)),
-  );
+  router.all(['/', '/:principal', '/:principal/:name'], methodNotAllowed);
   return router;
 }

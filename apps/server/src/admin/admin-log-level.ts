@@ -1,8 +1,8 @@
 import express, { type RequestHandler } from 'express';
-import type { GatewayLogger, LiveDefinitions, LogLevel, RecordSink } from '@dynmcp/common';
+import { verbosityOf, WRITING_LOG_LEVELS, type GatewayLogger, type LiveDefinitions, type LogLevel, type RecordSink } from '@dynmcp/common';
 import { GatewayError, type DataSource, type Logger } from '@dynmcp/plugin';
 import { sendSuccess } from '../http/envelope.js';
-import { assertStoreReachable, asyncRoute } from './admin-support.js';
+import { assertStoreReachable, asyncRoute, methodNotAllowed, settleWrite } from './admin-support.js';
 
 /**
  * The log level override: `PUT /admin/log-level` raises (or lowers) the log level of every replica
@@ -15,9 +15,8 @@ export const LOG_LEVEL_KIND = 'log_level';
 const OVERRIDE_ID = 'override';
 
 /** The levels an override may set; `silent` is for the configuration only (it would hide errors). */
-const OVERRIDE_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+const OVERRIDE_LEVELS = WRITING_LOG_LEVELS;
 type OverrideLevel = (typeof OVERRIDE_LEVELS)[number];
-const SEVERITY: ReadonlyMap<LogLevel, number> = new Map<LogLevel, number>([['silent', 0], ...OVERRIDE_LEVELS.map((level, index) => [level, index + 1] as const)]);
 
 export const DEFAULT_OVERRIDE_SECONDS = 900;
 export const MAX_OVERRIDE_SECONDS = 86_400;
@@ -71,7 +70,7 @@ export function createLogLevelOverride(options: { logger: GatewayLogger; now?: (
 
   /** `meta` names no `level`: a line's own `level` is its severity, which would hide it. */
   function change(level: LogLevel, message: string, meta: Record<string, unknown>) {
-    const louder = (SEVERITY.get(level) ?? 0) > (SEVERITY.get(logger.level) ?? 0);
+    const louder = verbosityOf(level) > verbosityOf(logger.level);
     if (!louder) log.warn(message, meta);
     logger.setLevel(level);
     if (louder) log.warn(message, meta);
@@ -148,7 +147,7 @@ export interface LogLevelAdminOptions {
   override: LogLevelOverride;
   datasource: DataSource;
   /** A write answers once this replica applied it (`applied: false` when the wait ran out). */
-  definitions: Pick<LiveDefinitions, 'waitForRevision'>;
+  definitions: Pick<LiveDefinitions, 'waitForRevision' | 'revision'>;
   logger: Logger;
   now?: () => number;
   applyTimeoutMs?: number;
@@ -165,11 +164,7 @@ export function logLevelRouter(options: LogLevelAdminOptions, body: RequestHandl
   const applyTimeoutMs = options.applyTimeoutMs ?? 2000;
   const router = express.Router({ caseSensitive: true, strict: false });
 
-  async function settled(revision: number) {
-    const applied = await definitions.waitForRevision(revision, applyTimeoutMs);
-    if (!applied) options.logger.warn('log level override stored but not yet applied by this replica; answering anyway', { revision, waitedMs: applyTimeoutMs });
-    return { applied };
-  }
+  const settled = async (revision: number) => ({ applied: await settleWrite(definitions, revision, applyTimeoutMs, options.logger) });
 
   router.get('/', (_req, res) => sendSuccess(res, override.state()));
   router.put(
@@ -195,6 +190,6 @@ export function logLevelRouter(options: LogLevelAdminOptions, body: RequestHandl
       sendSuccess(res, override.state(), meta);
     }),
   );
-  router.all('/', (req, _res, next) => next(new GatewayError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${req.baseUrl}${req.path}`)));
+  router.all('/', methodNotAllowed);
   return router;
 }

@@ -1,4 +1,4 @@
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { instanceJsonSchema, toolJsonSchema } from '@dynmcp/common';
 import { GatewayError, type AuthProvider } from '@dynmcp/plugin';
 import { requireAdmin } from '../http/admin-auth.js';
@@ -15,7 +15,7 @@ import { logLevelRouter, type LogLevelAdminOptions } from './admin-log-level.js'
 import { MAX_ADMIN_JSON_DEPTH } from './json-body-guard.js';
 import type { OpenApiImporter } from './openapi-import.js';
 import { toolTestRoute, type ToolTester } from './tool-test.js';
-import { asyncRoute } from './admin-support.js';
+import { asyncRoute, methodNotAllowed } from './admin-support.js';
 
 /** Options of {@link createAdminRouter}. */
 export interface AdminRouterOptions {
@@ -197,8 +197,6 @@ export function createAdminRouter(options: AdminRouterOptions): express.Router {
   if (options.credentials !== undefined) router.use('/credentials', credentialsRouter(options.credentials, body, precondition));
   if (options.logLevel !== undefined) router.use('/log-level', logLevelRouter(options.logLevel, body));
 
-  const methodNotAllowed: RequestHandler = (req, _res, next) =>
-    next(new GatewayError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${req.baseUrl}${req.path}`));
   router.all(
     [
       '/tds', '/ids', '/tds/:id', '/ids/:id', '/status', '/batch',

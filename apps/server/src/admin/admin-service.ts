@@ -25,7 +25,7 @@ import {
   type WriteMetadata,
 } from '@dynmcp/plugin';
 import type { GatewayStatus } from '../replicas/replica-status.js';
-import { assertStoreReachable } from './admin-support.js';
+import { assertStoreReachable, settleWrite } from './admin-support.js';
 
 /** A definition as the admin API returns it, with the revision that is its ETag. */
 export interface AdminRecord<T> {
@@ -109,20 +109,7 @@ export function createAdminService(options: AdminServiceOptions) {
   const { datasource, definitions, compiler } = options;
   const applyTimeoutMs = options.applyTimeoutMs ?? 2000;
 
-  /**
-   * Waits until this replica applied `revision`, at most `timeoutMs`, and tells whether it did; if
-   * not, the write's answer goes out anyway (it is stored, and applied once the feed delivers it),
-   * saying `applied: false`, and the log says so.
-   */
-  async function settle(revision: number, timeoutMs = applyTimeoutMs): Promise<boolean> {
-    if (await definitions.waitForRevision(revision, timeoutMs)) return true;
-    options.logger?.warn('write stored but not yet applied by this replica; answering anyway (is the store feed behind?)', {
-      revision,
-      applied: definitions.revision,
-      waitedMs: timeoutMs,
-    });
-    return false;
-  }
+  const settle = (revision: number, timeoutMs = applyTimeoutMs) => settleWrite(definitions, revision, timeoutMs, options.logger);
 
   /**
    * The tool definitions the checks compare against: the live definitions', which this replica keeps

@@ -31,8 +31,13 @@ const redact = winston.format((info) => {
   return info;
 });
 
-type Level = 'error' | 'warn' | 'info' | 'debug';
-const LEVELS: readonly Level[] = ['error', 'warn', 'info', 'debug'];
+/** The levels that write lines, least verbose first: each writes its own and those before it. */
+export const WRITING_LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+type Level = (typeof WRITING_LOG_LEVELS)[number];
+const LEVELS: readonly Level[] = WRITING_LOG_LEVELS;
+
+/** How many levels `level` writes: 0 for `silent`, 4 for `debug`. */
+export const verbosityOf = (level: LogLevel): number => (level === 'silent' ? 0 : LEVELS.indexOf(level) + 1);
 
 /** winston's own keys of a log entry (triple-beam): the level, and the finished line. */
 const LEVEL = Symbol.for('level');
@@ -50,7 +55,7 @@ interface Sink {
   enabled: Set<Level>;
 }
 
-const levelsOf = (level: LogLevel): Level[] => (level === 'silent' ? [] : LEVELS.slice(0, LEVELS.indexOf(level) + 1));
+const levelsOf = (level: LogLevel): Level[] => LEVELS.slice(0, verbosityOf(level));
 
 /**
  * The gateway's logger: a {@link Logger} whose tree's level can change while it runs (the admin
