@@ -302,13 +302,19 @@ test("2025 sessions: fast answers equal the SDK transport's byte for byte (an em
   assert.equal(gateway.sessionCount('fast'), 1);
 });
 
-test('2025 sessions: notifications/cancelled aborts a fast-path call upstream, and the call gets no answer', async () => {
+/** Opens a session and starts a call of the slow tool in it; resolves once the upstream has it, with the test's deadline. */
+async function slowCallInSession(id: string) {
   slowClosed = false;
   const sessionId = await openSession();
   const before = upstream.hits.filter((hit) => hit.url.startsWith('/slow')).length;
-  const call = sessionPost(sessionId, { jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'slow', arguments: {} } });
+  const call = sessionPost(sessionId, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow', arguments: {} } });
   const deadline = Date.now() + 3000;
   while (upstream.hits.filter((hit) => hit.url.startsWith('/slow')).length === before && Date.now() < deadline) await sleep(10);
+  return { sessionId, call, deadline };
+}
+
+test('2025 sessions: notifications/cancelled aborts a fast-path call upstream, and the call gets no answer', async () => {
+  const { sessionId, call, deadline } = await slowCallInSession('slow-1');
   const cancelled = await sessionPost(sessionId, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow-1', reason: 'test' } });
   assert.equal(cancelled.status, 202);
   assert.equal((await call).text, '', 'a cancelled request gets no response (MCP basic/utilities/cancellation)');
@@ -383,12 +389,7 @@ test("2025 sessions: a request the transport refuses for its Accept or Content-T
 });
 
 test('2025 sessions: a notifications/cancelled or logging/setLevel the transport refuses for its Accept has no effect', async () => {
-  slowClosed = false;
-  const sessionId = await openSession();
-  const before = upstream.hits.filter((hit) => hit.url.startsWith('/slow')).length;
-  const call = sessionPost(sessionId, { jsonrpc: '2.0', id: 'slow-2', method: 'tools/call', params: { name: 'slow', arguments: {} } });
-  const deadline = Date.now() + 3000;
-  while (upstream.hits.filter((hit) => hit.url.startsWith('/slow')).length === before && Date.now() < deadline) await sleep(10);
+  const { sessionId, call } = await slowCallInSession('slow-2');
   const cancel = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow-2', reason: 'test' } };
   const refused = await sessionlessPost(cancel, { 'mcp-session-id': sessionId, accept: 'application/json' });
   assert.equal(refused.status, 406);
